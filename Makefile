@@ -1,0 +1,67 @@
+# Everything goes through make; CI runs `make test`. Only python3 (>= 3.11) and cargo are assumed.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+NATIVE_SOURCES := $(shell find native/src -name '*.rs') native/Cargo.toml
+NATIVE_LIB := trioxide_native/_native.abi3.so
+PY_DIRS := core api gateway trioxide trioxide_native tests bench
+# maturin's build backend and `maturin develop` find the venv through these.
+export VIRTUAL_ENV := $(abspath $(VENV))
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: help setup run test lint pytest cargo-test bench migrate clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# The project's dependencies, and the project itself as an editable install (this folder on
+# sys.path). maturin is installed first so the build needs no isolated environment.
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet 'maturin>=1.9,<2'
+	$(BIN)/pip install --quiet --no-build-isolation -e '.[dev]'
+	touch $@
+
+# The Rust extension, rebuilt in release mode whenever its sources change.
+$(NATIVE_LIB): $(VENV)/.installed $(NATIVE_SOURCES)
+	$(BIN)/maturin develop --release --skip-install --quiet
+	touch $@
+
+setup: $(NATIVE_LIB)
+
+run: setup ## set up, migrate and serve every role (Ctrl-C stops)
+	exec $(BIN)/trioxide serve
+
+migrate: setup ## apply pending migrations
+	$(BIN)/trioxide migrate
+
+test: setup lint pytest cargo-test ## set up, lint, then every Python and Rust test
+
+lint: setup ## ruff, mypy --strict, import contracts, cargo fmt/clippy, stub check
+	$(BIN)/ruff format --check $(PY_DIRS)
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	cargo fmt --manifest-path native/Cargo.toml --check
+	cargo clippy --manifest-path native/Cargo.toml --all-targets --all-features --quiet -- -D warnings
+	$(BIN)/python -m mypy.stubtest trioxide_native._native
+
+pytest: setup
+	$(BIN)/pytest -q
+
+cargo-test:
+	cargo test --manifest-path native/Cargo.toml --quiet
+
+bench: setup ## run every benchmark in bench/
+	for bench in bench/[a-z]*.py; do $(BIN)/python $$bench; done
+
+clean: ## remove the venv and build output (keeps .data)
+	rm -rf $(VENV) native/target $(NATIVE_LIB)

@@ -1,0 +1,258 @@
+"""Settings: one frozen, typed object, loaded once at start-up from the environment.
+
+Nothing else in Trioxide reads os.environ. Every variable is declared once in VARIABLES with its
+default and reason, which `trioxide --help` lists. A bad value raises ConfigError naming the
+variable and the accepted range, before anything is started.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from core.errors import ConfigError
+
+T = TypeVar("T")
+
+
+class Role(enum.StrEnum):
+    """What one process serves. `trioxide serve` runs every role unless told otherwise."""
+
+    API = "api"
+    GATEWAY = "gateway"
+    VOICE = "voice"
+    WORKER = "worker"
+
+
+class LogFormat(enum.StrEnum):
+    AUTO = "auto"  # JSON lines when stdout is not a terminal, readable lines when it is
+    JSON = "json"
+    TEXT = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A TCP or UDP listener address. Port 0 asks the OS for a free port (tests use it)."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    api_addr: Address
+    gateway_addr: Address
+    voice_addr: Address
+    database_url: str | None
+    redis_url: str | None
+    data_dir: Path
+    worker_id: int
+    process_id: int
+    roles: frozenset[Role]
+    db_pool_size: int
+    db_timeout_s: float
+    shutdown_grace_s: float
+    log_level: str
+    log_format: LogFormat
+
+
+# Parsers: raw text in, value out; ValueError with the accepted range when the text is wrong.
+
+
+def _address(raw: str) -> Address:
+    host, sep, port_text = raw.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"{raw!r} is not host:port (e.g. 127.0.0.1:8080)")
+    port = _int_in(0, 65535)(port_text) if port_text.isdigit() else None
+    if port is None:
+        raise ValueError(f"{port_text!r} is not a port; expected host:port with port 0 to 65535")
+    return Address(host.removeprefix("[").removesuffix("]"), port)
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a whole number from {low} to {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"{value} is out of range; expected {low} to {high}")
+        return value
+
+    return parse
+
+
+def _seconds_in(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"{raw!r} is not a number of seconds from {low} to {high}") from None
+        if not low <= value <= high:
+            raise ValueError(f"{value} is out of range; expected {low} to {high} seconds")
+        return value
+
+    return parse
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw.lower() not in choices:
+            raise ValueError(f"{raw!r} is not one of {', '.join(choices)}")
+        return raw.lower()
+
+    return parse
+
+
+def parse_roles(raw: str) -> frozenset[Role]:
+    """`api,gateway` → the roles; the accepted names are Role's values."""
+    names = [name.strip().lower() for name in raw.split(",") if name.strip()]
+    accepted = ", ".join(role.value for role in Role)
+    if not names:
+        raise ValueError(f"no role given; expected a comma-separated list of {accepted}")
+    unknown = [name for name in names if name not in Role.__members__.values()]
+    if unknown:
+        raise ValueError(f"unknown role {unknown[0]!r}; expected a comma-separated list of {accepted}")
+    return frozenset(Role(name) for name in names)
+
+
+def _url(raw: str) -> str:
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Variable(Generic[T]):
+    """One environment variable: its name, default (None: unset), meaning and parser."""
+
+    name: str
+    default: str | None
+    help: str
+    parse: Callable[[str], T]
+
+    def read(self, environ: Mapping[str, str]) -> T | None:
+        raw = environ.get(self.name, self.default)
+        if raw is None or raw == "":
+            return None
+        try:
+            return self.parse(raw)
+        except ValueError as error:
+            raise ConfigError(self.name, str(error)) from None
+
+    def require(self, environ: Mapping[str, str]) -> T:
+        value = self.read(environ)
+        if value is None:
+            raise ConfigError(self.name, "must not be empty")
+        return value
+
+
+API_ADDR = Variable("TRIOXIDE_API_ADDR", "127.0.0.1:8080", "REST API listener (host:port)", _address)
+GATEWAY_ADDR = Variable(
+    "TRIOXIDE_GATEWAY_ADDR", "127.0.0.1:8081", "gateway WebSocket listener (host:port)", _address
+)
+VOICE_ADDR = Variable(
+    "TRIOXIDE_VOICE_ADDR", "127.0.0.1:8082", "voice listener, reserved for the voice role", _address
+)
+DATABASE_URL = Variable(
+    "DATABASE_URL",
+    None,
+    "PostgreSQL >= 14 to use; unset: an embedded PostgreSQL under TRIOXIDE_DATA_DIR",
+    _url,
+)
+REDIS_URL = Variable(
+    "REDIS_URL", None, "Redis shared by several processes; unset: everything in-process", _url
+)
+DATA_DIR = Variable(
+    "TRIOXIDE_DATA_DIR", "./.data", "local state: the embedded PostgreSQL and uploads", Path
+)
+WORKER_ID = Variable(
+    "TRIOXIDE_WORKER_ID",
+    "0",
+    "snowflake worker id (0 to 31); each process needs its own worker/process pair",
+    _int_in(0, 31),
+)
+PROCESS_ID = Variable(
+    "TRIOXIDE_PROCESS_ID", "0", "snowflake process id (0 to 31)", _int_in(0, 31)
+)
+ROLES = Variable(
+    "TRIOXIDE_ROLES",
+    ",".join(role.value for role in Role),
+    "roles this process serves; `serve --roles` overrides",
+    parse_roles,
+)
+DB_POOL_SIZE = Variable(
+    "TRIOXIDE_DB_POOL_SIZE",
+    "8",
+    "PostgreSQL connections per process (1 to 100); measured best at 8 on 2 cores",
+    _int_in(1, 100),
+)
+DB_TIMEOUT_S = Variable(
+    "TRIOXIDE_DB_TIMEOUT_S",
+    "5",
+    "longest wait for a pooled connection before a request fails (0.1 to 60)",
+    _seconds_in(0.1, 60),
+)
+SHUTDOWN_GRACE_S = Variable(
+    "TRIOXIDE_SHUTDOWN_GRACE_S",
+    "10",
+    "time in-flight work gets to finish after SIGTERM or Ctrl-C (0 to 300)",
+    _seconds_in(0, 300),
+)
+LOG_LEVEL = Variable(
+    "TRIOXIDE_LOG_LEVEL", "info", "debug, info, warning or error", _one_of(("debug", "info", "warning", "error"))
+)
+LOG_FORMAT = Variable(
+    "TRIOXIDE_LOG_FORMAT", "auto", "auto (JSON unless stdout is a terminal), json or text", LogFormat
+)
+
+VARIABLES: tuple[Variable[object], ...] = (
+    API_ADDR,
+    GATEWAY_ADDR,
+    VOICE_ADDR,
+    DATABASE_URL,
+    REDIS_URL,
+    DATA_DIR,
+    WORKER_ID,
+    PROCESS_ID,
+    ROLES,
+    DB_POOL_SIZE,
+    DB_TIMEOUT_S,
+    SHUTDOWN_GRACE_S,
+    LOG_LEVEL,
+    LOG_FORMAT,
+)
+
+
+def load_settings(environ: Mapping[str, str], *, roles: str | None = None) -> Settings:
+    """Settings from `environ`; `roles` (the `--roles` option) overrides TRIOXIDE_ROLES.
+
+    Raises ConfigError naming the first variable that is wrong.
+    """
+    if roles is not None:
+        try:
+            chosen = parse_roles(roles)
+        except ValueError as error:
+            raise ConfigError("--roles", str(error)) from None
+    else:
+        chosen = ROLES.require(environ)
+    return Settings(
+        api_addr=API_ADDR.require(environ),
+        gateway_addr=GATEWAY_ADDR.require(environ),
+        voice_addr=VOICE_ADDR.require(environ),
+        database_url=DATABASE_URL.read(environ),
+        redis_url=REDIS_URL.read(environ),
+        data_dir=DATA_DIR.require(environ),
+        worker_id=WORKER_ID.require(environ),
+        process_id=PROCESS_ID.require(environ),
+        roles=chosen,
+        db_pool_size=DB_POOL_SIZE.require(environ),
+        db_timeout_s=DB_TIMEOUT_S.require(environ),
+        shutdown_grace_s=SHUTDOWN_GRACE_S.require(environ),
+        log_level=LOG_LEVEL.require(environ),
+        log_format=LOG_FORMAT.require(environ),
+    )

@@ -1,0 +1,3 @@
+from trioxide.cli import main
+
+main()

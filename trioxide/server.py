@@ -1,0 +1,98 @@
+"""One process, one `trio.run`, one nursery: every role this process serves, side by side."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import trio
+
+from api import serve_api
+from core.config import Role, Settings
+from core.store.database import Database, open_database
+from core.store.embedded_postgres import open_embedded_postgres
+from core.store.migrations import Migration, apply_migrations, load_migrations
+
+_log = logging.getLogger(__name__)
+
+# Roles whose server is not built yet: accepted, so deployments can name them now.
+_NOT_YET = {Role.GATEWAY: "#7", Role.VOICE: "voice", Role.WORKER: "#7"}
+
+
+@asynccontextmanager
+async def open_postgres(settings: Settings) -> AsyncIterator[str]:
+    """DATABASE_URL when set, else the embedded PostgreSQL under the data folder."""
+    if settings.database_url is not None:
+        yield settings.database_url
+        return
+    async with open_embedded_postgres(settings.data_dir) as url:
+        yield url
+
+
+async def migrate(url: str) -> list[Migration]:
+    """Applies pending migrations; returns every migration this build knows."""
+    migrations = load_migrations()
+    applied = await trio.to_thread.run_sync(apply_migrations, url, migrations)
+    for migration in applied:
+        _log.info("migration applied", extra={"migration": migration.file_name})
+    return migrations
+
+
+async def _serve_roles(
+    settings: Settings,
+    db: Database,
+    migrations: list[Migration],
+    shutdown: trio.Event,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    async with trio.open_nursery() as roles:
+        for role in sorted(settings.roles):
+            if role is Role.API:
+                await roles.start(serve_api, settings, db, migrations, shutdown)
+            else:
+                _log.warning("role has no server yet", extra={"role": role, "issue": _NOT_YET[role]})
+        task_status.started()
+
+
+async def _stop_on_signal(shutdown: trio.Event, scope: trio.CancelScope, grace_s: float) -> None:
+    """First SIGINT/SIGTERM: stop accepting and give in-flight work `grace_s`. Second: now."""
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            if shutdown.is_set():
+                _log.warning("second signal: stopping now", extra={"signal": signum})
+                scope.cancel()
+                return
+            _log.info("shutting down", extra={"signal": signum, "grace_s": grace_s})
+            shutdown.set()
+            scope.deadline = trio.current_time() + grace_s
+
+
+async def serve(settings: Settings) -> None:
+    """Runs every role in `settings` until SIGINT or SIGTERM, then shuts down cleanly:
+    listeners close, in-flight work gets the grace period, the database pool closes and an
+    embedded PostgreSQL stops."""
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        work = trio.CancelScope()
+        nursery.start_soon(_stop_on_signal, shutdown, work, settings.shutdown_grace_s)
+        with work:
+            async with open_postgres(settings) as url:
+                migrations = await migrate(url)
+                async with open_database(
+                    url, settings.db_pool_size, settings.db_timeout_s
+                ) as db:
+                    async with trio.open_nursery() as roles:
+                        await roles.start(_serve_roles, settings, db, migrations, shutdown)
+                        _log.info("ready", extra={"roles": sorted(settings.roles)})
+                        await shutdown.wait()
+        _log.info("stopped")
+        nursery.cancel_scope.cancel()
+
+
+async def migrate_only(settings: Settings) -> None:
+    """`trioxide migrate`: applies pending migrations, starting the embedded PostgreSQL if
+    DATABASE_URL is unset."""
+    async with open_postgres(settings) as url:
+        await migrate(url)
