@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from typing import TYPE_CHECKING
 
 import trio
 from hypercorn.config import Config
@@ -11,9 +12,11 @@ from hypercorn.trio import serve
 
 from api.app import create_app
 from api.services import Services
-from core.config import Settings
-from core.store.database import Database
-from core.store.migrations import Migration
+
+if TYPE_CHECKING:
+    from core.config import Settings
+    from core.store.database import Database
+    from core.store.migrations import Migration
 
 _log = logging.getLogger(__name__)
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from quart import current_app
 
-from core.config import Settings
-from core.store.database import Database
-from core.store.migrations import Migration
+if TYPE_CHECKING:
+    from core.config import Settings
+    from core.store.database import Database
+    from core.store.migrations import Migration
 
 
 @dataclass(frozen=True, slots=True)

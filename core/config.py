@@ -8,12 +8,14 @@ variable and the accepted range, before anything is started.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 T = TypeVar("T")
 
@@ -31,6 +33,9 @@ class LogFormat(enum.StrEnum):
     AUTO = "auto"  # JSON lines when stdout is not a terminal, readable lines when it is
     JSON = "json"
     TEXT = "text"
+
+
+E = TypeVar("E", bound=enum.StrEnum)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +115,11 @@ def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
+def _member_of(kind: type[E]) -> Callable[[str], E]:
+    choose = _one_of(tuple(member.value for member in kind))
+    return lambda raw: kind(choose(raw))
+
+
 def parse_roles(raw: str) -> frozenset[Role]:
     """`api,gateway` → the roles; the accepted names are Role's values."""
     names = [name.strip().lower() for name in raw.split(",") if name.strip()]
@@ -118,7 +128,9 @@ def parse_roles(raw: str) -> frozenset[Role]:
         raise ValueError(f"no role given; expected a comma-separated list of {accepted}")
     unknown = [name for name in names if name not in Role.__members__.values()]
     if unknown:
-        raise ValueError(f"unknown role {unknown[0]!r}; expected a comma-separated list of {accepted}")
+        raise ValueError(
+            f"unknown role {unknown[0]!r}; expected a comma-separated list of {accepted}"
+        )
     return frozenset(Role(name) for name in names)
 
 
@@ -151,7 +163,9 @@ class Variable(Generic[T]):
         return value
 
 
-API_ADDR = Variable("TRIOXIDE_API_ADDR", "127.0.0.1:8080", "REST API listener (host:port)", _address)
+API_ADDR = Variable(
+    "TRIOXIDE_API_ADDR", "127.0.0.1:8080", "REST API listener (host:port)", _address
+)
 GATEWAY_ADDR = Variable(
     "TRIOXIDE_GATEWAY_ADDR", "127.0.0.1:8081", "gateway WebSocket listener (host:port)", _address
 )
@@ -176,9 +190,7 @@ WORKER_ID = Variable(
     "snowflake worker id (0 to 31); each process needs its own worker/process pair",
     _int_in(0, 31),
 )
-PROCESS_ID = Variable(
-    "TRIOXIDE_PROCESS_ID", "0", "snowflake process id (0 to 31)", _int_in(0, 31)
-)
+PROCESS_ID = Variable("TRIOXIDE_PROCESS_ID", "0", "snowflake process id (0 to 31)", _int_in(0, 31))
 ROLES = Variable(
     "TRIOXIDE_ROLES",
     ",".join(role.value for role in Role),
@@ -204,13 +216,20 @@ SHUTDOWN_GRACE_S = Variable(
     _seconds_in(0, 300),
 )
 LOG_LEVEL = Variable(
-    "TRIOXIDE_LOG_LEVEL", "info", "debug, info, warning or error", _one_of(("debug", "info", "warning", "error"))
+    "TRIOXIDE_LOG_LEVEL",
+    "info",
+    "debug, info, warning or error",
+    _one_of(("debug", "info", "warning", "error")),
 )
 LOG_FORMAT = Variable(
-    "TRIOXIDE_LOG_FORMAT", "auto", "auto (JSON unless stdout is a terminal), json or text", LogFormat
+    "TRIOXIDE_LOG_FORMAT",
+    "auto",
+    "auto (JSON unless stdout is a terminal), json or text",
+    _member_of(LogFormat),
 )
 
-VARIABLES: tuple[Variable[object], ...] = (
+# Any: each variable parses to its own type; the table is read only for names, defaults, help.
+VARIABLES: tuple[Variable[Any], ...] = (
     API_ADDR,
     GATEWAY_ADDR,
     VOICE_ADDR,

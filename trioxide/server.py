@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -14,6 +14,9 @@ from core.config import Role, Settings
 from core.store.database import Database, open_database
 from core.store.embedded_postgres import open_embedded_postgres
 from core.store.migrations import Migration, apply_migrations, load_migrations
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 _log = logging.getLogger(__name__)
 
@@ -40,20 +43,19 @@ async def migrate(url: str) -> list[Migration]:
     return migrations
 
 
-async def _serve_roles(
+async def _start_roles(
+    roles: trio.Nursery,
     settings: Settings,
     db: Database,
     migrations: list[Migration],
     shutdown: trio.Event,
-    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    async with trio.open_nursery() as roles:
-        for role in sorted(settings.roles):
-            if role is Role.API:
-                await roles.start(serve_api, settings, db, migrations, shutdown)
-            else:
-                _log.warning("role has no server yet", extra={"role": role, "issue": _NOT_YET[role]})
-        task_status.started()
+    """Starts each role's server in `roles`, returning once every one is listening."""
+    for role in sorted(settings.roles):
+        if role is Role.API:
+            await roles.start(serve_api, settings, db, migrations, shutdown)
+        else:
+            _log.warning("role has no server yet", extra={"role": role, "issue": _NOT_YET[role]})
 
 
 async def _stop_on_signal(shutdown: trio.Event, scope: trio.CancelScope, grace_s: float) -> None:
@@ -80,13 +82,13 @@ async def serve(settings: Settings) -> None:
         with work:
             async with open_postgres(settings) as url:
                 migrations = await migrate(url)
-                async with open_database(
-                    url, settings.db_pool_size, settings.db_timeout_s
-                ) as db:
-                    async with trio.open_nursery() as roles:
-                        await roles.start(_serve_roles, settings, db, migrations, shutdown)
-                        _log.info("ready", extra={"roles": sorted(settings.roles)})
-                        await shutdown.wait()
+                async with (
+                    open_database(url, settings.db_pool_size, settings.db_timeout_s) as db,
+                    trio.open_nursery() as roles,
+                ):
+                    await _start_roles(roles, settings, db, migrations, shutdown)
+                    _log.info("ready", extra={"roles": sorted(settings.roles)})
+                    await shutdown.wait()
         _log.info("stopped")
         nursery.cancel_scope.cancel()
 

@@ -1,5 +1,13 @@
 from typing import Final, final
 
+__all__ = [
+    "DISCORD_EPOCH_MS",
+    "MAX_SNOWFLAKE_BATCH",
+    "SnowflakeGenerator",
+    "SnowflakeValueError",
+    "decode_snowflake",
+]
+
 DISCORD_EPOCH_MS: Final[int]
 """Unix time in ms of 2015-01-01T00:00:00Z, where Discord's snowflake clock starts."""
 MAX_SNOWFLAKE_BATCH: Final[int]

@@ -1,19 +1,21 @@
 """PostgreSQL from Trio: psycopg 3's synchronous pool, driven through worker threads.
 
 No PostgreSQL driver is Trio-native. Measured on this machine class (ARCHITECTURE.md), psycopg 3
-through `trio.to_thread` beat asyncpg through trio-asyncio about 2× under concurrency, so it is
-the choice; callers see only `Database.run`, so the choice can change here alone.
+through `trio.to_thread` did about twice the work of asyncpg through trio-asyncio under
+concurrency, so it is the choice; callers see only `Database.run`, so it can change here alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import psycopg
 import trio
 from psycopg_pool import ConnectionPool
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
 
 T = TypeVar("T")
 

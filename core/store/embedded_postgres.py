@@ -8,31 +8,34 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
 import trio
 
 if TYPE_CHECKING:
-    from pgserver import PostgresServer
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+    from pgserver.postgres_server import PostgresServer
 
 _log = logging.getLogger(__name__)
 
 DATABASE_NAME = "trioxide"
 
 
-def _start(pgdata: Path) -> PostgresServer:
+def start_embedded_postgres(pgdata: Path) -> PostgresServer:
+    """Starts (or joins) the server in `pgdata`, creating the `trioxide` database on first
+    start. Blocking: call through a worker thread. `cleanup()` on the result releases it."""
     # pgserver picks a lock folder at import time and warns when XDG_RUNTIME_DIR is unset; the
     # fallback it picks is fine for a server that lives as long as this process.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import pgserver
+        from pgserver.postgres_server import get_server
 
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    server = get_server(pgdata, cleanup_mode="stop")
     with psycopg.connect(server.get_uri(), autocommit=True) as connection:
         exists = connection.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
@@ -50,7 +53,7 @@ async def open_embedded_postgres(data_dir: Path) -> AsyncIterator[str]:
     cancellation, so Ctrl-C never leaves a server behind.
     """
     pgdata = (data_dir / "postgres").resolve()
-    server = await trio.to_thread.run_sync(_start, pgdata)
+    server = await trio.to_thread.run_sync(start_embedded_postgres, pgdata)
     _log.info("embedded postgresql ready", extra={"pgdata": str(pgdata)})
     try:
         yield server.get_uri(DATABASE_NAME)

@@ -56,9 +56,8 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
             raise MigrationError(f"{path.name}: migration files are named NNNN_lower_case_name.sql")
         version = int(match[1])
         if version in migrations:
-            raise MigrationError(
-                f"{path.name}: number {version:04d} is already used by {migrations[version].file_name}"
-            )
+            taken_by = migrations[version].file_name
+            raise MigrationError(f"{path.name}: number {version:04d} is already used by {taken_by}")
         data = path.read_bytes()
         migrations[version] = Migration(
             version, match[2], data.decode("utf-8"), hashlib.sha256(data).hexdigest()

@@ -23,7 +23,7 @@ pub const IDS_PER_MS: u64 = 4096;
 /// never holds a thread for long.
 pub const MAX_BATCH: usize = 65_536;
 /// The last millisecond (since the Discord epoch) whose ids still fit a signed 64-bit
-/// integer, which is what PostgreSQL's `bigint` stores: 41 bits, about the year 2084.
+/// integer, which is what the `bigint` of `PostgreSQL` stores: 41 bits, about the year 2084.
 pub const MAX_TIMESTAMP_MS: u64 = (1 << 41) - 1;
 
 const INCREMENT_BITS: u32 = 12;
@@ -370,7 +370,7 @@ mod tests {
     #[test]
     fn after_puts_every_id_in_a_later_millisecond() {
         let clock = Arc::new(ManualClock::at(T0));
-        let foreign = (5_000_u64 << TIMESTAMP_SHIFT) | (31 << WORKER_SHIFT) | 4000;
+        let foreign = (5_000_u64 << TIMESTAMP_SHIFT) | (31 << WORKER_SHIFT) | 0xFA0;
         let future = ((T0 - DISCORD_EPOCH_MS + 10) << TIMESTAMP_SHIFT) | (31 << WORKER_SHIFT);
         for after in [foreign, future] {
             let ids = Generator::with_clock(Arc::clone(&clock), 0, 0, after).unwrap();

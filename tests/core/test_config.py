@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.config import VARIABLES, Address, LogFormat, Role, load_settings
+from core.errors import ConfigError
+
+
+def test_settings_defaults_match_the_documented_listeners() -> None:
+    settings = load_settings({})
+    assert settings.api_addr == Address("127.0.0.1", 8080)
+    assert settings.gateway_addr == Address("127.0.0.1", 8081)
+    assert settings.voice_addr == Address("127.0.0.1", 8082)
+    assert settings.database_url is None
+    assert settings.redis_url is None
+    assert settings.data_dir == Path(".data")
+    assert (settings.worker_id, settings.process_id) == (0, 0)
+    assert settings.roles == frozenset(Role)
+    assert settings.log_format is LogFormat.AUTO
+
+
+def test_settings_read_every_variable() -> None:
+    settings = load_settings(
+        {
+            "TRIOXIDE_API_ADDR": "0.0.0.0:9000",
+            "TRIOXIDE_GATEWAY_ADDR": "[::1]:9001",
+            "DATABASE_URL": "postgresql://db/trioxide",
+            "REDIS_URL": "redis://cache:6379/0",
+            "TRIOXIDE_WORKER_ID": "31",
+            "TRIOXIDE_PROCESS_ID": "7",
+            "TRIOXIDE_ROLES": "api, gateway",
+            "TRIOXIDE_LOG_FORMAT": "json",
+        }
+    )
+    assert settings.api_addr == Address("0.0.0.0", 9000)
+    assert settings.gateway_addr == Address("::1", 9001)
+    assert str(settings.gateway_addr) == "[::1]:9001"
+    assert settings.database_url == "postgresql://db/trioxide"
+    assert settings.redis_url == "redis://cache:6379/0"
+    assert (settings.worker_id, settings.process_id) == (31, 7)
+    assert settings.roles == {Role.API, Role.GATEWAY}
+    assert settings.log_format is LogFormat.JSON
+
+
+def test_roles_option_overrides_the_variable() -> None:
+    settings = load_settings({"TRIOXIDE_ROLES": "api"}, roles="gateway,worker")
+    assert settings.roles == {Role.GATEWAY, Role.WORKER}
+
+
+@pytest.mark.parametrize(
+    ("environ", "roles", "variable", "says"),
+    [
+        ({"TRIOXIDE_API_ADDR": "127.0.0.1:notaport"}, None, "TRIOXIDE_API_ADDR", "0 to 65535"),
+        ({"TRIOXIDE_API_ADDR": "127.0.0.1:70000"}, None, "TRIOXIDE_API_ADDR", "0 to 65535"),
+        ({"TRIOXIDE_GATEWAY_ADDR": "8081"}, None, "TRIOXIDE_GATEWAY_ADDR", "host:port"),
+        ({"TRIOXIDE_WORKER_ID": "32"}, None, "TRIOXIDE_WORKER_ID", "0 to 31"),
+        ({"TRIOXIDE_PROCESS_ID": "-1"}, None, "TRIOXIDE_PROCESS_ID", "0 to 31"),
+        ({"TRIOXIDE_WORKER_ID": "one"}, None, "TRIOXIDE_WORKER_ID", "0 to 31"),
+        ({"TRIOXIDE_ROLES": "api,chat"}, None, "TRIOXIDE_ROLES", "api, gateway, voice, worker"),
+        ({}, "api,chat", "--roles", "api, gateway, voice, worker"),
+        ({}, ",", "--roles", "no role given"),
+        ({"TRIOXIDE_DB_POOL_SIZE": "0"}, None, "TRIOXIDE_DB_POOL_SIZE", "1 to 100"),
+        ({"TRIOXIDE_SHUTDOWN_GRACE_S": "soon"}, None, "TRIOXIDE_SHUTDOWN_GRACE_S", "0 to 300"),
+        ({"TRIOXIDE_LOG_LEVEL": "loud"}, None, "TRIOXIDE_LOG_LEVEL", "debug, info"),
+        ({"TRIOXIDE_LOG_FORMAT": "xml"}, None, "TRIOXIDE_LOG_FORMAT", "auto"),
+    ],
+)
+def test_bad_setting_names_the_variable_and_the_accepted_range(
+    environ: dict[str, str], roles: str | None, variable: str, says: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ, roles=roles)
+    assert raised.value.variable == variable
+    assert str(raised.value).startswith(f"{variable}: ")
+    assert says in str(raised.value)
+
+
+def test_every_variable_has_a_name_help_and_a_valid_default() -> None:
+    names = [variable.name for variable in VARIABLES]
+    assert len(names) == len(set(names))
+    for variable in VARIABLES:
+        assert variable.help
+        if variable.default is not None:
+            variable.parse(variable.default)
