@@ -43,7 +43,7 @@ run: setup ## set up, migrate and serve every role (Ctrl-C stops)
 migrate: setup ## apply pending migrations
 	$(BIN)/trioxide migrate
 
-test: setup lint pytest cargo-test ## set up, lint, then every Python and Rust test
+test: setup lint cargo-test pytest ## set up, lint, then every Rust and Python test
 
 lint: setup ## ruff, mypy --strict, import contracts, cargo fmt/clippy, stub check
 	$(BIN)/ruff format --check $(PY_DIRS)
@@ -58,7 +58,7 @@ pytest: setup
 	$(BIN)/pytest -q
 
 cargo-test:
-	cargo test --manifest-path native/Cargo.toml --quiet
+	cargo test --manifest-path native/Cargo.toml --lib --quiet
 
 bench: setup ## run every benchmark in bench/
 	for bench in bench/[a-z]*.py; do $(BIN)/python $$bench; done
