@@ -73,6 +73,27 @@ def test_migrate_applies_the_schema(empty_database_url: str) -> None:
         assert connection.execute("SELECT count(*) FROM instance").fetchone() == (1,)
 
 
+def test_unreachable_database_exits_1_with_one_clear_line() -> None:
+    # Port 1 on loopback: nothing listens there.
+    env = environment(DATABASE_URL="postgresql://trioxide@127.0.0.1:1/trioxide?connect_timeout=2")
+    for command in ("migrate", "serve"):
+        result = trioxide(command, env=env)
+        assert result.returncode == 1
+        assert result.stderr.startswith("trioxide: cannot reach the database: ")
+        assert "Traceback" not in result.stderr
+
+
+def test_edited_migration_stops_serve_with_exit_1(empty_database_url: str) -> None:
+    env = environment(DATABASE_URL=empty_database_url)
+    assert trioxide("migrate", env=env).returncode == 0
+    with psycopg.connect(empty_database_url, autocommit=True) as connection:
+        connection.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1")
+    result = trioxide("serve", env=env)
+    assert result.returncode == 1
+    assert "0001_instance.sql was edited after it was applied" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @dataclass
 class Server:
     process: trio.Process

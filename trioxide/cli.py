@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+import psycopg
+import psycopg_pool
 import trio
 
 from core import config
@@ -55,11 +57,15 @@ def main(argv: list[str] | None = None) -> None:
 
     from trioxide import server  # after logging is set, so import-time logs are formatted
 
+    failure: str | None = None
     try:
-        if args.command == "serve":
-            trio.run(server.serve, settings)
-        else:
-            trio.run(server.migrate_only, settings)
-    except MigrationError as error:
-        print(f"trioxide: {error}", file=sys.stderr)
+        trio.run(server.serve if args.command == "serve" else server.migrate_only, settings)
+    # Raised inside nurseries, these arrive wrapped in exception groups.
+    except* MigrationError as group:
+        failure = str(group.exceptions[0])
+    except* (psycopg.OperationalError, psycopg_pool.PoolTimeout) as group:
+        reason = str(group.exceptions[0]).strip().splitlines()[0]
+        failure = f"cannot reach the database: {reason}"
+    if failure is not None:
+        print(f"trioxide: {failure}", file=sys.stderr)
         sys.exit(1)
