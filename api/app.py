@@ -1,17 +1,30 @@
-"""Builds the Quart-Trio application: routes, error rendering, services."""
+"""Builds the Quart-Trio application: routes, rate limits, error rendering, services."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from quart_trio import QuartTrio
 
 from api import health
 from api.errors import install_error_handlers
-from api.services import Services, install
+from api.forms import MAX_JSON_BYTES
+from api.ratelimits import install_rate_limits
+from api.routes import discord_api
+from api.services import install
+
+if TYPE_CHECKING:
+    from core.services import Services
 
 
 def create_app(found: Services) -> QuartTrio:
     app = QuartTrio("trioxide.api")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_JSON_BYTES
     install(app.extensions, found)
     install_error_handlers(app)
+    install_rate_limits(app)
     app.register_blueprint(health.blueprint)
+    routes = discord_api()
+    app.register_blueprint(routes, url_prefix="/api/v10", name="v10")
+    app.register_blueprint(routes, url_prefix="/api/v9", name="v9")
     return app

@@ -7,24 +7,83 @@ import logging
 from quart import Quart, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from api.ratelimits import too_many_requests
+from core.errors import (
+    ClientError,
+    InvalidForm,
+    InvalidJson,
+    MissingAccess,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthorized,
+    UnknownApplication,
+    UnknownUser,
+)
+
 _log = logging.getLogger(__name__)
 
+# Discord's status, JSON code and message for each client error (Discord's "JSON Error Codes").
+_RENDERING: dict[type[ClientError], tuple[int, int, str]] = {
+    Unauthorized: (401, 0, "401: Unauthorized"),
+    MissingAccess: (403, 50001, "Missing Access"),
+    UnknownApplication: (404, 10002, "Unknown Application"),
+    UnknownUser: (404, 10013, "Unknown User"),
+    PayloadTooLarge: (413, 40005, "Request entity too large"),
+    InvalidJson: (400, 50109, "The request body contains invalid JSON."),
+}
 
-def _error(status: int, message: str, code: int = 0) -> Response:
-    response = jsonify({"message": message, "code": code})
+
+def _body(status: int, code: int, message: str, errors: object = None) -> Response:
+    body: dict[str, object] = {"message": message, "code": code}
+    if errors is not None:
+        body["errors"] = errors
+    response = jsonify(body)
     response.status_code = status
     return response
 
 
+def error_tree(error: InvalidForm) -> dict[str, object]:
+    """Discord's nested field tree: `{"a": {"0": {"_errors": [{code, message}]}}}`."""
+    tree: dict[str, object] = {}
+    for path, problems in error.errors.items():
+        node = tree
+        for part in path:
+            child = node.setdefault(str(part), {})
+            assert isinstance(child, dict)
+            node = child
+        existing = node.setdefault("_errors", [])
+        assert isinstance(existing, list)
+        existing.extend({"code": p.code, "message": p.message} for p in problems)
+    return tree
+
+
+def render_client_error(error: ClientError) -> Response:
+    if isinstance(error, InvalidForm):
+        return _body(400, 50035, "Invalid Form Body", error_tree(error))
+    if isinstance(error, RateLimited):
+        return too_many_requests(error)
+    for kind, (status, code, message) in _RENDERING.items():
+        if isinstance(error, kind):
+            return _body(status, code, message)
+    _log.error("client error without a rendering", extra={"error_type": type(error).__name__})
+    return _body(400, 0, "400: Bad Request")
+
+
 def install_error_handlers(app: Quart) -> None:
+    @app.errorhandler(ClientError)
+    async def client_error(error: ClientError) -> Response:
+        return render_client_error(error)
+
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
         # Discord answers unknown routes and methods as `{"message": "404: Not Found", "code": 0}`.
         status = error.code or 500
-        return _error(status, f"{status}: {error.name}")
+        if status == 413:
+            return _body(413, 40005, "Request entity too large")
+        return _body(status, 0, f"{status}: {error.name}")
 
     @app.errorhandler(Exception)
     async def internal_error(error: Exception) -> Response:
         # Logged once here, at the boundary; nothing of the exception reaches the wire.
         _log.exception("unhandled error in request", extra={"error_type": type(error).__name__})
-        return _error(500, "500: Internal Server Error")
+        return _body(500, 0, "500: Internal Server Error")

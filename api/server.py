@@ -11,20 +11,15 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 
 from api.app import create_app
-from api.services import Services
 
 if TYPE_CHECKING:
-    from core.config import Settings
-    from core.store.database import Database
-    from core.store.migrations import Migration
+    from core.services import Services
 
 _log = logging.getLogger(__name__)
 
 
 async def serve_api(
-    settings: Settings,
-    db: Database,
-    migrations: list[Migration],
+    found: Services,
     shutdown: trio.Event,
     *,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
@@ -32,11 +27,11 @@ async def serve_api(
     """Serves until `shutdown` is set, then lets in-flight requests finish within the grace
     period. Reports the bound URLs through `task_status` once it is listening."""
     config = Config()
-    config.bind = [str(settings.api_addr)]
-    config.graceful_timeout = settings.shutdown_grace_s
+    config.bind = [str(found.settings.api_addr)]
+    config.graceful_timeout = found.settings.shutdown_grace_s
     config.accesslog = None  # access lines would carry client addresses
     config.errorlog = logging.getLogger("hypercorn.error")
-    app = create_app(Services(settings, db, migrations))
+    app = create_app(found)
 
     async with trio.open_nursery() as nursery:
         urls: list[str] = await nursery.start(

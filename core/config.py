@@ -29,6 +29,11 @@ class Role(enum.StrEnum):
     WORKER = "worker"
 
 
+class Registration(enum.StrEnum):
+    OPEN = "open"  # anyone can register
+    INVITE = "invite"  # registering needs a code from `trioxide registration-code create`
+
+
 class LogFormat(enum.StrEnum):
     AUTO = "auto"  # JSON lines when stdout is not a terminal, readable lines when it is
     JSON = "json"
@@ -65,6 +70,10 @@ class Settings:
     shutdown_grace_s: float
     log_level: str
     log_format: LogFormat
+    jwt_keys: tuple[tuple[str, bytes], ...]
+    registration: Registration
+    refresh_reuse_grace_s: float
+    rate_limits: bool
 
 
 # Parsers: raw text in, value out; ValueError with the accepted range when the text is wrong.
@@ -136,6 +145,29 @@ def parse_roles(raw: str) -> frozenset[Role]:
 
 def _url(raw: str) -> str:
     return raw
+
+
+# HS256 wants a key at least as long as its hash: 32 bytes.
+_MIN_JWT_SECRET_BYTES = 32
+
+
+def parse_jwt_keys(raw: str) -> tuple[tuple[str, bytes], ...]:
+    """`kid:secret,kid:secret` → ((kid, secret), …). The first key signs; all verify."""
+    keys = []
+    for entry in raw.split(","):
+        kid, sep, secret = entry.strip().partition(":")
+        if not sep or not kid or not secret:
+            raise ValueError("expected kid:secret pairs separated by commas")
+        if len(secret.encode()) < _MIN_JWT_SECRET_BYTES:
+            raise ValueError(f"the secret of key {kid!r} is under {_MIN_JWT_SECRET_BYTES} bytes")
+        keys.append((kid, secret.encode()))
+    if len({kid for kid, _ in keys}) != len(keys):
+        raise ValueError("two keys share one kid")
+    return tuple(keys)
+
+
+def _switch(raw: str) -> bool:
+    return _one_of(("on", "off"))(raw) == "on"
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +260,26 @@ LOG_FORMAT = Variable(
     _member_of(LogFormat),
 )
 
+JWT_KEYS = Variable(
+    "TRIOXIDE_JWT_KEYS",
+    None,
+    "access-token keys kid:secret,… (first signs, all verify); unset: one kept in the data dir",
+    parse_jwt_keys,
+)
+REGISTRATION = Variable(
+    "TRIOXIDE_REGISTRATION",
+    "open",
+    "open, or invite (needs a code from `trioxide registration-code create`)",
+    _member_of(Registration),
+)
+REFRESH_REUSE_GRACE_S = Variable(
+    "TRIOXIDE_REFRESH_REUSE_GRACE_S",
+    "10",
+    "a refresh token re-sent this soon after use gets the same new pair (0 to 60)",
+    _seconds_in(0, 60),
+)
+RATE_LIMITS = Variable("TRIOXIDE_RATE_LIMITS", "on", "on, or off for load benchmarks", _switch)
+
 # Any: each variable parses to its own type; the table is read only for names, defaults, help.
 VARIABLES: tuple[Variable[Any], ...] = (
     API_ADDR,
@@ -244,6 +296,10 @@ VARIABLES: tuple[Variable[Any], ...] = (
     SHUTDOWN_GRACE_S,
     LOG_LEVEL,
     LOG_FORMAT,
+    JWT_KEYS,
+    REGISTRATION,
+    REFRESH_REUSE_GRACE_S,
+    RATE_LIMITS,
 )
 
 
@@ -274,4 +330,8 @@ def load_settings(environ: Mapping[str, str], *, roles: str | None = None) -> Se
         shutdown_grace_s=SHUTDOWN_GRACE_S.require(environ),
         log_level=LOG_LEVEL.require(environ),
         log_format=LOG_FORMAT.require(environ),
+        jwt_keys=JWT_KEYS.read(environ) or (),
+        registration=REGISTRATION.require(environ),
+        refresh_reuse_grace_s=REFRESH_REUSE_GRACE_S.require(environ),
+        rate_limits=RATE_LIMITS.require(environ),
     )

@@ -1,5 +1,7 @@
 """The one hierarchy of Trioxide's errors. Each wire renders them in exactly one place."""
 
+from __future__ import annotations
+
 
 class TrioxideError(Exception):
     """Base of every error Trioxide raises on purpose."""
@@ -16,3 +18,87 @@ class ConfigError(TrioxideError):
 
 class MigrationError(TrioxideError):
     """The migrations on disk and the ones recorded in the database disagree, or one failed."""
+
+
+# Errors a client causes. Each wire maps them in one place (api/errors.py, gateway/close.py).
+
+
+class ClientError(TrioxideError):
+    """The request was wrong or not allowed; nothing was changed."""
+
+
+class Unauthorized(ClientError):
+    """No valid credentials: a missing, malformed, expired or revoked token."""
+
+
+class MissingAccess(ClientError):
+    """Valid credentials, but not for this object (e.g. someone else's application)."""
+
+
+class UnknownUser(ClientError):
+    pass
+
+
+class UnknownApplication(ClientError):
+    pass
+
+
+class InvalidJson(ClientError):
+    """The body is not UTF-8 JSON."""
+
+
+class PayloadTooLarge(ClientError):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"request body over {max_bytes} bytes")
+        self.max_bytes = max_bytes
+
+
+class FieldError:
+    """One problem with one field: Discord's `{code, message}` pair."""
+
+    __slots__ = ("code", "message")
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"FieldError({self.code!r}, {self.message!r})"
+
+
+class InvalidForm(ClientError):
+    """Fields that are missing, mistyped or break a rule, keyed by their path
+    (`("recipients", 0)`; the empty path is the body itself)."""
+
+    def __init__(self, errors: dict[tuple[str | int, ...], list[FieldError]]) -> None:
+        super().__init__(", ".join(".".join(map(str, path)) or "body" for path in errors))
+        self.errors = errors
+
+    @classmethod
+    def one(cls, field: str, code: str, message: str) -> InvalidForm:
+        return cls({(field,): [FieldError(code, message)]})
+
+
+class FormCheck:
+    """Collects every field error of a form, so a client learns them all at once."""
+
+    def __init__(self) -> None:
+        self.errors: dict[tuple[str | int, ...], list[FieldError]] = {}
+
+    def fail(self, field: str, code: str, message: str) -> None:
+        self.errors.setdefault((field,), []).append(FieldError(code, message))
+
+    def done(self) -> None:
+        """Raises InvalidForm if any check failed."""
+        if self.errors:
+            raise InvalidForm(self.errors)
+
+
+class RateLimited(ClientError):
+    """Over a rate limit. `scope` is Discord's X-RateLimit-Scope: user, global or shared."""
+
+    def __init__(self, retry_after_s: float, *, scope: str, is_global: bool) -> None:
+        super().__init__(f"rate limited for {retry_after_s:.3f} s ({scope})")
+        self.retry_after_s = retry_after_s
+        self.scope = scope
+        self.is_global = is_global

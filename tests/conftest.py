@@ -19,6 +19,7 @@ from core.config import Settings, load_settings
 from core.store.database import Database, open_database
 from core.store.embedded_postgres import start_embedded_postgres
 from core.store.migrations import apply_migrations, load_migrations
+from tests.running import ApiClient, running_api
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -77,6 +78,9 @@ def settings(tmp_path: Path) -> Settings:
             "TRIOXIDE_VOICE_ADDR": "127.0.0.1:0",
             "TRIOXIDE_DATA_DIR": str(tmp_path / "data"),
             "TRIOXIDE_SHUTDOWN_GRACE_S": "1",
+            "TRIOXIDE_JWT_KEYS": f"test:{secrets.token_urlsafe(32)}",
+            # Tests register many users from one address; the rate-limit tests turn this on.
+            "TRIOXIDE_RATE_LIMITS": "off",
         }
     )
 
@@ -85,3 +89,9 @@ def settings(tmp_path: Path) -> Settings:
 async def db(database_url: str) -> AsyncIterator[Database]:
     async with open_database(database_url, pool_size=4, timeout_s=5) as database:
         yield database
+
+
+@pytest.fixture
+async def api(settings: Settings, db: Database) -> AsyncIterator[ApiClient]:
+    async with running_api(settings, db) as client:
+        yield client

@@ -11,7 +11,8 @@ import trio
 
 from api import serve_api
 from core.config import Role, Settings
-from core.store.database import Database, open_database
+from core.services import Services, build_services
+from core.store.database import open_database
 from core.store.embedded_postgres import open_embedded_postgres
 from core.store.migrations import Migration, apply_migrations, load_migrations
 
@@ -43,17 +44,11 @@ async def migrate(url: str) -> list[Migration]:
     return migrations
 
 
-async def _start_roles(
-    roles: trio.Nursery,
-    settings: Settings,
-    db: Database,
-    migrations: list[Migration],
-    shutdown: trio.Event,
-) -> None:
+async def _start_roles(roles: trio.Nursery, found: Services, shutdown: trio.Event) -> None:
     """Starts each role's server in `roles`, returning once every one is listening."""
-    for role in sorted(settings.roles):
+    for role in sorted(found.settings.roles):
         if role is Role.API:
-            await roles.start(serve_api, settings, db, migrations, shutdown)
+            await roles.start(serve_api, found, shutdown)
         else:
             _log.warning("role has no server yet", extra={"role": role, "issue": _NOT_YET[role]})
 
@@ -86,7 +81,8 @@ async def serve(settings: Settings) -> None:
                     open_database(url, settings.db_pool_size, settings.db_timeout_s) as db,
                     trio.open_nursery() as roles,
                 ):
-                    await _start_roles(roles, settings, db, migrations, shutdown)
+                    found = await build_services(settings, db, migrations)
+                    await _start_roles(roles, found, shutdown)
                     _log.info("ready", extra={"roles": sorted(settings.roles)})
                     await shutdown.wait()
         _log.info("stopped")

@@ -1,0 +1,91 @@
+"""Request bodies: UTF-8 JSON objects checked against a pydantic model for shape (fields,
+types, unknown keys); the domain checks the rules. Every problem becomes Discord's 50035 tree."""
+
+from __future__ import annotations
+
+import json
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from quart import request
+
+from core.errors import FieldError, InvalidForm, InvalidJson, PayloadTooLarge
+
+# The largest JSON body: room for a 5 MiB image as base64 with the rest of a profile.
+MAX_JSON_BYTES = 8 * 1024 * 1024
+
+
+class Form(BaseModel):
+    """A request body: no unknown fields, no type coercion."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+M = TypeVar("M", bound=Form)
+
+# pydantic's error types → Discord's codes and messages.
+_DISCORD_ERRORS = {
+    "missing": ("BASE_TYPE_REQUIRED", "This field is required"),
+    "extra_forbidden": ("UNKNOWN_FIELD", "This field is not allowed here."),
+    "string_type": ("BASE_TYPE_STRING", "Must be a string."),
+    "int_type": ("NUMBER_TYPE_COERCE", "Must be an integer."),
+    "bool_type": ("BASE_TYPE_BOOLEAN", "Must be either true or false."),
+    "model_type": ("DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType"),
+    "model_attributes_type": ("DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType"),
+}
+
+
+def _text_problems(value: object, path: tuple[str | int, ...]) -> list[tuple[str | int, ...]]:
+    """Paths of strings PostgreSQL cannot store: with NUL, or lone surrogates (not UTF-8)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return [path]
+        return [path] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in _text_problems(item, (*path, key))]
+    if isinstance(value, list):
+        return [p for index, item in enumerate(value) for p in _text_problems(item, (*path, index))]
+    return []
+
+
+def validate(model: type[M], data: object) -> M:
+    """`data` as `model`, or InvalidForm listing every problem."""
+    if not isinstance(data, dict):
+        raise InvalidForm({(): [FieldError(*_DISCORD_ERRORS["model_type"])]})
+    bad_text = _text_problems(data, ())
+    if bad_text:
+        raise InvalidForm(
+            {
+                path: [FieldError("BASE_TYPE_STRING", "Must be valid UTF-8 text without NUL.")]
+                for path in bad_text
+            }
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        errors: dict[tuple[str | int, ...], list[FieldError]] = {}
+        for problem in error.errors():
+            code, message = _DISCORD_ERRORS.get(
+                problem["type"], ("BASE_TYPE_INVALID", problem["msg"])
+            )
+            errors.setdefault(tuple(problem["loc"]), []).append(FieldError(code, message))
+        raise InvalidForm(errors) from None
+
+
+async def parse_body(model: type[M]) -> M:
+    """The request's JSON body as `model`. An empty body counts as `{}`."""
+    if (request.content_length or 0) > MAX_JSON_BYTES:
+        raise PayloadTooLarge(MAX_JSON_BYTES)
+    raw = await request.get_data(as_text=False)
+    assert isinstance(raw, bytes)  # as_text=False
+    if len(raw) > MAX_JSON_BYTES:
+        raise PayloadTooLarge(MAX_JSON_BYTES)
+    if not raw.strip():
+        return validate(model, {})
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise InvalidJson("body is not UTF-8 JSON") from None
+    return validate(model, data)

@@ -1,0 +1,123 @@
+"""Discord's rate limits as one middleware: a global limit per token, a bucket per route, and
+Discord's headers on every answer. See Discord's "Rate Limits" topic for the header meanings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+
+from quart import Quart, Response, g, request
+
+from api.services import services
+from core.domain.ratelimits import Decision, Limit
+from core.errors import RateLimited
+
+# Discord's global limit: 50 requests per second per token.
+GLOBAL_LIMIT = Limit(50, 1.0)
+# Routes with no bucket below.
+DEFAULT_LIMIT = Limit(50, 1.0)
+
+# Buckets by endpoint (blueprint.function, without the API version). Auth routes count per
+# client address: they are how credentials are guessed.
+_ROUTE_LIMITS: dict[str, tuple[Limit, bool]] = {
+    "auth.register": (Limit(5, 60.0), True),
+    "auth.login": (Limit(20, 60.0), True),
+    "auth.refresh": (Limit(30, 60.0), True),
+    "auth.logout": (Limit(30, 60.0), True),
+}
+# Logins per account, whatever the address, so one account cannot be guessed at from many.
+LOGIN_ACCOUNT_LIMIT = Limit(5, 60.0)
+
+# Discord's clients retry a 429 only when a proxy says it answered; discord.py checks for Via.
+_VIA = "1.1 trioxide"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _caller_key() -> str:
+    """Who the request counts against: its token (hashed), or its address without one."""
+    authorization = request.headers.get("Authorization")
+    if authorization:
+        return "token:" + _digest(authorization)
+    return "address:" + (request.remote_addr or "unknown")
+
+
+async def check_login_account(login: str) -> None:
+    """Counts a login attempt against the account named; RateLimited when over."""
+    if not services().settings.rate_limits:
+        return
+    decision = await services().rate_limits.hit(
+        "login:" + _digest(login.strip().lower()), LOGIN_ACCOUNT_LIMIT
+    )
+    if not decision.allowed:
+        raise RateLimited(decision.reset_after_s, scope="user", is_global=False)
+
+
+async def _before_request() -> None:
+    if not services().settings.rate_limits or request.endpoint is None:
+        return
+    limits = services().rate_limits
+    caller = _caller_key()
+    overall = await limits.hit("global:" + caller, GLOBAL_LIMIT)
+    if not overall.allowed:
+        raise RateLimited(overall.reset_after_s, scope="global", is_global=True)
+    route = request.endpoint.split(".", 1)[-1]
+    limit, by_address = _ROUTE_LIMITS.get(route, (DEFAULT_LIMIT, False))
+    if by_address:
+        caller = "address:" + (request.remote_addr or "unknown")
+    # Discord scopes buckets by their major parameter (guild, channel or webhook id).
+    major = next(
+        (
+            str(request.view_args[name])
+            for name in ("guild_id", "channel_id", "webhook_id")
+            if request.view_args and name in request.view_args
+        ),
+        "",
+    )
+    decision = await limits.hit(f"route:{route}:{major}:{caller}", limit)
+    g.rate_limit = (route, decision)
+    if not decision.allowed:
+        raise RateLimited(decision.reset_after_s, scope="user", is_global=False)
+
+
+def rate_limit_headers(response: Response) -> Response:
+    """Adds the route bucket's X-RateLimit-* headers, when the request had one."""
+    found: tuple[str, Decision] | None = g.get("rate_limit")
+    if found is None:
+        return response
+    route, decision = found
+    response.headers["X-RateLimit-Limit"] = str(decision.limit)
+    response.headers["X-RateLimit-Remaining"] = str(decision.remaining)
+    response.headers["X-RateLimit-Reset"] = f"{decision.reset_s:.3f}"
+    response.headers["X-RateLimit-Reset-After"] = f"{decision.reset_after_s:.3f}"
+    response.headers["X-RateLimit-Bucket"] = _digest("bucket:" + route)[:16]
+    return response
+
+
+def too_many_requests(error: RateLimited) -> Response:
+    """Discord's 429: its body, Retry-After, scope headers, and Via."""
+    response = Response(
+        response=json.dumps(
+            {
+                "message": "You are being rate limited.",
+                "retry_after": round(error.retry_after_s, 3),
+                "global": error.is_global,
+            }
+        ),
+        status=429,
+        content_type="application/json",
+    )
+    response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after_s)))
+    response.headers["X-RateLimit-Scope"] = error.scope
+    response.headers["Via"] = _VIA
+    if error.is_global:
+        response.headers["X-RateLimit-Global"] = "true"
+    return response
+
+
+def install_rate_limits(app: Quart) -> None:
+    app.before_request(_before_request)
+    app.after_request(rate_limit_headers)

@@ -1,0 +1,14 @@
+"""Discord API v10 routes, mounted at /api/v10 and (as an alias) /api/v9."""
+
+from __future__ import annotations
+
+from quart import Blueprint
+
+from api.routes import applications, auth, users
+
+
+def discord_api() -> Blueprint:
+    routes = Blueprint("discord", __name__)
+    for module in (auth, users, applications):
+        routes.register_blueprint(module.blueprint)
+    return routes

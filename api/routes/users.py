@@ -1,0 +1,52 @@
+"""The current user and other users."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, jsonify
+
+from api.auth import current_principal
+from api.forms import Form, parse_body
+from api.services import services
+from core.accounts import ProfileChanges
+from core.errors import UnknownUser
+
+blueprint = Blueprint("users", __name__, url_prefix="/users")
+
+_MAX_SNOWFLAKE = 2**63 - 1
+
+
+class EditCurrentUser(Form):
+    username: str | None = None
+    global_name: str | None = None
+    avatar: str | None = None
+    bio: str | None = None
+    banner: str | None = None
+    password: str | None = None
+    new_password: str | None = None
+
+
+@blueprint.get("/@me")
+async def get_current_user() -> Response:
+    principal = await current_principal()
+    user = await services().accounts.user(principal.user_id)
+    return jsonify(user.to_wire(private=True))
+
+
+@blueprint.patch("/@me")
+async def edit_current_user() -> Response:
+    principal = await current_principal()
+    body = await parse_body(EditCurrentUser)
+    changes = ProfileChanges(given=frozenset(body.model_fields_set), **body.model_dump())
+    user = await services().accounts.update_profile(
+        principal.user_id, principal.session_id, changes
+    )
+    return jsonify(user.to_wire(private=True))
+
+
+@blueprint.get("/<user_id>")
+async def get_user(user_id: str) -> Response:
+    await current_principal()
+    if not user_id.isdigit() or int(user_id) > _MAX_SNOWFLAKE:
+        raise UnknownUser(user_id)
+    user = await services().accounts.user(int(user_id))
+    return jsonify(user.to_wire())

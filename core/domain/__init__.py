@@ -1,0 +1,1 @@
+"""Pure domain rules: loaded data in, decisions or new values out. No I/O, no await."""

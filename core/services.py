@@ -1,0 +1,47 @@
+"""Everything the API and the gateway call into, built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.accounts import Accounts
+from core.applications import Applications
+from core.passwords import Passwords
+from core.snowflakes import SnowflakeGenerator
+from core.store.jwt_keys import load_jwt_keys
+from core.store.ratelimits import MemoryRateLimits
+from core.store.revocations import RevokedSessions
+
+if TYPE_CHECKING:
+    from core.config import Settings
+    from core.store.database import Database
+    from core.store.migrations import Migration
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    db: Database
+    migrations: list[Migration]
+    snowflakes: SnowflakeGenerator
+    accounts: Accounts
+    applications: Applications
+    rate_limits: MemoryRateLimits
+
+
+async def build_services(settings: Settings, db: Database, migrations: list[Migration]) -> Services:
+    """Loads keys and recent revocations, and wires the services together."""
+    snowflakes = SnowflakeGenerator(settings.worker_id, settings.process_id)
+    revoked = RevokedSessions()
+    await revoked.load(db)
+    accounts = Accounts(settings, db, load_jwt_keys(settings), revoked, Passwords(), snowflakes)
+    return Services(
+        settings=settings,
+        db=db,
+        migrations=migrations,
+        snowflakes=snowflakes,
+        accounts=accounts,
+        applications=Applications(db, snowflakes),
+        rate_limits=MemoryRateLimits(),
+    )

@@ -1,0 +1,78 @@
+"""The API running for a test: served on a free loopback port, with a client and the services
+behind it (so a test can look past the wire)."""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import httpx
+import trio
+
+from api import serve_api
+from core.services import Services, build_services
+from core.store.migrations import load_migrations
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+
+    from core.config import Settings
+    from core.store.database import Database
+
+
+@asynccontextmanager
+async def running_api(
+    settings: Settings,
+    db: Database,
+    adjust: Callable[[Services], Services] = lambda found: found,
+) -> AsyncIterator[ApiClient]:
+    """The API served on a free loopback port, and a client for it; stopped on exit.
+    `adjust` may swap parts of the services (e.g. the database) after they are built."""
+    found = adjust(await build_services(settings, db, load_migrations()))
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        urls: list[str] = await nursery.start(serve_api, found, shutdown)
+        async with httpx.AsyncClient(base_url=urls[0]) as http:
+            yield ApiClient(http, found)
+        shutdown.set()
+
+
+@dataclasses.dataclass
+class ApiClient:
+    """An HTTP client for a running API, and that API's services (to look behind the wire)."""
+
+    http: httpx.AsyncClient
+    services: Services
+
+    async def register(
+        self, username: str | None = None, password: str = "correct horse"
+    ) -> Person:
+        username = username or f"user_{secrets.token_hex(5)}"
+        response = await self.http.post(
+            "/api/v10/auth/register",
+            json={"username": username, "email": f"{username}@example.test", "password": password},
+        )
+        assert response.status_code == 201, response.text
+        body = response.json()
+        return Person(
+            id=int(body["user"]["id"]),
+            username=username,
+            password=password,
+            token=body["token"],
+            refresh_token=body["refresh_token"],
+        )
+
+
+@dataclasses.dataclass
+class Person:
+    id: int
+    username: str
+    password: str
+    token: str
+    refresh_token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
