@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from quart import Quart, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from api.ratelimits import too_many_requests
+from api.responses import json_response
 from core.errors import (
     ClientError,
     InvalidForm,
@@ -19,6 +20,9 @@ from core.errors import (
     UnknownApplication,
     UnknownUser,
 )
+
+if TYPE_CHECKING:
+    from quart import Quart, Response
 
 _log = logging.getLogger(__name__)
 
@@ -37,9 +41,7 @@ def _body(status: int, code: int, message: str, errors: object = None) -> Respon
     body: dict[str, object] = {"message": message, "code": code}
     if errors is not None:
         body["errors"] = errors
-    response = jsonify(body)
-    response.status_code = status
-    return response
+    return json_response(body, status)
 
 
 def error_tree(error: InvalidForm) -> dict[str, object]:

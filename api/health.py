@@ -6,8 +6,9 @@ import logging
 
 import psycopg
 import psycopg_pool
-from quart import Blueprint, Response, jsonify
+from quart import Blueprint, Response
 
+from api.responses import json_response
 from api.services import services
 from core.store.migrations import migration_problem
 
@@ -18,7 +19,7 @@ _log = logging.getLogger(__name__)
 @blueprint.get("/healthz")
 async def healthz() -> Response:
     """The process is alive and serving HTTP; checks nothing else."""
-    return jsonify({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 @blueprint.get("/readyz")
@@ -30,8 +31,6 @@ async def readyz() -> Response:
     except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
         problem = f"database unreachable ({type(error).__name__})"
     if problem is None:
-        return jsonify({"status": "ready"})
+        return json_response({"status": "ready"})
     _log.warning("not ready", extra={"reason": problem})
-    response = jsonify({"status": "unavailable", "reason": problem})
-    response.status_code = 503
-    return response
+    return json_response({"status": "unavailable", "reason": problem}, 503)

@@ -4,11 +4,11 @@ Discord's headers on every answer. See Discord's "Rate Limits" topic for the hea
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 
 from quart import Quart, Response, g, request
 
+from api.responses import json_response
 from api.services import services
 from core.domain.ratelimits import Decision, Limit
 from core.errors import RateLimited
@@ -99,16 +99,13 @@ def rate_limit_headers(response: Response) -> Response:
 
 def too_many_requests(error: RateLimited) -> Response:
     """Discord's 429: its body, Retry-After, scope headers, and Via."""
-    response = Response(
-        response=json.dumps(
-            {
-                "message": "You are being rate limited.",
-                "retry_after": round(error.retry_after_s, 3),
-                "global": error.is_global,
-            }
-        ),
-        status=429,
-        content_type="application/json",
+    response = json_response(
+        {
+            "message": "You are being rate limited.",
+            "retry_after": round(error.retry_after_s, 3),
+            "global": error.is_global,
+        },
+        429,
     )
     response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after_s)))
     response.headers["X-RateLimit-Scope"] = error.scope

@@ -46,6 +46,14 @@ class ApiClient:
     http: httpx.AsyncClient
     services: Services
 
+    async def count(self, table: str) -> int:
+        """Rows in `table`: how a test shows that rejected input changed nothing."""
+        row = await self.services.db.run(
+            lambda c: c.execute(f"SELECT count(*) FROM {table}").fetchone()
+        )
+        assert row is not None
+        return int(str(row[0]))
+
     async def register(
         self, username: str | None = None, password: str = "correct horse"
     ) -> Person:

@@ -42,7 +42,31 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated roles to serve: api, gateway, voice, worker (default: all)",
     )
     commands.add_parser("migrate", help="apply pending migrations and exit")
+    codes = commands.add_parser(
+        "registration-code", help="codes for TRIOXIDE_REGISTRATION=invite"
+    ).add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = codes.add_parser("create", help="print a new registration code (shown only once)")
+    create.add_argument("--uses", type=_positive_int, default=1, help="people it admits [1]")
+    create.add_argument(
+        "--ttl", type=_duration_s, default=24 * 3600.0, help="lifetime: 30m, 24h, 7d [24h]"
+    )
     return parser
+
+
+def _positive_int(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number from 1 to 1000000")
+    return int(raw)
+
+
+_UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration_s(raw: str) -> float:
+    number, unit = raw[:-1], raw[-1:]
+    if unit not in _UNITS_S or not number.isdigit() or int(number) == 0:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a duration like 30m, 24h or 7d")
+    return float(int(number) * _UNITS_S[unit])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -59,7 +83,13 @@ def main(argv: list[str] | None = None) -> None:
 
     failure: str | None = None
     try:
-        trio.run(server.serve if args.command == "serve" else server.migrate_only, settings)
+        if args.command == "serve":
+            trio.run(server.serve, settings)
+        elif args.command == "migrate":
+            trio.run(server.migrate_only, settings)
+        else:
+            code = trio.run(server.create_registration_code, settings, args.uses, args.ttl)
+            print(code)
     # Raised inside nurseries, these arrive wrapped in exception groups.
     except* MigrationError as group:
         failure = str(group.exceptions[0])

@@ -94,3 +94,12 @@ async def migrate_only(settings: Settings) -> None:
     DATABASE_URL is unset."""
     async with open_postgres(settings) as url:
         await migrate(url)
+
+
+async def create_registration_code(settings: Settings, uses: int, ttl_s: float) -> str:
+    """`trioxide registration-code create`: a new code, after migrating if needed."""
+    async with open_postgres(settings) as url:
+        migrations = await migrate(url)
+        async with open_database(url, 1, settings.db_timeout_s) as db:
+            found = await build_services(settings, db, migrations)
+            return await found.accounts.create_registration_code(uses, ttl_s)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, jsonify
+from quart import Blueprint, Response
 
 from api.auth import current_person, current_principal
 from api.forms import Form, parse_body
+from api.responses import json_response
 from api.services import services
 from core.errors import Unauthorized, UnknownApplication
 
@@ -35,9 +36,7 @@ async def create_application() -> Response:
     principal = await current_person()
     body = await parse_body(CreateApplication)
     view = await services().applications.create(principal.user_id, body.name)
-    response = jsonify(view.to_wire())
-    response.status_code = 201
-    return response
+    return json_response(view.to_wire(), 201)
 
 
 @blueprint.patch("/applications/<application_id>")
@@ -51,7 +50,7 @@ async def edit_application(application_id: str) -> Response:
         description=body.description,
         flags=body.flags,
     )
-    return jsonify(view.to_wire())
+    return json_response(view.to_wire())
 
 
 @blueprint.post("/applications/<application_id>/bot/reset")
@@ -60,7 +59,7 @@ async def reset_bot_token(application_id: str) -> Response:
     token = await services().applications.reset_bot_token(
         _application_id(application_id), principal.user_id
     )
-    return jsonify({"token": token})
+    return json_response({"token": token})
 
 
 @blueprint.get("/oauth2/applications/@me")
@@ -70,4 +69,4 @@ async def current_application() -> Response:
     if not principal.bot:
         raise Unauthorized("only a bot has a current application")
     view = await services().applications.of_bot(principal.user_id)
-    return jsonify(view.to_wire())
+    return json_response(view.to_wire())

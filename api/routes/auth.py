@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, jsonify
+from quart import Blueprint, Response
 
 from api.auth import current_person
 from api.forms import Form, parse_body
 from api.ratelimits import check_login_account
+from api.responses import json_response, no_content
 from api.services import services
 
 blueprint = Blueprint("auth", __name__, url_prefix="/auth")
@@ -33,12 +34,6 @@ class RefreshToken(Form):
     refresh_token: str
 
 
-def _tokens(status: int, body: dict[str, object]) -> Response:
-    response = jsonify(body)
-    response.status_code = status
-    return response
-
-
 @blueprint.post("/register")
 async def register() -> Response:
     body = await parse_body(Register)
@@ -49,14 +44,14 @@ async def register() -> Response:
         global_name=body.global_name,
         invite=body.invite,
     )
-    return _tokens(
-        201,
+    return json_response(
         {
             "token": pair.token,
             "refresh_token": pair.refresh_token,
             "expires_in": pair.expires_in,
             "user": user.to_wire(private=True),
         },
+        201,
     )
 
 
@@ -65,8 +60,7 @@ async def login() -> Response:
     body = await parse_body(Login)
     await check_login_account(body.login)
     pair = await services().accounts.login(body.login, body.password)
-    return _tokens(
-        200,
+    return json_response(
         {
             "token": pair.token,
             "refresh_token": pair.refresh_token,
@@ -80,8 +74,7 @@ async def login() -> Response:
 async def refresh() -> Response:
     body = await parse_body(RefreshToken)
     pair = await services().accounts.refresh(body.refresh_token)
-    return _tokens(
-        200,
+    return json_response(
         {
             "token": pair.token,
             "refresh_token": pair.refresh_token,
@@ -95,11 +88,11 @@ async def refresh() -> Response:
 async def logout() -> Response:
     body = await parse_body(RefreshToken)
     await services().accounts.logout(body.refresh_token)
-    return Response(status=204)
+    return no_content()
 
 
 @blueprint.post("/logout-all")
 async def logout_all() -> Response:
     principal = await current_person()
     await services().accounts.logout_all(principal.user_id)
-    return Response(status=204)
+    return no_content()

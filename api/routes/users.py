@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, jsonify
+from quart import Blueprint, Response
 
 from api.auth import current_principal
 from api.forms import Form, parse_body
+from api.responses import json_response
 from api.services import services
 from core.accounts import ProfileChanges
 from core.errors import UnknownUser
@@ -29,7 +30,7 @@ class EditCurrentUser(Form):
 async def get_current_user() -> Response:
     principal = await current_principal()
     user = await services().accounts.user(principal.user_id)
-    return jsonify(user.to_wire(private=True))
+    return json_response(user.to_wire(private=True))
 
 
 @blueprint.patch("/@me")
@@ -40,7 +41,7 @@ async def edit_current_user() -> Response:
     user = await services().accounts.update_profile(
         principal.user_id, principal.session_id, changes
     )
-    return jsonify(user.to_wire(private=True))
+    return json_response(user.to_wire(private=True))
 
 
 @blueprint.get("/<user_id>")
@@ -49,4 +50,4 @@ async def get_user(user_id: str) -> Response:
     if not user_id.isdigit() or int(user_id) > _MAX_SNOWFLAKE:
         raise UnknownUser(user_id)
     user = await services().accounts.user(int(user_id))
-    return jsonify(user.to_wire())
+    return json_response(user.to_wire())

@@ -1,0 +1,17 @@
+"""The two kinds of answer a route gives: JSON with a status, or 204 No Content."""
+
+from __future__ import annotations
+
+import json
+
+from quart import Response
+
+
+def json_response(body: object, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, content_type="application/json")
+
+
+def no_content() -> Response:
+    # An explicit empty body: with none, Quart streams an empty iterable through asyncio's
+    # executor, which does not exist under Trio.
+    return Response(b"", status=204)
