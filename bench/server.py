@@ -1,0 +1,86 @@
+"""A Trioxide server in its own process, for benchmarks: started, waited for, stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import trio
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    api_url: str
+    pid: int
+
+
+async def _wait_for_log(process: trio.Process, until: str) -> list[dict[str, object]]:
+    assert process.stdout is not None
+    lines: list[dict[str, object]] = []
+    buffer = b""
+    while True:
+        chunk = await process.stdout.receive_some()
+        if not chunk:
+            raise RuntimeError(f"the server exited before logging {until!r}: {lines[-3:]}")
+        buffer += chunk
+        *complete, buffer = buffer.split(b"\n")
+        for line in complete:
+            lines.append(json.loads(line))
+            if lines[-1]["msg"] == until:
+                return lines
+
+
+async def _drain(process: trio.Process) -> None:
+    """Keeps reading the server's log so a full pipe never blocks it."""
+    assert process.stdout is not None
+    while await process.stdout.receive_some():
+        pass
+
+
+@asynccontextmanager
+async def running_server(
+    roles: str = "api", env: dict[str, str] | None = None, cpu: int | None = None
+) -> AsyncIterator[RunningServer]:
+    """`trioxide serve --roles ROLES` on a free loopback port, with rate limits off and its own
+    data folder (embedded PostgreSQL) unless DATABASE_URL is set. `cpu` pins it to one core."""
+    with tempfile.TemporaryDirectory(prefix="trioxide-bench-") as data_dir:
+        server_env = {
+            **os.environ,
+            "TRIOXIDE_API_ADDR": "127.0.0.1:0",
+            "TRIOXIDE_DATA_DIR": data_dir,
+            "TRIOXIDE_RATE_LIMITS": "off",
+            "TRIOXIDE_LOG_FORMAT": "json",
+            "TRIOXIDE_LOG_LEVEL": "info",
+            **(env or {}),
+        }
+        command = [sys.executable, "-m", "trioxide", "serve", "--roles", roles]
+        if cpu is not None:
+            command = ["taskset", "-c", str(cpu), *command]
+        process = await trio.lowlevel.open_process(command, env=server_env, stdout=subprocess.PIPE)
+        try:
+            with trio.fail_after(60):
+                log = await _wait_for_log(process, "ready")
+            (urls,) = [line["urls"] for line in log if line["msg"] == "api listening"]
+            assert isinstance(urls, list)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_drain, process)
+                yield RunningServer(str(urls[0]), process.pid)
+                nursery.cancel_scope.cancel()
+        finally:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+                with trio.move_on_after(15):
+                    await process.wait()
+                if process.returncode is None:
+                    process.kill()
+            await process.wait()
