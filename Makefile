@@ -13,7 +13,7 @@ PY_DIRS := core api gateway trioxide trioxide_native tests bench
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help setup run test lint pytest cargo-test bench migrate clean
+.PHONY: help setup run test lint pytest cargo-test bench migrate clean redis-server
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,7 +54,11 @@ lint: setup ## ruff, mypy --strict, import contracts, cargo fmt/clippy, stub che
 	cargo clippy --manifest-path native/Cargo.toml --all-targets --all-features --quiet -- -D warnings
 	$(BIN)/python -m mypy.stubtest trioxide_native._native
 
-pytest: setup
+# Tests that use Redis start a redis-server of their own; install one if this machine lacks it.
+redis-server:
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
+
+pytest: setup redis-server
 	$(BIN)/pytest -q
 
 cargo-test:

@@ -6,6 +6,8 @@ import logging
 
 import psycopg
 import psycopg_pool
+import trio
+from coredis.exceptions import RedisError
 from quart import Blueprint, Response
 
 from api.responses import json_response
@@ -22,14 +24,32 @@ async def healthz() -> Response:
     return json_response({"status": "ok"})
 
 
-@blueprint.get("/readyz")
-async def readyz() -> Response:
-    """200 when the database answers and its schema is current; 503 with the reason if not."""
+# A Redis that takes longer than this to answer PING is as good as down for every request.
+_REDIS_PING_TIMEOUT_S = 2.0
+
+
+async def _problem() -> str | None:
     found = services()
     try:
         problem = await found.db.run(lambda conn: migration_problem(conn, found.migrations))
     except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
-        problem = f"database unreachable ({type(error).__name__})"
+        return f"database unreachable ({type(error).__name__})"
+    if problem is None and found.redis is not None:
+        with trio.move_on_after(_REDIS_PING_TIMEOUT_S) as scope:
+            try:
+                await found.redis.ping()
+            except (RedisError, OSError) as error:
+                return f"redis unreachable ({type(error).__name__})"
+        if scope.cancelled_caught:
+            return f"redis unreachable (no answer in {_REDIS_PING_TIMEOUT_S} s)"
+    return problem
+
+
+@blueprint.get("/readyz")
+async def readyz() -> Response:
+    """200 when the database answers, its schema is current and Redis (when configured)
+    answers; 503 with the reason if not."""
+    problem = await _problem()
     if problem is None:
         return json_response({"status": "ready"})
     _log.warning("not ready", extra={"reason": problem})

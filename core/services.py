@@ -10,13 +10,19 @@ from core.applications import Applications
 from core.passwords import Passwords
 from core.snowflakes import SnowflakeGenerator
 from core.store.jwt_keys import load_jwt_keys
-from core.store.ratelimits import MemoryRateLimits
-from core.store.revocations import RevokedSessions
+from core.store.ratelimits import MemoryRateLimits, RateLimits, RedisRateLimits
+from core.store.revocations import (
+    MemoryRevokedSessions,
+    RedisRevokedSessions,
+    RevokedSessions,
+    recently_revoked,
+)
 
 if TYPE_CHECKING:
     from core.config import Settings
     from core.store.database import Database
     from core.store.migrations import Migration
+    from core.store.redis import Redis
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,14 +33,18 @@ class Services:
     snowflakes: SnowflakeGenerator
     accounts: Accounts
     applications: Applications
-    rate_limits: MemoryRateLimits
+    rate_limits: RateLimits
+    redis: Redis | None  # None: one process, everything shared in memory
 
 
-async def build_services(settings: Settings, db: Database, migrations: list[Migration]) -> Services:
-    """Loads keys and recent revocations, and wires the services together."""
+async def build_services(
+    settings: Settings, db: Database, migrations: list[Migration], redis: Redis | None = None
+) -> Services:
+    """Loads keys and recent revocations, and wires the services together. With `redis`,
+    rate limits and revocations are shared with every other process using it."""
     snowflakes = SnowflakeGenerator(settings.worker_id, settings.process_id)
-    revoked = RevokedSessions()
-    await revoked.load(db)
+    revoked: RevokedSessions = RedisRevokedSessions(redis) if redis else MemoryRevokedSessions()
+    await revoked.revoke(await recently_revoked(db))
     accounts = Accounts(settings, db, load_jwt_keys(settings), revoked, Passwords(), snowflakes)
     return Services(
         settings=settings,
@@ -43,5 +53,6 @@ async def build_services(settings: Settings, db: Database, migrations: list[Migr
         snowflakes=snowflakes,
         accounts=accounts,
         applications=Applications(db, snowflakes),
-        rate_limits=MemoryRateLimits(),
+        rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
+        redis=redis,
     )

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import subprocess
+import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -19,6 +22,7 @@ from core.config import Settings, load_settings
 from core.store.database import Database, open_database
 from core.store.embedded_postgres import start_embedded_postgres
 from core.store.migrations import apply_migrations, load_migrations
+from core.store.redis import Redis, open_redis
 from tests.running import ApiClient, running_api
 
 if TYPE_CHECKING:
@@ -83,6 +87,63 @@ def settings(tmp_path: Path) -> Settings:
             "TRIOXIDE_RATE_LIMITS": "off",
         }
     )
+
+
+@contextmanager
+def redis_server(folder: Path) -> Iterator[str]:
+    """A redis-server of its own on a Unix socket in `folder` (no port to race for),
+    persisting nothing; yields its URL once it accepts connections, stops it on exit."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed: `make test` installs it"
+    socket_path = folder / "redis.sock"
+    server = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    try:
+        # Redis 7.0 says "now ready to accept connections at …", later ones "Ready to accept …".
+        for line in server.stdout:  # ends if the server dies
+            if "ready to accept connections" in line.lower():
+                break
+        assert server.poll() is None, "redis-server exited during start-up"
+        # Keep reading its log so a full pipe never blocks it.
+        threading.Thread(target=server.stdout.read, daemon=True).start()
+        yield f"unix://{socket_path}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        server.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis for the whole run: TEST_REDIS_URL when set, else one of this run's own."""
+    given = os.environ.get("TEST_REDIS_URL")
+    if given:
+        yield given
+        return
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    async with open_redis(redis_url) as client:
+        yield client
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from core.config import Settings
     from core.store.database import Database
+    from core.store.redis import Redis
 
 
 @asynccontextmanager
@@ -27,10 +28,12 @@ async def running_api(
     settings: Settings,
     db: Database,
     adjust: Callable[[Services], Services] = lambda found: found,
+    redis: Redis | None = None,
 ) -> AsyncIterator[ApiClient]:
     """The API served on a free loopback port, and a client for it; stopped on exit.
-    `adjust` may swap parts of the services (e.g. the database) after they are built."""
-    found = adjust(await build_services(settings, db, load_migrations()))
+    `adjust` may swap parts of the services (e.g. the database) after they are built; with
+    `redis`, limits and revocations are shared as between processes."""
+    found = adjust(await build_services(settings, db, load_migrations(), redis))
     shutdown = trio.Event()
     async with trio.open_nursery() as nursery:
         urls: list[str] = await nursery.start(serve_api, found, shutdown)

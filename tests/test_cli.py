@@ -152,6 +152,16 @@ async def test_serve_answers_readyz_then_stops_cleanly_on_sigterm(database_url: 
         assert await stop(server, signal.SIGTERM) == 0
 
 
+async def test_serve_with_redis_is_ready_and_stops_cleanly(
+    database_url: str, redis_url: str
+) -> None:
+    async with serving(environment(DATABASE_URL=database_url, REDIS_URL=redis_url)) as server:
+        async with httpx.AsyncClient(base_url=server.api_url) as client:
+            ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert await stop(server, signal.SIGTERM) == 0
+
+
 async def test_serve_with_embedded_postgres_migrates_serves_and_stops_it(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     env = environment(TRIOXIDE_DATA_DIR=str(data_dir))

@@ -15,6 +15,7 @@ from core.services import Services, build_services
 from core.store.database import open_database
 from core.store.embedded_postgres import open_embedded_postgres
 from core.store.migrations import Migration, apply_migrations, load_migrations
+from core.store.redis import open_redis_when_set
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -79,9 +80,10 @@ async def serve(settings: Settings) -> None:
                 migrations = await migrate(url)
                 async with (
                     open_database(url, settings.db_pool_size, settings.db_timeout_s) as db,
+                    open_redis_when_set(settings.redis_url) as redis,
                     trio.open_nursery() as roles,
                 ):
-                    found = await build_services(settings, db, migrations)
+                    found = await build_services(settings, db, migrations, redis)
                     await _start_roles(roles, found, shutdown)
                     _log.info("ready", extra={"roles": sorted(settings.roles)})
                     await shutdown.wait()
@@ -100,6 +102,9 @@ async def create_registration_code(settings: Settings, uses: int, ttl_s: float) 
     """`trioxide registration-code create`: a new code, after migrating if needed."""
     async with open_postgres(settings) as url:
         migrations = await migrate(url)
-        async with open_database(url, 1, settings.db_timeout_s) as db:
-            found = await build_services(settings, db, migrations)
+        async with (
+            open_database(url, 1, settings.db_timeout_s) as db,
+            open_redis_when_set(settings.redis_url) as redis,
+        ):
+            found = await build_services(settings, db, migrations, redis)
             return await found.accounts.create_registration_code(uses, ttl_s)

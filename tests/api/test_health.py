@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import TYPE_CHECKING
 
@@ -9,9 +10,13 @@ import psycopg
 
 from core.store.database import Database, open_database
 from core.store.migrations import Migration
+from core.store.redis import open_redis
+from tests.conftest import redis_server
 from tests.running import ApiClient, running_api
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from core.config import Settings
     from core.services import Services
 
@@ -73,3 +78,18 @@ async def test_unknown_route_gets_discords_error_body(api: ApiClient) -> None:
     assert missing.json() == {"code": 0, "message": "404: Not Found"}
     assert wrong_method.status_code == 405
     assert wrong_method.json() == {"code": 0, "message": "405: Method Not Allowed"}
+
+
+async def test_readyz_is_503_when_redis_goes_away(
+    settings: Settings, db: Database, tmp_path: Path
+) -> None:
+    with contextlib.ExitStack() as redis_process:
+        url = redis_process.enter_context(redis_server(tmp_path))
+        async with open_redis(url) as redis, running_api(settings, db, redis=redis) as api:
+            assert (await api.http.get("/readyz")).status_code == 200
+            redis_process.close()  # the Redis server stops; the API keeps serving
+            ready = await api.http.get("/readyz")
+            alive = await api.http.get("/healthz")
+    assert ready.status_code == 503
+    assert ready.json()["reason"].startswith("redis unreachable")
+    assert alive.status_code == 200

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from core.config import Settings
     from core.services import Services
     from core.store.database import Database
+    from core.store.redis import Redis
 
 FROZEN_AT = 1_900_000_000.0
 
@@ -116,3 +117,30 @@ async def test_limits_off_means_no_headers_and_no_429(api: ApiClient) -> None:
     ]
     assert {a.status_code for a in answers} == {400}
     assert "x-ratelimit-limit" not in answers[-1].headers
+
+
+async def test_processes_sharing_redis_enforce_one_limit_and_one_logout(
+    settings: Settings, db: Database, redis: Redis
+) -> None:
+    # Two API instances with their own services, as two processes would have, and one Redis.
+    shared = dataclasses.replace(settings, rate_limits=True)
+    async with (
+        running_api(shared, db, redis=redis) as first,
+        running_api(shared, db, redis=redis) as second,
+    ):
+        person = await first.register()
+        answers = [
+            await (first if attempt % 2 else second).http.post(
+                "/api/v10/auth/login", json={"login": person.username, "password": "wrong-guess"}
+            )
+            for attempt in range(6)
+        ]
+        assert [a.status_code for a in answers] == [400] * 5 + [429]
+
+        assert (await second.http.get("/api/v10/users/@me", headers=person.auth)).status_code == 200
+        logout = await first.http.post(
+            "/api/v10/auth/logout", json={"refresh_token": person.refresh_token}
+        )
+        assert logout.status_code == 204
+        after = await second.http.get("/api/v10/users/@me", headers=person.auth)
+        assert after.status_code == 401, "a logout on one process stops the token on every other"
