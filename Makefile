@@ -64,8 +64,10 @@ pytest: setup redis-server
 cargo-test:
 	cargo test --manifest-path native/Cargo.toml --lib --quiet
 
+BENCHES := snowflake auth
+
 bench: setup ## run every benchmark in bench/
-	for bench in bench/[a-z]*.py; do $(BIN)/python $$bench; done
+	for bench in $(BENCHES); do $(BIN)/python -m bench.$$bench; done
 
 clean: ## remove the venv and build output (keeps .data)
 	rm -rf $(VENV) native/target $(NATIVE_LIB)

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 import psycopg
+import pytest
 import trio
 
 from core import config
+from core.domain.tokens import hash_token
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -92,6 +94,31 @@ def test_edited_migration_stops_serve_with_exit_1(empty_database_url: str) -> No
     assert result.returncode == 1
     assert "0001_instance.sql was edited after it was applied" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_registration_code_create_prints_a_code_stored_only_hashed(empty_database_url: str) -> None:
+    env = environment(DATABASE_URL=empty_database_url)
+    result = trioxide("registration-code", "create", "--uses", "3", "--ttl", "2h", env=env)
+    assert result.returncode == 0, result.stderr
+    code = result.stdout.strip()
+    assert len(code) >= 24
+    with psycopg.connect(empty_database_url) as connection:
+        rows = connection.execute(
+            "SELECT code_hash, uses_left, expires_at - created_at FROM registration_codes"
+        ).fetchall()
+    assert len(rows) == 1
+    code_hash, uses_left, lifetime = rows[0]
+    assert bytes(code_hash) == hash_token(code)
+    assert code.encode() not in bytes(code_hash)
+    assert uses_left == 3
+    assert abs(lifetime.total_seconds() - 7200) < 60
+
+
+@pytest.mark.parametrize("arguments", [["--uses", "0"], ["--ttl", "soon"], ["--ttl", "0h"]])
+def test_registration_code_create_refuses_bad_arguments(arguments: list[str]) -> None:
+    result = trioxide("registration-code", "create", *arguments, env=environment())
+    assert result.returncode == 2
+    assert "registration-code create: error" in result.stderr
 
 
 @dataclass

@@ -77,7 +77,12 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as error:
         print(f"trioxide: {error}", file=sys.stderr)
         sys.exit(2)
-    configure_logging(settings.log_level, settings.log_format)
+    # `serve` logs to stdout like any service; other commands keep stdout for their output.
+    configure_logging(
+        settings.log_level,
+        settings.log_format,
+        sys.stdout if args.command == "serve" else sys.stderr,
+    )
 
     from trioxide import server  # after logging is set, so import-time logs are formatted
 
