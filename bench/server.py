@@ -24,9 +24,10 @@ class RunningServer:
     pid: int
 
 
-async def _wait_for_log(process: trio.Process, until: str) -> list[dict[str, object]]:
+async def read_log_until(process: trio.Process, lines: list[dict[str, object]], until: str) -> None:
+    """Appends the server's JSON log lines to `lines` until one whose msg is `until`.
+    Reads whole lines only, so it can be called again for a later message."""
     assert process.stdout is not None
-    lines: list[dict[str, object]] = []
     buffer = b""
     while True:
         chunk = await process.stdout.receive_some()
@@ -37,7 +38,7 @@ async def _wait_for_log(process: trio.Process, until: str) -> list[dict[str, obj
         for line in complete:
             lines.append(json.loads(line))
             if lines[-1]["msg"] == until:
-                return lines
+                return
 
 
 async def _drain(process: trio.Process) -> None:
@@ -68,8 +69,9 @@ async def running_server(
             command = ["taskset", "-c", str(cpu), *command]
         process = await trio.lowlevel.open_process(command, env=server_env, stdout=subprocess.PIPE)
         try:
+            log: list[dict[str, object]] = []
             with trio.fail_after(60):
-                log = await _wait_for_log(process, "ready")
+                await read_log_until(process, log, "ready")
             (urls,) = [line["urls"] for line in log if line["msg"] == "api listening"]
             assert isinstance(urls, list)
             async with trio.open_nursery() as nursery:

@@ -75,6 +75,15 @@ class ApiClient:
             refresh_token=body["refresh_token"],
         )
 
+    async def login(self, person: Person) -> dict[str, str]:
+        """A new session for `person`: Discord's `{token, refresh_token, expires_in, user_id}`."""
+        response = await self.http.post(
+            "/api/v10/auth/login", json={"login": person.username, "password": person.password}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, str] = response.json()
+        return body
+
 
 @dataclasses.dataclass
 class Person:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -16,6 +15,7 @@ import psycopg
 import pytest
 import trio
 
+from bench.server import read_log_until
 from core import config
 from core.domain.tokens import hash_token
 
@@ -128,22 +128,6 @@ class Server:
     log: list[dict[str, object]] = field(default_factory=list)
 
 
-async def _read_log(process: trio.Process, into: list[dict[str, object]], until: str) -> None:
-    """Reads JSON log lines into `into` until one whose msg is `until`."""
-    assert process.stdout is not None
-    buffer = b""
-    while True:
-        chunk = await process.stdout.receive_some()
-        if not chunk:
-            raise AssertionError(f"server exited before logging {until!r}: {into}")
-        buffer += chunk
-        *lines, buffer = buffer.split(b"\n")
-        for line in lines:
-            into.append(json.loads(line))
-            if into[-1]["msg"] == until:
-                return
-
-
 @asynccontextmanager
 async def serving(env: dict[str, str]) -> AsyncIterator[Server]:
     env = {**env, "TRIOXIDE_API_ADDR": "127.0.0.1:0", "TRIOXIDE_LOG_FORMAT": "json"}
@@ -154,7 +138,7 @@ async def serving(env: dict[str, str]) -> AsyncIterator[Server]:
         log: list[dict[str, object]] = []
         # Slow on purpose: a first start on a fresh data folder runs initdb.
         with trio.fail_after(60):
-            await _read_log(process, log, until="ready")
+            await read_log_until(process, log, until="ready")
         (urls,) = [line["urls"] for line in log if line["msg"] == "api listening"]
         assert isinstance(urls, list)
         yield Server(process, str(urls[0]), log)
@@ -167,7 +151,7 @@ async def serving(env: dict[str, str]) -> AsyncIterator[Server]:
 async def stop(server: Server, signum: signal.Signals) -> int:
     server.process.send_signal(signum)
     with trio.fail_after(30):
-        await _read_log(server.process, server.log, until="stopped")
+        await read_log_until(server.process, server.log, until="stopped")
         return await server.process.wait()
 
 

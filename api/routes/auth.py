@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from quart import Blueprint, Response
 
 from api.auth import current_person
@@ -9,6 +11,9 @@ from api.forms import Form, parse_body
 from api.ratelimits import check_login_account
 from api.responses import json_response, no_content
 from api.services import services
+
+if TYPE_CHECKING:
+    from core.accounts import TokenPair
 
 blueprint = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -34,6 +39,10 @@ class RefreshToken(Form):
     refresh_token: str
 
 
+def _pair(pair: TokenPair) -> dict[str, object]:
+    return {"token": pair.token, "refresh_token": pair.refresh_token, "expires_in": pair.expires_in}
+
+
 @blueprint.post("/register")
 async def register() -> Response:
     body = await parse_body(Register)
@@ -44,15 +53,7 @@ async def register() -> Response:
         global_name=body.global_name,
         invite=body.invite,
     )
-    return json_response(
-        {
-            "token": pair.token,
-            "refresh_token": pair.refresh_token,
-            "expires_in": pair.expires_in,
-            "user": user.to_wire(private=True),
-        },
-        201,
-    )
+    return json_response({**_pair(pair), "user": user.to_wire(private=True)}, 201)
 
 
 @blueprint.post("/login")
@@ -60,28 +61,14 @@ async def login() -> Response:
     body = await parse_body(Login)
     await check_login_account(body.login)
     pair = await services().accounts.login(body.login, body.password)
-    return json_response(
-        {
-            "token": pair.token,
-            "refresh_token": pair.refresh_token,
-            "expires_in": pair.expires_in,
-            "user_id": str(pair.user_id),
-        },
-    )
+    return json_response({**_pair(pair), "user_id": str(pair.user_id)})
 
 
 @blueprint.post("/refresh")
 async def refresh() -> Response:
     body = await parse_body(RefreshToken)
     pair = await services().accounts.refresh(body.refresh_token)
-    return json_response(
-        {
-            "token": pair.token,
-            "refresh_token": pair.refresh_token,
-            "expires_in": pair.expires_in,
-            "user_id": str(pair.user_id),
-        },
-    )
+    return json_response({**_pair(pair), "user_id": str(pair.user_id)})
 
 
 @blueprint.post("/logout")

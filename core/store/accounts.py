@@ -39,6 +39,19 @@ def raise_if_taken(error: psycopg.errors.UniqueViolation) -> None:
         raise EMAIL_TAKEN from None
 
 
+def _write_user(connection: Connection, sql: str, params: tuple[object, ...]) -> User:
+    """Runs an INSERT or UPDATE … RETURNING the user's columns, in a savepoint so the caller's
+    transaction survives; InvalidForm when the username or email is taken."""
+    try:
+        with connection.transaction():
+            row = connection.cursor(row_factory=class_row(User)).execute(sql, params).fetchone()
+    except psycopg.errors.UniqueViolation as error:
+        raise_if_taken(error)
+        raise
+    assert row is not None
+    return row
+
+
 def insert_user(
     connection: Connection,
     *,
@@ -50,22 +63,12 @@ def insert_user(
     bot: bool = False,
 ) -> User:
     """A new user; InvalidForm if the username or email is taken."""
-    try:
-        with connection.transaction():  # a savepoint: the caller's transaction survives
-            row = (
-                connection.cursor(row_factory=class_row(User))
-                .execute(
-                    "INSERT INTO users (id, username, email, password_hash, global_name, bot)"
-                    f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {USER_COLUMNS}",
-                    (user_id, username, email, password_hash, global_name, bot),
-                )
-                .fetchone()
-            )
-    except psycopg.errors.UniqueViolation as error:
-        raise_if_taken(error)
-        raise
-    assert row is not None
-    return row
+    return _write_user(
+        connection,
+        "INSERT INTO users (id, username, email, password_hash, global_name, bot)"
+        f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {USER_COLUMNS}",
+        (user_id, username, email, password_hash, global_name, bot),
+    )
 
 
 def user_by_id(connection: Connection, user_id: int) -> User | None:
@@ -110,21 +113,11 @@ def set_password_hash(connection: Connection, user_id: int, password_hash: str) 
 def update_profile(connection: Connection, user_id: int, changes: dict[str, object]) -> User:
     """Sets the given columns (names chosen by the caller from a fixed list, never by a client)."""
     assignments = ", ".join(f"{column} = %s" for column in changes)
-    try:
-        with connection.transaction():
-            row = (
-                connection.cursor(row_factory=class_row(User))
-                .execute(
-                    f"UPDATE users SET {assignments} WHERE id = %s RETURNING {USER_COLUMNS}",
-                    (*changes.values(), user_id),
-                )
-                .fetchone()
-            )
-    except psycopg.errors.UniqueViolation as error:
-        raise_if_taken(error)
-        raise
-    assert row is not None
-    return row
+    return _write_user(
+        connection,
+        f"UPDATE users SET {assignments} WHERE id = %s RETURNING {USER_COLUMNS}",
+        (*changes.values(), user_id),
+    )
 
 
 def save_image(connection: Connection, user_id: int, image: Image) -> str:

@@ -260,9 +260,7 @@ async def test_reusing_a_rotated_refresh_token_revokes_its_whole_family(
     no_grace = dataclasses.replace(settings, refresh_reuse_grace_s=0.0)
     async with running_api(no_grace, db) as api:
         person = await api.register()
-        other_login = await api.http.post(
-            "/api/v10/auth/login", json={"login": person.username, "password": person.password}
-        )
+        other = await api.login(person)
         rotated = (await refresh(api, person.refresh_token)).json()
 
         reuse = await refresh(api, person.refresh_token)  # a stolen copy of the old token
@@ -278,7 +276,6 @@ async def test_reusing_a_rotated_refresh_token_revokes_its_whole_family(
             )
             assert me.status_code == 401
         # Another login of the same person is another family, and lives on.
-        other = other_login.json()
         me = await api.http.get(
             "/api/v10/users/@me", headers={"Authorization": f"Bearer {other['token']}"}
         )
@@ -292,11 +289,7 @@ async def test_refresh_with_an_unknown_token_is_401(api: ApiClient, token: str) 
 
 async def test_logout_revokes_that_family_only(api: ApiClient) -> None:
     person = await api.register()
-    other = (
-        await api.http.post(
-            "/api/v10/auth/login", json={"login": person.username, "password": person.password}
-        )
-    ).json()
+    other = await api.login(person)
     response = await api.http.post(
         "/api/v10/auth/logout", json={"refresh_token": person.refresh_token}
     )
@@ -313,11 +306,7 @@ async def test_logout_revokes_that_family_only(api: ApiClient) -> None:
 
 async def test_logout_all_revokes_every_family(api: ApiClient) -> None:
     person = await api.register()
-    other = (
-        await api.http.post(
-            "/api/v10/auth/login", json={"login": person.username, "password": person.password}
-        )
-    ).json()
+    other = await api.login(person)
     response = await api.http.post("/api/v10/auth/logout-all", headers=person.auth)
     assert response.status_code == 204
     for token in (person.token, other["token"]):

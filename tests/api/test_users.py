@@ -115,11 +115,7 @@ async def test_password_change_needs_the_current_one_and_revokes_other_sessions(
     api: ApiClient,
 ) -> None:
     alice = await api.register()
-    other = (
-        await api.http.post(
-            "/api/v10/auth/login", json={"login": alice.username, "password": alice.password}
-        )
-    ).json()
+    other = await api.login(alice)
     wrong = await api.http.patch(
         "/api/v10/users/@me",
         headers=alice.auth,
