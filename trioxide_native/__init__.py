@@ -3,6 +3,10 @@
 from trioxide_native._native import (
     DISCORD_EPOCH_MS,
     MAX_SNOWFLAKE_BATCH,
+    ChannelPermissions,
+    GuildMembers,
+    GuildPermissions,
+    PermissionsValueError,
     SnowflakeGenerator,
     SnowflakeValueError,
     decode_snowflake,
@@ -11,6 +15,10 @@ from trioxide_native._native import (
 __all__ = [
     "DISCORD_EPOCH_MS",
     "MAX_SNOWFLAKE_BATCH",
+    "ChannelPermissions",
+    "GuildMembers",
+    "GuildPermissions",
+    "PermissionsValueError",
     "SnowflakeGenerator",
     "SnowflakeValueError",
     "decode_snowflake",
