@@ -12,12 +12,19 @@ from api.responses import json_response
 from core.errors import (
     ClientError,
     InvalidForm,
+    InvalidGuildAction,
     InvalidJson,
+    InvalidRole,
     MissingAccess,
+    MissingPermissions,
     PayloadTooLarge,
     RateLimited,
     Unauthorized,
     UnknownApplication,
+    UnknownChannel,
+    UnknownGuild,
+    UnknownMember,
+    UnknownRole,
     UnknownUser,
 )
 
@@ -30,8 +37,15 @@ _log = logging.getLogger(__name__)
 _RENDERING: dict[type[ClientError], tuple[int, int, str]] = {
     Unauthorized: (401, 0, "401: Unauthorized"),
     MissingAccess: (403, 50001, "Missing Access"),
+    MissingPermissions: (403, 50013, "Missing Permissions"),
     UnknownApplication: (404, 10002, "Unknown Application"),
+    UnknownChannel: (404, 10003, "Unknown Channel"),
+    UnknownGuild: (404, 10004, "Unknown Guild"),
+    UnknownMember: (404, 10007, "Unknown Member"),
+    UnknownRole: (404, 10011, "Unknown Role"),
     UnknownUser: (404, 10013, "Unknown User"),
+    InvalidRole: (400, 50028, "Invalid Role"),
+    InvalidGuildAction: (400, 50055, "Invalid Guild"),
     PayloadTooLarge: (413, 40005, "Request entity too large"),
     InvalidJson: (400, 50109, "The request body contains invalid JSON."),
 }

@@ -4,9 +4,9 @@ types, unknown keys); the domain checks the rules. Every problem becomes Discord
 from __future__ import annotations
 
 import json
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from quart import request
 
 from core.errors import FieldError, InvalidForm, InvalidJson, PayloadTooLarge
@@ -23,12 +23,29 @@ class Form(BaseModel):
 
 M = TypeVar("M", bound=Form)
 
+MAX_SNOWFLAKE = 2**63 - 1
+
+
+def _digits_to_int(value: object) -> object:
+    """Discord sends snowflakes and permission sets as decimal strings; ints are fine too."""
+    if isinstance(value, str) and value.isdigit() and len(value) <= 20:
+        return int(value)
+    return value
+
+
+Snowflake = Annotated[int, BeforeValidator(_digits_to_int), Field(ge=0, le=MAX_SNOWFLAKE)]
+PermissionBits = Annotated[int, BeforeValidator(_digits_to_int), Field(ge=0, le=2**64 - 1)]
+
 # pydantic's error types → Discord's codes and messages.
 _DISCORD_ERRORS = {
     "missing": ("BASE_TYPE_REQUIRED", "This field is required"),
     "extra_forbidden": ("UNKNOWN_FIELD", "This field is not allowed here."),
     "string_type": ("BASE_TYPE_STRING", "Must be a string."),
     "int_type": ("NUMBER_TYPE_COERCE", "Must be an integer."),
+    "int_parsing": ("NUMBER_TYPE_COERCE", "Must be an integer."),
+    "greater_than_equal": ("NUMBER_TYPE_MIN", "Must be 0 or more."),
+    "less_than_equal": ("NUMBER_TYPE_MAX", "Too large."),
+    "list_type": ("BASE_TYPE_LIST", "Must be a list."),
     "bool_type": ("BASE_TYPE_BOOLEAN", "Must be either true or false."),
     "model_type": ("DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType"),
     "model_attributes_type": ("DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType"),
@@ -74,8 +91,8 @@ def validate(model: type[M], data: object) -> M:
         raise InvalidForm(errors) from None
 
 
-async def parse_body(model: type[M]) -> M:
-    """The request's JSON body as `model`. An empty body counts as `{}`."""
+async def parse_json() -> object:
+    """The request's body decoded as UTF-8 JSON; an empty body is `{}`."""
     if (request.content_length or 0) > MAX_JSON_BYTES:
         raise PayloadTooLarge(MAX_JSON_BYTES)
     raw = await request.get_data(as_text=False)
@@ -83,9 +100,36 @@ async def parse_body(model: type[M]) -> M:
     if len(raw) > MAX_JSON_BYTES:
         raise PayloadTooLarge(MAX_JSON_BYTES)
     if not raw.strip():
-        return validate(model, {})
+        return {}
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data: object = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise InvalidJson("body is not UTF-8 JSON") from None
-    return validate(model, data)
+    return data
+
+
+async def parse_body(model: type[M]) -> M:
+    """The request's JSON object body as `model`."""
+    return validate(model, await parse_json())
+
+
+MAX_LIST_ITEMS = 1000  # a position list names each channel or role once; guilds have fewer
+
+
+async def parse_list(model: type[M]) -> list[M]:
+    """The request's JSON array body, each item as `model`; errors keyed by item index."""
+    data = await parse_json()
+    if not isinstance(data, list) or len(data) > MAX_LIST_ITEMS:
+        raise InvalidForm(
+            {(): [FieldError("BASE_TYPE_LIST", f"Must be a list of at most {MAX_LIST_ITEMS}.")]}
+        )
+    items: list[M] = []
+    errors: dict[tuple[str | int, ...], list[FieldError]] = {}
+    for index, item in enumerate(data):
+        try:
+            items.append(validate(model, item))
+        except InvalidForm as error:
+            errors.update({(index, *path): problems for path, problems in error.errors.items()})
+    if errors:
+        raise InvalidForm(errors)
+    return items

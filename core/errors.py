@@ -39,6 +39,35 @@ class UnknownUser(ClientError):
     pass
 
 
+class UnknownGuild(ClientError):
+    """No such guild, or not one the caller is a member of: the same answer, so membership
+    of other guilds never leaks."""
+
+
+class UnknownChannel(ClientError):
+    pass
+
+
+class UnknownRole(ClientError):
+    pass
+
+
+class UnknownMember(ClientError):
+    pass
+
+
+class MissingPermissions(ClientError):
+    """A permission the caller lacks, or a role or permission above their own."""
+
+
+class InvalidGuildAction(ClientError):
+    """Something the guild's own rules forbid, such as its owner leaving it."""
+
+
+class InvalidRole(ClientError):
+    """An action @everyone cannot take part in (it cannot be deleted or moved)."""
+
+
 class UnknownApplication(ClientError):
     pass
 

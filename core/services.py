@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 
 from core.accounts import Accounts
 from core.applications import Applications
+from core.channels import Channels
+from core.guilds import Guilds
 from core.passwords import Passwords
+from core.roles import Roles
 from core.snowflakes import SnowflakeGenerator
 from core.store.jwt_keys import load_jwt_keys
 from core.store.ratelimits import MemoryRateLimits, RateLimits, RedisRateLimits
@@ -33,6 +36,9 @@ class Services:
     snowflakes: SnowflakeGenerator
     accounts: Accounts
     applications: Applications
+    guilds: Guilds
+    channels: Channels
+    roles: Roles
     rate_limits: RateLimits
     redis: Redis | None  # None: one process, everything shared in memory
 
@@ -53,6 +59,9 @@ async def build_services(
         snowflakes=snowflakes,
         accounts=accounts,
         applications=Applications(db, snowflakes),
+        guilds=Guilds(db, snowflakes),
+        channels=Channels(db, snowflakes),
+        roles=Roles(db, snowflakes),
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
         redis=redis,
     )

@@ -6,13 +6,12 @@ from quart import Blueprint, Response
 
 from api.auth import current_person, current_principal
 from api.forms import Form, parse_body
+from api.params import snowflake
 from api.responses import json_response
 from api.services import services
 from core.errors import Unauthorized, UnknownApplication
 
 blueprint = Blueprint("applications", __name__)
-
-_MAX_SNOWFLAKE = 2**63 - 1
 
 
 class CreateApplication(Form):
@@ -23,12 +22,6 @@ class EditApplication(Form):
     name: str | None = None
     description: str | None = None
     flags: int | None = None
-
-
-def _application_id(raw: str) -> int:
-    if not raw.isdigit() or int(raw) > _MAX_SNOWFLAKE:
-        raise UnknownApplication(raw)
-    return int(raw)
 
 
 @blueprint.post("/applications")
@@ -44,7 +37,7 @@ async def edit_application(application_id: str) -> Response:
     principal = await current_person()
     body = await parse_body(EditApplication)
     view = await services().applications.update(
-        _application_id(application_id),
+        snowflake(application_id, UnknownApplication),
         principal.user_id,
         name=body.name,
         description=body.description,
@@ -57,7 +50,7 @@ async def edit_application(application_id: str) -> Response:
 async def reset_bot_token(application_id: str) -> Response:
     principal = await current_person()
     token = await services().applications.reset_bot_token(
-        _application_id(application_id), principal.user_id
+        snowflake(application_id, UnknownApplication), principal.user_id
     )
     return json_response({"token": token})
 

@@ -6,14 +6,13 @@ from quart import Blueprint, Response
 
 from api.auth import current_principal
 from api.forms import Form, parse_body
+from api.params import snowflake
 from api.responses import json_response
 from api.services import services
 from core.accounts import ProfileChanges
 from core.errors import UnknownUser
 
 blueprint = Blueprint("users", __name__, url_prefix="/users")
-
-_MAX_SNOWFLAKE = 2**63 - 1
 
 
 class EditCurrentUser(Form):
@@ -47,7 +46,5 @@ async def edit_current_user() -> Response:
 @blueprint.get("/<user_id>")
 async def get_user(user_id: str) -> Response:
     await current_principal()
-    if not user_id.isdigit() or int(user_id) > _MAX_SNOWFLAKE:
-        raise UnknownUser(user_id)
-    user = await services().accounts.user(int(user_id))
+    user = await services().accounts.user(snowflake(user_id, UnknownUser))
     return json_response(user.to_wire())

@@ -1,0 +1,91 @@
+"""Guild roles."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response
+
+from api.auth import current_principal
+from api.forms import Form, PermissionBits, Snowflake, parse_body, parse_list
+from api.params import audit_reason, snowflake
+from api.responses import json_response, no_content
+from api.services import services
+from core.errors import UnknownGuild, UnknownRole
+from core.roles import RoleFields
+
+blueprint = Blueprint("roles", __name__)
+
+
+class RoleBody(Form):
+    name: str | None = None
+    permissions: PermissionBits | None = None
+    color: int | None = None
+    hoist: bool | None = None
+    unicode_emoji: str | None = None
+    mentionable: bool | None = None
+    # Sent by some clients; accepted and ignored until role icons exist.
+    icon: str | None = None
+    colors: dict[str, int | None] | None = None
+
+
+class RolePosition(Form):
+    id: Snowflake
+    position: int
+
+
+def _fields(body: RoleBody) -> RoleFields:
+    given = frozenset(body.model_fields_set) - {"icon", "colors"}
+    return RoleFields(given=given, **body.model_dump(exclude={"icon", "colors"}))
+
+
+@blueprint.get("/guilds/<guild_id>/roles")
+async def list_roles(guild_id: str) -> Response:
+    principal = await current_principal()
+    return json_response(
+        await services().roles.in_guild(principal.user_id, snowflake(guild_id, UnknownGuild))
+    )
+
+
+@blueprint.post("/guilds/<guild_id>/roles")
+async def create_role(guild_id: str) -> Response:
+    principal = await current_principal()
+    fields = _fields(await parse_body(RoleBody))
+    role = await services().roles.create(
+        principal.user_id, snowflake(guild_id, UnknownGuild), fields, audit_reason()
+    )
+    return json_response(role)
+
+
+@blueprint.patch("/guilds/<guild_id>/roles")
+async def move_roles(guild_id: str) -> Response:
+    principal = await current_principal()
+    moves = await parse_list(RolePosition)
+    roles = await services().roles.set_positions(
+        principal.user_id, snowflake(guild_id, UnknownGuild), [(m.id, m.position) for m in moves]
+    )
+    return json_response(roles)
+
+
+@blueprint.patch("/guilds/<guild_id>/roles/<role_id>")
+async def edit_role(guild_id: str, role_id: str) -> Response:
+    principal = await current_principal()
+    fields = _fields(await parse_body(RoleBody))
+    role = await services().roles.update(
+        principal.user_id,
+        snowflake(guild_id, UnknownGuild),
+        snowflake(role_id, UnknownRole),
+        fields,
+        audit_reason(),
+    )
+    return json_response(role)
+
+
+@blueprint.delete("/guilds/<guild_id>/roles/<role_id>")
+async def delete_role(guild_id: str, role_id: str) -> Response:
+    principal = await current_principal()
+    await services().roles.delete(
+        principal.user_id,
+        snowflake(guild_id, UnknownGuild),
+        snowflake(role_id, UnknownRole),
+        audit_reason(),
+    )
+    return no_content()

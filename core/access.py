@@ -1,0 +1,119 @@
+"""What a member may do in a guild: loaded once per request, decided by the native engine.
+
+Every guild route asks through here. Nobody outside a guild learns anything of it: a guild
+the caller is not in is "unknown", exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.domain.guilds import highest_position
+from core.domain.permissions import ALL_PERMISSIONS, GuildPermissions, Permission
+from core.errors import MissingAccess, MissingPermissions, UnknownChannel, UnknownGuild
+from core.store import guilds as store
+
+if TYPE_CHECKING:
+    from core.domain.guilds import Channel, Guild, Overwrite, Role
+    from core.store.database import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    guild: Guild
+    roles: list[Role]
+    user_id: int
+    role_ids: list[int]
+    timed_out: bool
+    engine: GuildPermissions
+
+    @property
+    def is_owner(self) -> bool:
+        return self.guild.owner_id == self.user_id
+
+    def base(self) -> int:
+        """Guild-wide permissions."""
+        return self.engine.resolve(self.user_id, self.role_ids, timed_out=self.timed_out)
+
+    def in_channel(self, channel: Channel, overwrites: list[Overwrite]) -> int:
+        layout = self.engine.channel([o.as_native() for o in overwrites], text=channel.is_text)
+        return self.engine.resolve(
+            self.user_id, self.role_ids, timed_out=self.timed_out, channel=layout
+        )
+
+    def require(self, wanted: Permission, *, have: int | None = None) -> None:
+        """MissingPermissions unless `have` (default: guild-wide) holds every bit of `wanted`."""
+        held = self.base() if have is None else have
+        if held & wanted != wanted:
+            raise MissingPermissions(wanted.name or str(int(wanted)))
+
+    def require_grantable(self, bits: int, *, have: int | None = None) -> None:
+        """Nobody grants (or denies) a permission they do not hold themselves."""
+        held = self.base() if have is None else have
+        if held != ALL_PERMISSIONS and bits & ~held:
+            raise MissingPermissions("granting a permission the caller lacks")
+
+    def top_position(self) -> int:
+        """The caller's highest role position; the owner is above every role."""
+        if self.is_owner:
+            return 1 << 31
+        return highest_position(self.roles, self.role_ids)
+
+    def require_above(self, role: Role) -> None:
+        """Roles are managed only from above: the role must sit below the caller's highest."""
+        if role.position >= self.top_position():
+            raise MissingPermissions("role hierarchy")
+
+
+def load_access(
+    connection: Connection, guild_id: int, user_id: int, *, lock: bool = False
+) -> Access:
+    """The caller's access to the guild; UnknownGuild when it does not exist or they are not
+    in it. `lock` serialises changes to the guild for the rest of the transaction."""
+    guild = store.guild_by_id(connection, guild_id, lock=lock)
+    member = store.member_of(connection, guild_id, user_id) if guild else None
+    if guild is None or member is None:
+        raise UnknownGuild(str(guild_id))
+    roles = store.roles_of(connection, guild_id)
+    now = dt.datetime.now(dt.UTC)
+    timed_out = (
+        member.communication_disabled_until is not None
+        and member.communication_disabled_until > now
+    )
+    engine = GuildPermissions(
+        guild.id, guild.owner_id, [(role.id, role.permissions) for role in roles]
+    )
+    return Access(guild, roles, user_id, member.role_ids, timed_out, engine)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelAccess:
+    access: Access
+    channel: Channel
+    overwrites: list[Overwrite]
+    permissions: int  # the caller's, in this channel
+
+
+def load_channel_access(
+    connection: Connection, channel_id: int, user_id: int, *, lock: bool = False
+) -> ChannelAccess:
+    """The caller's access to a guild channel they can see. UnknownChannel when it does not
+    exist or is in a guild they are not in; MissingAccess when they cannot view it."""
+    channel = store.channel_by_id(connection, channel_id)
+    if channel is None or channel.guild_id is None:
+        raise UnknownChannel(str(channel_id))
+    try:
+        access = load_access(connection, channel.guild_id, user_id, lock=lock)
+    except UnknownGuild:
+        raise UnknownChannel(str(channel_id)) from None
+    if lock:  # re-read under the guild's lock, which serialises channel changes
+        channel = store.channel_by_id(connection, channel_id)
+        if channel is None:
+            raise UnknownChannel(str(channel_id))
+    overwrites = store.overwrites_of(connection, [channel.id])[channel.id]
+    permissions = access.in_channel(channel, overwrites)
+    if not permissions & Permission.VIEW_CHANNEL:
+        raise MissingAccess(f"channel {channel_id}")
+    return ChannelAccess(access, channel, overwrites, permissions)

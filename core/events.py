@@ -1,0 +1,98 @@
+"""The gateway event catalogue: every event name, who it is for, and its payload, here and
+only here. Services write these to the outbox in the transaction of the change they describe;
+the relay (issue #7) publishes them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.domain.guilds import Channel, Guild, Overwrite, Role
+    from core.domain.users import User
+
+
+class EventName(enum.StrEnum):
+    GUILD_CREATE = "GUILD_CREATE"
+    GUILD_UPDATE = "GUILD_UPDATE"
+    GUILD_DELETE = "GUILD_DELETE"
+    GUILD_ROLE_CREATE = "GUILD_ROLE_CREATE"
+    GUILD_ROLE_UPDATE = "GUILD_ROLE_UPDATE"
+    GUILD_ROLE_DELETE = "GUILD_ROLE_DELETE"
+    CHANNEL_CREATE = "CHANNEL_CREATE"
+    CHANNEL_UPDATE = "CHANNEL_UPDATE"
+    CHANNEL_DELETE = "CHANNEL_DELETE"
+    GUILD_MEMBER_REMOVE = "GUILD_MEMBER_REMOVE"
+    GUILD_AUDIT_LOG_ENTRY_CREATE = "GUILD_AUDIT_LOG_ENTRY_CREATE"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One dispatch. Its audience: the guild's members (`guild_id`), narrowed to those who can
+    view `channel_id` when set, or exactly `user_ids` when given."""
+
+    name: EventName
+    payload: dict[str, object]
+    guild_id: int | None = None
+    channel_id: int | None = None
+    user_ids: tuple[int, ...] = field(default=())
+
+
+def guild_create(
+    guild: Guild, roles: list[Role], channels: list[tuple[Channel, list[Overwrite]]], to_user: int
+) -> Event:
+    payload = guild.to_wire(roles) | {
+        "channels": [channel.to_wire(overwrites) for channel, overwrites in channels],
+        "threads": [],
+        "members": [],
+        "voice_states": [],
+        "presences": [],
+        "member_count": 1,
+        "large": False,
+        "unavailable": False,
+    }
+    return Event(EventName.GUILD_CREATE, payload, guild_id=guild.id, user_ids=(to_user,))
+
+
+def guild_update(guild: Guild, roles: list[Role]) -> Event:
+    return Event(EventName.GUILD_UPDATE, guild.to_wire(roles), guild_id=guild.id)
+
+
+def guild_delete(guild_id: int) -> Event:
+    return Event(
+        EventName.GUILD_DELETE, {"id": str(guild_id), "unavailable": False}, guild_id=guild_id
+    )
+
+
+def role_event(name: EventName, role: Role) -> Event:
+    if name is EventName.GUILD_ROLE_DELETE:
+        payload: dict[str, object] = {"guild_id": str(role.guild_id), "role_id": str(role.id)}
+    else:
+        payload = {"guild_id": str(role.guild_id), "role": role.to_wire()}
+    return Event(name, payload, guild_id=role.guild_id)
+
+
+def channel_event(name: EventName, channel: Channel, overwrites: list[Overwrite]) -> Event:
+    # A channel's own create/update/delete goes to whoever could see it: the guild's members,
+    # narrowed to the channel's viewers by the gateway.
+    return Event(
+        name, channel.to_wire(overwrites), guild_id=channel.guild_id, channel_id=channel.id
+    )
+
+
+def audit_log_entry_create(guild_id: int, entry: dict[str, object]) -> Event:
+    # Only members with VIEW_AUDIT_LOG receive it; the gateway filters on the permission.
+    return Event(
+        EventName.GUILD_AUDIT_LOG_ENTRY_CREATE,
+        entry | {"guild_id": str(guild_id)},
+        guild_id=guild_id,
+    )
+
+
+def member_remove(guild_id: int, user: User) -> Event:
+    return Event(
+        EventName.GUILD_MEMBER_REMOVE,
+        {"guild_id": str(guild_id), "user": user.to_wire()},
+        guild_id=guild_id,
+    )

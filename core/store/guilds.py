@@ -1,0 +1,490 @@
+"""SQL for guilds, roles, channels, overwrites, members and the audit log. Blocking functions on
+one connection, run through Database.run (one transaction per call)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from psycopg.rows import class_row
+
+from core.domain.guilds import Channel, Guild, Overwrite, Role, signed, unsigned
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from core.store.database import Connection
+
+_GUILD_COLUMNS = (
+    "id, name, icon, description, owner_id, afk_channel_id, afk_timeout, system_channel_id,"
+    " verification_level, default_message_notifications, explicit_content_filter,"
+    " preferred_locale"
+)
+_ROLE_COLUMNS = (
+    "id, guild_id, name, color, hoist, unicode_emoji, position, permissions, managed, mentionable"
+)
+_CHANNEL_COLUMNS = (
+    "id, guild_id, type, name, topic, position, parent_id, nsfw, rate_limit_per_user, bitrate,"
+    " user_limit, last_message_id"
+)
+
+# Columns a service may update, by table: the only names ever formatted into SQL.
+GUILD_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "afk_channel_id",
+        "afk_timeout",
+        "system_channel_id",
+        "verification_level",
+        "default_message_notifications",
+        "explicit_content_filter",
+        "preferred_locale",
+        "owner_id",
+    }
+)
+ROLE_FIELDS = frozenset(
+    {"name", "color", "hoist", "unicode_emoji", "permissions", "mentionable", "position"}
+)
+CHANNEL_FIELDS = frozenset(
+    {
+        "name",
+        "topic",
+        "position",
+        "parent_id",
+        "nsfw",
+        "rate_limit_per_user",
+        "bitrate",
+        "user_limit",
+        "type",
+    }
+)
+
+
+def _assignments(changes: dict[str, object], allowed: frozenset[str]) -> str:
+    unknown = set(changes) - allowed
+    assert not unknown, f"not an updatable column: {unknown}"
+    return ", ".join(f"{column} = %s" for column in changes)
+
+
+def _role(row: tuple[object, ...]) -> Role:
+    (role_id, guild_id, name, color, hoist, emoji, position, permissions, managed, mentionable) = (
+        row
+    )
+    return Role(
+        id=int(str(role_id)),
+        guild_id=int(str(guild_id)),
+        name=str(name),
+        color=int(str(color)),
+        hoist=bool(hoist),
+        unicode_emoji=None if emoji is None else str(emoji),
+        position=int(str(position)),
+        permissions=unsigned(int(str(permissions))),
+        managed=bool(managed),
+        mentionable=bool(mentionable),
+    )
+
+
+def _overwrite(row: tuple[object, ...]) -> Overwrite:
+    channel_id, target_id, kind, allow, deny = row
+    return Overwrite(
+        channel_id=int(str(channel_id)),
+        target_id=int(str(target_id)),
+        type=int(str(kind)),
+        allow=unsigned(int(str(allow))),
+        deny=unsigned(int(str(deny))),
+    )
+
+
+# Guilds.
+
+
+def insert_guild(connection: Connection, guild_id: int, name: str, owner_id: int) -> Guild:
+    row = (
+        connection.cursor(row_factory=class_row(Guild))
+        .execute(
+            "INSERT INTO guilds (id, name, owner_id) VALUES (%s, %s, %s)"
+            f" RETURNING {_GUILD_COLUMNS}",
+            (guild_id, name, owner_id),
+        )
+        .fetchone()
+    )
+    assert row is not None
+    return row
+
+
+def guild_by_id(connection: Connection, guild_id: int, *, lock: bool = False) -> Guild | None:
+    """The guild; `lock` holds it until the transaction ends, so changes to one guild's
+    roles, channels and members run one after the other."""
+    suffix = " FOR UPDATE" if lock else ""
+    return (
+        connection.cursor(row_factory=class_row(Guild))
+        .execute(f"SELECT {_GUILD_COLUMNS} FROM guilds WHERE id = %s{suffix}", (guild_id,))
+        .fetchone()
+    )
+
+
+def update_guild(connection: Connection, guild_id: int, changes: dict[str, object]) -> Guild:
+    row = (
+        connection.cursor(row_factory=class_row(Guild))
+        .execute(
+            f"UPDATE guilds SET {_assignments(changes, GUILD_FIELDS)} WHERE id = %s"
+            f" RETURNING {_GUILD_COLUMNS}",
+            (*changes.values(), guild_id),
+        )
+        .fetchone()
+    )
+    assert row is not None
+    return row
+
+
+def delete_guild(connection: Connection, guild_id: int) -> None:
+    connection.execute("DELETE FROM guilds WHERE id = %s", (guild_id,))
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipRow:
+    guild: Guild
+    role_ids: list[int]
+
+
+def guilds_of_user(
+    connection: Connection, user_id: int, *, before: int | None, after: int | None, limit: int
+) -> list[MembershipRow]:
+    """The user's guilds in id order, paged like Discord's (after/before a guild id)."""
+    rows = connection.execute(
+        f"SELECT {', '.join('g.' + c.strip() for c in _GUILD_COLUMNS.split(','))}, m.role_ids"
+        " FROM members m JOIN guilds g ON g.id = m.guild_id WHERE m.user_id = %s"
+        " AND (%s::bigint IS NULL OR g.id < %s) AND (%s::bigint IS NULL OR g.id > %s)"
+        " ORDER BY g.id LIMIT %s",
+        (user_id, before, before, after, after, limit),
+    ).fetchall()
+    return [MembershipRow(Guild(*row[:-1]), [int(str(r)) for r in row[-1]]) for row in rows]  # type: ignore[arg-type, attr-defined]
+
+
+def member_counts(connection: Connection, guild_id: int) -> int:
+    row = connection.execute(
+        "SELECT count(*) FROM members WHERE guild_id = %s", (guild_id,)
+    ).fetchone()
+    assert row is not None
+    return int(str(row[0]))
+
+
+# Roles.
+
+
+def insert_role(
+    connection: Connection,
+    role_id: int,
+    guild_id: int,
+    name: str,
+    permissions: int,
+    position: int,
+    **fields: object,
+) -> Role:
+    columns = {"color": 0, "hoist": False, "unicode_emoji": None, "mentionable": False} | fields
+    row = connection.execute(
+        "INSERT INTO roles (id, guild_id, name, permissions, position, color, hoist, unicode_emoji,"
+        f" mentionable) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {_ROLE_COLUMNS}",
+        (
+            role_id,
+            guild_id,
+            name,
+            signed(permissions),
+            position,
+            columns["color"],
+            columns["hoist"],
+            columns["unicode_emoji"],
+            columns["mentionable"],
+        ),
+    ).fetchone()
+    assert row is not None
+    return _role(row)
+
+
+def roles_of(connection: Connection, guild_id: int) -> list[Role]:
+    rows = connection.execute(
+        f"SELECT {_ROLE_COLUMNS} FROM roles WHERE guild_id = %s ORDER BY position, id", (guild_id,)
+    ).fetchall()
+    return [_role(row) for row in rows]
+
+
+def update_role(connection: Connection, role_id: int, changes: dict[str, object]) -> Role:
+    values = [signed(int(str(v))) if k == "permissions" else v for k, v in changes.items()]
+    row = connection.execute(
+        f"UPDATE roles SET {_assignments(changes, ROLE_FIELDS)} WHERE id = %s"
+        f" RETURNING {_ROLE_COLUMNS}",
+        (*values, role_id),
+    ).fetchone()
+    assert row is not None
+    return _role(row)
+
+
+def set_role_positions(connection: Connection, positions: dict[int, int]) -> None:
+    for role_id, position in positions.items():
+        connection.execute("UPDATE roles SET position = %s WHERE id = %s", (position, role_id))
+
+
+def delete_role(connection: Connection, guild_id: int, role_id: int) -> None:
+    """Deletes the role and takes it off every member and channel that referred to it."""
+    connection.execute(
+        "UPDATE members SET role_ids = array_remove(role_ids, %s)"
+        " WHERE guild_id = %s AND %s = ANY(role_ids)",
+        (role_id, guild_id, role_id),
+    )
+    connection.execute(
+        "DELETE FROM permission_overwrites WHERE target_id = %s AND type = 0"
+        " AND channel_id IN (SELECT id FROM channels WHERE guild_id = %s)",
+        (role_id, guild_id),
+    )
+    connection.execute("DELETE FROM roles WHERE id = %s", (role_id,))
+
+
+# Channels and overwrites.
+
+
+def insert_channel(
+    connection: Connection,
+    channel_id: int,
+    guild_id: int,
+    channel_type: int,
+    name: str,
+    position: int,
+    parent_id: int | None,
+    **fields: object,
+) -> Channel:
+    columns = {
+        "topic": None,
+        "nsfw": False,
+        "rate_limit_per_user": 0,
+        "bitrate": None,
+        "user_limit": None,
+    } | fields
+    row = (
+        connection.cursor(row_factory=class_row(Channel))
+        .execute(
+            "INSERT INTO channels (id, guild_id, type, name, position, parent_id, topic, nsfw,"
+            " rate_limit_per_user, bitrate, user_limit)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            f" RETURNING {_CHANNEL_COLUMNS}",
+            (
+                channel_id,
+                guild_id,
+                channel_type,
+                name,
+                position,
+                parent_id,
+                columns["topic"],
+                columns["nsfw"],
+                columns["rate_limit_per_user"],
+                columns["bitrate"],
+                columns["user_limit"],
+            ),
+        )
+        .fetchone()
+    )
+    assert row is not None
+    return row
+
+
+def channel_by_id(connection: Connection, channel_id: int) -> Channel | None:
+    return (
+        connection.cursor(row_factory=class_row(Channel))
+        .execute(f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE id = %s", (channel_id,))
+        .fetchone()
+    )
+
+
+def channels_of(connection: Connection, guild_id: int) -> list[Channel]:
+    return (
+        connection.cursor(row_factory=class_row(Channel))
+        .execute(
+            f"SELECT {_CHANNEL_COLUMNS} FROM channels WHERE guild_id = %s ORDER BY position, id",
+            (guild_id,),
+        )
+        .fetchall()
+    )
+
+
+def update_channel(connection: Connection, channel_id: int, changes: dict[str, object]) -> Channel:
+    row = (
+        connection.cursor(row_factory=class_row(Channel))
+        .execute(
+            f"UPDATE channels SET {_assignments(changes, CHANNEL_FIELDS)} WHERE id = %s"
+            f" RETURNING {_CHANNEL_COLUMNS}",
+            (*changes.values(), channel_id),
+        )
+        .fetchone()
+    )
+    assert row is not None
+    return row
+
+
+def delete_channel(connection: Connection, channel_id: int) -> None:
+    connection.execute("UPDATE channels SET parent_id = NULL WHERE parent_id = %s", (channel_id,))
+    connection.execute("DELETE FROM channels WHERE id = %s", (channel_id,))
+
+
+def overwrites_of(connection: Connection, channel_ids: Sequence[int]) -> dict[int, list[Overwrite]]:
+    """Each channel's overwrites (every channel id present, maybe with none)."""
+    found: dict[int, list[Overwrite]] = {channel_id: [] for channel_id in channel_ids}
+    rows = connection.execute(
+        "SELECT channel_id, target_id, type, allow, deny FROM permission_overwrites"
+        " WHERE channel_id = ANY(%s) ORDER BY channel_id, type, target_id",
+        (list(channel_ids),),
+    ).fetchall()
+    for row in rows:
+        overwrite = _overwrite(row)
+        found[overwrite.channel_id].append(overwrite)
+    return found
+
+
+def put_overwrite(connection: Connection, overwrite: Overwrite) -> Overwrite | None:
+    """Creates or replaces the overwrite; returns the one it replaced, if any."""
+    previous = connection.execute(
+        "SELECT channel_id, target_id, type, allow, deny FROM permission_overwrites"
+        " WHERE channel_id = %s AND target_id = %s FOR UPDATE",
+        (overwrite.channel_id, overwrite.target_id),
+    ).fetchone()
+    connection.execute(
+        "INSERT INTO permission_overwrites (channel_id, target_id, type, allow, deny)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (channel_id, target_id)"
+        " DO UPDATE SET type = EXCLUDED.type, allow = EXCLUDED.allow, deny = EXCLUDED.deny",
+        (
+            overwrite.channel_id,
+            overwrite.target_id,
+            overwrite.type,
+            signed(overwrite.allow),
+            signed(overwrite.deny),
+        ),
+    )
+    return None if previous is None else _overwrite(previous)
+
+
+def delete_overwrite(connection: Connection, channel_id: int, target_id: int) -> Overwrite | None:
+    row = connection.execute(
+        "DELETE FROM permission_overwrites WHERE channel_id = %s AND target_id = %s"
+        " RETURNING channel_id, target_id, type, allow, deny",
+        (channel_id, target_id),
+    ).fetchone()
+    return None if row is None else _overwrite(row)
+
+
+# Members.
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    role_ids: list[int]
+    communication_disabled_until: dt.datetime | None
+
+
+def insert_member(
+    connection: Connection, guild_id: int, user_id: int, role_ids: Sequence[int] = ()
+) -> None:
+    connection.execute(
+        "INSERT INTO members (guild_id, user_id, role_ids) VALUES (%s, %s, %s)",
+        (guild_id, user_id, list(role_ids)),
+    )
+
+
+def member_of(connection: Connection, guild_id: int, user_id: int) -> MemberRow | None:
+    row = connection.execute(
+        "SELECT role_ids, communication_disabled_until FROM members"
+        " WHERE guild_id = %s AND user_id = %s",
+        (guild_id, user_id),
+    ).fetchone()
+    if row is None:
+        return None
+    role_ids, until = row
+    assert isinstance(role_ids, list)
+    assert until is None or isinstance(until, dt.datetime)
+    return MemberRow([int(str(r)) for r in role_ids], until)
+
+
+def remove_member(connection: Connection, guild_id: int, user_id: int) -> bool:
+    deleted = connection.execute(
+        "DELETE FROM members WHERE guild_id = %s AND user_id = %s RETURNING user_id",
+        (guild_id, user_id),
+    ).fetchone()
+    return deleted is not None
+
+
+# Audit log.
+
+
+def insert_audit_entry(
+    connection: Connection,
+    *,
+    entry_id: int,
+    guild_id: int,
+    user_id: int,
+    target_id: int | None,
+    action_type: int,
+    changes: list[dict[str, object]],
+    reason: str | None,
+    options: dict[str, object] | None = None,
+) -> None:
+    connection.execute(
+        "INSERT INTO audit_log"
+        " (id, guild_id, user_id, target_id, action_type, changes, options, reason)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            entry_id,
+            guild_id,
+            user_id,
+            target_id,
+            action_type,
+            json.dumps(changes),
+            None if options is None else json.dumps(options),
+            reason,
+        ),
+    )
+
+
+def audit_entries(
+    connection: Connection,
+    guild_id: int,
+    *,
+    user_id: int | None,
+    action_type: int | None,
+    before: int | None,
+    after: int | None,
+    limit: int,
+) -> list[dict[str, object]]:
+    """Entries newest first (oldest first when paging with `after`), as Discord's objects."""
+    order = "ASC" if after is not None else "DESC"
+    rows = connection.execute(
+        "SELECT id, user_id, target_id, action_type, changes, options, reason FROM audit_log"
+        " WHERE guild_id = %s AND (%s::bigint IS NULL OR user_id = %s)"
+        " AND (%s::smallint IS NULL OR action_type = %s)"
+        " AND (%s::bigint IS NULL OR id < %s) AND (%s::bigint IS NULL OR id > %s)"
+        f" ORDER BY id {order} LIMIT %s",
+        (guild_id, user_id, user_id, action_type, action_type, before, before, after, after, limit),
+    ).fetchall()
+    return [audit_entry_wire(*row) for row in rows]  # type: ignore[arg-type]
+
+
+def audit_entry_wire(
+    entry_id: int,
+    user_id: int | None,
+    target_id: int | None,
+    action_type: int,
+    changes: list[dict[str, object]],
+    options: dict[str, object] | None,
+    reason: str | None,
+) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "id": str(entry_id),
+        "user_id": None if user_id is None else str(user_id),
+        "target_id": None if target_id is None else str(target_id),
+        "action_type": action_type,
+        "changes": changes,
+    }
+    if options is not None:
+        entry["options"] = options
+    if reason is not None:
+        entry["reason"] = reason
+    return entry
