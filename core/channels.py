@@ -299,9 +299,7 @@ class Channels:
             own = {c.id: c for c in store.channels_of(connection, guild_id)}
             for channel_id, position, parent_id, parent_given in moves:
                 if channel_id not in own:
-                    raise InvalidForm.one(
-                        "id", "CHANNEL_INVALID", f"Channel {channel_id} is not in this guild."
-                    )
+                    raise InvalidForm.one("id", "CHANNEL_INVALID", "Not a channel of this guild.")
                 column: dict[str, object] = {}
                 if position is not None:
                     column["position"] = position
