@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from api.ratelimits import too_many_requests
 from api.responses import json_response
 from core.errors import (
+    BannedFromGuild,
     ClientError,
     InvalidForm,
     InvalidGuildAction,
@@ -21,8 +22,10 @@ from core.errors import (
     RateLimited,
     Unauthorized,
     UnknownApplication,
+    UnknownBan,
     UnknownChannel,
     UnknownGuild,
+    UnknownInvite,
     UnknownMember,
     UnknownRole,
     UnknownUser,
@@ -43,6 +46,9 @@ _RENDERING: dict[type[ClientError], tuple[int, int, str]] = {
     UnknownGuild: (404, 10004, "Unknown Guild"),
     UnknownMember: (404, 10007, "Unknown Member"),
     UnknownRole: (404, 10011, "Unknown Role"),
+    UnknownInvite: (404, 10006, "Unknown Invite"),
+    UnknownBan: (404, 10026, "Unknown Ban"),
+    BannedFromGuild: (403, 40007, "The user is banned from this guild."),
     UnknownUser: (404, 10013, "Unknown User"),
     InvalidRole: (400, 50028, "Invalid Role"),
     InvalidGuildAction: (400, 50055, "Invalid Guild"),

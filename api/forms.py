@@ -3,6 +3,7 @@ types, unknown keys); the domain checks the rules. Every problem becomes Discord
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Annotated, TypeVar
 
@@ -36,6 +37,20 @@ def _digits_to_int(value: object) -> object:
 Snowflake = Annotated[int, BeforeValidator(_digits_to_int), Field(ge=0, le=MAX_SNOWFLAKE)]
 PermissionBits = Annotated[int, BeforeValidator(_digits_to_int), Field(ge=0, le=2**64 - 1)]
 
+
+def _iso_to_datetime(value: object) -> object:
+    """ISO 8601 text as an aware datetime (no zone means UTC); anything else fails as a type."""
+    if isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return value
+
+
+Timestamp = Annotated[dt.datetime, BeforeValidator(_iso_to_datetime)]
+
 # pydantic's error types → Discord's codes and messages.
 _DISCORD_ERRORS = {
     "missing": ("BASE_TYPE_REQUIRED", "This field is required"),
@@ -46,6 +61,7 @@ _DISCORD_ERRORS = {
     "greater_than_equal": ("NUMBER_TYPE_MIN", "Must be 0 or more."),
     "less_than_equal": ("NUMBER_TYPE_MAX", "Too large."),
     "list_type": ("BASE_TYPE_LIST", "Must be a list."),
+    "datetime_type": ("DATE_TYPE_PARSE", "Could not parse the date. Use ISO 8601."),
     "bool_type": ("BASE_TYPE_BOOLEAN", "Must be either true or false."),
     "model_type": ("DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType"),
     "model_attributes_type": ("DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType"),

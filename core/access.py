@@ -61,6 +61,15 @@ class Access:
             return 1 << 31
         return highest_position(self.roles, self.role_ids)
 
+    def require_above_member(self, target_id: int, target_role_ids: list[int]) -> None:
+        """Members are managed only from above: nobody acts on the owner, and everyone else
+        only on members whose highest role sits below the caller's highest."""
+        if target_id == self.guild.owner_id or (
+            not self.is_owner
+            and highest_position(self.roles, target_role_ids) >= self.top_position()
+        ):
+            raise MissingPermissions("member hierarchy")
+
     def require_above(self, role: Role) -> None:
         """Roles are managed only from above: the role must sit below the caller's highest."""
         if role.position >= self.top_position():

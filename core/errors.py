@@ -56,6 +56,18 @@ class UnknownMember(ClientError):
     pass
 
 
+class UnknownInvite(ClientError):
+    """No such invite, or it expired or was used up: the same answer for all three."""
+
+
+class UnknownBan(ClientError):
+    pass
+
+
+class BannedFromGuild(ClientError):
+    """A banned user cannot rejoin, through any invite."""
+
+
 class MissingPermissions(ClientError):
     """A permission the caller lacks, or a role or permission above their own."""
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from core.domain.guilds import Channel, Guild, Overwrite, Role
+    from core.domain.members import Member
     from core.domain.users import User
 
 
@@ -23,7 +24,13 @@ class EventName(enum.StrEnum):
     CHANNEL_CREATE = "CHANNEL_CREATE"
     CHANNEL_UPDATE = "CHANNEL_UPDATE"
     CHANNEL_DELETE = "CHANNEL_DELETE"
+    GUILD_MEMBER_ADD = "GUILD_MEMBER_ADD"
+    GUILD_MEMBER_UPDATE = "GUILD_MEMBER_UPDATE"
     GUILD_MEMBER_REMOVE = "GUILD_MEMBER_REMOVE"
+    GUILD_BAN_ADD = "GUILD_BAN_ADD"
+    GUILD_BAN_REMOVE = "GUILD_BAN_REMOVE"
+    INVITE_CREATE = "INVITE_CREATE"
+    INVITE_DELETE = "INVITE_DELETE"
     GUILD_AUDIT_LOG_ENTRY_CREATE = "GUILD_AUDIT_LOG_ENTRY_CREATE"
 
 
@@ -96,3 +103,29 @@ def member_remove(guild_id: int, user: User) -> Event:
         {"guild_id": str(guild_id), "user": user.to_wire()},
         guild_id=guild_id,
     )
+
+
+def member_add(member: Member) -> Event:
+    return Event(EventName.GUILD_MEMBER_ADD, member.to_event(), guild_id=member.guild_id)
+
+
+def member_update(member: Member) -> Event:
+    return Event(EventName.GUILD_MEMBER_UPDATE, member.to_event(), guild_id=member.guild_id)
+
+
+def ban_event(name: EventName, guild_id: int, user: User) -> Event:
+    return Event(name, {"guild_id": str(guild_id), "user": user.to_wire()}, guild_id=guild_id)
+
+
+def left_guild(guild_id: int, user_id: int) -> Event:
+    """GUILD_DELETE to the one user who left or was removed: for them the guild is gone."""
+    return Event(
+        EventName.GUILD_DELETE, {"id": str(guild_id)}, guild_id=guild_id, user_ids=(user_id,)
+    )
+
+
+def invite_event(
+    name: EventName, invite: dict[str, object], guild_id: int, channel_id: int
+) -> Event:
+    # Sent to those who can manage the channel; the gateway narrows by the channel's viewers.
+    return Event(name, invite, guild_id=guild_id, channel_id=channel_id)

@@ -11,7 +11,6 @@ from core.domain import guilds as rules
 from core.domain.audit import AuditAction, changes
 from core.domain.permissions import GuildPermissions, Permission
 from core.errors import FormCheck, InvalidGuildAction, MissingPermissions
-from core.events import EventName
 from core.journal import Journal
 from core.store import accounts as account_store
 from core.store import guilds as store
@@ -238,12 +237,7 @@ class Guilds:
             assert user is not None  # a member is a user
             self._journal.emit(
                 connection,
-                events.Event(
-                    EventName.GUILD_DELETE,
-                    {"id": str(guild_id)},
-                    guild_id=guild_id,
-                    user_ids=(user_id,),
-                ),
+                events.left_guild(guild_id, user_id),
                 events.member_remove(guild_id, user),
             )
 

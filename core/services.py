@@ -9,6 +9,8 @@ from core.accounts import Accounts
 from core.applications import Applications
 from core.channels import Channels
 from core.guilds import Guilds
+from core.invites import Invites
+from core.members import Members
 from core.passwords import Passwords
 from core.roles import Roles
 from core.snowflakes import SnowflakeGenerator
@@ -39,6 +41,8 @@ class Services:
     guilds: Guilds
     channels: Channels
     roles: Roles
+    members: Members
+    invites: Invites
     rate_limits: RateLimits
     redis: Redis | None  # None: one process, everything shared in memory
 
@@ -62,6 +66,8 @@ async def build_services(
         guilds=Guilds(db, snowflakes),
         channels=Channels(db, snowflakes),
         roles=Roles(db, snowflakes),
+        members=Members(db, snowflakes),
+        invites=Invites(db, snowflakes),
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
         redis=redis,
     )

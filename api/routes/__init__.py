@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from quart import Blueprint
 
-from api.routes import applications, auth, channels, guilds, roles, users
+from api.routes import applications, auth, channels, guilds, invites, members, roles, users
 
 
 def discord_api() -> Blueprint:
     routes = Blueprint("discord", __name__)
-    for module in (auth, users, applications, guilds, channels, roles):
+    for module in (auth, users, applications, guilds, channels, roles, members, invites):
         routes.register_blueprint(module.blueprint)
     return routes

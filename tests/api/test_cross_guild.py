@@ -72,6 +72,12 @@ async def test_no_route_reaches_into_another_guild(api: ApiClient) -> None:
         str(guild_b["id"]), str(b_role["id"]), str(b_private["id"]), str(b_category["id"]),
         "Secret Bravo Guild", "bravo-secret-role", "bravo-hidden-plans", str(b_owner.id), str(b_member.id),
     }  # fmt: skip
+    b_general = next(c for c in b_channels if c["name"] == "general")
+    b_invite = (
+        await api.http.post(
+            f"/api/v10/channels/{b_general['id']}/invites", headers=b_owner.auth, json={}
+        )
+    ).json()
     before = await snapshot(api, b_owner, guild_b["id"])
 
     ids_of_b = {
@@ -79,6 +85,7 @@ async def test_no_route_reaches_into_another_guild(api: ApiClient) -> None:
         "channel_id": b_private["id"],
         "role_id": b_role["id"],
         "overwrite_id": b_role["id"],
+        "user_id": b_member.id,
     }
     requests: list[tuple[str, str, object]] = []
     for rule in create_app(api.services).url_map.iter_rules():
@@ -94,9 +101,12 @@ async def test_no_route_reaches_into_another_guild(api: ApiClient) -> None:
             else:
                 body = _BODIES.get(method)
             requests.append((method, url, body))
-    # Guild A's own routes, naming B's objects inside.
+    # Guild A's own routes naming B's objects inside, and B's invite, which only B may revoke.
     a = f"/api/v10/guilds/{guild_a['id']}"
     requests += [
+        ("DELETE", f"/api/v10/invites/{b_invite['code']}", None),
+        ("PATCH", f"{a}/members/{b_member.id}", {"nick": "taken over"}),
+        ("PUT", f"{a}/members/{b_member.id}/roles/{b_role['id']}", None),
         ("PATCH", f"{a}/channels", [{"id": str(b_private["id"]), "position": 0}]),
         ("PATCH", f"{a}/roles", [{"id": str(b_role["id"]), "position": 1}]),
         ("PATCH", f"{a}/roles/{b_role['id']}", {"name": "taken over"}),

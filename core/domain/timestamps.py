@@ -1,0 +1,14 @@
+"""Discord's timestamps: ISO 8601 in UTC, always with microseconds, `+00:00` not `Z`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def iso(moment: dt.datetime) -> str:
+    """`2026-11-21T10:17:17.000000+00:00`, whatever the datetime's own zone."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def iso_or_none(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else iso(moment)
