@@ -9,10 +9,16 @@ from api.forms import Form, PermissionBits, Snowflake, parse_body, parse_list
 from api.params import audit_reason, snowflake
 from api.responses import json_response, no_content
 from api.services import services
-from core.errors import UnknownGuild, UnknownRole
+from core.errors import InvalidForm, UnknownGuild, UnknownRole
 from core.roles import RoleFields
 
 blueprint = Blueprint("roles", __name__)
+
+
+class RoleColors(Form):
+    primary_color: int = 0
+    secondary_color: int | None = None
+    tertiary_color: int | None = None
 
 
 class RoleBody(Form):
@@ -22,9 +28,8 @@ class RoleBody(Form):
     hoist: bool | None = None
     unicode_emoji: str | None = None
     mentionable: bool | None = None
-    # Sent by some clients; accepted and ignored until role icons exist.
-    icon: str | None = None
-    colors: dict[str, int | None] | None = None
+    colors: RoleColors | None = None  # Discord's newer form of `color`
+    icon: str | None = None  # sent by some clients; ignored until role icons exist
 
 
 class RolePosition(Form):
@@ -34,7 +39,15 @@ class RolePosition(Form):
 
 def _fields(body: RoleBody) -> RoleFields:
     given = frozenset(body.model_fields_set) - {"icon", "colors"}
-    return RoleFields(given=given, **body.model_dump(exclude={"icon", "colors"}))
+    values = body.model_dump(exclude={"icon", "colors"})
+    if body.colors is not None:
+        if body.colors.secondary_color is not None or body.colors.tertiary_color is not None:
+            raise InvalidForm.one(
+                "colors", "ROLE_COLORS_UNSUPPORTED", "Gradient role colours are not supported."
+            )
+        given |= {"color"}
+        values["color"] = body.colors.primary_color
+    return RoleFields(given=given, **values)
 
 
 @blueprint.get("/guilds/<guild_id>/roles")
