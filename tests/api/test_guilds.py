@@ -453,3 +453,92 @@ async def test_channel_edits_and_deletes_are_recorded(api: ApiClient) -> None:
         "CHANNEL_UPDATE",
         "CHANNEL_DELETE",
     ]
+
+
+async def test_channel_positions_and_overwrite_removal(api: ApiClient) -> None:
+    owner = await api.register()
+    guild = await new_guild(api, owner)
+    channels = (
+        await api.http.get(f"/api/v10/guilds/{guild['id']}/channels", headers=owner.auth)
+    ).json()
+    by_name = {c["name"]: c for c in channels}
+    moved = await api.http.patch(
+        f"/api/v10/guilds/{guild['id']}/channels",
+        headers=owner.auth,
+        json=[
+            {
+                "id": by_name["general"]["id"],
+                "position": 5,
+                "parent_id": by_name["Voice Channels"]["id"],
+            }
+        ],
+    )
+    assert moved.status_code == 204
+    general = (
+        await api.http.get(f"/api/v10/channels/{by_name['general']['id']}", headers=owner.auth)
+    ).json()
+    assert (general["position"], general["parent_id"]) == (5, by_name["Voice Channels"]["id"])
+    not_a_category = await api.http.patch(
+        f"/api/v10/guilds/{guild['id']}/channels",
+        headers=owner.auth,
+        json=[{"id": by_name["General"]["id"], "parent_id": by_name["general"]["id"]}],
+    )
+    assert field_errors(not_a_category) == {"parent_id": ["CHANNEL_PARENT_INVALID"]}
+    bad_item = await api.http.patch(
+        f"/api/v10/guilds/{guild['id']}/channels", headers=owner.auth, json=[{"id": "x"}]
+    )
+    assert bad_item.json()["errors"]["0"]["id"]["_errors"][0]["code"] == "NUMBER_TYPE_COERCE"
+    channel_id = by_name["general"]["id"]
+    await api.http.put(
+        f"/api/v10/channels/{channel_id}/permissions/{guild['id']}",
+        headers=owner.auth,
+        json={"type": 0, "deny": "2048"},
+    )
+    removed = await api.http.delete(
+        f"/api/v10/channels/{channel_id}/permissions/{guild['id']}", headers=owner.auth
+    )
+    assert removed.status_code == 204
+    assert (await api.http.get(f"/api/v10/channels/{channel_id}", headers=owner.auth)).json()[
+        "permission_overwrites"
+    ] == []
+    log = (
+        await api.http.get(f"/api/v10/guilds/{guild['id']}/audit-logs", headers=owner.auth)
+    ).json()
+    assert [e["action_type"] for e in log["audit_log_entries"]][:2] == [
+        15,
+        13,
+    ]  # overwrite deleted, created
+
+
+async def test_guild_list_pages_backwards_and_audit_log_pages_both_ways(api: ApiClient) -> None:
+    owner, other = await api.register(), await api.register()
+    first, second = await new_guild(api, owner, "First"), await new_guild(api, owner, "Second")
+    before_second = (
+        await api.http.get(f"/api/v10/users/@me/guilds?before={second['id']}", headers=owner.auth)
+    ).json()
+    assert [g["name"] for g in before_second] == ["First"]
+    await add_member(api, first["id"], other)
+    for name in ("a", "b", "c"):
+        await new_role(api, owner, first["id"], name=name)
+    log = (
+        await api.http.get(f"/api/v10/guilds/{first['id']}/audit-logs", headers=owner.auth)
+    ).json()["audit_log_entries"]
+    newest, middle, oldest = log
+    older = (
+        await api.http.get(
+            f"/api/v10/guilds/{first['id']}/audit-logs?before={middle['id']}", headers=owner.auth
+        )
+    ).json()
+    newer = (
+        await api.http.get(
+            f"/api/v10/guilds/{first['id']}/audit-logs?after={oldest['id']}", headers=owner.auth
+        )
+    ).json()
+    by_other = (
+        await api.http.get(
+            f"/api/v10/guilds/{first['id']}/audit-logs?user_id={other.id}", headers=owner.auth
+        )
+    ).json()
+    assert [e["id"] for e in older["audit_log_entries"]] == [oldest["id"]]
+    assert [e["id"] for e in newer["audit_log_entries"]] == [middle["id"], newest["id"]]
+    assert by_other["audit_log_entries"] == []

@@ -315,3 +315,43 @@ async def test_bots_are_added_by_members_with_manage_guild_and_people_are_not(
         f"/api/v10/guilds/{guild['id']}/members/{person.id}", headers=owner.auth, json={}
     )
     assert field_errors(refused) == {"user_id": ["USER_NOT_BOT"]}
+
+
+async def test_roles_come_off_mute_and_deafen_need_their_permissions(api: ApiClient) -> None:
+    owner, member = await api.register(), await api.register()
+    guild = await new_guild(api, owner)
+    role = await new_role(api, owner, guild["id"], name="temp")
+    await add_member(api, guild["id"], member, (int(str(role["id"])),))
+    base = f"/api/v10/guilds/{guild['id']}/members"
+    assert (
+        await api.http.delete(f"{base}/{member.id}/roles/{role['id']}", headers=owner.auth)
+    ).status_code == 204
+    assert (await api.http.get(f"{base}/{member.id}", headers=owner.auth)).json()["roles"] == []
+    silenced = await api.http.patch(
+        f"{base}/{member.id}", headers=owner.auth, json={"mute": True, "deaf": True}
+    )
+    assert (silenced.json()["mute"], silenced.json()["deaf"]) == (True, True)
+    by_member = await api.http.patch(f"{base}/{owner.id}", headers=member.auth, json={"mute": True})
+    assert by_member.json() == MISSING_PERMISSIONS
+    unknown = await api.http.put(f"{base}/{member.id}/roles/1234", headers=owner.auth)
+    assert unknown.json() == {"code": 10011, "message": "Unknown Role"}
+
+
+async def test_channel_invites_are_listed_for_those_who_manage_the_channel(api: ApiClient) -> None:
+    owner, member = await api.register(), await api.register()
+    guild = await new_guild(api, owner)
+    await add_member(api, guild["id"], member)
+    code = await invite(api, owner, guild["id"], max_age=0, temporary=True)
+    channel = await general_channel(api, owner, guild["id"])
+    listed = (
+        await api.http.get(f"/api/v10/channels/{channel['id']}/invites", headers=owner.auth)
+    ).json()
+    assert [(i["code"], i["max_age"], i["temporary"], i["expires_at"]) for i in listed] == [
+        (code, 0, True, None)
+    ]
+    refused = await api.http.get(f"/api/v10/channels/{channel['id']}/invites", headers=member.auth)
+    assert refused.json() == MISSING_PERMISSIONS
+    bad = await api.http.post(
+        f"/api/v10/channels/{channel['id']}/invites", headers=owner.auth, json={"max_uses": 101}
+    )
+    assert field_errors(bad) == {"max_uses": ["NUMBER_TYPE_MAX"]}
