@@ -16,7 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from core.domain.permissions import GuildPermissions, Permission
-from tests.native.permissions_reference import reference_permissions
+from tests.native.permissions_reference import reference_mask, reference_permissions
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -157,36 +157,24 @@ def main() -> None:
         channel = guild.channel(overwrites, text=True)
         loop = PlainLoop(roles, overwrites)
 
-        def reference_mask(
-            roles: dict[int, int] = roles,
-            members: list[tuple[int, list[int], bool]] = members,
-            overwrites: list[tuple[int, int, int, int]] = overwrites,
-        ) -> bytes:
-            return bytes(
-                int(
-                    reference_permissions(
-                        guild_id=GUILD,
-                        owner_id=OWNER,
-                        roles=roles,
-                        user_id=u,
-                        role_ids=r,
-                        timed_out=t,
-                        overwrites=overwrites,
-                        text=True,
-                    )
-                    & view
-                    == view
-                )
-                for u, r, t in members
-            )
+        reference = partial(
+            reference_mask,
+            guild_id=GUILD,
+            owner_id=OWNER,
+            roles=roles,
+            members=members,
+            overwrites=overwrites,
+            text=True,
+            wanted=view,
+        )
 
         native_mask = snapshot.who_has(view, channel)
         plain_mask = loop.mask(members, view)
-        assert native_mask == reference_mask() == plain_mask, "implementations disagree"
+        assert native_mask == reference() == plain_mask, "implementations disagree"
         viewers = sum(native_mask)
         native_s = best_of(seconds, partial(snapshot.who_has, view, channel))
         loop_s = best_of(seconds, partial(loop.mask, members, view))
-        reference_s = best_of(seconds, reference_mask)
+        reference_s = best_of(seconds, reference)
         lines.append(
             f"who can view, {count} members: native {native_s * 1e6:.1f} us"
             f" ({native_s / count * 1e9:.0f} ns/member); plain Python loop {loop_s * 1e6:.0f} us"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from psycopg.rows import class_row
 
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from core.store.database import Connection
+
+T = TypeVar("T")
 
 _GUILD_COLUMNS = (
     "id, name, icon, description, owner_id, afk_channel_id, afk_timeout, system_channel_id,"
@@ -126,18 +128,31 @@ def guild_by_id(connection: Connection, guild_id: int, *, lock: bool = False) ->
     )
 
 
-def update_guild(connection: Connection, guild_id: int, changes: dict[str, object]) -> Guild:
+def _update_row(
+    connection: Connection,
+    table: str,
+    kind: type[T],
+    columns: str,
+    allowed: frozenset[str],
+    row_id: int,
+    changes: dict[str, object],
+) -> T:
+    """UPDATE one row of `table` by id and return it as `kind`; only `allowed` columns."""
     row = (
-        connection.cursor(row_factory=class_row(Guild))
+        connection.cursor(row_factory=class_row(kind))
         .execute(
-            f"UPDATE guilds SET {_assignments(changes, GUILD_FIELDS)} WHERE id = %s"
-            f" RETURNING {_GUILD_COLUMNS}",
-            (*changes.values(), guild_id),
+            f"UPDATE {table} SET {_assignments(changes, allowed)} WHERE id = %s"
+            f" RETURNING {columns}",
+            (*changes.values(), row_id),
         )
         .fetchone()
     )
     assert row is not None
     return row
+
+
+def update_guild(connection: Connection, guild_id: int, changes: dict[str, object]) -> Guild:
+    return _update_row(connection, "guilds", Guild, _GUILD_COLUMNS, GUILD_FIELDS, guild_id, changes)
 
 
 def delete_guild(connection: Connection, guild_id: int) -> None:
@@ -309,17 +324,9 @@ def channels_of(connection: Connection, guild_id: int) -> list[Channel]:
 
 
 def update_channel(connection: Connection, channel_id: int, changes: dict[str, object]) -> Channel:
-    row = (
-        connection.cursor(row_factory=class_row(Channel))
-        .execute(
-            f"UPDATE channels SET {_assignments(changes, CHANNEL_FIELDS)} WHERE id = %s"
-            f" RETURNING {_CHANNEL_COLUMNS}",
-            (*changes.values(), channel_id),
-        )
-        .fetchone()
+    return _update_row(
+        connection, "channels", Channel, _CHANNEL_COLUMNS, CHANNEL_FIELDS, channel_id, changes
     )
-    assert row is not None
-    return row
 
 
 def delete_channel(connection: Connection, channel_id: int) -> None:

@@ -66,3 +66,33 @@ def reference_permissions(
     if timed_out:
         permissions &= VIEW_CHANNEL | READ_MESSAGE_HISTORY
     return permissions & ALL
+
+
+def reference_mask(
+    *,
+    guild_id: int,
+    owner_id: int,
+    roles: dict[int, int],
+    members: list[tuple[int, list[int], bool]],
+    overwrites: list[tuple[int, int, int, int]],
+    text: bool,
+    wanted: int,
+) -> bytes:
+    """For each `(user_id, role_ids, timed_out)` member: 1 when they hold all of `wanted`."""
+    return bytes(
+        int(
+            reference_permissions(
+                guild_id=guild_id,
+                owner_id=owner_id,
+                roles=roles,
+                user_id=user_id,
+                role_ids=role_ids,
+                timed_out=timed_out,
+                overwrites=overwrites,
+                text=text,
+            )
+            & wanted
+            == wanted
+        )
+        for user_id, role_ids, timed_out in members
+    )

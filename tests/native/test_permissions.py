@@ -13,7 +13,7 @@ from core.domain.permissions import (
     Permission,
     PermissionsValueError,
 )
-from tests.native.permissions_reference import reference_permissions
+from tests.native.permissions_reference import reference_mask, reference_permissions
 
 P = Permission
 GUILD, OWNER = 1000, 1
@@ -195,21 +195,13 @@ def test_bulk_mask_matches_the_reference(
 ) -> None:
     guild_roles = GuildPermissions(GUILD, owner, list(roles.items()))
     native = guild_roles.members(snapshot)
-    expected = bytes(
-        int(
-            reference_permissions(
-                guild_id=GUILD,
-                owner_id=owner,
-                roles=roles,
-                user_id=user_id,
-                role_ids=role_ids,
-                timed_out=timed_out,
-                overwrites=overwrites,
-                text=text,
-            )
-            & wanted
-            == wanted
-        )
-        for user_id, role_ids, timed_out in snapshot
+    expected = reference_mask(
+        guild_id=GUILD,
+        owner_id=owner,
+        roles=roles,
+        members=snapshot,
+        overwrites=overwrites,
+        text=text,
+        wanted=wanted,
     )
     assert native.who_has(wanted, guild_roles.channel(overwrites, text=text)) == expected
