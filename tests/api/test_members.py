@@ -355,3 +355,22 @@ async def test_channel_invites_are_listed_for_those_who_manage_the_channel(api: 
         f"/api/v10/channels/{channel['id']}/invites", headers=owner.auth, json={"max_uses": 101}
     )
     assert field_errors(bad) == {"max_uses": ["NUMBER_TYPE_MAX"]}
+
+
+async def test_a_voice_move_is_refused_rather_than_ignored(api: ApiClient) -> None:
+    owner, member = await api.register(), await api.register()
+    guild = await new_guild(api, owner)
+    await add_member(api, guild["id"], member)
+    voice = next(
+        c
+        for c in (
+            await api.http.get(f"/api/v10/guilds/{guild['id']}/channels", headers=owner.auth)
+        ).json()
+        if c["type"] == 2
+    )
+    response = await api.http.patch(
+        f"/api/v10/guilds/{guild['id']}/members/{member.id}",
+        headers=owner.auth,
+        json={"channel_id": voice["id"]},
+    )
+    assert field_errors(response) == {"channel_id": ["VOICE_UNAVAILABLE"]}
