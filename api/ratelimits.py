@@ -25,6 +25,8 @@ _ROUTE_LIMITS: dict[str, tuple[Limit, bool]] = {
     "auth.login": (Limit(20, 60.0), True),
     "auth.refresh": (Limit(30, 60.0), True),
     "auth.logout": (Limit(30, 60.0), True),
+    # Discord's message bucket: 5 per 5 s per user, per channel (the channel is the major id).
+    "messages.create_message": (Limit(5, 5.0), False),
 }
 # Logins per account, whatever the address, so one account cannot be guessed at from many.
 LOGIN_ACCOUNT_LIMIT = Limit(5, 60.0)

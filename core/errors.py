@@ -64,6 +64,30 @@ class UnknownBan(ClientError):
     pass
 
 
+class UnknownMessage(ClientError):
+    pass
+
+
+class UnknownEmoji(ClientError):
+    """A custom emoji this server does not have."""
+
+
+class NotATextChannel(ClientError):
+    """Messages go to text, announcement and voice channels; not to categories."""
+
+
+class NotTheAuthor(ClientError):
+    """Only its author edits a message's content."""
+
+
+class MaxPins(ClientError):
+    pass
+
+
+class TooOldToBulkDelete(ClientError):
+    pass
+
+
 class BannedFromGuild(ClientError):
     """A banned user cannot rejoin, through any invite."""
 

@@ -29,6 +29,16 @@ class EventName(enum.StrEnum):
     GUILD_MEMBER_REMOVE = "GUILD_MEMBER_REMOVE"
     GUILD_BAN_ADD = "GUILD_BAN_ADD"
     GUILD_BAN_REMOVE = "GUILD_BAN_REMOVE"
+    MESSAGE_CREATE = "MESSAGE_CREATE"
+    MESSAGE_UPDATE = "MESSAGE_UPDATE"
+    MESSAGE_DELETE = "MESSAGE_DELETE"
+    MESSAGE_DELETE_BULK = "MESSAGE_DELETE_BULK"
+    MESSAGE_REACTION_ADD = "MESSAGE_REACTION_ADD"
+    MESSAGE_REACTION_REMOVE = "MESSAGE_REACTION_REMOVE"
+    MESSAGE_REACTION_REMOVE_ALL = "MESSAGE_REACTION_REMOVE_ALL"
+    MESSAGE_REACTION_REMOVE_EMOJI = "MESSAGE_REACTION_REMOVE_EMOJI"
+    CHANNEL_PINS_UPDATE = "CHANNEL_PINS_UPDATE"
+    TYPING_START = "TYPING_START"
     INVITE_CREATE = "INVITE_CREATE"
     INVITE_DELETE = "INVITE_DELETE"
     GUILD_AUDIT_LOG_ENTRY_CREATE = "GUILD_AUDIT_LOG_ENTRY_CREATE"
@@ -129,3 +139,13 @@ def invite_event(
 ) -> Event:
     # Sent to those who can manage the channel; the gateway narrows by the channel's viewers.
     return Event(name, invite, guild_id=guild_id, channel_id=channel_id)
+
+
+def in_channel(
+    name: EventName, guild_id: int | None, channel_id: int, payload: dict[str, object]
+) -> Event:
+    """A message-level event: for those who can view the channel (the gateway narrows)."""
+    ids: dict[str, object] = {"channel_id": str(channel_id)}
+    if guild_id is not None:
+        ids["guild_id"] = str(guild_id)
+    return Event(name, ids | payload, guild_id=guild_id, channel_id=channel_id)

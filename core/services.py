@@ -11,6 +11,7 @@ from core.channels import Channels
 from core.guilds import Guilds
 from core.invites import Invites
 from core.members import Members
+from core.messages import Messages
 from core.passwords import Passwords
 from core.roles import Roles
 from core.snowflakes import SnowflakeGenerator
@@ -43,6 +44,7 @@ class Services:
     roles: Roles
     members: Members
     invites: Invites
+    messages: Messages
     rate_limits: RateLimits
     redis: Redis | None  # None: one process, everything shared in memory
 
@@ -68,6 +70,7 @@ async def build_services(
         roles=Roles(db, snowflakes),
         members=Members(db, snowflakes),
         invites=Invites(db, snowflakes),
+        messages=Messages(db, snowflakes),
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
         redis=redis,
     )

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from quart import Blueprint
 
-from api.routes import applications, auth, channels, guilds, invites, members, roles, users
+from api.routes import (
+    applications,
+    auth,
+    channels,
+    guilds,
+    invites,
+    members,
+    messages,
+    roles,
+    users,
+)
 
 
 def discord_api() -> Blueprint:
     routes = Blueprint("discord", __name__)
-    for module in (auth, users, applications, guilds, channels, roles, members, invites):
+    modules = (auth, users, applications, guilds, channels, roles, members, invites, messages)
+    for module in modules:
         routes.register_blueprint(module.blueprint)
     return routes

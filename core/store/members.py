@@ -231,3 +231,10 @@ def use_invite(connection: Connection, code: str) -> InviteRow | None:
 
 def delete_invite(connection: Connection, code: str) -> None:
     connection.execute("DELETE FROM invites WHERE code = %s", (code,))
+
+
+def members_by_ids(connection: Connection, guild_id: int, user_ids: list[int]) -> list[Member]:
+    rows = connection.execute(
+        f"{_MEMBER_SELECT} WHERE m.guild_id = %s AND m.user_id = ANY(%s)", (guild_id, user_ids)
+    ).fetchall()
+    return [_member(row) for row in rows]

@@ -1,0 +1,265 @@
+"""Messages, pins, reactions and typing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response, request
+
+from api.auth import current_principal
+from api.forms import Form, Snowflake, parse_body
+from api.params import query_int, query_snowflake, snowflake
+from api.responses import json_response, no_content
+from api.services import services
+from core.domain.messages import HISTORY_MAX, AllowedMentions
+from core.errors import InvalidForm, UnknownChannel, UnknownMessage, UnknownUser
+from core.messages import Draft
+
+blueprint = Blueprint("messages", __name__)
+
+
+class AllowedMentionsBody(Form):
+    parse: list[str] | None = None
+    users: list[Snowflake] | None = None
+    roles: list[Snowflake] | None = None
+    replied_user: bool = False
+
+
+class MessageReference(Form):
+    message_id: Snowflake
+    channel_id: Snowflake | None = None
+    guild_id: Snowflake | None = None
+    fail_if_not_exists: bool = True
+    type: int = 0
+
+
+class CreateMessage(Form):
+    content: str | None = None
+    nonce: str | int | None = None
+    enforce_nonce: bool = False
+    tts: bool = False
+    # Any: embeds are stored as sent; only their size is checked.
+    embeds: list[dict[str, Any]] | None = None
+    allowed_mentions: AllowedMentionsBody | None = None
+    message_reference: MessageReference | None = None
+    flags: int = 0
+    components: list[dict[str, Any]] | None = None
+    sticker_ids: list[Snowflake] | None = None
+
+
+class EditMessage(Form):
+    content: str | None = None
+    embeds: list[dict[str, Any]] | None = None
+    flags: int | None = None
+    allowed_mentions: AllowedMentionsBody | None = None
+
+
+class BulkDelete(Form):
+    messages: list[Snowflake]
+
+
+def _allowed(body: AllowedMentionsBody | None) -> AllowedMentions | None:
+    if body is None:
+        return None
+    return AllowedMentions(
+        parse=None if body.parse is None else tuple(body.parse),
+        users=None if body.users is None else tuple(body.users),
+        roles=None if body.roles is None else tuple(body.roles),
+        replied_user=body.replied_user,
+    )
+
+
+def _draft(body: CreateMessage) -> Draft:
+    if body.components or body.sticker_ids:
+        raise InvalidForm.one(
+            "components", "UNSUPPORTED", "Components and stickers are not supported yet."
+        )
+    reference = body.message_reference
+    return Draft(
+        content=body.content,
+        embeds=body.embeds,
+        tts=body.tts,
+        nonce=body.nonce,
+        enforce_nonce=body.enforce_nonce,
+        reply_to=None if reference is None else reference.message_id,
+        reply_channel_id=None if reference is None else reference.channel_id,
+        fail_if_not_exists=True if reference is None else reference.fail_if_not_exists,
+        allowed_mentions=_allowed(body.allowed_mentions),
+        flags=body.flags,
+    )
+
+
+def _ids(channel_id: str, message_id: str) -> tuple[int, int]:
+    return snowflake(channel_id, UnknownChannel), snowflake(message_id, UnknownMessage)
+
+
+@blueprint.get("/channels/<channel_id>/messages")
+async def history(channel_id: str) -> Response:
+    principal = await current_principal()
+    anchors = {name: query_snowflake(name) for name in ("before", "after", "around")}
+    if sum(value is not None for value in anchors.values()) > 1:
+        raise InvalidForm.one(
+            "before", "BASE_TYPE_EXCLUSIVE", "before, after and around are mutually exclusive."
+        )
+    messages = await services().messages.history(
+        principal.user_id,
+        snowflake(channel_id, UnknownChannel),
+        limit=query_int("limit", 50, 1, HISTORY_MAX),
+        **anchors,
+    )
+    return json_response(messages)
+
+
+@blueprint.get("/channels/<channel_id>/messages/<message_id>")
+async def get_message(channel_id: str, message_id: str) -> Response:
+    principal = await current_principal()
+    return json_response(
+        await services().messages.get(principal.user_id, *_ids(channel_id, message_id))
+    )
+
+
+@blueprint.post("/channels/<channel_id>/messages")
+async def create_message(channel_id: str) -> Response:
+    principal = await current_principal()
+    draft = _draft(await parse_body(CreateMessage))
+    return json_response(
+        await services().messages.send(
+            principal.user_id, snowflake(channel_id, UnknownChannel), draft
+        )
+    )
+
+
+@blueprint.patch("/channels/<channel_id>/messages/<message_id>")
+async def edit_message(channel_id: str, message_id: str) -> Response:
+    principal = await current_principal()
+    body = await parse_body(EditMessage)
+    edited = await services().messages.edit(
+        principal.user_id,
+        *_ids(channel_id, message_id),
+        given=frozenset(body.model_fields_set),
+        content=body.content,
+        embeds=body.embeds,
+        flags=body.flags,
+        allowed_mentions=_allowed(body.allowed_mentions),
+    )
+    return json_response(edited)
+
+
+@blueprint.delete("/channels/<channel_id>/messages/<message_id>")
+async def delete_message(channel_id: str, message_id: str) -> Response:
+    principal = await current_principal()
+    await services().messages.delete(principal.user_id, *_ids(channel_id, message_id))
+    return no_content()
+
+
+@blueprint.post("/channels/<channel_id>/messages/bulk-delete")
+async def bulk_delete(channel_id: str) -> Response:
+    principal = await current_principal()
+    body = await parse_body(BulkDelete)
+    await services().messages.bulk_delete(
+        principal.user_id, snowflake(channel_id, UnknownChannel), body.messages
+    )
+    return no_content()
+
+
+# Pins: Discord's older routes (/pins) and its newer ones (/messages/pins), which discord.py uses.
+
+
+@blueprint.get("/channels/<channel_id>/pins")
+async def pins(channel_id: str) -> Response:
+    principal = await current_principal()
+    return json_response(
+        await services().messages.pins(principal.user_id, snowflake(channel_id, UnknownChannel))
+    )
+
+
+@blueprint.get("/channels/<channel_id>/messages/pins")
+async def pins_page(channel_id: str) -> Response:
+    principal = await current_principal()
+    pinned = await services().messages.pins(
+        principal.user_id, snowflake(channel_id, UnknownChannel)
+    )
+    limit = query_int("limit", 50, 1, 50)
+    items = [
+        {"pinned_at": message.pop("pinned_at", None), "message": message}
+        for message in pinned[:limit]
+    ]
+    return json_response({"items": items, "has_more": len(pinned) > limit})
+
+
+@blueprint.put("/channels/<channel_id>/pins/<message_id>")
+@blueprint.put("/channels/<channel_id>/messages/pins/<message_id>")
+@blueprint.delete("/channels/<channel_id>/pins/<message_id>")
+@blueprint.delete("/channels/<channel_id>/messages/pins/<message_id>")
+async def pin(channel_id: str, message_id: str) -> Response:
+    principal = await current_principal()
+    await services().messages.set_pin(
+        principal.user_id, *_ids(channel_id, message_id), pin=request.method == "PUT"
+    )
+    return no_content()
+
+
+# Reactions.
+
+
+@blueprint.put("/channels/<channel_id>/messages/<message_id>/reactions/<emoji>/@me")
+async def react(channel_id: str, message_id: str, emoji: str) -> Response:
+    principal = await current_principal()
+    await services().messages.react(principal.user_id, *_ids(channel_id, message_id), emoji)
+    return no_content()
+
+
+@blueprint.delete("/channels/<channel_id>/messages/<message_id>/reactions/<emoji>/@me")
+async def unreact_own(channel_id: str, message_id: str, emoji: str) -> Response:
+    principal = await current_principal()
+    await services().messages.unreact(
+        principal.user_id,
+        *_ids(channel_id, message_id),
+        emoji,
+        of_user=principal.user_id,
+        everyone=False,
+    )
+    return no_content()
+
+
+@blueprint.delete("/channels/<channel_id>/messages/<message_id>/reactions/<emoji>/<user_id>")
+async def unreact_user(channel_id: str, message_id: str, emoji: str, user_id: str) -> Response:
+    principal = await current_principal()
+    await services().messages.unreact(
+        principal.user_id,
+        *_ids(channel_id, message_id),
+        emoji,
+        of_user=snowflake(user_id, UnknownUser),
+        everyone=False,
+    )
+    return no_content()
+
+
+@blueprint.delete("/channels/<channel_id>/messages/<message_id>/reactions/<emoji>")
+@blueprint.delete("/channels/<channel_id>/messages/<message_id>/reactions")
+async def unreact_all(channel_id: str, message_id: str, emoji: str | None = None) -> Response:
+    principal = await current_principal()
+    await services().messages.unreact(
+        principal.user_id, *_ids(channel_id, message_id), emoji, of_user=None, everyone=True
+    )
+    return no_content()
+
+
+@blueprint.get("/channels/<channel_id>/messages/<message_id>/reactions/<emoji>")
+async def reactors(channel_id: str, message_id: str, emoji: str) -> Response:
+    principal = await current_principal()
+    users = await services().messages.reactors(
+        principal.user_id,
+        *_ids(channel_id, message_id),
+        emoji,
+        after=query_snowflake("after") or 0,
+        limit=query_int("limit", 25, 1, 100),
+    )
+    return json_response(users)
+
+
+@blueprint.post("/channels/<channel_id>/typing")
+async def typing(channel_id: str) -> Response:
+    principal = await current_principal()
+    await services().messages.typing(principal.user_id, snowflake(channel_id, UnknownChannel))
+    return no_content()

@@ -1,0 +1,272 @@
+"""Messages: their limits, mentions, emoji, and Discord's message object. Pure."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from core.domain.timestamps import iso, iso_or_none
+from core.errors import FieldError, FormCheck, InvalidForm
+from core.snowflakes import decode_snowflake
+
+MAX_CONTENT = 2000
+MAX_EMBEDS = 10
+MAX_EMBED_CHARS = 6000  # title, description, field names and values, footer and author, in all
+NONCE_MAX = 25
+NONCE_WINDOW = dt.timedelta(minutes=5)  # how long enforce_nonce remembers a message
+MAX_PINS = 50
+BULK_DELETE_MIN, BULK_DELETE_MAX = 2, 100
+BULK_DELETE_MAX_AGE = dt.timedelta(days=14)
+HISTORY_MAX = 100
+
+_USER_MENTION = re.compile(r"<@!?(\d{1,20})>")
+_ROLE_MENTION = re.compile(r"<@&(\d{1,20})>")
+_EVERYONE = re.compile(r"@(everyone|here)\b")
+_CUSTOM_EMOJI = re.compile(r"^(?:a:)?([A-Za-z0-9_]{2,32}):(\d{1,20})$")
+
+
+class MessageType:
+    DEFAULT = 0
+    REPLY = 19
+
+
+def created_at(snowflake: int) -> dt.datetime:
+    """When a snowflake was issued: a message's timestamp."""
+    unix_ms = decode_snowflake(snowflake)[0]
+    return dt.datetime.fromtimestamp(unix_ms / 1000, dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class AllowedMentions:
+    """Discord's `allowed_mentions`; None fields mean "not given"."""
+
+    parse: tuple[str, ...] | None = None
+    users: tuple[int, ...] | None = None
+    roles: tuple[int, ...] | None = None
+    replied_user: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Mentions:
+    user_ids: tuple[int, ...]
+    role_ids: tuple[int, ...]
+    everyone: bool
+
+
+def parse_mentions(
+    content: str, allowed: AllowedMentions | None, *, may_mention_everyone: bool
+) -> Mentions:
+    """Who `content` mentions, as `allowed_mentions` permits (absent: everything parses).
+    @everyone and @here count only for those with MENTION_EVERYONE."""
+    users = list(dict.fromkeys(int(m) for m in _USER_MENTION.findall(content)))
+    roles = list(dict.fromkeys(int(m) for m in _ROLE_MENTION.findall(content)))
+    everyone = bool(_EVERYONE.search(content))
+    if allowed is not None:
+        parse = set(allowed.parse or ())
+        users = [u for u in users if "users" in parse or u in (allowed.users or ())]
+        roles = [r for r in roles if "roles" in parse or r in (allowed.roles or ())]
+        everyone = everyone and "everyone" in parse
+    return Mentions(tuple(users), tuple(roles), everyone and may_mention_everyone)
+
+
+def check_allowed_mentions(check: FormCheck, allowed: AllowedMentions) -> None:
+    parse = set(allowed.parse or ())
+    if not parse <= {"users", "roles", "everyone"}:
+        check.fail(
+            "allowed_mentions",
+            "MESSAGE_ALLOWED_MENTIONS_PARSE_INVALID",
+            "parse takes users, roles and everyone.",
+        )
+    if "users" in parse and allowed.users:
+        check.fail(
+            "allowed_mentions",
+            "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+            'parse:["users"] and users are mutually exclusive.',
+        )
+    if "roles" in parse and allowed.roles:
+        check.fail(
+            "allowed_mentions",
+            "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+            'parse:["roles"] and roles are mutually exclusive.',
+        )
+    if len(allowed.users or ()) > 100 or len(allowed.roles or ()) > 100:
+        check.fail("allowed_mentions", "BASE_TYPE_MAX_LENGTH", "At most 100 users and 100 roles.")
+
+
+def embed_chars(embed: dict[str, object]) -> int:
+    """The characters Discord counts against an embed's total."""
+    total = 0
+    for key in ("title", "description"):
+        value = embed.get(key)
+        total += len(value) if isinstance(value, str) else 0
+    for part, key in (("footer", "text"), ("author", "name")):
+        value = embed.get(part)
+        if isinstance(value, dict) and isinstance(value.get(key), str):
+            total += len(value[key])
+    fields = embed.get("fields")
+    if isinstance(fields, list):
+        for item in fields:
+            if isinstance(item, dict):
+                total += sum(
+                    len(item[k]) for k in ("name", "value") if isinstance(item.get(k), str)
+                )
+    return total
+
+
+def check_message(
+    check: FormCheck,
+    content: str | None,
+    embeds: list[dict[str, object]] | None,
+    *,
+    needs_body: bool,
+) -> None:
+    if content is not None and len(content) > MAX_CONTENT:
+        check.fail("content", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CONTENT} or fewer in length.")
+    if embeds is not None:
+        if len(embeds) > MAX_EMBEDS:
+            check.fail(
+                "embeds", "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_EMBEDS} or fewer in length."
+            )
+        elif sum(embed_chars(e) for e in embeds) > MAX_EMBED_CHARS:
+            check.fail(
+                "embeds",
+                "MAX_EMBED_SIZE_EXCEEDED",
+                f"Embed size exceeds maximum size of {MAX_EMBED_CHARS}",
+            )
+    if needs_body and not (content or "").strip() and not embeds:
+        check.errors.setdefault((), []).append(
+            FieldError("MESSAGE_EMPTY", "Cannot send an empty message")
+        )
+
+
+def check_nonce(check: FormCheck, nonce: str | int | None) -> str | None:
+    """The nonce as text; Discord takes an integer or a string of at most 25 characters."""
+    if nonce is None:
+        return None
+    text = str(nonce)
+    if isinstance(nonce, int) and not -(2**63) <= nonce < 2**63:
+        check.fail("nonce", "NUMBER_TYPE_MAX", "Must be a 64-bit integer or a string.")
+    elif len(text) > NONCE_MAX:
+        check.fail("nonce", "BASE_TYPE_MAX_LENGTH", f"Must be {NONCE_MAX} or fewer in length.")
+    return text
+
+
+def emoji_key(raw: str) -> str:
+    """The emoji of a reaction route: a Unicode emoji, or `name:id` for a custom one.
+    InvalidForm for anything else (Discord answers 10014 for custom emoji it lacks)."""
+    text = raw.strip()
+    custom = _CUSTOM_EMOJI.match(text)
+    if custom:
+        return f"{custom[1]}:{custom[2]}"
+    if 0 < len(text) <= 32 and all(_emoji_char(c) for c in text):
+        return text
+    raise InvalidForm.one("emoji", "EMOJI_INVALID", "Use a Unicode emoji or name:id.")
+
+
+def _emoji_char(char: str) -> bool:
+    # Emoji are symbols (So), plus the joiners, selectors and modifiers that build sequences.
+    return (
+        unicodedata.category(char) in ("So", "Sk", "Mn", "Me", "Cf")
+        or char in "\u200d\ufe0f#*0123456789"
+        or 0x1F1E6 <= ord(char) <= 0x1F1FF
+    )
+
+
+def emoji_wire(key: str) -> dict[str, object]:
+    custom = _CUSTOM_EMOJI.match(key)
+    if custom:
+        return {"id": custom[2], "name": custom[1]}
+    return {"id": None, "name": key}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: int
+    channel_id: int
+    guild_id: int | None
+    author_id: int
+    type: int
+    content: str
+    flags: int
+    tts: bool
+    mention_everyone: bool
+    mention_ids: list[int]
+    mention_role_ids: list[int]
+    embeds: list[dict[str, object]]
+    nonce: str | None
+    referenced_message_id: int | None
+    pinned_at: dt.datetime | None
+    edited_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    emoji: str
+    count: int
+    me: bool
+
+
+@dataclass(slots=True)
+class MessageView:
+    """A message with what its wire object embeds, loaded by the store."""
+
+    message: Message
+    author: dict[str, object]
+    member: dict[str, object] | None
+    mentions: list[dict[str, object]] = field(default_factory=list)
+    reactions: list[Reaction] = field(default_factory=list)
+    referenced: MessageView | None = None
+    referenced_missing: bool = False
+
+    def to_wire(self, *, nonce: bool = False) -> dict[str, object]:
+        """Discord's message object, with the keys client libraries index directly."""
+        message = self.message
+        wire: dict[str, object] = {
+            "id": str(message.id),
+            "channel_id": str(message.channel_id),
+            "author": self.author,
+            "content": message.content,
+            "timestamp": iso(created_at(message.id)),
+            "edited_timestamp": iso_or_none(message.edited_at),
+            "tts": message.tts,
+            "mention_everyone": message.mention_everyone,
+            "mentions": self.mentions,
+            "mention_roles": [str(r) for r in message.mention_role_ids],
+            "attachments": [],
+            "embeds": message.embeds,
+            "pinned": message.pinned_at is not None,
+            "type": message.type,
+            "flags": message.flags,
+            "components": [],
+        }
+        if message.guild_id is not None:
+            wire["guild_id"] = str(message.guild_id)
+        if self.member is not None:
+            wire["member"] = self.member
+        if self.reactions:
+            wire["reactions"] = [
+                {
+                    "count": r.count,
+                    "count_details": {"burst": 0, "normal": r.count},
+                    "me": r.me,
+                    "me_burst": False,
+                    "burst_colors": [],
+                    "emoji": emoji_wire(r.emoji),
+                }
+                for r in self.reactions
+            ]
+        if nonce and message.nonce is not None:
+            wire["nonce"] = message.nonce
+        if message.referenced_message_id is not None:
+            wire["message_reference"] = {
+                "type": 0,
+                "message_id": str(message.referenced_message_id),
+                "channel_id": str(message.channel_id),
+                **({"guild_id": str(message.guild_id)} if message.guild_id else {}),
+            }
+            wire["referenced_message"] = (
+                None if self.referenced is None else self.referenced.to_wire()
+            )
+        return wire

@@ -1,0 +1,505 @@
+"""Messages: send, read history, edit, delete, pin, react, type."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core import events
+from core.access import load_channel_access
+from core.domain import messages as rules
+from core.domain.guilds import ChannelType
+from core.domain.messages import AllowedMentions, Message, MessageType
+from core.domain.permissions import Permission
+from core.domain.timestamps import iso_or_none
+from core.errors import (
+    FormCheck,
+    InvalidForm,
+    MaxPins,
+    MissingPermissions,
+    NotATextChannel,
+    NotTheAuthor,
+    TooOldToBulkDelete,
+    UnknownEmoji,
+    UnknownMessage,
+)
+from core.events import EventName
+from core.journal import Journal
+from core.snowflakes import DISCORD_EPOCH_MS
+from core.store import messages as store
+
+if TYPE_CHECKING:
+    from core.access import ChannelAccess
+    from core.snowflakes import SnowflakeGenerator
+    from core.store.database import Connection, Database
+
+# Channels whose chat takes messages (voice channels have a text chat too).
+_MESSAGE_CHANNELS = frozenset(
+    {
+        ChannelType.GUILD_TEXT,
+        ChannelType.GUILD_ANNOUNCEMENT,
+        ChannelType.GUILD_VOICE,
+        ChannelType.GUILD_STAGE_VOICE,
+    }
+)
+_SUPPRESS_EMBEDS = 1 << 2  # the only message flag a client may set
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A message as a client sends it."""
+
+    content: str | None = None
+    embeds: list[dict[str, object]] | None = None
+    tts: bool = False
+    nonce: str | int | None = None
+    enforce_nonce: bool = False
+    reply_to: int | None = None
+    reply_channel_id: int | None = None
+    fail_if_not_exists: bool = True
+    allowed_mentions: AllowedMentions | None = None
+    flags: int = 0
+
+
+def _snowflake_at(moment: dt.datetime) -> int:
+    """The smallest snowflake issued at `moment`: for "messages since" queries."""
+    return max(0, int(moment.timestamp() * 1000) - DISCORD_EPOCH_MS) << 22
+
+
+def _message_access(
+    connection: Connection, channel_id: int, user_id: int, *, lock: bool = False
+) -> ChannelAccess:
+    found = load_channel_access(connection, channel_id, user_id, lock=lock)
+    if found.channel.type not in _MESSAGE_CHANNELS:
+        raise NotATextChannel(str(channel_id))
+    return found
+
+
+def _message(
+    connection: Connection, channel_id: int, message_id: int, *, lock: bool = False
+) -> Message:
+    message = store.message_in(connection, channel_id, message_id, lock=lock)
+    if message is None:
+        raise UnknownMessage(str(message_id))
+    return message
+
+
+def _view(connection: Connection, message: Message, viewer_id: int) -> dict[str, object]:
+    return store.views(connection, [message], viewer_id)[0].to_wire(nonce=True)
+
+
+class Messages:
+    def __init__(self, db: Database, snowflakes: SnowflakeGenerator) -> None:
+        self._db = db
+        self._snowflakes = snowflakes
+        self._journal = Journal(snowflakes)
+
+    async def send(self, user_id: int, channel_id: int, draft: Draft) -> dict[str, object]:
+        check = FormCheck()
+        rules.check_message(check, draft.content, draft.embeds, needs_body=True)
+        nonce = rules.check_nonce(check, draft.nonce)
+        if draft.allowed_mentions is not None:
+            rules.check_allowed_mentions(check, draft.allowed_mentions)
+        if draft.flags & ~_SUPPRESS_EMBEDS:
+            check.fail(
+                "flags", "MESSAGE_FLAGS_INVALID", "Only SUPPRESS_EMBEDS (1 << 2) can be set."
+            )
+        if draft.enforce_nonce and nonce is None:
+            check.fail("nonce", "BASE_TYPE_REQUIRED", "enforce_nonce needs a nonce.")
+        if draft.reply_channel_id is not None and draft.reply_channel_id != channel_id:
+            check.fail(
+                "message_reference",
+                "MESSAGE_REFERENCE_INVALID_CHANNEL",
+                "A reply must be in the same channel.",
+            )
+        check.done()
+        message_id = self._snowflakes.next_id()
+
+        def write(connection: Connection) -> dict[str, object]:
+            found = _message_access(connection, channel_id, user_id)
+            access = found.access
+            access.require(Permission.SEND_MESSAGES, have=found.permissions)
+            if draft.tts:
+                access.require(Permission.SEND_TTS_MESSAGES, have=found.permissions)
+            if draft.enforce_nonce and nonce is not None:
+                since = _snowflake_at(dt.datetime.now(dt.UTC) - rules.NONCE_WINDOW)
+                earlier = store.by_nonce(connection, channel_id, user_id, nonce, since)
+                if earlier is not None:  # a client's retry: the first message, not a second
+                    return _view(connection, earlier, user_id)
+            replied = None
+            if draft.reply_to is not None:
+                replied = store.message_in(connection, channel_id, draft.reply_to)
+                if replied is None and draft.fail_if_not_exists:
+                    raise InvalidForm.one(
+                        "message_reference", "REPLIES_UNKNOWN_MESSAGE", "Unknown message"
+                    )
+            content = draft.content or ""
+            mentions = rules.parse_mentions(
+                content,
+                draft.allowed_mentions,
+                may_mention_everyone=bool(found.permissions & Permission.MENTION_EVERYONE),
+            )
+            known = (
+                store.known_user_ids(connection, mentions.user_ids) if mentions.user_ids else set()
+            )
+            user_ids = [u for u in mentions.user_ids if u in known]
+            replied_user = draft.allowed_mentions is None or draft.allowed_mentions.replied_user
+            if replied is not None and replied_user and replied.author_id not in user_ids:
+                user_ids.append(replied.author_id)
+            roles = {role.id: role for role in access.roles}
+            role_ids = [
+                r
+                for r in mentions.role_ids
+                if r in roles
+                and r != access.guild.id
+                and (roles[r].mentionable or found.permissions & Permission.MENTION_EVERYONE)
+            ]
+            message = Message(
+                id=message_id,
+                channel_id=channel_id,
+                guild_id=access.guild.id,
+                author_id=user_id,
+                type=MessageType.REPLY if replied else MessageType.DEFAULT,
+                content=content,
+                flags=draft.flags,
+                tts=draft.tts,
+                mention_everyone=mentions.everyone,
+                mention_ids=user_ids,
+                mention_role_ids=role_ids,
+                embeds=draft.embeds or [],
+                nonce=nonce,
+                referenced_message_id=replied.id if replied else None,
+                pinned_at=None,
+                edited_at=None,
+            )
+            store.insert_message(connection, message)
+            wire = _view(connection, message, user_id)
+            self._journal.emit(
+                connection,
+                events.in_channel(EventName.MESSAGE_CREATE, access.guild.id, channel_id, wire),
+            )
+            return wire
+
+        return await self._db.run(write)
+
+    async def history(
+        self,
+        user_id: int,
+        channel_id: int,
+        *,
+        before: int | None,
+        after: int | None,
+        around: int | None,
+        limit: int,
+    ) -> list[dict[str, object]]:
+        def read(connection: Connection) -> list[dict[str, object]]:
+            found = _message_access(connection, channel_id, user_id)
+            found.access.require(Permission.READ_MESSAGE_HISTORY, have=found.permissions)
+            page = store.page(
+                connection, channel_id, before=before, after=after, around=around, limit=limit
+            )
+            return [view.to_wire() for view in store.views(connection, page, user_id)]
+
+        return await self._db.run(read)
+
+    async def get(self, user_id: int, channel_id: int, message_id: int) -> dict[str, object]:
+        def read(connection: Connection) -> dict[str, object]:
+            found = _message_access(connection, channel_id, user_id)
+            found.access.require(Permission.READ_MESSAGE_HISTORY, have=found.permissions)
+            return store.views(connection, [_message(connection, channel_id, message_id)], user_id)[
+                0
+            ].to_wire()
+
+        return await self._db.run(read)
+
+    async def edit(
+        self,
+        user_id: int,
+        channel_id: int,
+        message_id: int,
+        *,
+        given: frozenset[str],
+        content: str | None,
+        embeds: list[dict[str, object]] | None,
+        flags: int | None,
+        allowed_mentions: AllowedMentions | None = None,
+    ) -> dict[str, object]:
+        check = FormCheck()
+        rules.check_message(check, content, embeds, needs_body=False)
+        if flags is not None and flags & ~_SUPPRESS_EMBEDS:
+            check.fail(
+                "flags", "MESSAGE_FLAGS_INVALID", "Only SUPPRESS_EMBEDS (1 << 2) can be set."
+            )
+        check.done()
+
+        def write(connection: Connection) -> dict[str, object]:
+            found = _message_access(connection, channel_id, user_id)
+            message = _message(connection, channel_id, message_id, lock=True)
+            changes: dict[str, object] = {}
+            if given & {"content", "embeds"}:
+                if message.author_id != user_id:
+                    raise NotTheAuthor(str(message_id))
+                if "content" in given:
+                    text = content or ""
+                    mentions = rules.parse_mentions(
+                        text,
+                        allowed_mentions,
+                        may_mention_everyone=bool(found.permissions & Permission.MENTION_EVERYONE),
+                    )
+                    known = (
+                        store.known_user_ids(connection, mentions.user_ids)
+                        if mentions.user_ids
+                        else set()
+                    )
+                    changes |= {
+                        "content": text,
+                        "mention_everyone": mentions.everyone,
+                        "mention_ids": [u for u in mentions.user_ids if u in known],
+                    }
+                if "embeds" in given:
+                    changes["embeds"] = embeds or []
+                new_content = str(changes.get("content", message.content))
+                if not new_content.strip() and not changes.get("embeds", message.embeds):
+                    raise InvalidForm.one(
+                        "content", "MESSAGE_EMPTY", "Cannot send an empty message"
+                    )
+            if "flags" in given and flags is not None:
+                if message.author_id != user_id:
+                    found.access.require(Permission.MANAGE_MESSAGES, have=found.permissions)
+                changes["flags"] = flags
+            if changes:
+                store.edit_message(connection, message, changes, dt.datetime.now(dt.UTC))
+            edited = _message(connection, channel_id, message_id)
+            wire = store.views(connection, [edited], user_id)[0].to_wire()
+            if changes:
+                self._journal.emit(
+                    connection,
+                    events.in_channel(EventName.MESSAGE_UPDATE, edited.guild_id, channel_id, wire),
+                )
+            return wire
+
+        return await self._db.run(write)
+
+    async def delete(self, user_id: int, channel_id: int, message_id: int) -> None:
+        def write(connection: Connection) -> None:
+            found = _message_access(connection, channel_id, user_id)
+            message = _message(connection, channel_id, message_id, lock=True)
+            if message.author_id != user_id:
+                found.access.require(Permission.MANAGE_MESSAGES, have=found.permissions)
+            store.delete_messages(connection, channel_id, [message_id])
+            self._journal.emit(
+                connection,
+                events.in_channel(
+                    EventName.MESSAGE_DELETE, message.guild_id, channel_id, {"id": str(message_id)}
+                ),
+            )
+
+        await self._db.run(write)
+
+    async def bulk_delete(self, user_id: int, channel_id: int, message_ids: list[int]) -> None:
+        check = FormCheck()
+        if not rules.BULK_DELETE_MIN <= len(message_ids) <= rules.BULK_DELETE_MAX:
+            check.fail(
+                "messages",
+                "BASE_TYPE_BAD_LENGTH",
+                f"Must be between {rules.BULK_DELETE_MIN} and {rules.BULK_DELETE_MAX} in length.",
+            )
+        if len(set(message_ids)) != len(message_ids):
+            check.fail("messages", "BASE_TYPE_DUPLICATES", "Must not contain duplicates.")
+        check.done()
+        oldest_allowed = dt.datetime.now(dt.UTC) - rules.BULK_DELETE_MAX_AGE
+        if any(rules.created_at(message_id) < oldest_allowed for message_id in message_ids):
+            raise TooOldToBulkDelete(str(channel_id))
+
+        def write(connection: Connection) -> None:
+            found = _message_access(connection, channel_id, user_id)
+            found.access.require(Permission.MANAGE_MESSAGES, have=found.permissions)
+            deleted = store.delete_messages(connection, channel_id, message_ids)
+            if deleted:
+                self._journal.emit(
+                    connection,
+                    events.in_channel(
+                        EventName.MESSAGE_DELETE_BULK,
+                        found.access.guild.id,
+                        channel_id,
+                        {"ids": [str(i) for i in sorted(deleted)]},
+                    ),
+                )
+
+        await self._db.run(write)
+
+    # Pins.
+
+    async def pins(self, user_id: int, channel_id: int) -> list[dict[str, object]]:
+        def read(connection: Connection) -> list[dict[str, object]]:
+            found = _message_access(connection, channel_id, user_id)
+            found.access.require(Permission.READ_MESSAGE_HISTORY, have=found.permissions)
+            return [
+                v.to_wire()
+                for v in store.views(connection, store.pinned(connection, channel_id), user_id)
+            ]
+
+        return await self._db.run(read)
+
+    async def set_pin(self, user_id: int, channel_id: int, message_id: int, *, pin: bool) -> None:
+        def write(connection: Connection) -> None:
+            found = _message_access(connection, channel_id, user_id, lock=True)
+            if not found.permissions & (Permission.MANAGE_MESSAGES | Permission.PIN_MESSAGES):
+                raise MissingPermissions("PIN_MESSAGES")
+            message = _message(connection, channel_id, message_id, lock=True)
+            if pin == (message.pinned_at is not None):
+                return
+            if pin and len(store.pinned(connection, channel_id)) >= rules.MAX_PINS:
+                raise MaxPins(str(channel_id))
+            now = dt.datetime.now(dt.UTC)
+            store.set_pinned(connection, message_id, now if pin else None)
+            latest = store.pinned(connection, channel_id)
+            self._journal.emit(
+                connection,
+                events.in_channel(
+                    EventName.CHANNEL_PINS_UPDATE,
+                    found.access.guild.id,
+                    channel_id,
+                    {"last_pin_timestamp": iso_or_none(latest[0].pinned_at) if latest else None},
+                ),
+            )
+
+        await self._db.run(write)
+
+    # Reactions.
+
+    async def react(self, user_id: int, channel_id: int, message_id: int, raw_emoji: str) -> None:
+        emoji = _emoji(raw_emoji)
+
+        def write(connection: Connection) -> None:
+            found = _message_access(connection, channel_id, user_id)
+            found.access.require(Permission.READ_MESSAGE_HISTORY, have=found.permissions)
+            _message(connection, channel_id, message_id)
+            if not store.has_reaction(connection, message_id, emoji):
+                found.access.require(Permission.ADD_REACTIONS, have=found.permissions)
+            if store.add_reaction(connection, message_id, emoji, user_id):
+                self._journal.emit(
+                    connection,
+                    events.in_channel(
+                        EventName.MESSAGE_REACTION_ADD,
+                        found.access.guild.id,
+                        channel_id,
+                        {
+                            "user_id": str(user_id),
+                            "message_id": str(message_id),
+                            "emoji": rules.emoji_wire(emoji),
+                            "burst": False,
+                            "type": 0,
+                        },
+                    ),
+                )
+
+        await self._db.run(write)
+
+    async def unreact(
+        self,
+        user_id: int,
+        channel_id: int,
+        message_id: int,
+        raw_emoji: str | None,
+        *,
+        of_user: int | None,
+        everyone: bool,
+    ) -> None:
+        """Removes reactions: the caller's own (of_user = caller), another user's, all of one
+        emoji (everyone), or all (no emoji, everyone). Only one's own needs no MANAGE_MESSAGES."""
+        emoji = None if raw_emoji is None else _emoji(raw_emoji)
+
+        def write(connection: Connection) -> None:
+            found = _message_access(connection, channel_id, user_id)
+            _message(connection, channel_id, message_id)
+            if everyone or of_user != user_id:
+                found.access.require(Permission.MANAGE_MESSAGES, have=found.permissions)
+            removed = store.remove_reactions(
+                connection, message_id, emoji=emoji, user_id=None if everyone else of_user
+            )
+            if not removed:
+                return
+            ids: dict[str, object] = {"message_id": str(message_id)}
+            if not everyone:
+                event = events.in_channel(
+                    EventName.MESSAGE_REACTION_REMOVE,
+                    found.access.guild.id,
+                    channel_id,
+                    ids
+                    | {
+                        "user_id": str(of_user),
+                        "emoji": rules.emoji_wire(emoji or ""),
+                        "burst": False,
+                        "type": 0,
+                    },
+                )
+            elif emoji is not None:
+                event = events.in_channel(
+                    EventName.MESSAGE_REACTION_REMOVE_EMOJI,
+                    found.access.guild.id,
+                    channel_id,
+                    ids | {"emoji": rules.emoji_wire(emoji)},
+                )
+            else:
+                event = events.in_channel(
+                    EventName.MESSAGE_REACTION_REMOVE_ALL, found.access.guild.id, channel_id, ids
+                )
+            self._journal.emit(connection, event)
+
+        await self._db.run(write)
+
+    async def reactors(
+        self,
+        user_id: int,
+        channel_id: int,
+        message_id: int,
+        raw_emoji: str,
+        *,
+        after: int,
+        limit: int,
+    ) -> list[dict[str, object]]:
+        emoji = _emoji(raw_emoji)
+
+        def read(connection: Connection) -> list[dict[str, object]]:
+            found = _message_access(connection, channel_id, user_id)
+            found.access.require(Permission.READ_MESSAGE_HISTORY, have=found.permissions)
+            _message(connection, channel_id, message_id)
+            return [
+                u.to_wire()
+                for u in store.reactors(connection, message_id, emoji, after=after, limit=limit)
+            ]
+
+        return await self._db.run(read)
+
+    async def typing(self, user_id: int, channel_id: int) -> None:
+        """TYPING_START for the channel's viewers; nothing is stored."""
+
+        def write(connection: Connection) -> None:
+            found = _message_access(connection, channel_id, user_id)
+            found.access.require(Permission.SEND_MESSAGES, have=found.permissions)
+            self._journal.emit(
+                connection,
+                events.in_channel(
+                    EventName.TYPING_START,
+                    found.access.guild.id,
+                    channel_id,
+                    {
+                        "user_id": str(user_id),
+                        "timestamp": int(dt.datetime.now(dt.UTC).timestamp()),
+                    },
+                ),
+            )
+
+        await self._db.run(write)
+
+
+def _emoji(raw: str) -> str:
+    try:
+        key = rules.emoji_key(raw)
+    except InvalidForm:
+        raise UnknownEmoji(raw) from None
+    if ":" in key:
+        raise UnknownEmoji(raw)  # custom emoji arrive with guild emoji
+    return key

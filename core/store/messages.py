@@ -1,0 +1,291 @@
+"""SQL for messages, their edit history, pins and reactions. Blocking functions on one
+connection. A page of messages is read with a fixed number of queries, whatever its length."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from psycopg.rows import class_row
+
+from core.domain.messages import Message, MessageView, Reaction
+from core.domain.users import User
+from core.store.accounts import USER_COLUMNS
+from core.store.members import members_by_ids
+
+if TYPE_CHECKING:
+    import datetime as dt
+    from collections.abc import Sequence
+
+    from core.store.database import Connection
+
+_COLUMNS = (
+    "id, channel_id, guild_id, author_id, type, content, flags, tts, mention_everyone,"
+    " mention_ids, mention_role_ids, embeds, nonce, referenced_message_id, pinned_at, edited_at"
+)
+
+
+def insert_message(connection: Connection, message: Message) -> None:
+    connection.execute(
+        f"INSERT INTO messages ({_COLUMNS}) VALUES"
+        " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            message.id,
+            message.channel_id,
+            message.guild_id,
+            message.author_id,
+            message.type,
+            message.content,
+            message.flags,
+            message.tts,
+            message.mention_everyone,
+            message.mention_ids,
+            message.mention_role_ids,
+            json.dumps(message.embeds),
+            message.nonce,
+            message.referenced_message_id,
+            message.pinned_at,
+            message.edited_at,
+        ),
+    )
+    connection.execute(
+        "UPDATE channels SET last_message_id = %s"
+        " WHERE id = %s AND (last_message_id IS NULL OR last_message_id < %s)",
+        (message.id, message.channel_id, message.id),
+    )
+
+
+def message_in(
+    connection: Connection, channel_id: int, message_id: int, *, lock: bool = False
+) -> Message | None:
+    suffix = " FOR UPDATE" if lock else ""
+    return (
+        connection.cursor(row_factory=class_row(Message))
+        .execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE channel_id = %s AND id = %s{suffix}",
+            (channel_id, message_id),
+        )
+        .fetchone()
+    )
+
+
+def by_nonce(
+    connection: Connection, channel_id: int, author_id: int, nonce: str, since_id: int
+) -> Message | None:
+    """The author's message with this nonce sent since `since_id` (the window's first snowflake)."""
+    return (
+        connection.cursor(row_factory=class_row(Message))
+        .execute(
+            f"SELECT {_COLUMNS} FROM messages"
+            " WHERE channel_id = %s AND author_id = %s AND nonce = %s"
+            " AND id >= %s ORDER BY id LIMIT 1",
+            (channel_id, author_id, nonce, since_id),
+        )
+        .fetchone()
+    )
+
+
+def page(
+    connection: Connection,
+    channel_id: int,
+    *,
+    before: int | None,
+    after: int | None,
+    around: int | None,
+    limit: int,
+) -> list[Message]:
+    """A history page, newest first, like Discord's."""
+    cursor = connection.cursor(row_factory=class_row(Message))
+    select = f"SELECT {_COLUMNS} FROM messages WHERE channel_id = %s"
+    if around is not None:
+        older = cursor.execute(
+            f"{select} AND id <= %s ORDER BY id DESC LIMIT %s",
+            (channel_id, around, (limit + 1) // 2),
+        ).fetchall()
+        newer = cursor.execute(
+            f"{select} AND id > %s ORDER BY id LIMIT %s", (channel_id, around, limit // 2)
+        ).fetchall()
+        return list(reversed(newer)) + older
+    if after is not None:
+        rows = cursor.execute(
+            f"{select} AND id > %s ORDER BY id LIMIT %s", (channel_id, after, limit)
+        ).fetchall()
+        return list(reversed(rows))
+    if before is not None:
+        return cursor.execute(
+            f"{select} AND id < %s ORDER BY id DESC LIMIT %s", (channel_id, before, limit)
+        ).fetchall()
+    return cursor.execute(f"{select} ORDER BY id DESC LIMIT %s", (channel_id, limit)).fetchall()
+
+
+def views(connection: Connection, messages: Sequence[Message], viewer_id: int) -> list[MessageView]:
+    """Each message with its author, member, mentions, reactions and the message it replies to."""
+    if not messages:
+        return []
+    referenced_ids = {m.referenced_message_id for m in messages if m.referenced_message_id}
+    referenced = (
+        {
+            m.id: m
+            for m in connection.cursor(row_factory=class_row(Message))
+            .execute(f"SELECT {_COLUMNS} FROM messages WHERE id = ANY(%s)", (list(referenced_ids),))
+            .fetchall()
+        }
+        if referenced_ids
+        else {}
+    )
+    everything = [*messages, *referenced.values()]
+    user_ids = {m.author_id for m in everything} | {u for m in everything for u in m.mention_ids}
+    users = {
+        user.id: user.to_wire()
+        for user in connection.cursor(row_factory=class_row(User))
+        .execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ANY(%s)", (list(user_ids),))
+        .fetchall()
+    }
+    guild_id = messages[0].guild_id
+    members: dict[int, dict[str, object]] = {}
+    if guild_id is not None:
+        for member in members_by_ids(connection, guild_id, list({m.author_id for m in everything})):
+            members[member.user.id] = {k: v for k, v in member.to_wire().items() if k != "user"}
+    reactions = _reactions(connection, [m.id for m in messages], viewer_id)
+
+    def view(message: Message) -> MessageView:
+        return MessageView(
+            message=message,
+            author=users.get(message.author_id, {"id": str(message.author_id)}),
+            member=members.get(message.author_id),
+            mentions=[users[u] for u in message.mention_ids if u in users],
+            reactions=reactions.get(message.id, []),
+        )
+
+    result = []
+    for message in messages:
+        shown = view(message)
+        if message.referenced_message_id is not None:
+            target = referenced.get(message.referenced_message_id)
+            shown.referenced = None if target is None else view(target)
+        result.append(shown)
+    return result
+
+
+def _reactions(
+    connection: Connection, message_ids: list[int], viewer_id: int
+) -> dict[int, list[Reaction]]:
+    rows = connection.execute(
+        "SELECT message_id, emoji, count(*), bool_or(user_id = %s), min(created_at) FROM reactions"
+        " WHERE message_id = ANY(%s) GROUP BY message_id, emoji"
+        " ORDER BY message_id, min(created_at)",
+        (viewer_id, message_ids),
+    ).fetchall()
+    found: dict[int, list[Reaction]] = {}
+    for message_id, emoji, count, me, _ in rows:
+        found.setdefault(int(str(message_id)), []).append(
+            Reaction(str(emoji), int(str(count)), bool(me))
+        )
+    return found
+
+
+def edit_message(
+    connection: Connection, message: Message, changes: dict[str, object], edited_at: dt.datetime
+) -> None:
+    """Keeps the current version in the edit history, then applies `changes`."""
+    connection.execute(
+        "INSERT INTO message_edits (message_id, content, embeds) VALUES (%s, %s, %s)",
+        (message.id, message.content, json.dumps(message.embeds)),
+    )
+    allowed = {"content", "embeds", "flags", "mention_everyone", "mention_ids", "mention_role_ids"}
+    assert set(changes) <= allowed, set(changes) - allowed
+    values = [json.dumps(v) if k == "embeds" else v for k, v in changes.items()]
+    assignments = ", ".join(f"{column} = %s" for column in changes)
+    connection.execute(
+        f"UPDATE messages SET {assignments}, edited_at = %s WHERE id = %s",
+        (*values, edited_at, message.id),
+    )
+
+
+def edit_history(connection: Connection, message_id: int) -> list[tuple[str, object]]:
+    rows = connection.execute(
+        "SELECT content, embeds FROM message_edits WHERE message_id = %s ORDER BY replaced_at",
+        (message_id,),
+    ).fetchall()
+    return [(str(content), embeds) for content, embeds in rows]
+
+
+def delete_messages(
+    connection: Connection, channel_id: int, message_ids: Sequence[int]
+) -> list[int]:
+    rows = connection.execute(
+        "DELETE FROM messages WHERE channel_id = %s AND id = ANY(%s) RETURNING id",
+        (channel_id, list(message_ids)),
+    ).fetchall()
+    return [int(str(message_id)) for (message_id,) in rows]
+
+
+def set_pinned(connection: Connection, message_id: int, pinned_at: dt.datetime | None) -> None:
+    connection.execute("UPDATE messages SET pinned_at = %s WHERE id = %s", (pinned_at, message_id))
+
+
+def pinned(connection: Connection, channel_id: int) -> list[Message]:
+    return (
+        connection.cursor(row_factory=class_row(Message))
+        .execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE channel_id = %s AND pinned_at IS NOT NULL"
+            " ORDER BY pinned_at DESC",
+            (channel_id,),
+        )
+        .fetchall()
+    )
+
+
+# Reactions.
+
+
+def add_reaction(connection: Connection, message_id: int, emoji: str, user_id: int) -> bool:
+    """False when the user had already reacted with this emoji."""
+    row = connection.execute(
+        "INSERT INTO reactions (message_id, emoji, user_id) VALUES (%s, %s, %s)"
+        " ON CONFLICT DO NOTHING RETURNING user_id",
+        (message_id, emoji, user_id),
+    ).fetchone()
+    return row is not None
+
+
+def has_reaction(connection: Connection, message_id: int, emoji: str) -> bool:
+    row = connection.execute(
+        "SELECT 1 FROM reactions WHERE message_id = %s AND emoji = %s LIMIT 1", (message_id, emoji)
+    ).fetchone()
+    return row is not None
+
+
+def remove_reactions(
+    connection: Connection, message_id: int, *, emoji: str | None = None, user_id: int | None = None
+) -> int:
+    """Removes the message's reactions, narrowed to one emoji and/or one user; returns how many."""
+    rows = connection.execute(
+        "DELETE FROM reactions WHERE message_id = %s AND (%s::text IS NULL OR emoji = %s)"
+        " AND (%s::bigint IS NULL OR user_id = %s) RETURNING 1",
+        (message_id, emoji, emoji, user_id, user_id),
+    ).fetchall()
+    return len(rows)
+
+
+def reactors(
+    connection: Connection, message_id: int, emoji: str, *, after: int, limit: int
+) -> list[User]:
+    return (
+        connection.cursor(row_factory=class_row(User))
+        .execute(
+            f"SELECT {', '.join('u.' + c.strip() for c in USER_COLUMNS.split(','))}"
+            " FROM reactions r JOIN users u ON u.id = r.user_id"
+            " WHERE r.message_id = %s AND r.emoji = %s AND r.user_id > %s"
+            " ORDER BY r.user_id LIMIT %s",
+            (message_id, emoji, after, limit),
+        )
+        .fetchall()
+    )
+
+
+def known_user_ids(connection: Connection, user_ids: Sequence[int]) -> set[int]:
+    rows = connection.execute(
+        "SELECT id FROM users WHERE id = ANY(%s)", (list(user_ids),)
+    ).fetchall()
+    return {int(str(user_id)) for (user_id,) in rows}
