@@ -33,6 +33,11 @@ async def snapshot(api: ApiClient, owner: Person, guild_id: object) -> tuple[obj
         (await api.http.get(f"{base}/channels", headers=owner.auth)).json(),
         (await api.http.get(f"{base}/roles", headers=owner.auth)).json(),
         (await api.http.get(f"{base}/audit-logs", headers=owner.auth)).json(),
+        [
+            (await api.http.get(f"/api/v10/channels/{c['id']}/messages", headers=owner.auth)).json()
+            for c in (await api.http.get(f"{base}/channels", headers=owner.auth)).json()
+            if c["type"] == 0
+        ],
         await outbox_events(api, guild_id),
     ]
     return tuple(map(str, parts))
@@ -78,6 +83,13 @@ async def test_no_route_reaches_into_another_guild(api: ApiClient) -> None:
             f"/api/v10/channels/{b_general['id']}/invites", headers=b_owner.auth, json={}
         )
     ).json()
+    b_message = (
+        await api.http.post(
+            f"/api/v10/channels/{b_general['id']}/messages",
+            headers=b_owner.auth,
+            json={"content": "bravo-secret-words"},
+        )
+    ).json()
     before = await snapshot(api, b_owner, guild_b["id"])
 
     ids_of_b = {
@@ -86,7 +98,10 @@ async def test_no_route_reaches_into_another_guild(api: ApiClient) -> None:
         "role_id": b_role["id"],
         "overwrite_id": b_role["id"],
         "user_id": b_member.id,
+        "message_id": b_message["id"],
+        "emoji": "%F0%9F%91%8D",
     }
+    secrets_of_b |= {str(b_message["id"]), "bravo-secret-words"}
     requests: list[tuple[str, str, object]] = []
     for rule in create_app(api.services).url_map.iter_rules():
         path = rule.rule
@@ -105,6 +120,16 @@ async def test_no_route_reaches_into_another_guild(api: ApiClient) -> None:
     a = f"/api/v10/guilds/{guild_a['id']}"
     requests += [
         ("DELETE", f"/api/v10/invites/{b_invite['code']}", None),
+        (
+            "POST",
+            f"/api/v10/channels/{a_channel['id']}/messages",
+            {"content": "hi", "message_reference": {"message_id": str(b_message["id"])}},
+        ),
+        (
+            "POST",
+            f"/api/v10/channels/{b_general['id']}/messages/bulk-delete",
+            {"messages": [str(b_message["id"]), "1"]},
+        ),
         ("PATCH", f"{a}/members/{b_member.id}", {"nick": "taken over"}),
         ("PUT", f"{a}/members/{b_member.id}/roles/{b_role['id']}", None),
         ("PATCH", f"{a}/channels", [{"id": str(b_private["id"]), "position": 0}]),
