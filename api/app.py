@@ -10,7 +10,7 @@ from api import health
 from api.errors import install_error_handlers
 from api.forms import MAX_JSON_BYTES
 from api.ratelimits import install_rate_limits
-from api.routes import discord_api
+from api.routes import attachments, discord_api
 from api.services import install
 
 if TYPE_CHECKING:
@@ -19,11 +19,15 @@ if TYPE_CHECKING:
 
 def create_app(found: Services) -> QuartTrio:
     app = QuartTrio("trioxide.api")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_JSON_BYTES
+    # Uploads are the largest bodies; JSON bodies are capped lower by api.forms.
+    app.config["MAX_CONTENT_LENGTH"] = max(
+        MAX_JSON_BYTES, found.settings.max_upload_bytes + 1024 * 1024
+    )
     install(app.extensions, found)
     install_error_handlers(app)
     install_rate_limits(app)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(attachments.blueprint)
     routes = discord_api()
     app.register_blueprint(routes, url_prefix="/api/v10", name="v10")
     app.register_blueprint(routes, url_prefix="/api/v9", name="v9")

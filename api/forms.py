@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -127,6 +129,41 @@ async def parse_json() -> object:
 async def parse_body(model: type[M]) -> M:
     """The request's JSON object body as `model`."""
     return validate(model, await parse_json())
+
+
+@dataclass(frozen=True, slots=True)
+class FilePart:
+    index: int
+    filename: str
+    content_type: str | None
+    data: bytes
+
+
+_FILE_FIELD = re.compile(r"^files\[(\d{1,2})\]$")
+
+
+async def parse_multipart(model: type[M]) -> tuple[M, list[FilePart]]:
+    """A multipart body as Discord's clients send it: `payload_json` (the JSON body) and files
+    in parts named `files[n]`. The request's size is capped by the app (MAX_CONTENT_LENGTH)."""
+    form = await request.form
+    files = await request.files
+    raw = form.get("payload_json")
+    if raw is None:
+        data: object = {key: value for key, value in form.items()}
+    else:
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, RecursionError):
+            raise InvalidJson("payload_json is not JSON") from None
+    parts = []
+    for name, storage in files.items(multi=True):
+        match = _FILE_FIELD.match(name)
+        if match is None:
+            raise InvalidForm.one(name, "FILE_FIELD_INVALID", "Files go in parts named files[n].")
+        parts.append(
+            FilePart(int(match[1]), storage.filename or "", storage.content_type, storage.read())
+        )
+    return validate(model, data), parts
 
 
 MAX_LIST_ITEMS = 1000  # a position list names each channel or role once; guilds have fewer

@@ -74,6 +74,8 @@ class Settings:
     registration: Registration
     refresh_reuse_grace_s: float
     rate_limits: bool
+    max_upload_bytes: int
+    public_url: str
 
 
 # Parsers: raw text in, value out; ValueError with the accepted range when the text is wrong.
@@ -278,6 +280,18 @@ REFRESH_REUSE_GRACE_S = Variable(
     "a refresh token re-sent this soon after use gets the same new pair (0 to 60)",
     _seconds_in(0, 60),
 )
+MAX_UPLOAD_BYTES = Variable(
+    "TRIOXIDE_MAX_UPLOAD_BYTES",
+    str(25 * 1024 * 1024),
+    "largest upload, all of one message's files together (1 KiB to 500 MiB)",
+    _int_in(1024, 500 * 1024 * 1024),
+)
+PUBLIC_URL = Variable(
+    "TRIOXIDE_PUBLIC_URL",
+    None,
+    "the API's address as clients reach it, for attachment links; unset: http://TRIOXIDE_API_ADDR",
+    _url,
+)
 RATE_LIMITS = Variable("TRIOXIDE_RATE_LIMITS", "on", "on, or off for load benchmarks", _switch)
 
 # Any: each variable parses to its own type; the table is read only for names, defaults, help.
@@ -300,6 +314,8 @@ VARIABLES: tuple[Variable[Any], ...] = (
     REGISTRATION,
     REFRESH_REUSE_GRACE_S,
     RATE_LIMITS,
+    MAX_UPLOAD_BYTES,
+    PUBLIC_URL,
 )
 
 
@@ -315,8 +331,9 @@ def load_settings(environ: Mapping[str, str], *, roles: str | None = None) -> Se
             raise ConfigError("--roles", str(error)) from None
     else:
         chosen = ROLES.require(environ)
+    api_addr = API_ADDR.require(environ)
     return Settings(
-        api_addr=API_ADDR.require(environ),
+        api_addr=api_addr,
         gateway_addr=GATEWAY_ADDR.require(environ),
         voice_addr=VOICE_ADDR.require(environ),
         database_url=DATABASE_URL.read(environ),
@@ -334,4 +351,6 @@ def load_settings(environ: Mapping[str, str], *, roles: str | None = None) -> Se
         registration=REGISTRATION.require(environ),
         refresh_reuse_grace_s=REFRESH_REUSE_GRACE_S.require(environ),
         rate_limits=RATE_LIMITS.require(environ),
+        max_upload_bytes=MAX_UPLOAD_BYTES.require(environ),
+        public_url=(PUBLIC_URL.read(environ) or f"http://{api_addr}").rstrip("/"),
     )

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import trio
 
 from core import events
 from core.access import load_channel_access
 from core.domain import messages as rules
+from core.domain.attachments import (
+    Attachment,
+    Upload,
+    check_uploads,
+    content_type,
+    link_is_valid,
+    signed_url,
+)
 from core.domain.guilds import ChannelType
 from core.domain.messages import AllowedMentions, Message, MessageType
 from core.domain.permissions import Permission
@@ -31,8 +42,10 @@ from core.store import messages as store
 
 if TYPE_CHECKING:
     from core.access import ChannelAccess
+    from core.domain.tokens import JwtKeys
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
+    from core.store.objects import ObjectStore
 
 # Channels whose chat takes messages (voice channels have a text chat too).
 _MESSAGE_CHANNELS = frozenset(
@@ -60,6 +73,7 @@ class Draft:
     fail_if_not_exists: bool = True
     allowed_mentions: AllowedMentions | None = None
     flags: int = 0
+    uploads: tuple[Upload, ...] = ()
 
 
 def _snowflake_at(moment: dt.datetime) -> int:
@@ -85,19 +99,51 @@ def _message(
     return message
 
 
-def _view(connection: Connection, message: Message, viewer_id: int) -> dict[str, object]:
-    return store.views(connection, [message], viewer_id)[0].to_wire(nonce=True)
-
-
 class Messages:
-    def __init__(self, db: Database, snowflakes: SnowflakeGenerator) -> None:
+    def __init__(
+        self,
+        db: Database,
+        snowflakes: SnowflakeGenerator,
+        objects: ObjectStore,
+        keys: JwtKeys,
+        public_url: str,
+        max_upload_bytes: int,
+    ) -> None:
         self._db = db
         self._snowflakes = snowflakes
         self._journal = Journal(snowflakes)
+        self._objects = objects
+        self._keys = keys
+        self._public_url = public_url
+        self._max_upload_bytes = max_upload_bytes
+
+    def _link(self, attachment: Attachment) -> str:
+        secret = self._keys.get(self._keys.signing_kid)
+        assert secret is not None  # the signing key is always listed
+        return signed_url(self._public_url, secret, attachment, int(time.time()))
+
+    def _view(self, connection: Connection, message: Message, viewer_id: int) -> dict[str, object]:
+        return store.views(connection, [message], viewer_id, self._link)[0].to_wire(nonce=True)
+
+    def link_is_valid(self, channel_id: int, attachment_id: int, ex: str, hm: str) -> bool:
+        """Whether a link to an attachment is one this server signed and has not expired."""
+        secrets = [secret for _, secret in self._keys.keys]
+        return link_is_valid(secrets, channel_id, attachment_id, ex, hm, int(time.time()))
+
+    async def attachment(
+        self, channel_id: int, attachment_id: int
+    ) -> tuple[Attachment, bytes] | None:
+        """The attachment and its bytes, for a link already checked with link_is_valid."""
+        found = await self._db.run(lambda c: store.attachment_in(c, channel_id, attachment_id))
+        if found is None:
+            return None
+        data = await self._objects.get(found.object_key)
+        return None if data is None else (found, data)
 
     async def send(self, user_id: int, channel_id: int, draft: Draft) -> dict[str, object]:
         check = FormCheck()
-        rules.check_message(check, draft.content, draft.embeds, needs_body=True)
+        rules.check_message(check, draft.content, draft.embeds, needs_body=not draft.uploads)
+        check_uploads(check, list(draft.uploads), self._max_upload_bytes)
         nonce = rules.check_nonce(check, draft.nonce)
         if draft.allowed_mentions is not None:
             rules.check_allowed_mentions(check, draft.allowed_mentions)
@@ -115,18 +161,39 @@ class Messages:
             )
         check.done()
         message_id = self._snowflakes.next_id()
+        attachments = [
+            Attachment(
+                id=attachment_id,
+                message_id=message_id,
+                channel_id=channel_id,
+                filename=upload.filename,
+                description=upload.description,
+                content_type=content_type(upload),
+                size=len(upload.data),
+                object_key=f"attachments/{channel_id}/{attachment_id}",
+            )
+            for upload, attachment_id in zip(
+                draft.uploads, self._snowflakes.next_ids(len(draft.uploads)), strict=True
+            )
+        ]
+
+        def check_access(connection: Connection) -> ChannelAccess:
+            found = _message_access(connection, channel_id, user_id)
+            found.access.require(Permission.SEND_MESSAGES, have=found.permissions)
+            if draft.tts:
+                found.access.require(Permission.SEND_TTS_MESSAGES, have=found.permissions)
+            if attachments:
+                found.access.require(Permission.ATTACH_FILES, have=found.permissions)
+            return found
 
         def write(connection: Connection) -> dict[str, object]:
-            found = _message_access(connection, channel_id, user_id)
+            found = check_access(connection)
             access = found.access
-            access.require(Permission.SEND_MESSAGES, have=found.permissions)
-            if draft.tts:
-                access.require(Permission.SEND_TTS_MESSAGES, have=found.permissions)
             if draft.enforce_nonce and nonce is not None:
                 since = _snowflake_at(dt.datetime.now(dt.UTC) - rules.NONCE_WINDOW)
                 earlier = store.by_nonce(connection, channel_id, user_id, nonce, since)
                 if earlier is not None:  # a client's retry: the first message, not a second
-                    return _view(connection, earlier, user_id)
+                    return self._view(connection, earlier, user_id)
             replied = None
             if draft.reply_to is not None:
                 replied = store.message_in(connection, channel_id, draft.reply_to)
@@ -174,14 +241,30 @@ class Messages:
                 edited_at=None,
             )
             store.insert_message(connection, message)
-            wire = _view(connection, message, user_id)
+            store.insert_attachments(connection, attachments)
+            wire = self._view(connection, message, user_id)
             self._journal.emit(
                 connection,
                 events.in_channel(EventName.MESSAGE_CREATE, access.guild.id, channel_id, wire),
             )
             return wire
 
-        return await self._db.run(write)
+        if not attachments:
+            return await self._db.run(write)
+        # Files are written only for a sender who may attach them, and removed again if the
+        # message is not stored after all: a refused message leaves no file behind.
+        await self._db.run(check_access)
+        for attachment, upload in zip(attachments, draft.uploads, strict=True):
+            await self._objects.put(attachment.object_key, upload.data)
+        stored = False
+        try:
+            wire = await self._db.run(write)
+            stored = True
+            return wire
+        finally:
+            if not stored:
+                with trio.CancelScope(shield=True):
+                    await self._objects.delete([a.object_key for a in attachments])
 
     async def history(
         self,
@@ -199,7 +282,7 @@ class Messages:
             page = store.page(
                 connection, channel_id, before=before, after=after, around=around, limit=limit
             )
-            return [view.to_wire() for view in store.views(connection, page, user_id)]
+            return [view.to_wire() for view in store.views(connection, page, user_id, self._link)]
 
         return await self._db.run(read)
 
@@ -207,9 +290,9 @@ class Messages:
         def read(connection: Connection) -> dict[str, object]:
             found = _message_access(connection, channel_id, user_id)
             found.access.require(Permission.READ_MESSAGE_HISTORY, have=found.permissions)
-            return store.views(connection, [_message(connection, channel_id, message_id)], user_id)[
-                0
-            ].to_wire()
+            return store.views(
+                connection, [_message(connection, channel_id, message_id)], user_id, self._link
+            )[0].to_wire()
 
         return await self._db.run(read)
 
@@ -271,7 +354,7 @@ class Messages:
             if changes:
                 store.edit_message(connection, message, changes, dt.datetime.now(dt.UTC))
             edited = _message(connection, channel_id, message_id)
-            wire = store.views(connection, [edited], user_id)[0].to_wire()
+            wire = store.views(connection, [edited], user_id, self._link)[0].to_wire()
             if changes:
                 self._journal.emit(
                     connection,
@@ -282,20 +365,28 @@ class Messages:
         return await self._db.run(write)
 
     async def delete(self, user_id: int, channel_id: int, message_id: int) -> None:
-        def write(connection: Connection) -> None:
+        def write(connection: Connection) -> list[str]:
             found = _message_access(connection, channel_id, user_id)
             message = _message(connection, channel_id, message_id, lock=True)
             if message.author_id != user_id:
                 found.access.require(Permission.MANAGE_MESSAGES, have=found.permissions)
-            store.delete_messages(connection, channel_id, [message_id])
+            _, keys = store.delete_messages(connection, channel_id, [message_id])
             self._journal.emit(
                 connection,
                 events.in_channel(
                     EventName.MESSAGE_DELETE, message.guild_id, channel_id, {"id": str(message_id)}
                 ),
             )
+            return keys
 
-        await self._db.run(write)
+        await self._delete_files(await self._db.run(write))
+
+    async def _delete_files(self, keys: list[str]) -> None:
+        """Removes deleted messages' files, after the deletion has committed. A crash between
+        the two leaves files without a message, never a message without its files."""
+        if keys:
+            with trio.CancelScope(shield=True):
+                await self._objects.delete(keys)
 
     async def bulk_delete(self, user_id: int, channel_id: int, message_ids: list[int]) -> None:
         check = FormCheck()
@@ -312,10 +403,10 @@ class Messages:
         if any(rules.created_at(message_id) < oldest_allowed for message_id in message_ids):
             raise TooOldToBulkDelete(str(channel_id))
 
-        def write(connection: Connection) -> None:
+        def write(connection: Connection) -> list[str]:
             found = _message_access(connection, channel_id, user_id)
             found.access.require(Permission.MANAGE_MESSAGES, have=found.permissions)
-            deleted = store.delete_messages(connection, channel_id, message_ids)
+            deleted, keys = store.delete_messages(connection, channel_id, message_ids)
             if deleted:
                 self._journal.emit(
                     connection,
@@ -326,8 +417,9 @@ class Messages:
                         {"ids": [str(i) for i in sorted(deleted)]},
                     ),
                 )
+            return keys
 
-        await self._db.run(write)
+        await self._delete_files(await self._db.run(write))
 
     # Pins.
 
@@ -337,7 +429,9 @@ class Messages:
             found.access.require(Permission.READ_MESSAGE_HISTORY, have=found.permissions)
             return [
                 v.to_wire()
-                for v in store.views(connection, store.pinned(connection, channel_id), user_id)
+                for v in store.views(
+                    connection, store.pinned(connection, channel_id), user_id, self._link
+                )
             ]
 
         return await self._db.run(read)

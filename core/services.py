@@ -16,6 +16,7 @@ from core.passwords import Passwords
 from core.roles import Roles
 from core.snowflakes import SnowflakeGenerator
 from core.store.jwt_keys import load_jwt_keys
+from core.store.objects import LocalObjectStore
 from core.store.ratelimits import MemoryRateLimits, RateLimits, RedisRateLimits
 from core.store.revocations import (
     MemoryRevokedSessions,
@@ -70,7 +71,14 @@ async def build_services(
         roles=Roles(db, snowflakes),
         members=Members(db, snowflakes),
         invites=Invites(db, snowflakes),
-        messages=Messages(db, snowflakes),
+        messages=Messages(
+            db,
+            snowflakes,
+            LocalObjectStore(settings.data_dir / "objects"),
+            accounts.keys,
+            settings.public_url,
+            settings.max_upload_bytes,
+        ),
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
         redis=redis,
     )

@@ -7,10 +7,11 @@ from typing import Any
 from quart import Blueprint, Response, request
 
 from api.auth import current_principal
-from api.forms import Form, Snowflake, parse_body
+from api.forms import FilePart, Form, Snowflake, parse_body, parse_multipart
 from api.params import query_int, query_snowflake, snowflake
 from api.responses import json_response, no_content
 from api.services import services
+from core.domain.attachments import Upload
 from core.domain.messages import HISTORY_MAX, AllowedMentions
 from core.errors import InvalidForm, UnknownChannel, UnknownMessage, UnknownUser
 from core.messages import Draft
@@ -33,7 +34,14 @@ class MessageReference(Form):
     type: int = 0
 
 
+class AttachmentBody(Form):
+    id: int | str
+    filename: str | None = None
+    description: str | None = None
+
+
 class CreateMessage(Form):
+    attachments: list[AttachmentBody] | None = None
     content: str | None = None
     nonce: str | int | None = None
     enforce_nonce: bool = False
@@ -69,7 +77,26 @@ def _allowed(body: AllowedMentionsBody | None) -> AllowedMentions | None:
     )
 
 
-def _draft(body: CreateMessage) -> Draft:
+def _uploads(body: CreateMessage, parts: list[FilePart]) -> tuple[Upload, ...]:
+    """The files, with the filename and description payload_json gives each (matched by id,
+    which is the n of its `files[n]` part)."""
+    described = {str(a.id): a for a in body.attachments or ()}
+    uploads = []
+    for part in parts:
+        about = described.get(str(part.index))
+        uploads.append(
+            Upload(
+                index=part.index,
+                filename=(about.filename if about and about.filename else part.filename),
+                declared_type=part.content_type,
+                data=part.data,
+                description=about.description if about else None,
+            )
+        )
+    return tuple(uploads)
+
+
+def _draft(body: CreateMessage, parts: list[FilePart] | None = None) -> Draft:
     if body.components or body.sticker_ids:
         raise InvalidForm.one(
             "components", "UNSUPPORTED", "Components and stickers are not supported yet."
@@ -86,6 +113,7 @@ def _draft(body: CreateMessage) -> Draft:
         fail_if_not_exists=True if reference is None else reference.fail_if_not_exists,
         allowed_mentions=_allowed(body.allowed_mentions),
         flags=body.flags,
+        uploads=_uploads(body, parts or []),
     )
 
 
@@ -121,7 +149,11 @@ async def get_message(channel_id: str, message_id: str) -> Response:
 @blueprint.post("/channels/<channel_id>/messages")
 async def create_message(channel_id: str) -> Response:
     principal = await current_principal()
-    draft = _draft(await parse_body(CreateMessage))
+    if request.mimetype == "multipart/form-data":
+        body, parts = await parse_multipart(CreateMessage)
+        draft = _draft(body, parts)
+    else:
+        draft = _draft(await parse_body(CreateMessage))
     return json_response(
         await services().messages.send(
             principal.user_id, snowflake(channel_id, UnknownChannel), draft

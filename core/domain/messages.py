@@ -217,6 +217,7 @@ class MessageView:
     member: dict[str, object] | None
     mentions: list[dict[str, object]] = field(default_factory=list)
     reactions: list[Reaction] = field(default_factory=list)
+    attachments: list[dict[str, object]] = field(default_factory=list)
     referenced: MessageView | None = None
     referenced_missing: bool = False
 
@@ -234,7 +235,7 @@ class MessageView:
             "mention_everyone": message.mention_everyone,
             "mentions": self.mentions,
             "mention_roles": [str(r) for r in message.mention_role_ids],
-            "attachments": [],
+            "attachments": self.attachments,
             "embeds": message.embeds,
             "pinned": message.pinned_at is not None,
             "type": message.type,

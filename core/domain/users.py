@@ -140,6 +140,15 @@ class Image:
         return f"a_{digest}" if self.content_type == "image/gif" else digest
 
 
+def image_type_of(data: bytes) -> str | None:
+    """The image type `data` starts like, by its magic bytes; None when it is no image we take."""
+    kind = next((kind for kind, starts in _IMAGE_MAGIC.items() if data.startswith(starts)), None)
+    # RIFF starts WAV and AVI files too; a WebP says so at bytes 8 to 11.
+    if kind == "image/webp" and data[8:12] != b"WEBP":
+        return None
+    return kind
+
+
 def parse_image(check: FormCheck, field: str, data_uri: str) -> Image | None:
     """The image in a `data:image/…;base64,…` URI, or None after recording why it is not one."""
     match = _DATA_URI.match(data_uri)
@@ -159,7 +168,7 @@ def parse_image(check: FormCheck, field: str, data_uri: str) -> Image | None:
     except (binascii.Error, ValueError):
         check.fail(field, "IMAGE_INVALID", "Invalid image data: the base64 is malformed.")
         return None
-    if not data.startswith(_IMAGE_MAGIC[content_type]):
+    if image_type_of(data) != content_type:
         check.fail(field, "IMAGE_INVALID", f"Invalid image data: the data is not {content_type}.")
         return None
     return Image(content_type, data)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from psycopg.rows import class_row
 
+from core.domain.attachments import Attachment
 from core.domain.messages import Message, MessageView, Reaction
 from core.domain.users import User
 from core.store.accounts import USER_COLUMNS
@@ -15,7 +16,7 @@ from core.store.members import members_by_ids
 
 if TYPE_CHECKING:
     import datetime as dt
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from core.store.database import Connection
 
@@ -118,8 +119,64 @@ def page(
     return cursor.execute(f"{select} ORDER BY id DESC LIMIT %s", (channel_id, limit)).fetchall()
 
 
-def views(connection: Connection, messages: Sequence[Message], viewer_id: int) -> list[MessageView]:
-    """Each message with its author, member, mentions, reactions and the message it replies to."""
+_ATTACHMENT_COLUMNS = (
+    "id, message_id, channel_id, filename, description, content_type, size, object_key"
+)
+
+
+def insert_attachments(connection: Connection, attachments: Sequence[Attachment]) -> None:
+    for a in attachments:
+        connection.execute(
+            f"INSERT INTO attachments ({_ATTACHMENT_COLUMNS})"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                a.id,
+                a.message_id,
+                a.channel_id,
+                a.filename,
+                a.description,
+                a.content_type,
+                a.size,
+                a.object_key,
+            ),
+        )
+
+
+def attachments_of(
+    connection: Connection, message_ids: Sequence[int]
+) -> dict[int, list[Attachment]]:
+    found: dict[int, list[Attachment]] = {}
+    for attachment in (
+        connection.cursor(row_factory=class_row(Attachment))
+        .execute(
+            f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments WHERE message_id = ANY(%s) ORDER BY id",
+            (list(message_ids),),
+        )
+        .fetchall()
+    ):
+        found.setdefault(attachment.message_id, []).append(attachment)
+    return found
+
+
+def attachment_in(connection: Connection, channel_id: int, attachment_id: int) -> Attachment | None:
+    return (
+        connection.cursor(row_factory=class_row(Attachment))
+        .execute(
+            f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments WHERE channel_id = %s AND id = %s",
+            (channel_id, attachment_id),
+        )
+        .fetchone()
+    )
+
+
+def views(
+    connection: Connection,
+    messages: Sequence[Message],
+    viewer_id: int,
+    link: Callable[[Attachment], str],
+) -> list[MessageView]:
+    """Each message with its author, member, mentions, reactions, attachments (with links made
+    by `link`) and the message it replies to."""
     if not messages:
         return []
     referenced_ids = {m.referenced_message_id for m in messages if m.referenced_message_id}
@@ -147,6 +204,7 @@ def views(connection: Connection, messages: Sequence[Message], viewer_id: int) -
         for member in members_by_ids(connection, guild_id, list({m.author_id for m in everything})):
             members[member.user.id] = {k: v for k, v in member.to_wire().items() if k != "user"}
     reactions = _reactions(connection, [m.id for m in messages], viewer_id)
+    files = attachments_of(connection, [m.id for m in everything])
 
     def view(message: Message) -> MessageView:
         return MessageView(
@@ -155,6 +213,7 @@ def views(connection: Connection, messages: Sequence[Message], viewer_id: int) -
             member=members.get(message.author_id),
             mentions=[users[u] for u in message.mention_ids if u in users],
             reactions=reactions.get(message.id, []),
+            attachments=[a.to_wire(link(a)) for a in files.get(message.id, [])],
         )
 
     result = []
@@ -212,12 +271,18 @@ def edit_history(connection: Connection, message_id: int) -> list[tuple[str, obj
 
 def delete_messages(
     connection: Connection, channel_id: int, message_ids: Sequence[int]
-) -> list[int]:
+) -> tuple[list[int], list[str]]:
+    """Deletes the messages; returns their ids and the object keys of their files, which the
+    caller deletes from the object store once this transaction has committed."""
+    keys = connection.execute(
+        "SELECT object_key FROM attachments WHERE channel_id = %s AND message_id = ANY(%s)",
+        (channel_id, list(message_ids)),
+    ).fetchall()
     rows = connection.execute(
         "DELETE FROM messages WHERE channel_id = %s AND id = ANY(%s) RETURNING id",
         (channel_id, list(message_ids)),
     ).fetchall()
-    return [int(str(message_id)) for (message_id,) in rows]
+    return [int(str(message_id)) for (message_id,) in rows], [str(key) for (key,) in keys]
 
 
 def set_pinned(connection: Connection, message_id: int, pinned_at: dt.datetime | None) -> None:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
 from core.domain.permissions import Permission
+from tests.api.rooms import Room, count_messages, send
 from tests.api.test_auth import field_errors
 from tests.api.test_guilds import (
     MISSING_PERMISSIONS,
-    add_member,
     new_guild,
     new_role,
     outbox_events,
@@ -26,41 +26,10 @@ if TYPE_CHECKING:
 
     from core.config import Settings
     from core.store.database import Database
-    from tests.running import ApiClient, Person
+    from tests.running import ApiClient
 
 P = Permission
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
-
-
-@dataclasses.dataclass
-class Room:
-    owner: Person
-    member: Person
-    guild_id: str
-    channel_id: str
-
-    def url(self, path: str = "") -> str:
-        return f"/api/v10/channels/{self.channel_id}/messages{path}"
-
-
-@pytest.fixture
-async def room(api: ApiClient) -> Room:
-    owner, member = await api.register(), await api.register()
-    guild = await new_guild(api, owner)
-    await add_member(api, guild["id"], member)
-    channel = await general_channel(api, owner, guild["id"])
-    return Room(owner, member, str(guild["id"]), str(channel["id"]))
-
-
-async def send(api: ApiClient, who: Person, room: Room, **body: object) -> dict[str, Any]:
-    response = await api.http.post(room.url(), headers=who.auth, json=body)
-    assert response.status_code == 200, response.text
-    message: dict[str, Any] = response.json()
-    return message
-
-
-async def count_messages(api: ApiClient, room: Room) -> int:
-    return await api.count(f"messages WHERE channel_id = {int(room.channel_id)}")
 
 
 async def test_a_sent_message_has_every_key_libraries_read(api: ApiClient, room: Room) -> None:
