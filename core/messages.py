@@ -423,15 +423,18 @@ class Messages:
 
     # Pins.
 
-    async def pins(self, user_id: int, channel_id: int) -> list[dict[str, object]]:
-        def read(connection: Connection) -> list[dict[str, object]]:
+    async def pins(
+        self, user_id: int, channel_id: int
+    ) -> list[tuple[str | None, dict[str, object]]]:
+        """The channel's pinned messages, most recently pinned first, with when each was pinned."""
+
+        def read(connection: Connection) -> list[tuple[str | None, dict[str, object]]]:
             found = _message_access(connection, channel_id, user_id)
             found.access.require(Permission.READ_MESSAGE_HISTORY, have=found.permissions)
+            pinned = store.pinned(connection, channel_id)
             return [
-                v.to_wire()
-                for v in store.views(
-                    connection, store.pinned(connection, channel_id), user_id, self._link
-                )
+                (iso_or_none(view.message.pinned_at), view.to_wire())
+                for view in store.views(connection, pinned, user_id, self._link)
             ]
 
         return await self._db.run(read)

@@ -60,6 +60,8 @@ class EditMessage(Form):
     embeds: list[dict[str, Any]] | None = None
     flags: int | None = None
     allowed_mentions: AllowedMentionsBody | None = None
+    components: list[dict[str, Any]] | None = None
+    tts: bool | None = None  # discord.py sends tts with every edit; an edit cannot change it
 
 
 class BulkDelete(Form):
@@ -165,6 +167,8 @@ async def create_message(channel_id: str) -> Response:
 async def edit_message(channel_id: str, message_id: str) -> Response:
     principal = await current_principal()
     body = await parse_body(EditMessage)
+    if body.components:
+        raise InvalidForm.one("components", "UNSUPPORTED", "Components are not supported yet.")
     edited = await services().messages.edit(
         principal.user_id,
         *_ids(channel_id, message_id),
@@ -200,9 +204,10 @@ async def bulk_delete(channel_id: str) -> Response:
 @blueprint.get("/channels/<channel_id>/pins")
 async def pins(channel_id: str) -> Response:
     principal = await current_principal()
-    return json_response(
-        await services().messages.pins(principal.user_id, snowflake(channel_id, UnknownChannel))
+    pinned = await services().messages.pins(
+        principal.user_id, snowflake(channel_id, UnknownChannel)
     )
+    return json_response([message for _, message in pinned])
 
 
 @blueprint.get("/channels/<channel_id>/messages/pins")
@@ -212,10 +217,7 @@ async def pins_page(channel_id: str) -> Response:
         principal.user_id, snowflake(channel_id, UnknownChannel)
     )
     limit = query_int("limit", 50, 1, 50)
-    items = [
-        {"pinned_at": message.pop("pinned_at", None), "message": message}
-        for message in pinned[:limit]
-    ]
+    items = [{"pinned_at": at, "message": message} for at, message in pinned[:limit]]
     return json_response({"items": items, "has_more": len(pinned) > limit})
 
 

@@ -376,6 +376,7 @@ async def test_pins_on_both_routes_and_their_permission(api: ApiClient, room: Ro
     page = (await api.http.get(new_route, headers=room.member.auth)).json()
     assert page["has_more"] is False
     assert page["items"][0]["message"]["id"] == message["id"]
+    assert TIMESTAMP.match(page["items"][0]["pinned_at"])
     assert (
         await api.http.delete(f"{new_route}/{message['id']}", headers=room.owner.auth)
     ).status_code == 204
