@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from core import events
-from core.access import load_channel_access
+from core.access import load_access, load_channel_access
 from core.domain import messages as rules
 from core.domain.attachments import (
     Attachment,
@@ -38,6 +38,7 @@ from core.errors import (
 from core.events import EventName
 from core.journal import Journal
 from core.snowflakes import DISCORD_EPOCH_MS
+from core.store import guilds as guild_store
 from core.store import messages as store
 
 if TYPE_CHECKING:
@@ -57,6 +58,19 @@ _MESSAGE_CHANNELS = frozenset(
     }
 )
 _SUPPRESS_EMBEDS = 1 << 2  # the only message flag a client may set
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    content: str | None = None
+    author_ids: tuple[int, ...] = ()
+    channel_ids: tuple[int, ...] = ()
+    mentions: tuple[int, ...] = ()
+    has: tuple[str, ...] = ()
+    min_id: int | None = None
+    max_id: int | None = None
+    limit: int = 25
+    offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -567,6 +581,43 @@ class Messages:
                 u.to_wire()
                 for u in store.reactors(connection, message_id, emoji, after=after, limit=limit)
             ]
+
+        return await self._db.run(read)
+
+    async def search(self, user_id: int, guild_id: int, query: SearchQuery) -> dict[str, object]:
+        """Discord's guild message search, over only the channels the caller can read."""
+
+        def read(connection: Connection) -> dict[str, object]:
+            access = load_access(connection, guild_id, user_id)
+            channels = [
+                c
+                for c in guild_store.channels_of(connection, guild_id)
+                if c.type in _MESSAGE_CHANNELS
+            ]
+            overwrites = guild_store.overwrites_of(connection, [c.id for c in channels])
+            readable = Permission.VIEW_CHANNEL | Permission.READ_MESSAGE_HISTORY
+            channel_ids = [
+                c.id
+                for c in channels
+                if access.in_channel(c, overwrites[c.id]) & readable == readable
+                and (not query.channel_ids or c.id in query.channel_ids)
+            ]
+            total, found = store.search(
+                connection,
+                guild_id,
+                channel_ids,
+                content=query.content,
+                author_ids=query.author_ids,
+                mentions=query.mentions,
+                has=query.has,
+                min_id=query.min_id,
+                max_id=query.max_id,
+                limit=query.limit,
+                offset=query.offset,
+            )
+            views = store.views(connection, found, user_id, self._link) if found else []
+            # Discord nests each hit in a list (once it carried context messages around it).
+            return {"total_results": total, "messages": [[view.to_wire()] for view in views]}
 
         return await self._db.run(read)
 

@@ -13,8 +13,8 @@ from api.responses import json_response, no_content
 from api.services import services
 from core.domain.attachments import Upload
 from core.domain.messages import HISTORY_MAX, AllowedMentions
-from core.errors import InvalidForm, UnknownChannel, UnknownMessage, UnknownUser
-from core.messages import Draft
+from core.errors import InvalidForm, UnknownChannel, UnknownGuild, UnknownMessage, UnknownUser
+from core.messages import Draft, SearchQuery
 
 blueprint = Blueprint("messages", __name__)
 
@@ -297,3 +297,40 @@ async def typing(channel_id: str) -> Response:
     principal = await current_principal()
     await services().messages.typing(principal.user_id, snowflake(channel_id, UnknownChannel))
     return no_content()
+
+
+_HAS = frozenset({"link", "embed", "file", "image"})
+
+
+def _snowflake_list(name: str) -> tuple[int, ...]:
+    values = request.args.getlist(name)
+    if any(not v.isdigit() or len(v) > 20 for v in values):
+        raise InvalidForm.one(name, "NUMBER_TYPE_COERCE", "Value is not snowflake.")
+    return tuple(int(v) for v in values)
+
+
+@blueprint.get("/guilds/<guild_id>/messages/search")
+async def search(guild_id: str) -> Response:
+    principal = await current_principal()
+    content = request.args.get("content")
+    if content is not None and (len(content) > 1024 or "\x00" in content):
+        raise InvalidForm.one("content", "BASE_TYPE_MAX_LENGTH", "Must be 1024 or fewer in length.")
+    has = tuple(request.args.getlist("has"))
+    if not set(has) <= _HAS:
+        raise InvalidForm.one("has", "BASE_TYPE_CHOICES", f"Value must be one of {sorted(_HAS)}.")
+    query = SearchQuery(
+        content=content or None,
+        author_ids=_snowflake_list("author_id"),
+        channel_ids=_snowflake_list("channel_id"),
+        mentions=_snowflake_list("mentions"),
+        has=has,
+        min_id=query_snowflake("min_id"),
+        max_id=query_snowflake("max_id"),
+        limit=query_int("limit", 25, 1, 25),
+        offset=query_int("offset", 0, 0, 9975),
+    )
+    return json_response(
+        await services().messages.search(
+            principal.user_id, snowflake(guild_id, UnknownGuild), query
+        )
+    )

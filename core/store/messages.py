@@ -354,3 +354,67 @@ def known_user_ids(connection: Connection, user_ids: Sequence[int]) -> set[int]:
         "SELECT id FROM users WHERE id = ANY(%s)", (list(user_ids),)
     ).fetchall()
     return {int(str(user_id)) for (user_id,) in rows}
+
+
+# Search.
+
+SEARCH_COUNT_CAP = 10_000  # total_results is exact up to this; counting further costs too much
+
+
+def search(
+    connection: Connection,
+    guild_id: int,
+    channel_ids: Sequence[int],
+    *,
+    content: str | None,
+    author_ids: Sequence[int],
+    mentions: Sequence[int],
+    has: Sequence[str],
+    min_id: int | None,
+    max_id: int | None,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[Message]]:
+    """Messages of `channel_ids` matching every filter, newest first, and how many match.
+    Content matches whole words (PostgreSQL full-text search on the GIN index)."""
+    where = ["guild_id = %s", "channel_id = ANY(%s)"]
+    params: list[object] = [guild_id, list(channel_ids)]
+    if content:
+        where.append("search @@ plainto_tsquery('simple', %s)")
+        params.append(content)
+    if author_ids:
+        where.append("author_id = ANY(%s)")
+        params.append(list(author_ids))
+    if mentions:
+        where.append("mention_ids && %s::bigint[]")
+        params.append(list(mentions))
+    if min_id is not None:
+        where.append("id > %s")
+        params.append(min_id)
+    if max_id is not None:
+        where.append("id < %s")
+        params.append(max_id)
+    conditions = {
+        "link": "content ~ 'https?://'",
+        "embed": "jsonb_array_length(embeds) > 0",
+        "file": "EXISTS (SELECT 1 FROM attachments a WHERE a.message_id = messages.id)",
+        "image": "EXISTS (SELECT 1 FROM attachments a WHERE a.message_id = messages.id"
+        " AND a.content_type LIKE 'image/%%')",
+    }
+    where += [conditions[kind] for kind in has]
+    clause = " AND ".join(where)
+    total_row = connection.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM messages WHERE {clause}"
+        f" LIMIT {SEARCH_COUNT_CAP}) found",
+        params,
+    ).fetchone()
+    assert total_row is not None
+    rows = (
+        connection.cursor(row_factory=class_row(Message))
+        .execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE {clause} ORDER BY id DESC LIMIT %s OFFSET %s",
+            [*params, limit, offset],
+        )
+        .fetchall()
+    )
+    return int(str(total_row[0])), rows

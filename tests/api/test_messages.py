@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -446,3 +446,59 @@ async def test_five_messages_per_five_seconds_per_channel(settings: Settings, db
             f"/api/v10/channels/{other['id']}/messages", headers=owner.auth, json={"content": "hi"}
         )
         assert elsewhere.status_code == 200  # another channel, another bucket
+
+
+async def test_search_finds_words_and_only_in_readable_channels(api: ApiClient, room: Room) -> None:
+    hidden = (
+        await api.http.post(
+            f"/api/v10/guilds/{room.guild_id}/channels",
+            headers=room.owner.auth,
+            json={
+                "name": "staff",
+                "permission_overwrites": [
+                    {"id": room.guild_id, "type": 0, "deny": str(int(P.VIEW_CHANNEL))}
+                ],
+            },
+        )
+    ).json()
+    await send(api, room.owner, room, content="The quick brown fox")
+    await send(
+        api, room.member, room, content=f"a lazy dog <@{room.owner.id}> https://example.test"
+    )
+    secret = await api.http.post(
+        f"/api/v10/channels/{hidden['id']}/messages",
+        headers=room.owner.auth,
+        json={"content": "quick staff secret"},
+    )
+    assert secret.status_code == 200
+    search = f"/api/v10/guilds/{room.guild_id}/messages/search"
+
+    def contents(body: dict[str, Any]) -> list[str]:
+        return [hit[0]["content"] for hit in body["messages"]]
+
+    by_member = (await api.http.get(f"{search}?content=quick", headers=room.member.auth)).json()
+    by_owner = (await api.http.get(f"{search}?content=QUICK", headers=room.owner.auth)).json()
+    assert (by_member["total_results"], contents(by_member)) == (1, ["The quick brown fox"])
+    assert sorted(contents(by_owner)) == ["The quick brown fox", "quick staff secret"]
+    by_author = (
+        await api.http.get(f"{search}?author_id={room.member.id}", headers=room.owner.auth)
+    ).json()
+    assert contents(by_author) == [f"a lazy dog <@{room.owner.id}> https://example.test"]
+    links = (
+        await api.http.get(f"{search}?has=link&mentions={room.owner.id}", headers=room.owner.auth)
+    ).json()
+    assert links["total_results"] == 1
+    nothing = (await api.http.get(f"{search}?content=elephant", headers=room.owner.auth)).json()
+    assert nothing == {"total_results": 0, "messages": []}
+    injection = await api.http.get(
+        f"{search}?content=%27%29%3B%20DROP%20TABLE%20messages%3B--", headers=room.owner.auth
+    )
+    assert injection.status_code == 200
+    assert await api.count("messages") >= 3
+    assert field_errors(await api.http.get(f"{search}?has=cats", headers=room.owner.auth)) == {
+        "has": ["BASE_TYPE_CHOICES"]
+    }
+    stranger = await api.register()
+    assert (await api.http.get(f"{search}?content=quick", headers=stranger.auth)).json()[
+        "code"
+    ] == 10004
