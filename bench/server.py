@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 class RunningServer:
     api_url: str
     pid: int
+    database_url: str  # the server's own database, for seeding benchmark data
 
 
 async def read_log_until(process: trio.Process, lines: list[dict[str, object]], until: str) -> None:
@@ -74,9 +75,13 @@ async def running_server(
                 await read_log_until(process, log, "ready")
             (urls,) = [line["urls"] for line in log if line["msg"] == "api listening"]
             assert isinstance(urls, list)
+            # The embedded PostgreSQL listens on a socket in its data folder.
+            database_url = server_env.get("DATABASE_URL") or (
+                f"postgresql://postgres@/trioxide?host={data_dir}/postgres"
+            )
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_drain, process)
-                yield RunningServer(str(urls[0]), process.pid)
+                yield RunningServer(str(urls[0]), process.pid, database_url)
                 nursery.cancel_scope.cancel()
         finally:
             if process.returncode is None:

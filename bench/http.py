@@ -1,0 +1,79 @@
+"""A lean HTTP/1.1 client for load generation: one keep-alive connection, one request at a
+time, just enough parsing for JSON APIs. Far cheaper per request than a full client, so the
+load generator is not what a benchmark measures."""
+
+from __future__ import annotations
+
+import json
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import trio
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+
+    def json(self) -> object:
+        return json.loads(self.body)
+
+
+class Connection:
+    def __init__(self, stream: trio.SocketStream, host: str) -> None:
+        self._stream = stream
+        self._host = host
+        self._buffer = b""
+
+    async def request(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, body: object = None
+    ) -> Answer:
+        payload = b"" if body is None else json.dumps(body).encode()
+        lines = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: {self._host}",
+            f"Content-Length: {len(payload)}",
+        ]
+        if body is not None:
+            lines.append("Content-Type: application/json")
+        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        await self._stream.send_all(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
+        head = await self._read_until(b"\r\n\r\n")
+        status_line, *header_lines = head.split(b"\r\n")
+        status = int(status_line.split(b" ", 2)[1])
+        length = 0
+        for line in header_lines:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return Answer(status, await self._read_exactly(length))
+
+    async def _read_until(self, marker: bytes) -> bytes:
+        while marker not in self._buffer:
+            chunk = await self._stream.receive_some(65536)
+            if not chunk:
+                raise ConnectionError("the server closed the connection")
+            self._buffer += chunk
+        head, _, self._buffer = self._buffer.partition(marker)
+        return head
+
+    async def _read_exactly(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            chunk = await self._stream.receive_some(65536)
+            if not chunk:
+                raise ConnectionError("the server closed the connection")
+            self._buffer += chunk
+        body, self._buffer = self._buffer[:size], self._buffer[size:]
+        return body
+
+
+@asynccontextmanager
+async def connect(host: str, port: int) -> AsyncIterator[Connection]:
+    stream = await trio.open_tcp_stream(host, port)
+    async with stream:
+        yield Connection(stream, f"{host}:{port}")

@@ -1,0 +1,218 @@
+"""Messages under load: POSTs beside a bare Quart-Trio handler, history and search over a
+channel of a million messages, each at 32 concurrent clients.
+
+Usage: python -m bench.messages [--seconds S] [--messages N] [--clients C]
+
+The server runs in its own process beside its PostgreSQL; this process is the load, with a lean
+keep-alive client (bench/http.py). Nothing is pinned: server, database and load share the cores,
+and the bare handler is measured the same way. Every answer is checked: a benchmark that counts
+errors as speed measures nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from urllib.parse import urlsplit
+
+import psycopg
+import trio
+
+from bench.http import Connection, connect
+from bench.server import running_server
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def summary(name: str, latencies_ms: list[float], elapsed_s: float) -> str:
+    return (
+        f"{name}: {len(latencies_ms) / elapsed_s:.0f}/s,"
+        f" p50 {statistics.median(latencies_ms):.2f} ms,"
+        f" p99 {percentile(latencies_ms, 0.99):.2f} ms"
+    )
+
+
+async def load(
+    host: str, port: int, clients: int, seconds: float, one: object
+) -> tuple[list[float], float]:
+    """`clients` connections each running `one(connection, index)` back to back for `seconds`."""
+    latencies: list[float] = []
+    until = time.perf_counter() + seconds
+
+    async def client(index: int) -> None:
+        async with connect(host, port) as connection:
+            while time.perf_counter() < until:
+                start = time.perf_counter()
+                await one(connection, index)  # type: ignore[operator]
+                latencies.append((time.perf_counter() - start) * 1000)
+
+    start = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        for index in range(clients):
+            nursery.start_soon(client, index)
+    return latencies, time.perf_counter() - start
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def bare_quart_rate(clients: int, seconds: float) -> str:
+    port = free_port()
+    command = [sys.executable, "-m", "bench.bare_quart", str(port)]
+    process = await trio.lowlevel.open_process(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        with trio.fail_after(20):
+            while True:
+                try:
+                    async with connect("127.0.0.1", port):
+                        break
+                except OSError:
+                    await trio.sleep(0.05)  # the yardstick is starting; a benchmark may poll
+
+        async def echo(connection: Connection, _: int) -> None:
+            answer = await connection.request(
+                "POST", "/echo", body={"content": "hello from a bench"}
+            )
+            assert answer.status == 200
+
+        latencies, elapsed = await load("127.0.0.1", port, clients, seconds, echo)
+        return summary("bare Quart-Trio POST", latencies, elapsed)
+    finally:
+        process.terminate()
+        with trio.move_on_after(10):
+            await process.wait()
+        if process.returncode is None:
+            process.kill()
+
+
+def seed(
+    database_url: str, guild_id: int, channel_id: int, author_id: int, count: int
+) -> list[int]:
+    """`count` messages in `channel_id`, in one statement; their ids, oldest first."""
+    now_ms = int(time.time() * 1000) - 1420070400000
+    base = (now_ms - 86_400_000) << 22  # a day ago, so new messages sort after them
+    with psycopg.connect(database_url, autocommit=True) as db:
+        db.execute(
+            "INSERT INTO messages (id, channel_id, guild_id, author_id, content)"
+            " SELECT %s::bigint + g::bigint * 350000, %s, %s, %s,"
+            " 'message ' || g || ' '"
+            " || (ARRAY['alpha','bravo','charlie','delta','echo'])[1 + g %% 5]"
+            " || ' m' || g FROM generate_series(1, %s) g",
+            (base, channel_id, guild_id, author_id, count),
+        )
+        db.execute("ANALYZE messages")
+    return [base + g * 350000 for g in (1, count)]
+
+
+async def main(seconds: float, messages: int, clients: int) -> None:
+    lines = []
+    async with running_server() as server:
+        url = urlsplit(server.api_url)
+        host, port = url.hostname or "127.0.0.1", url.port or 80
+        async with connect(host, port) as setup:
+            registered = await setup.request(
+                "POST",
+                "/api/v10/auth/register",
+                body={
+                    "username": "bench_owner",
+                    "email": "bench@example.test",
+                    "password": "bench-password",
+                },
+            )
+            assert registered.status == 201, registered.body
+            token = registered.json()["token"]  # type: ignore[index]
+            auth = {"Authorization": f"Bearer {token}"}
+            user_id = int(registered.json()["user"]["id"])  # type: ignore[index]
+            guild = (
+                await setup.request("POST", "/api/v10/guilds", headers=auth, body={"name": "Bench"})
+            ).json()
+            guild_id = int(guild["id"])  # type: ignore[index]
+            made = []
+            for name in ("posting", "archive"):
+                channel = await setup.request(
+                    "POST",
+                    f"/api/v10/guilds/{guild_id}/channels",
+                    headers=auth,
+                    body={"name": name},
+                )
+                made.append(int(channel.json()["id"]))  # type: ignore[index]
+        posting, archive = made
+
+        async def post(connection: Connection, index: int) -> None:
+            answer = await connection.request(
+                "POST",
+                f"/api/v10/channels/{posting}/messages",
+                headers=auth,
+                body={"content": f"hello from client {index}"},
+            )
+            assert answer.status == 200, answer.body
+
+        latencies, elapsed = await load(host, port, clients, seconds, post)
+        post_line = summary("POST message", latencies, elapsed)
+        post_rate = len(latencies) / elapsed
+        bare = await bare_quart_rate(clients, seconds)
+        bare_rate = float(bare.split(": ")[1].split("/s")[0])
+        lines += [post_line, bare, f"POST is {post_rate / bare_rate:.0%} of bare"]
+
+        started = time.perf_counter()
+        first, last = await trio.to_thread.run_sync(
+            seed, server.database_url, guild_id, archive, user_id, messages
+        )
+        lines.append(f"seeded {messages} messages in {time.perf_counter() - started:.1f} s")
+        rng = random.Random(7)
+
+        async def page(connection: Connection, _: int) -> None:
+            before = rng.randint(first, last)
+            answer = await connection.request(
+                "GET",
+                f"/api/v10/channels/{archive}/messages?limit=50&before={before}",
+                headers=auth,
+            )
+            assert answer.status == 200, answer.body
+            assert len(answer.json()) == 50 or before < first + 50 * 350000  # type: ignore[arg-type]
+
+        latencies, elapsed = await load(host, port, clients, seconds, page)
+        lines.append(summary(f"history page of 50 from {messages}", latencies, elapsed))
+
+        async def search(connection: Connection, index: int) -> None:
+            # Half common words (a fifth of all messages match), half a unique token.
+            word = (
+                rng.choice(["alpha", "bravo", "charlie", "delta", "echo"])
+                if index % 2
+                else f"m{rng.randint(1, messages)}"
+            )
+            answer = await connection.request(
+                "GET",
+                f"/api/v10/guilds/{guild_id}/messages/search?content={word}&channel_id={archive}",
+                headers=auth,
+            )
+            assert answer.status == 200, answer.body
+            assert answer.json()["total_results"] >= 1  # type: ignore[index]
+
+        latencies, elapsed = await load(host, port, clients, seconds, search)
+        lines.append(summary(f"search over {messages}", latencies, elapsed))
+    cpu = time.process_time()
+    lines.append(f"load generator CPU {cpu:.1f} s")
+    print("messages: " + " | ".join(lines))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--clients", type=int, default=32)
+    options = parser.parse_args()
+    trio.run(main, options.seconds, options.messages, options.clients)
