@@ -1,17 +1,16 @@
 """discord.py 2.7, unmodified, logging in to Trioxide with a bot token.
 
-The library runs on asyncio, in a worker thread with its own event loop; the server runs on
-Trio in this one. They meet over real loopback sockets, as they would in production.
+The library runs on asyncio in a worker thread (tests/compat/library.py); the server on Trio.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import discord
-import trio
+
+from tests.compat.library import run_discord_py
 
 if TYPE_CHECKING:
     from tests.running import ApiClient
@@ -27,7 +26,7 @@ class SeenByBot:
     owner_id: int
 
 
-async def _log_in(base_url: str, token: str) -> SeenByBot:
+async def _log_in(token: str) -> SeenByBot:
     client = discord.Client(intents=discord.Intents.none())
     try:
         await client.login(token)  # GET /users/@me, then GET /oauth2/applications/@me
@@ -55,15 +54,7 @@ async def test_discord_py_logs_in_with_a_bot_token(api: ApiClient) -> None:
         f"/api/v10/applications/{application_id}/bot/reset", headers=owner.auth
     )
     token = reset.json()["token"]
-    base_url = str(api.http.base_url).rstrip("/")
-
-    original_base = discord.http.Route.BASE
-    discord.http.Route.BASE = f"{base_url}/api/v10"
-    try:
-        with trio.fail_after(30):
-            seen = await trio.to_thread.run_sync(lambda: asyncio.run(_log_in(base_url, token)))
-    finally:
-        discord.http.Route.BASE = original_base
+    seen = await run_discord_py(api, lambda: _log_in(token))
 
     assert seen == SeenByBot(
         user_id=int(application_id),
@@ -76,20 +67,11 @@ async def test_discord_py_logs_in_with_a_bot_token(api: ApiClient) -> None:
 
 
 async def test_discord_py_reports_a_bad_token_as_login_failure(api: ApiClient) -> None:
-    base_url = str(api.http.base_url).rstrip("/")
-    original_base = discord.http.Route.BASE
-    discord.http.Route.BASE = f"{base_url}/api/v10"
-    try:
+    async def attempt() -> str:
+        try:
+            await _log_in("MTIz.bm90LWEtdG9rZW4")
+        except discord.LoginFailure as failure:
+            return str(failure)
+        return "logged in"
 
-        def attempt() -> str:
-            try:
-                asyncio.run(_log_in(base_url, "MTIz.bm90LWEtdG9rZW4"))
-            except discord.LoginFailure as failure:
-                return str(failure)
-            return "logged in"
-
-        with trio.fail_after(30):
-            outcome = await trio.to_thread.run_sync(attempt)
-    finally:
-        discord.http.Route.BASE = original_base
-    assert outcome == "Improper token has been passed."
+    assert await run_discord_py(api, attempt) == "Improper token has been passed."

@@ -3,16 +3,15 @@ and a role and edits a member, parsing every answer into its own models."""
 
 from __future__ import annotations
 
-import asyncio
 import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import discord
-import trio
 
 from core.domain.permissions import Permission
 from tests.api.test_guilds import add_member, new_guild, new_role
+from tests.compat.library import run_discord_py
 
 if TYPE_CHECKING:
     from tests.running import ApiClient
@@ -94,15 +93,9 @@ async def test_discord_py_creates_a_channel_and_a_role_and_edits_a_member(api: A
     ).json()
     category_id = int(next(c for c in channels if c["name"] == "Text Channels")["id"])
 
-    original_base = discord.http.Route.BASE
-    discord.http.Route.BASE = f"{str(api.http.base_url).rstrip('/')}/api/v10"
-    try:
-        with trio.fail_after(30):
-            done = await trio.to_thread.run_sync(
-                lambda: asyncio.run(_manage(token, int(str(guild["id"])), person.id, category_id))
-            )
-    finally:
-        discord.http.Route.BASE = original_base
+    done = await run_discord_py(
+        api, lambda: _manage(token, int(str(guild["id"])), person.id, category_id)
+    )
 
     assert done.guild_name == "Compat Guild"
     assert set(done.role_names) == {"@everyone", "managers"}

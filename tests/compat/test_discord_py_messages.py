@@ -3,16 +3,15 @@ the history of and deletes a message, and uploads a file, parsing every answer."
 
 from __future__ import annotations
 
-import asyncio
 import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import discord
-import trio
 
 from tests.api.test_guilds import new_guild
 from tests.api.test_members import general_channel
+from tests.compat.library import run_discord_py
 
 if TYPE_CHECKING:
     from tests.running import ApiClient
@@ -95,15 +94,7 @@ async def test_discord_py_sends_edits_reacts_pins_reads_deletes_and_uploads(api:
     )
     channel = await general_channel(api, owner, guild["id"])
 
-    original_base = discord.http.Route.BASE
-    discord.http.Route.BASE = f"{str(api.http.base_url).rstrip('/')}/api/v10"
-    try:
-        with trio.fail_after(30):
-            seen = await trio.to_thread.run_sync(
-                lambda: asyncio.run(_converse(token, int(str(channel["id"]))))
-            )
-    finally:
-        discord.http.Route.BASE = original_base
+    seen = await run_discord_py(api, lambda: _converse(token, int(str(channel["id"]))))
 
     assert seen.edited_content == "hello, edited"
     assert seen.reactions == [("👍", 1)]
