@@ -11,6 +11,7 @@ from api.ratelimits import too_many_requests
 from api.responses import json_response
 from core.errors import (
     BannedFromGuild,
+    CannotMessageUser,
     ClientError,
     InvalidForm,
     InvalidGuildAction,
@@ -59,6 +60,7 @@ _RENDERING: dict[type[ClientError], tuple[int, int, str]] = {
     NotATextChannel: (400, 50008, "Cannot send messages in a non-text channel"),
     NotTheAuthor: (403, 50005, "Cannot edit a message authored by another user"),
     MaxPins: (400, 30003, "Maximum number of pins reached (50)"),
+    CannotMessageUser: (403, 50007, "Cannot send messages to this user"),
     TooOldToBulkDelete: (400, 50034, "A message provided was too old to bulk delete"),
     BannedFromGuild: (403, 40007, "The user is banned from this guild."),
     UnknownUser: (404, 10013, "Unknown User"),

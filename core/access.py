@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from core.domain.guilds import highest_position
 from core.domain.permissions import ALL_PERMISSIONS, GuildPermissions, Permission
 from core.errors import MissingAccess, MissingPermissions, UnknownChannel, UnknownGuild
+from core.store import direct
 from core.store import guilds as store
 
 if TYPE_CHECKING:
@@ -126,3 +127,63 @@ def load_channel_access(
     if not permissions & Permission.VIEW_CHANNEL:
         raise MissingAccess(f"channel {channel_id}")
     return ChannelAccess(access, channel, overwrites, permissions)
+
+
+# What anyone in a DM may do: Discord's implicit permissions there. A block takes sending and
+# reacting away (and sending answers "cannot send messages to this user").
+DM_PERMISSIONS = int(
+    Permission.VIEW_CHANNEL
+    | Permission.SEND_MESSAGES
+    | Permission.SEND_TTS_MESSAGES
+    | Permission.READ_MESSAGE_HISTORY
+    | Permission.ADD_REACTIONS
+    | Permission.ATTACH_FILES
+    | Permission.EMBED_LINKS
+    | Permission.USE_EXTERNAL_EMOJIS
+    | Permission.PIN_MESSAGES
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageAccess:
+    """What the caller may do with the messages of one channel, a guild's or a DM."""
+
+    channel: Channel
+    permissions: int
+    guild_id: int | None
+    roles: list[Role]  # the guild's, for role mentions; none in a DM
+    blocked: bool  # a DM where one of the two has blocked the other
+
+    def require(self, wanted: Permission) -> None:
+        if self.permissions & wanted != wanted:
+            raise MissingPermissions(wanted.name or str(int(wanted)))
+
+
+def load_message_access(
+    connection: Connection, channel_id: int, user_id: int, *, lock: bool = False
+) -> MessageAccess:
+    """Access to a channel's messages. A DM's recipients have Discord's implicit DM
+    permissions; anyone else finds it unknown, like a guild channel of a guild they are not in."""
+    channel = store.channel_by_id(connection, channel_id)
+    if channel is None:
+        raise UnknownChannel(str(channel_id))
+    if channel.guild_id is not None:
+        found = load_channel_access(connection, channel_id, user_id, lock=lock)
+        return MessageAccess(
+            found.channel, found.permissions, channel.guild_id, found.access.roles, blocked=False
+        )
+    recipients = direct.recipients(connection, channel_id)
+    if user_id not in recipients:
+        raise UnknownChannel(str(channel_id))
+    others = [r for r in recipients if r != user_id]
+    blocked = (
+        len(recipients) == 2
+        and bool(others)
+        and direct.blocked_between(connection, user_id, others[0])
+    )
+    permissions = (
+        DM_PERMISSIONS & ~int(Permission.SEND_MESSAGES | Permission.ADD_REACTIONS)
+        if blocked
+        else DM_PERMISSIONS
+    )
+    return MessageAccess(channel, permissions, None, [], blocked)

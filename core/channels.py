@@ -7,13 +7,22 @@ from typing import TYPE_CHECKING
 
 from core import events
 from core.access import load_access, load_channel_access
+from core.direct import dm_wire
 from core.domain import guilds as rules
 from core.domain.audit import AuditAction, changes
 from core.domain.guilds import ChannelType, Overwrite
 from core.domain.permissions import OverwriteType, Permission
-from core.errors import FieldError, FormCheck, InvalidForm, UnknownMember, UnknownRole
+from core.errors import (
+    FieldError,
+    FormCheck,
+    InvalidForm,
+    UnknownChannel,
+    UnknownMember,
+    UnknownRole,
+)
 from core.events import EventName
 from core.journal import Journal
+from core.store import direct as direct_store
 from core.store import guilds as store
 
 if TYPE_CHECKING:
@@ -216,6 +225,11 @@ class Channels:
 
     async def get(self, user_id: int, channel_id: int) -> dict[str, object]:
         def read(connection: Connection) -> dict[str, object]:
+            channel = store.channel_by_id(connection, channel_id)
+            if channel is not None and channel.guild_id is None:
+                if user_id not in direct_store.recipients(connection, channel_id):
+                    raise UnknownChannel(str(channel_id))
+                return dm_wire(connection, channel_id, user_id)
             found = load_channel_access(connection, channel_id, user_id)
             return found.channel.to_wire(found.overwrites)
 

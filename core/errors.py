@@ -80,6 +80,10 @@ class NotTheAuthor(ClientError):
     """Only its author edits a message's content."""
 
 
+class CannotMessageUser(ClientError):
+    """No DM with this user: a block either way, or no guild or friendship in common."""
+
+
 class MaxPins(ClientError):
     pass
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from core import events
-from core.access import load_access, load_channel_access
+from core.access import load_access, load_message_access
 from core.domain import messages as rules
 from core.domain.attachments import (
     Attachment,
@@ -25,6 +25,7 @@ from core.domain.messages import AllowedMentions, Message, MessageType
 from core.domain.permissions import Permission
 from core.domain.timestamps import iso_or_none
 from core.errors import (
+    CannotMessageUser,
     FormCheck,
     InvalidForm,
     MaxPins,
@@ -42,7 +43,7 @@ from core.store import guilds as guild_store
 from core.store import messages as store
 
 if TYPE_CHECKING:
-    from core.access import ChannelAccess
+    from core.access import MessageAccess
     from core.domain.tokens import JwtKeys
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
@@ -55,6 +56,8 @@ _MESSAGE_CHANNELS = frozenset(
         ChannelType.GUILD_ANNOUNCEMENT,
         ChannelType.GUILD_VOICE,
         ChannelType.GUILD_STAGE_VOICE,
+        ChannelType.DM,
+        ChannelType.GROUP_DM,
     }
 )
 _SUPPRESS_EMBEDS = 1 << 2  # the only message flag a client may set
@@ -97,8 +100,8 @@ def _snowflake_at(moment: dt.datetime) -> int:
 
 def _message_access(
     connection: Connection, channel_id: int, user_id: int, *, lock: bool = False
-) -> ChannelAccess:
-    found = load_channel_access(connection, channel_id, user_id, lock=lock)
+) -> MessageAccess:
+    found = load_message_access(connection, channel_id, user_id, lock=lock)
     if found.channel.type not in _MESSAGE_CHANNELS:
         raise NotATextChannel(str(channel_id))
     return found
@@ -191,18 +194,19 @@ class Messages:
             )
         ]
 
-        def check_access(connection: Connection) -> ChannelAccess:
+        def check_access(connection: Connection) -> MessageAccess:
             found = _message_access(connection, channel_id, user_id)
-            found.access.require(Permission.SEND_MESSAGES, have=found.permissions)
+            if found.blocked:
+                raise CannotMessageUser(str(channel_id))
+            found.require(Permission.SEND_MESSAGES)
             if draft.tts:
-                found.access.require(Permission.SEND_TTS_MESSAGES, have=found.permissions)
+                found.require(Permission.SEND_TTS_MESSAGES)
             if attachments:
-                found.access.require(Permission.ATTACH_FILES, have=found.permissions)
+                found.require(Permission.ATTACH_FILES)
             return found
 
         def write(connection: Connection) -> dict[str, object]:
             found = check_access(connection)
-            access = found.access
             if draft.enforce_nonce and nonce is not None:
                 since = _snowflake_at(dt.datetime.now(dt.UTC) - rules.NONCE_WINDOW)
                 earlier = store.by_nonce(connection, channel_id, user_id, nonce, since)
@@ -228,18 +232,18 @@ class Messages:
             replied_user = draft.allowed_mentions is None or draft.allowed_mentions.replied_user
             if replied is not None and replied_user and replied.author_id not in user_ids:
                 user_ids.append(replied.author_id)
-            roles = {role.id: role for role in access.roles}
+            roles = {role.id: role for role in found.roles}
             role_ids = [
                 r
                 for r in mentions.role_ids
                 if r in roles
-                and r != access.guild.id
+                and r != found.guild_id
                 and (roles[r].mentionable or found.permissions & Permission.MENTION_EVERYONE)
             ]
             message = Message(
                 id=message_id,
                 channel_id=channel_id,
-                guild_id=access.guild.id,
+                guild_id=found.guild_id,
                 author_id=user_id,
                 type=MessageType.REPLY if replied else MessageType.DEFAULT,
                 content=content,
@@ -259,7 +263,7 @@ class Messages:
             wire = self._view(connection, message, user_id)
             self._journal.emit(
                 connection,
-                events.in_channel(EventName.MESSAGE_CREATE, access.guild.id, channel_id, wire),
+                events.in_channel(EventName.MESSAGE_CREATE, found.guild_id, channel_id, wire),
             )
             return wire
 
@@ -292,7 +296,7 @@ class Messages:
     ) -> list[dict[str, object]]:
         def read(connection: Connection) -> list[dict[str, object]]:
             found = _message_access(connection, channel_id, user_id)
-            found.access.require(Permission.READ_MESSAGE_HISTORY, have=found.permissions)
+            found.require(Permission.READ_MESSAGE_HISTORY)
             page = store.page(
                 connection, channel_id, before=before, after=after, around=around, limit=limit
             )
@@ -303,7 +307,7 @@ class Messages:
     async def get(self, user_id: int, channel_id: int, message_id: int) -> dict[str, object]:
         def read(connection: Connection) -> dict[str, object]:
             found = _message_access(connection, channel_id, user_id)
-            found.access.require(Permission.READ_MESSAGE_HISTORY, have=found.permissions)
+            found.require(Permission.READ_MESSAGE_HISTORY)
             return store.views(
                 connection, [_message(connection, channel_id, message_id)], user_id, self._link
             )[0].to_wire()
@@ -363,7 +367,7 @@ class Messages:
                     )
             if "flags" in given and flags is not None:
                 if message.author_id != user_id:
-                    found.access.require(Permission.MANAGE_MESSAGES, have=found.permissions)
+                    found.require(Permission.MANAGE_MESSAGES)
                 changes["flags"] = flags
             if changes:
                 store.edit_message(connection, message, changes, dt.datetime.now(dt.UTC))
@@ -383,7 +387,7 @@ class Messages:
             found = _message_access(connection, channel_id, user_id)
             message = _message(connection, channel_id, message_id, lock=True)
             if message.author_id != user_id:
-                found.access.require(Permission.MANAGE_MESSAGES, have=found.permissions)
+                found.require(Permission.MANAGE_MESSAGES)
             _, keys = store.delete_messages(connection, channel_id, [message_id])
             self._journal.emit(
                 connection,
@@ -419,14 +423,14 @@ class Messages:
 
         def write(connection: Connection) -> list[str]:
             found = _message_access(connection, channel_id, user_id)
-            found.access.require(Permission.MANAGE_MESSAGES, have=found.permissions)
+            found.require(Permission.MANAGE_MESSAGES)
             deleted, keys = store.delete_messages(connection, channel_id, message_ids)
             if deleted:
                 self._journal.emit(
                     connection,
                     events.in_channel(
                         EventName.MESSAGE_DELETE_BULK,
-                        found.access.guild.id,
+                        found.guild_id,
                         channel_id,
                         {"ids": [str(i) for i in sorted(deleted)]},
                     ),
@@ -444,7 +448,7 @@ class Messages:
 
         def read(connection: Connection) -> list[tuple[str | None, dict[str, object]]]:
             found = _message_access(connection, channel_id, user_id)
-            found.access.require(Permission.READ_MESSAGE_HISTORY, have=found.permissions)
+            found.require(Permission.READ_MESSAGE_HISTORY)
             pinned = store.pinned(connection, channel_id)
             return [
                 (iso_or_none(view.message.pinned_at), view.to_wire())
@@ -470,7 +474,7 @@ class Messages:
                 connection,
                 events.in_channel(
                     EventName.CHANNEL_PINS_UPDATE,
-                    found.access.guild.id,
+                    found.guild_id,
                     channel_id,
                     {"last_pin_timestamp": iso_or_none(latest[0].pinned_at) if latest else None},
                 ),
@@ -485,16 +489,16 @@ class Messages:
 
         def write(connection: Connection) -> None:
             found = _message_access(connection, channel_id, user_id)
-            found.access.require(Permission.READ_MESSAGE_HISTORY, have=found.permissions)
+            found.require(Permission.READ_MESSAGE_HISTORY)
             _message(connection, channel_id, message_id)
             if not store.has_reaction(connection, message_id, emoji):
-                found.access.require(Permission.ADD_REACTIONS, have=found.permissions)
+                found.require(Permission.ADD_REACTIONS)
             if store.add_reaction(connection, message_id, emoji, user_id):
                 self._journal.emit(
                     connection,
                     events.in_channel(
                         EventName.MESSAGE_REACTION_ADD,
-                        found.access.guild.id,
+                        found.guild_id,
                         channel_id,
                         {
                             "user_id": str(user_id),
@@ -526,7 +530,7 @@ class Messages:
             found = _message_access(connection, channel_id, user_id)
             _message(connection, channel_id, message_id)
             if everyone or of_user != user_id:
-                found.access.require(Permission.MANAGE_MESSAGES, have=found.permissions)
+                found.require(Permission.MANAGE_MESSAGES)
             removed = store.remove_reactions(
                 connection, message_id, emoji=emoji, user_id=None if everyone else of_user
             )
@@ -536,7 +540,7 @@ class Messages:
             if not everyone:
                 event = events.in_channel(
                     EventName.MESSAGE_REACTION_REMOVE,
-                    found.access.guild.id,
+                    found.guild_id,
                     channel_id,
                     ids
                     | {
@@ -549,13 +553,13 @@ class Messages:
             elif emoji is not None:
                 event = events.in_channel(
                     EventName.MESSAGE_REACTION_REMOVE_EMOJI,
-                    found.access.guild.id,
+                    found.guild_id,
                     channel_id,
                     ids | {"emoji": rules.emoji_wire(emoji)},
                 )
             else:
                 event = events.in_channel(
-                    EventName.MESSAGE_REACTION_REMOVE_ALL, found.access.guild.id, channel_id, ids
+                    EventName.MESSAGE_REACTION_REMOVE_ALL, found.guild_id, channel_id, ids
                 )
             self._journal.emit(connection, event)
 
@@ -575,7 +579,7 @@ class Messages:
 
         def read(connection: Connection) -> list[dict[str, object]]:
             found = _message_access(connection, channel_id, user_id)
-            found.access.require(Permission.READ_MESSAGE_HISTORY, have=found.permissions)
+            found.require(Permission.READ_MESSAGE_HISTORY)
             _message(connection, channel_id, message_id)
             return [
                 u.to_wire()
@@ -626,12 +630,12 @@ class Messages:
 
         def write(connection: Connection) -> None:
             found = _message_access(connection, channel_id, user_id)
-            found.access.require(Permission.SEND_MESSAGES, have=found.permissions)
+            found.require(Permission.SEND_MESSAGES)
             self._journal.emit(
                 connection,
                 events.in_channel(
                     EventName.TYPING_START,
-                    found.access.guild.id,
+                    found.guild_id,
                     channel_id,
                     {
                         "user_id": str(user_id),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from core.accounts import Accounts
 from core.applications import Applications
 from core.channels import Channels
+from core.direct import Direct
 from core.guilds import Guilds
 from core.invites import Invites
 from core.members import Members
@@ -46,6 +47,7 @@ class Services:
     members: Members
     invites: Invites
     messages: Messages
+    direct: Direct
     rate_limits: RateLimits
     redis: Redis | None  # None: one process, everything shared in memory
 
@@ -71,6 +73,7 @@ async def build_services(
         roles=Roles(db, snowflakes),
         members=Members(db, snowflakes),
         invites=Invites(db, snowflakes),
+        direct=Direct(db, snowflakes),
         messages=Messages(
             db,
             snowflakes,

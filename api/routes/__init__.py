@@ -8,6 +8,7 @@ from api.routes import (
     applications,
     auth,
     channels,
+    direct,
     guilds,
     invites,
     members,
@@ -19,7 +20,18 @@ from api.routes import (
 
 def discord_api() -> Blueprint:
     routes = Blueprint("discord", __name__)
-    modules = (auth, users, applications, guilds, channels, roles, members, invites, messages)
+    modules = (
+        auth,
+        users,
+        applications,
+        guilds,
+        channels,
+        roles,
+        members,
+        invites,
+        messages,
+        direct,
+    )
     for module in modules:
         routes.register_blueprint(module.blueprint)
     return routes

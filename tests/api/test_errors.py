@@ -37,6 +37,7 @@ RENDERINGS: list[tuple[ClientError, int, dict[str, object]]] = [
     (errors.UnknownEmoji("x"), 400, {"code": 10014, "message": "Unknown Emoji"}),
     (errors.NotATextChannel("x"), 400, {"code": 50008, "message": "Cannot send messages in a non-text channel"}),
     (errors.NotTheAuthor("x"), 403, {"code": 50005, "message": "Cannot edit a message authored by another user"}),
+    (errors.CannotMessageUser("x"), 403, {"code": 50007, "message": "Cannot send messages to this user"}),
     (errors.MaxPins("x"), 400, {"code": 30003, "message": "Maximum number of pins reached (50)"}),
     (errors.TooOldToBulkDelete("x"), 400, {"code": 50034, "message": "A message provided was too old to bulk delete"}),
     (errors.BannedFromGuild("x"), 403, {"code": 40007, "message": "The user is banned from this guild."}),
