@@ -11,13 +11,14 @@ from core import events
 from core.domain.guilds import ChannelType
 from core.domain.timestamps import iso
 from core.errors import CannotMessageUser, FormCheck, UnknownChannel, UnknownUser
-from core.events import EventName
 from core.journal import Journal
 from core.store import accounts as account_store
 from core.store import direct as store
 from core.store import guilds as guild_store
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
 
@@ -56,6 +57,17 @@ class Direct:
         self._snowflakes = snowflakes
         self._journal = Journal(snowflakes)
 
+    def _announce(
+        self, connection: Connection, channel_id: int, people: Sequence[int], creator_id: int
+    ) -> dict[str, object]:
+        """CHANNEL_CREATE to each of `people`, as each sees the channel; the creator's view."""
+        for viewer in people:
+            self._journal.emit(
+                connection,
+                events.dm_channel_create(dm_wire(connection, channel_id, viewer), viewer),
+            )
+        return dm_wire(connection, channel_id, creator_id)
+
     async def open_dm(self, user_id: int, recipient_id: int) -> dict[str, object]:
         """The one DM channel between the two, made on first use."""
         channel_id = self._snowflakes.next_id()
@@ -82,16 +94,7 @@ class Direct:
                 owner_id=None,
                 name=None,
             )
-            for viewer in (user_id, recipient_id):
-                self._journal.emit(
-                    connection,
-                    events.Event(
-                        EventName.CHANNEL_CREATE,
-                        dm_wire(connection, channel_id, viewer),
-                        user_ids=(viewer,),
-                    ),
-                )
-            return dm_wire(connection, channel_id, user_id)
+            return self._announce(connection, channel_id, (user_id, recipient_id), user_id)
 
         return await self._db.run(write)
 
@@ -122,16 +125,7 @@ class Direct:
                 owner_id=user_id,
                 name=name,
             )
-            for viewer in people:
-                self._journal.emit(
-                    connection,
-                    events.Event(
-                        EventName.CHANNEL_CREATE,
-                        dm_wire(connection, channel_id, viewer),
-                        user_ids=(viewer,),
-                    ),
-                )
-            return dm_wire(connection, channel_id, user_id)
+            return self._announce(connection, channel_id, people, user_id)
 
         return await self._db.run(write)
 

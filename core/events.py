@@ -149,3 +149,8 @@ def in_channel(
     if guild_id is not None:
         ids["guild_id"] = str(guild_id)
     return Event(name, ids | payload, guild_id=guild_id, channel_id=channel_id)
+
+
+def dm_channel_create(channel: dict[str, object], viewer_id: int) -> Event:
+    """A new DM or group DM, as `viewer_id` sees it (its recipients are the others)."""
+    return Event(EventName.CHANNEL_CREATE, channel, user_ids=(viewer_id,))
