@@ -114,14 +114,24 @@ def load_channel_access(
     channel = store.channel_by_id(connection, channel_id)
     if channel is None or channel.guild_id is None:
         raise UnknownChannel(str(channel_id))
+    return _guild_channel_access(connection, channel, user_id, lock=lock)
+
+
+def _guild_channel_access(
+    connection: Connection, channel: Channel, user_id: int, *, lock: bool
+) -> ChannelAccess:
+    """load_channel_access for a guild channel already read (one read less on hot paths)."""
+    channel_id = channel.id
+    assert channel.guild_id is not None
     try:
         access = load_access(connection, channel.guild_id, user_id, lock=lock)
     except UnknownGuild:
         raise UnknownChannel(str(channel_id)) from None
     if lock:  # re-read under the guild's lock, which serialises channel changes
-        channel = store.channel_by_id(connection, channel_id)
-        if channel is None:
+        current = store.channel_by_id(connection, channel_id)
+        if current is None:
             raise UnknownChannel(str(channel_id))
+        channel = current
     overwrites = store.overwrites_of(connection, [channel.id])[channel.id]
     permissions = access.in_channel(channel, overwrites)
     if not permissions & Permission.VIEW_CHANNEL:
@@ -168,7 +178,7 @@ def load_message_access(
     if channel is None:
         raise UnknownChannel(str(channel_id))
     if channel.guild_id is not None:
-        found = load_channel_access(connection, channel_id, user_id, lock=lock)
+        found = _guild_channel_access(connection, channel, user_id, lock=lock)
         return MessageAccess(
             found.channel, found.permissions, channel.guild_id, found.access.roles, blocked=False
         )

@@ -18,9 +18,6 @@ class CreateDM(Form):
     recipient_id: Snowflake | None = None
     recipients: list[Snowflake] | None = None
     name: str | None = None
-    # Discord's own client sends access tokens and nicks for group DMs made by apps.
-    access_tokens: list[str] | None = None
-    nicks: dict[str, str] | None = None
 
 
 class Relate(Form):

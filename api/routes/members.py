@@ -29,12 +29,9 @@ class EditCurrentMember(Form):
 
 
 class AddMember(Form):
-    # Discord's body carries an OAuth2 access token; bots are added without one here.
+    # Discord's body carries an OAuth2 access token; bots are added without one here. Nick,
+    # roles, mute and deaf are set afterwards with PATCH, not here.
     access_token: str | None = None
-    nick: str | None = None
-    roles: list[Snowflake] | None = None
-    mute: bool | None = None
-    deaf: bool | None = None
 
 
 class CreateBan(Form):

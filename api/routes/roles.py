@@ -29,7 +29,7 @@ class RoleBody(Form):
     unicode_emoji: str | None = None
     mentionable: bool | None = None
     colors: RoleColors | None = None  # Discord's newer form of `color`
-    icon: str | None = None  # sent by some clients; ignored until role icons exist
+    icon: str | None = None  # sent as null by some clients; a real icon is refused
 
 
 class RolePosition(Form):
@@ -38,6 +38,8 @@ class RolePosition(Form):
 
 
 def _fields(body: RoleBody) -> RoleFields:
+    if body.icon is not None:
+        raise InvalidForm.one("icon", "ROLE_ICONS_UNSUPPORTED", "Role icons are not supported yet.")
     given = frozenset(body.model_fields_set) - {"icon", "colors"}
     values = body.model_dump(exclude={"icon", "colors"})
     if body.colors is not None:

@@ -362,6 +362,28 @@ async def test_role_hierarchy_is_enforced(api: ApiClient) -> None:
     assert names == {"@everyone", "lower", "mods", "high"}
 
 
+async def test_role_features_that_do_not_exist_are_refused_not_dropped(api: ApiClient) -> None:
+    owner = await api.register()
+    guild = await new_guild(api, owner)
+    url = f"/api/v10/guilds/{guild['id']}/roles"
+    with_icon = await api.http.post(
+        url, headers=owner.auth, json={"name": "x", "icon": "data:image/png;base64,AA=="}
+    )
+    gradient = await api.http.post(
+        url,
+        headers=owner.auth,
+        json={"name": "x", "colors": {"primary_color": 1, "secondary_color": 2}},
+    )
+    assert field_errors(with_icon) == {"icon": ["ROLE_ICONS_UNSUPPORTED"]}
+    assert field_errors(gradient) == {"colors": ["ROLE_COLORS_UNSUPPORTED"]}
+    colored = await api.http.post(
+        url,
+        headers=owner.auth,
+        json={"name": "green", "icon": None, "colors": {"primary_color": 65280}},
+    )
+    assert colored.json()["color"] == 65280
+
+
 async def test_deleting_a_role_takes_it_off_members_and_overwrites(api: ApiClient) -> None:
     owner, member = await api.register(), await api.register()
     guild = await new_guild(api, owner)
