@@ -25,18 +25,27 @@ class Answer:
 
 
 class Connection:
-    def __init__(self, stream: trio.SocketStream, host: str) -> None:
+    def __init__(self, stream: trio.SocketStream, host: str, port: int) -> None:
         self._stream = stream
         self._host = host
+        self._port = port
         self._buffer = b""
+        self._closing = False  # the server said it closes after its answer
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
 
     async def request(
         self, method: str, path: str, *, headers: dict[str, str] | None = None, body: object = None
     ) -> Answer:
+        if self._closing:  # servers cap requests per connection (hypercorn: 1,000); reconnect
+            await self._stream.aclose()
+            self._stream = await trio.open_tcp_stream(self._host, self._port)
+            self._buffer, self._closing = b"", False
         payload = b"" if body is None else json.dumps(body).encode()
         lines = [
             f"{method} {path} HTTP/1.1",
-            f"Host: {self._host}",
+            f"Host: {self._host}:{self._port}",
             f"Content-Length: {len(payload)}",
         ]
         if body is not None:
@@ -49,8 +58,11 @@ class Connection:
         length = 0
         for line in header_lines:
             name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
+            name = name.strip().lower()
+            if name == b"content-length":
                 length = int(value)
+            elif name == b"connection" and value.strip().lower() == b"close":
+                self._closing = True
         return Answer(status, await self._read_exactly(length))
 
     async def _read_until(self, marker: bytes) -> bytes:
@@ -74,6 +86,8 @@ class Connection:
 
 @asynccontextmanager
 async def connect(host: str, port: int) -> AsyncIterator[Connection]:
-    stream = await trio.open_tcp_stream(host, port)
-    async with stream:
-        yield Connection(stream, f"{host}:{port}")
+    connection = Connection(await trio.open_tcp_stream(host, port), host, port)
+    try:
+        yield connection
+    finally:
+        await connection.aclose()
