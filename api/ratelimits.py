@@ -85,8 +85,9 @@ async def _before_request() -> None:
         raise RateLimited(decision.reset_after_s, scope="user", is_global=False)
 
 
-def rate_limit_headers(response: Response) -> Response:
-    """Adds the route bucket's X-RateLimit-* headers, when the request had one."""
+async def rate_limit_headers(response: Response) -> Response:
+    """Adds the route bucket's X-RateLimit-* headers, when the request had one. (Async on
+    purpose: Quart-Trio runs a sync hook on a worker thread, a thread hop per request.)"""
     found: tuple[str, Decision] | None = g.get("rate_limit")
     if found is None:
         return response
