@@ -7,11 +7,18 @@ the caller is not in is "unknown", exactly like one that does not exist.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.domain.guilds import highest_position
-from core.domain.permissions import ALL_PERMISSIONS, GuildPermissions, Permission
+from core.domain.permissions import (
+    ALL_PERMISSIONS,
+    ChannelPermissions,
+    GuildPermissions,
+    Permission,
+)
 from core.errors import MissingAccess, MissingPermissions, UnknownChannel, UnknownGuild
 from core.store import direct
 from core.store import guilds as store
@@ -19,16 +26,101 @@ from core.store import guilds as store
 if TYPE_CHECKING:
     from core.domain.guilds import Channel, Guild, Overwrite, Role
     from core.store.database import Connection
+    from core.store.guilds import MemberAccess
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSnapshot:
+    channel: Channel  # for permissions; its last_message_id is as of the snapshot
+    overwrites: list[Overwrite]
+    layout: ChannelPermissions
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSnapshot:
+    """A guild's roles, channels and overwrites as of one access_version, laid out for the
+    native engine: built once per version, shared by every request (and gateway session)."""
+
+    version: int
+    guild: Guild
+    roles: list[Role]
+    engine: GuildPermissions
+    channels: dict[int, ChannelSnapshot]
+
+
+class AccessCache:
+    """Guild snapshots, each used only while its guild's access_version stands. The database
+    moves the version with every change to a guild, its roles, channels or overwrites, in the
+    changing transaction, so the request after a commit sees the change, on every process.
+    Bounded: the guild used least recently goes first. Requests run on worker threads, hence
+    the lock (never held across a query)."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._capacity = capacity
+        self._snapshots: OrderedDict[int, GuildSnapshot] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def snapshot(self, connection: Connection, guild_id: int, version: int) -> GuildSnapshot:
+        """The guild at `version` (or newer), from the cache or loaded and kept now."""
+        with self._lock:
+            found = self._snapshots.get(guild_id)
+            if found is not None and found.version == version:
+                self._snapshots.move_to_end(guild_id)
+                return found
+        loaded = _load_snapshot(connection, guild_id)
+        with self._lock:
+            self._snapshots[guild_id] = loaded
+            self._snapshots.move_to_end(guild_id)
+            while len(self._snapshots) > self._capacity:
+                self._snapshots.popitem(last=False)
+        return loaded
+
+
+def _load_snapshot(connection: Connection, guild_id: int) -> GuildSnapshot:
+    # The guild row (and its version) is read first, so everything read after it is at least
+    # as new as the version it is filed under.
+    found = store.guild_with_version(connection, guild_id)
+    if found is None:
+        raise UnknownGuild(str(guild_id))
+    guild, version = found
+    roles = store.roles_of(connection, guild_id)
+    engine = GuildPermissions(
+        guild.id, guild.owner_id, [(role.id, role.permissions) for role in roles]
+    )
+    channels = store.channels_of(connection, guild_id)
+    overwrites = store.overwrites_of(connection, [channel.id for channel in channels])
+    return GuildSnapshot(
+        version,
+        guild,
+        roles,
+        engine,
+        {
+            channel.id: ChannelSnapshot(
+                channel,
+                overwrites[channel.id],
+                engine.channel(
+                    [o.as_native() for o in overwrites[channel.id]], text=channel.is_text
+                ),
+            )
+            for channel in channels
+        },
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Access:
-    guild: Guild
-    roles: list[Role]
+    snapshot: GuildSnapshot
     user_id: int
     role_ids: list[int]
     timed_out: bool
-    engine: GuildPermissions
+
+    @property
+    def guild(self) -> Guild:
+        return self.snapshot.guild
+
+    @property
+    def roles(self) -> list[Role]:
+        return self.snapshot.roles
 
     @property
     def is_owner(self) -> bool:
@@ -36,12 +128,15 @@ class Access:
 
     def base(self) -> int:
         """Guild-wide permissions."""
-        return self.engine.resolve(self.user_id, self.role_ids, timed_out=self.timed_out)
+        return self.snapshot.engine.resolve(self.user_id, self.role_ids, timed_out=self.timed_out)
 
-    def in_channel(self, channel: Channel, overwrites: list[Overwrite]) -> int:
-        layout = self.engine.channel([o.as_native() for o in overwrites], text=channel.is_text)
-        return self.engine.resolve(
-            self.user_id, self.role_ids, timed_out=self.timed_out, channel=layout
+    def in_channel(self, channel_id: int) -> int:
+        """Permissions in one of the guild's channels (none in a channel it lacks)."""
+        found = self.snapshot.channels.get(channel_id)
+        if found is None:
+            return 0
+        return self.snapshot.engine.resolve(
+            self.user_id, self.role_ids, timed_out=self.timed_out, channel=found.layout
         )
 
     def require(self, wanted: Permission, *, have: int | None = None) -> None:
@@ -77,66 +172,73 @@ class Access:
             raise MissingPermissions("role hierarchy")
 
 
+def _access(cache: AccessCache, connection: Connection, found: MemberAccess) -> Access:
+    member = found.member
+    assert member is not None
+    timed_out = (
+        member.communication_disabled_until is not None
+        and member.communication_disabled_until > dt.datetime.now(dt.UTC)
+    )
+    snapshot = cache.snapshot(connection, found.guild_id, found.version)
+    return Access(snapshot, found.user_id, member.role_ids, timed_out)
+
+
 def load_access(
-    connection: Connection, guild_id: int, user_id: int, *, lock: bool = False
+    cache: AccessCache,
+    connection: Connection,
+    guild_id: int,
+    user_id: int,
+    *,
+    lock: bool = False,
 ) -> Access:
     """The caller's access to the guild; UnknownGuild when it does not exist or they are not
     in it. `lock` serialises changes to the guild for the rest of the transaction."""
-    guild = store.guild_by_id(connection, guild_id, lock=lock)
-    member = store.member_of(connection, guild_id, user_id) if guild else None
-    if guild is None or member is None:
+    found = store.member_access(connection, guild_id, user_id, lock=lock)
+    if found is None or found.member is None:
         raise UnknownGuild(str(guild_id))
-    roles = store.roles_of(connection, guild_id)
-    now = dt.datetime.now(dt.UTC)
-    timed_out = (
-        member.communication_disabled_until is not None
-        and member.communication_disabled_until > now
-    )
-    engine = GuildPermissions(
-        guild.id, guild.owner_id, [(role.id, role.permissions) for role in roles]
-    )
-    return Access(guild, roles, user_id, member.role_ids, timed_out, engine)
+    return _access(cache, connection, found)
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelAccess:
     access: Access
-    channel: Channel
+    channel: Channel  # for permissions; read the channel afresh to show it
     overwrites: list[Overwrite]
     permissions: int  # the caller's, in this channel
 
 
 def load_channel_access(
-    connection: Connection, channel_id: int, user_id: int, *, lock: bool = False
+    cache: AccessCache,
+    connection: Connection,
+    channel_id: int,
+    user_id: int,
+    *,
+    lock: bool = False,
 ) -> ChannelAccess:
     """The caller's access to a guild channel they can see. UnknownChannel when it does not
     exist or is in a guild they are not in; MissingAccess when they cannot view it."""
-    channel = store.channel_by_id(connection, channel_id)
-    if channel is None or channel.guild_id is None:
+    if lock:
+        guild_id = store.guild_of_channel(connection, channel_id)
+        found = (
+            None
+            if guild_id is None
+            else store.member_access(connection, guild_id, user_id, lock=True)
+        )
+    else:  # the hot path: channel, guild version and member in one round trip
+        found = store.channel_member_access(connection, channel_id, user_id)
+    if found is None or found.member is None:
         raise UnknownChannel(str(channel_id))
-    return _guild_channel_access(connection, channel, user_id, lock=lock)
+    return _in_channel(_access(cache, connection, found), channel_id)
 
 
-def _guild_channel_access(
-    connection: Connection, channel: Channel, user_id: int, *, lock: bool
-) -> ChannelAccess:
-    """load_channel_access for a guild channel already read (one read less on hot paths)."""
-    channel_id = channel.id
-    assert channel.guild_id is not None
-    try:
-        access = load_access(connection, channel.guild_id, user_id, lock=lock)
-    except UnknownGuild:
-        raise UnknownChannel(str(channel_id)) from None
-    if lock:  # re-read under the guild's lock, which serialises channel changes
-        current = store.channel_by_id(connection, channel_id)
-        if current is None:
-            raise UnknownChannel(str(channel_id))
-        channel = current
-    overwrites = store.overwrites_of(connection, [channel.id])[channel.id]
-    permissions = access.in_channel(channel, overwrites)
+def _in_channel(access: Access, channel_id: int) -> ChannelAccess:
+    channel = access.snapshot.channels.get(channel_id)
+    if channel is None:  # gone since the version was read
+        raise UnknownChannel(str(channel_id))
+    permissions = access.in_channel(channel_id)
     if not permissions & Permission.VIEW_CHANNEL:
         raise MissingAccess(f"channel {channel_id}")
-    return ChannelAccess(access, channel, overwrites, permissions)
+    return ChannelAccess(access, channel.channel, channel.overwrites, permissions)
 
 
 # What anyone in a DM may do: Discord's implicit permissions there. A block takes sending and
@@ -170,20 +272,34 @@ class MessageAccess:
 
 
 def load_message_access(
-    connection: Connection, channel_id: int, user_id: int, *, lock: bool = False
+    cache: AccessCache,
+    connection: Connection,
+    channel_id: int,
+    user_id: int,
+    *,
+    lock: bool = False,
 ) -> MessageAccess:
     """Access to a channel's messages. A DM's recipients have Discord's implicit DM
     permissions; anyone else finds it unknown, like a guild channel of a guild they are not in."""
-    channel = store.channel_by_id(connection, channel_id)
-    if channel is None:
+    guild_id = store.guild_of_channel(connection, channel_id) if lock else None
+    found = (
+        store.member_access(connection, guild_id, user_id, lock=True)
+        if guild_id is not None
+        else store.channel_member_access(connection, channel_id, user_id)
+    )
+    if found is None:
         raise UnknownChannel(str(channel_id))
-    if channel.guild_id is not None:
-        found = _guild_channel_access(connection, channel, user_id, lock=lock)
+    if found.guild_id:
+        if found.member is None:
+            raise UnknownChannel(str(channel_id))
+        access = _access(cache, connection, found)
+        in_channel = _in_channel(access, channel_id)
         return MessageAccess(
-            found.channel, found.permissions, channel.guild_id, found.access.roles, blocked=False
+            in_channel.channel, in_channel.permissions, access.guild.id, access.roles, blocked=False
         )
+    channel = store.channel_by_id(connection, channel_id)
     recipients = direct.recipients(connection, channel_id)
-    if user_id not in recipients:
+    if channel is None or user_id not in recipients:
         raise UnknownChannel(str(channel_id))
     others = [r for r in recipients if r != user_id]
     blocked = (

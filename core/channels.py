@@ -26,7 +26,7 @@ from core.store import direct as direct_store
 from core.store import guilds as store
 
 if TYPE_CHECKING:
-    from core.access import Access
+    from core.access import Access, AccessCache
     from core.domain.guilds import Channel
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
@@ -116,9 +116,18 @@ def _check_fields(fields: ChannelFields, channel_type: int, *, creating: bool) -
     return columns
 
 
+def _shown(connection: Connection, channel_id: int) -> Channel:
+    """A channel as its wire object shows it (with its last message), for one whose access
+    was just checked under the guild's lock."""
+    channel = store.channel_by_id(connection, channel_id)
+    assert channel is not None
+    return channel
+
+
 class Channels:
-    def __init__(self, db: Database, snowflakes: SnowflakeGenerator) -> None:
+    def __init__(self, db: Database, snowflakes: SnowflakeGenerator, access: AccessCache) -> None:
         self._db = db
+        self._access = access
         self._snowflakes = snowflakes
         self._journal = Journal(snowflakes)
 
@@ -153,13 +162,13 @@ class Channels:
         """The guild's channels the caller can view."""
 
         def read(connection: Connection) -> list[dict[str, object]]:
-            access = load_access(connection, guild_id, user_id)
+            access = load_access(self._access, connection, guild_id, user_id)
             channels = store.channels_of(connection, guild_id)
             overwrites = store.overwrites_of(connection, [c.id for c in channels])
             return [
                 channel.to_wire(overwrites[channel.id])
                 for channel in channels
-                if access.in_channel(channel, overwrites[channel.id]) & Permission.VIEW_CHANNEL
+                if access.in_channel(channel.id) & Permission.VIEW_CHANNEL
             ]
 
         return await self._db.run(read)
@@ -172,7 +181,7 @@ class Channels:
         channel_id = self._snowflakes.next_id()
 
         def write(connection: Connection) -> dict[str, object]:
-            access = load_access(connection, guild_id, user_id, lock=True)
+            access = load_access(self._access, connection, guild_id, user_id, lock=True)
             access.require(Permission.MANAGE_CHANNELS)
             specs = fields.permission_overwrites or ()
             if specs:
@@ -230,8 +239,9 @@ class Channels:
                 if user_id not in direct_store.recipients(connection, channel_id):
                     raise UnknownChannel(str(channel_id))
                 return dm_wire(connection, channel_id, user_id)
-            found = load_channel_access(connection, channel_id, user_id)
-            return found.channel.to_wire(found.overwrites)
+            found = load_channel_access(self._access, connection, channel_id, user_id)
+            assert channel is not None  # found: it exists
+            return channel.to_wire(found.overwrites)
 
         return await self._db.run(read)
 
@@ -239,8 +249,8 @@ class Channels:
         self, user_id: int, channel_id: int, fields: ChannelFields, reason: str | None
     ) -> dict[str, object]:
         def write(connection: Connection) -> dict[str, object]:
-            found = load_channel_access(connection, channel_id, user_id, lock=True)
-            access, channel = found.access, found.channel
+            found = load_channel_access(self._access, connection, channel_id, user_id, lock=True)
+            access, channel = found.access, _shown(connection, channel_id)
             access.require(Permission.MANAGE_CHANNELS, have=found.permissions)
             columns = _check_fields(fields, channel.type, creating=False)
             if "parent_id" in columns:
@@ -281,21 +291,22 @@ class Channels:
 
     async def delete(self, user_id: int, channel_id: int, reason: str | None) -> dict[str, object]:
         def write(connection: Connection) -> dict[str, object]:
-            found = load_channel_access(connection, channel_id, user_id, lock=True)
+            found = load_channel_access(self._access, connection, channel_id, user_id, lock=True)
             found.access.require(Permission.MANAGE_CHANNELS, have=found.permissions)
-            wire = found.channel.to_wire(found.overwrites)
+            channel = _shown(connection, channel_id)
+            wire = channel.to_wire(found.overwrites)
             self._journal.audit(
                 connection,
                 guild_id=found.access.guild.id,
                 user_id=user_id,
                 action=AuditAction.CHANNEL_DELETE,
                 target_id=channel_id,
-                changes=changes({"name": found.channel.name, "type": found.channel.type}, None),
+                changes=changes({"name": channel.name, "type": channel.type}, None),
                 reason=reason,
             )
             self._journal.emit(
                 connection,
-                events.channel_event(EventName.CHANNEL_DELETE, found.channel, found.overwrites),
+                events.channel_event(EventName.CHANNEL_DELETE, channel, found.overwrites),
             )
             store.delete_channel(connection, channel_id)
             return wire
@@ -308,7 +319,7 @@ class Channels:
         """PATCH /guilds/{id}/channels: (channel id, position, parent id, parent given)."""
 
         def write(connection: Connection) -> None:
-            access = load_access(connection, guild_id, user_id, lock=True)
+            access = load_access(self._access, connection, guild_id, user_id, lock=True)
             access.require(Permission.MANAGE_CHANNELS)
             own = {c.id: c for c in store.channels_of(connection, guild_id)}
             for channel_id, position, parent_id, parent_given in moves:
@@ -337,7 +348,7 @@ class Channels:
             raise InvalidForm.one("type", "BASE_TYPE_CHOICES", "Value must be one of (0, 1).")
 
         def write(connection: Connection) -> None:
-            found = load_channel_access(connection, channel_id, user_id, lock=True)
+            found = load_channel_access(self._access, connection, channel_id, user_id, lock=True)
             access = found.access
             access.require(Permission.MANAGE_ROLES, have=found.permissions)
             access.require_grantable(spec.allow | spec.deny, have=found.permissions)
@@ -345,7 +356,13 @@ class Channels:
             overwrite = Overwrite(channel_id, spec.target_id, spec.type, spec.allow, spec.deny)
             previous = store.put_overwrite(connection, overwrite)
             self._after_overwrite_change(
-                connection, found.channel, access.guild.id, user_id, previous, overwrite, reason
+                connection,
+                _shown(connection, channel_id),
+                access.guild.id,
+                user_id,
+                previous,
+                overwrite,
+                reason,
             )
 
         await self._db.run(write)
@@ -354,7 +371,7 @@ class Channels:
         self, user_id: int, channel_id: int, target_id: int, reason: str | None
     ) -> None:
         def write(connection: Connection) -> None:
-            found = load_channel_access(connection, channel_id, user_id, lock=True)
+            found = load_channel_access(self._access, connection, channel_id, user_id, lock=True)
             found.access.require(Permission.MANAGE_ROLES, have=found.permissions)
             previous = next((o for o in found.overwrites if o.target_id == target_id), None)
             if previous is not None:
@@ -364,7 +381,7 @@ class Channels:
                 store.delete_overwrite(connection, channel_id, target_id)
                 self._after_overwrite_change(
                     connection,
-                    found.channel,
+                    _shown(connection, channel_id),
                     found.access.guild.id,
                     user_id,
                     previous,

@@ -16,6 +16,7 @@ from core.store import accounts as account_store
 from core.store import guilds as store
 
 if TYPE_CHECKING:
+    from core.access import AccessCache
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
 
@@ -51,8 +52,9 @@ def _guild_snapshot(connection: Connection, guild_id: int) -> dict[str, object]:
 
 
 class Guilds:
-    def __init__(self, db: Database, snowflakes: SnowflakeGenerator) -> None:
+    def __init__(self, db: Database, snowflakes: SnowflakeGenerator, access: AccessCache) -> None:
         self._db = db
+        self._access = access
         self._snowflakes = snowflakes
         self._journal = Journal(snowflakes)
 
@@ -103,7 +105,7 @@ class Guilds:
 
     async def get(self, user_id: int, guild_id: int, *, with_counts: bool) -> dict[str, object]:
         def read(connection: Connection) -> dict[str, object]:
-            access = load_access(connection, guild_id, user_id)
+            access = load_access(self._access, connection, guild_id, user_id)
             wire = access.guild.to_wire(access.roles)
             if with_counts:
                 count = store.member_counts(connection, guild_id)
@@ -152,7 +154,7 @@ class Guilds:
         check.done()
 
         def write(connection: Connection) -> dict[str, object]:
-            access = load_access(connection, guild_id, user_id, lock=True)
+            access = load_access(self._access, connection, guild_id, user_id, lock=True)
             access.require(Permission.MANAGE_GUILD)
             own_channels = {c.id: c for c in store.channels_of(connection, guild_id)}
             bad = FormCheck()
@@ -189,7 +191,7 @@ class Guilds:
 
     async def delete(self, user_id: int, guild_id: int) -> None:
         def write(connection: Connection) -> None:
-            access = load_access(connection, guild_id, user_id, lock=True)
+            access = load_access(self._access, connection, guild_id, user_id, lock=True)
             if not access.is_owner:
                 raise MissingPermissions("only the owner deletes a guild")
             self._journal.emit(connection, events.guild_delete(guild_id))
@@ -229,7 +231,7 @@ class Guilds:
 
     async def leave(self, user_id: int, guild_id: int) -> None:
         def write(connection: Connection) -> None:
-            access = load_access(connection, guild_id, user_id, lock=True)
+            access = load_access(self._access, connection, guild_id, user_id, lock=True)
             if access.is_owner:
                 raise InvalidGuildAction("the owner cannot leave; transfer or delete the guild")
             store.remove_member(connection, guild_id, user_id)
@@ -255,7 +257,7 @@ class Guilds:
         limit: int,
     ) -> dict[str, object]:
         def read(connection: Connection) -> dict[str, object]:
-            access = load_access(connection, guild_id, user_id)
+            access = load_access(self._access, connection, guild_id, user_id)
             access.require(Permission.VIEW_AUDIT_LOG)
             entries = store.audit_entries(
                 connection,

@@ -32,6 +32,7 @@ from core.store import guilds as guild_store
 from core.store import members as store
 
 if TYPE_CHECKING:
+    from core.access import AccessCache
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
     from core.store.members import InviteRow
@@ -93,8 +94,9 @@ def _wire(
 
 
 class Invites:
-    def __init__(self, db: Database, snowflakes: SnowflakeGenerator) -> None:
+    def __init__(self, db: Database, snowflakes: SnowflakeGenerator, access: AccessCache) -> None:
         self._db = db
+        self._access = access
         self._journal = Journal(snowflakes)
 
     async def create(
@@ -108,7 +110,7 @@ class Invites:
         check.done()
 
         def write(connection: Connection) -> dict[str, object]:
-            found = load_channel_access(connection, channel_id, user_id)
+            found = load_channel_access(self._access, connection, channel_id, user_id)
             found.access.require(Permission.CREATE_INSTANT_INVITE, have=found.permissions)
             if found.channel.type == ChannelType.GUILD_CATEGORY:
                 raise MissingPermissions("categories have no invites")
@@ -158,7 +160,7 @@ class Invites:
 
     async def of_channel(self, user_id: int, channel_id: int) -> list[dict[str, object]]:
         def read(connection: Connection) -> list[dict[str, object]]:
-            found = load_channel_access(connection, channel_id, user_id)
+            found = load_channel_access(self._access, connection, channel_id, user_id)
             found.access.require(Permission.MANAGE_CHANNELS, have=found.permissions)
             invites = store.invites_where(
                 connection, guild_id=found.access.guild.id, channel_id=channel_id
@@ -169,7 +171,9 @@ class Invites:
 
     async def of_guild(self, user_id: int, guild_id: int) -> list[dict[str, object]]:
         def read(connection: Connection) -> list[dict[str, object]]:
-            load_access(connection, guild_id, user_id).require(Permission.MANAGE_GUILD)
+            load_access(self._access, connection, guild_id, user_id).require(
+                Permission.MANAGE_GUILD
+            )
             return [
                 _wire(connection, i, metadata=True)
                 for i in store.invites_where(connection, guild_id=guild_id, channel_id=None)
@@ -194,7 +198,9 @@ class Invites:
             if invite is None:
                 raise UnknownInvite(code)
             try:
-                found = load_channel_access(connection, invite.channel_id, user_id, lock=True)
+                found = load_channel_access(
+                    self._access, connection, invite.channel_id, user_id, lock=True
+                )
             except (UnknownChannel, MissingAccess):  # not in the guild, or cannot see it
                 raise UnknownInvite(code) from None
             access = found.access

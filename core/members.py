@@ -34,7 +34,7 @@ from core.store import guilds as guild_store
 from core.store import members as store
 
 if TYPE_CHECKING:
-    from core.access import Access
+    from core.access import Access, AccessCache
     from core.domain.members import Member
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
@@ -88,15 +88,16 @@ def announce_join(
 
 
 class Members:
-    def __init__(self, db: Database, snowflakes: SnowflakeGenerator) -> None:
+    def __init__(self, db: Database, snowflakes: SnowflakeGenerator, access: AccessCache) -> None:
         self._db = db
+        self._access = access
         self._journal = Journal(snowflakes)
 
     async def page(
         self, user_id: int, guild_id: int, *, after: int, limit: int
     ) -> list[dict[str, object]]:
         def read(connection: Connection) -> list[dict[str, object]]:
-            load_access(connection, guild_id, user_id)
+            load_access(self._access, connection, guild_id, user_id)
             return [
                 m.to_wire()
                 for m in store.members_page(connection, guild_id, after=after, limit=limit)
@@ -108,14 +109,14 @@ class Members:
         self, user_id: int, guild_id: int, query: str, limit: int
     ) -> list[dict[str, object]]:
         def read(connection: Connection) -> list[dict[str, object]]:
-            load_access(connection, guild_id, user_id)
+            load_access(self._access, connection, guild_id, user_id)
             return [m.to_wire() for m in store.search_members(connection, guild_id, query, limit)]
 
         return await self._db.run(read)
 
     async def get(self, user_id: int, guild_id: int, member_id: int) -> dict[str, object]:
         def read(connection: Connection) -> dict[str, object]:
-            load_access(connection, guild_id, user_id)
+            load_access(self._access, connection, guild_id, user_id)
             return _member_in(connection, guild_id, member_id).to_wire()
 
         return await self._db.run(read)
@@ -141,7 +142,7 @@ class Members:
         check.done()
 
         def write(connection: Connection) -> dict[str, object]:
-            access = load_access(connection, guild_id, user_id, lock=True)
+            access = load_access(self._access, connection, guild_id, user_id, lock=True)
             target = _member_in(connection, guild_id, member_id)
             columns = self._member_columns(access, target, edit, now)
             updated = (
@@ -258,7 +259,7 @@ class Members:
         """PUT / DELETE /guilds/{id}/members/{user_id}/roles/{role_id}."""
 
         def write(connection: Connection) -> None:
-            access = load_access(connection, guild_id, user_id, lock=True)
+            access = load_access(self._access, connection, guild_id, user_id, lock=True)
             access.require(Permission.MANAGE_ROLES)
             role = next((r for r in access.roles if r.id == role_id), None)
             if role is None or role.id == guild_id:
@@ -275,7 +276,7 @@ class Members:
 
     async def kick(self, user_id: int, guild_id: int, member_id: int, reason: str | None) -> None:
         def write(connection: Connection) -> None:
-            access = load_access(connection, guild_id, user_id, lock=True)
+            access = load_access(self._access, connection, guild_id, user_id, lock=True)
             access.require(Permission.KICK_MEMBERS)
             target = _member_in(connection, guild_id, member_id)
             access.require_above_member(target.user.id, target.role_ids)
@@ -303,7 +304,7 @@ class Members:
         bot is already a member."""
 
         def write(connection: Connection) -> dict[str, object] | None:
-            access = load_access(connection, guild_id, user_id, lock=True)
+            access = load_access(self._access, connection, guild_id, user_id, lock=True)
             access.require(Permission.MANAGE_GUILD)
             bot = account_store.user_by_id(connection, bot_id)
             if bot is None:
@@ -329,7 +330,7 @@ class Members:
         self, user_id: int, guild_id: int, *, before: int | None, after: int | None, limit: int
     ) -> list[dict[str, object]]:
         def read(connection: Connection) -> list[dict[str, object]]:
-            load_access(connection, guild_id, user_id).require(Permission.BAN_MEMBERS)
+            load_access(self._access, connection, guild_id, user_id).require(Permission.BAN_MEMBERS)
             return [
                 ban_wire(b.user, b.reason)
                 for b in store.bans_page(
@@ -341,7 +342,7 @@ class Members:
 
     async def ban(self, user_id: int, guild_id: int, banned_id: int) -> dict[str, object]:
         def read(connection: Connection) -> dict[str, object]:
-            load_access(connection, guild_id, user_id).require(Permission.BAN_MEMBERS)
+            load_access(self._access, connection, guild_id, user_id).require(Permission.BAN_MEMBERS)
             found = store.ban_of(connection, guild_id, banned_id)
             if found is None:
                 raise UnknownBan(str(banned_id))
@@ -377,7 +378,7 @@ class Members:
         check.done()
 
         def write(connection: Connection) -> tuple[list[int], list[int]]:
-            access = load_access(connection, guild_id, user_id, lock=True)
+            access = load_access(self._access, connection, guild_id, user_id, lock=True)
             access.require(Permission.BAN_MEMBERS)
             if bulk:
                 access.require(Permission.MANAGE_GUILD)
@@ -433,7 +434,7 @@ class Members:
         self, user_id: int, guild_id: int, banned_id: int, reason: str | None
     ) -> None:
         def write(connection: Connection) -> None:
-            access = load_access(connection, guild_id, user_id, lock=True)
+            access = load_access(self._access, connection, guild_id, user_id, lock=True)
             access.require(Permission.BAN_MEMBERS)
             found = store.ban_of(connection, guild_id, banned_id)
             if found is None or not store.delete_ban(connection, guild_id, banned_id):

@@ -16,7 +16,7 @@ from core.journal import Journal
 from core.store import guilds as store
 
 if TYPE_CHECKING:
-    from core.access import Access
+    from core.access import Access, AccessCache
     from core.domain.guilds import Role
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
@@ -73,14 +73,18 @@ def _audit_view(role: Role) -> dict[str, object]:
 
 
 class Roles:
-    def __init__(self, db: Database, snowflakes: SnowflakeGenerator) -> None:
+    def __init__(self, db: Database, snowflakes: SnowflakeGenerator, access: AccessCache) -> None:
         self._db = db
+        self._access = access
         self._snowflakes = snowflakes
         self._journal = Journal(snowflakes)
 
     async def in_guild(self, user_id: int, guild_id: int) -> list[dict[str, object]]:
         def read(connection: Connection) -> list[dict[str, object]]:
-            return [role.to_wire() for role in load_access(connection, guild_id, user_id).roles]
+            return [
+                role.to_wire()
+                for role in load_access(self._access, connection, guild_id, user_id).roles
+            ]
 
         return await self._db.run(read)
 
@@ -91,7 +95,7 @@ class Roles:
         role_id = self._snowflakes.next_id()
 
         def write(connection: Connection) -> dict[str, object]:
-            access = load_access(connection, guild_id, user_id, lock=True)
+            access = load_access(self._access, connection, guild_id, user_id, lock=True)
             access.require(Permission.MANAGE_ROLES)
             permissions = int(str(columns.pop("permissions", 0)))
             access.require_grantable(permissions)
@@ -128,7 +132,7 @@ class Roles:
         columns = _columns(fields)
 
         def write(connection: Connection) -> dict[str, object]:
-            access = load_access(connection, guild_id, user_id, lock=True)
+            access = load_access(self._access, connection, guild_id, user_id, lock=True)
             access.require(Permission.MANAGE_ROLES)
             role = _role_in(access, role_id)
             if role.id != guild_id:  # @everyone sits below everyone: anyone with MANAGE_ROLES
@@ -161,7 +165,7 @@ class Roles:
 
     async def delete(self, user_id: int, guild_id: int, role_id: int, reason: str | None) -> None:
         def write(connection: Connection) -> None:
-            access = load_access(connection, guild_id, user_id, lock=True)
+            access = load_access(self._access, connection, guild_id, user_id, lock=True)
             access.require(Permission.MANAGE_ROLES)
             role = _role_in(access, role_id)
             if role.id == guild_id:
@@ -188,7 +192,7 @@ class Roles:
         it, then renumbers 1..n (no gaps, no ties) keeping the asked-for order."""
 
         def write(connection: Connection) -> list[dict[str, object]]:
-            access = load_access(connection, guild_id, user_id, lock=True)
+            access = load_access(self._access, connection, guild_id, user_id, lock=True)
             access.require(Permission.MANAGE_ROLES)
             top = access.top_position()
             wanted: dict[int, int] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core.access import AccessCache
 from core.accounts import Accounts
 from core.applications import Applications
 from core.channels import Channels
@@ -60,6 +61,7 @@ async def build_services(
     snowflakes = SnowflakeGenerator(settings.worker_id, settings.process_id)
     revoked: RevokedSessions = RedisRevokedSessions(redis) if redis else MemoryRevokedSessions()
     await revoked.revoke(await recently_revoked(db))
+    access = AccessCache()  # shared by every service of this process
     accounts = Accounts(settings, db, load_jwt_keys(settings), revoked, Passwords(), snowflakes)
     return Services(
         settings=settings,
@@ -68,15 +70,16 @@ async def build_services(
         snowflakes=snowflakes,
         accounts=accounts,
         applications=Applications(db, snowflakes),
-        guilds=Guilds(db, snowflakes),
-        channels=Channels(db, snowflakes),
-        roles=Roles(db, snowflakes),
-        members=Members(db, snowflakes),
-        invites=Invites(db, snowflakes),
+        guilds=Guilds(db, snowflakes, access),
+        channels=Channels(db, snowflakes, access),
+        roles=Roles(db, snowflakes, access),
+        members=Members(db, snowflakes, access),
+        invites=Invites(db, snowflakes, access),
         direct=Direct(db, snowflakes),
         messages=Messages(
             db,
             snowflakes,
+            access,
             LocalObjectStore(settings.data_dir / "objects"),
             accounts.keys,
             settings.public_url,

@@ -29,7 +29,8 @@ _ROLE_COLUMNS = (
 )
 _CHANNEL_COLUMNS = (
     "id, guild_id, type, name, topic, position, parent_id, nsfw, rate_limit_per_user, bitrate,"
-    " user_limit, last_message_id"
+    " user_limit,"
+    " (SELECT max(m.id) FROM messages m WHERE m.channel_id = channels.id) AS last_message_id"
 )
 
 # Columns a service may update, by table: the only names ever formatted into SQL.
@@ -397,18 +398,86 @@ def insert_member(
     )
 
 
+def _member_row(role_ids: object, until: object) -> MemberRow:
+    assert isinstance(role_ids, list)
+    assert until is None or isinstance(until, dt.datetime)
+    return MemberRow([int(str(r)) for r in role_ids], until)
+
+
 def member_of(connection: Connection, guild_id: int, user_id: int) -> MemberRow | None:
     row = connection.execute(
         "SELECT role_ids, communication_disabled_until FROM members"
         " WHERE guild_id = %s AND user_id = %s",
         (guild_id, user_id),
     ).fetchone()
+    return None if row is None else _member_row(*row)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberAccess:
+    """What decides a caller's access to a guild: its access_version (which says whether a
+    cached snapshot still holds) and the caller's member row (None: not a member)."""
+
+    guild_id: int
+    user_id: int
+    version: int
+    member: MemberRow | None
+
+
+def member_access(
+    connection: Connection, guild_id: int, user_id: int, *, lock: bool = False
+) -> MemberAccess | None:
+    """None when the guild does not exist. `lock` holds the guild until the transaction ends,
+    so changes to one guild's roles, channels and members run one after the other."""
+    suffix = " FOR UPDATE OF g" if lock else ""
+    row = connection.execute(
+        "SELECT g.access_version, m.role_ids, m.communication_disabled_until FROM guilds g"
+        " LEFT JOIN members m ON m.guild_id = g.id AND m.user_id = %s"
+        f" WHERE g.id = %s{suffix}",
+        (user_id, guild_id),
+    ).fetchone()
     if row is None:
         return None
-    role_ids, until = row
-    assert isinstance(role_ids, list)
-    assert until is None or isinstance(until, dt.datetime)
-    return MemberRow([int(str(r)) for r in role_ids], until)
+    version, role_ids, until = row
+    member = None if role_ids is None else _member_row(role_ids, until)
+    return MemberAccess(guild_id, user_id, int(str(version)), member)
+
+
+def channel_member_access(
+    connection: Connection, channel_id: int, user_id: int
+) -> MemberAccess | None:
+    """member_access for the guild of a channel, in the same round trip. None when the
+    channel does not exist; guild_id 0 (and no member) for a channel outside any guild."""
+    row = connection.execute(
+        "SELECT c.guild_id, g.access_version, m.role_ids, m.communication_disabled_until"
+        " FROM channels c LEFT JOIN guilds g ON g.id = c.guild_id"
+        " LEFT JOIN members m ON m.guild_id = c.guild_id AND m.user_id = %s WHERE c.id = %s",
+        (user_id, channel_id),
+    ).fetchone()
+    if row is None:
+        return None
+    guild_id, version, role_ids, until = row
+    if guild_id is None or version is None:
+        return MemberAccess(0, user_id, 0, None)
+    member = None if role_ids is None else _member_row(role_ids, until)
+    return MemberAccess(int(str(guild_id)), user_id, int(str(version)), member)
+
+
+def guild_of_channel(connection: Connection, channel_id: int) -> int | None:
+    row = connection.execute(
+        "SELECT guild_id FROM channels WHERE id = %s", (channel_id,)
+    ).fetchone()
+    return None if row is None or row[0] is None else int(str(row[0]))
+
+
+def guild_with_version(connection: Connection, guild_id: int) -> tuple[Guild, int] | None:
+    row = connection.execute(
+        f"SELECT {_GUILD_COLUMNS}, access_version FROM guilds WHERE id = %s", (guild_id,)
+    ).fetchone()
+    if row is None:
+        return None
+    *fields, version = row
+    return Guild(*fields), int(str(version))  # type: ignore[arg-type]
 
 
 def remove_member(connection: Connection, guild_id: int, user_id: int) -> bool:
