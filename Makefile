@@ -64,7 +64,7 @@ pytest: setup redis-server
 cargo-test:
 	cargo test --manifest-path native/Cargo.toml --lib --quiet
 
-BENCHES := snowflake permissions auth messages
+BENCHES := snowflake permissions database auth messages
 
 bench: setup ## run every benchmark in bench/
 	for bench in $(BENCHES); do $(BIN)/python -m bench.$$bench; done

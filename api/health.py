@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import psycopg
-import psycopg_pool
 import trio
 from coredis.exceptions import RedisError
 from quart import Blueprint, Response
@@ -32,7 +31,7 @@ async def _problem() -> str | None:
     found = services()
     try:
         problem = await found.db.run(lambda conn: migration_problem(conn, found.migrations))
-    except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
+    except psycopg.Error as error:
         return f"database unreachable ({type(error).__name__})"
     if problem is None and found.redis is not None:
         with trio.move_on_after(_REDIS_PING_TIMEOUT_S) as scope:

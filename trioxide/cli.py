@@ -7,7 +7,6 @@ import os
 import sys
 
 import psycopg
-import psycopg_pool
 import trio
 
 from core import config
@@ -98,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     # Raised inside nurseries, these arrive wrapped in exception groups.
     except* MigrationError as group:
         failure = str(group.exceptions[0])
-    except* (psycopg.OperationalError, psycopg_pool.PoolTimeout) as group:
+    except* psycopg.OperationalError as group:
         reason = str(group.exceptions[0]).strip().splitlines()[0]
         failure = f"cannot reach the database: {reason}"
     if failure is not None:

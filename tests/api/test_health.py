@@ -69,7 +69,10 @@ async def test_readyz_is_503_when_the_database_becomes_unreachable(
         ready = await api.http.get("/readyz")
         alive = await api.http.get("/healthz")
     assert ready.status_code == 503
-    assert ready.json() == {"status": "unavailable", "reason": "database unreachable (PoolTimeout)"}
+    assert ready.json() == {
+        "status": "unavailable",
+        "reason": "database unreachable (DatabaseUnavailable)",
+    }
     assert alive.status_code == 200
 
 
