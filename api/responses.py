@@ -8,7 +8,9 @@ from quart import Response
 
 
 def json_response(body: object, status: int = 200) -> Response:
-    return Response(json.dumps(body), status=status, content_type="application/json")
+    return Response(
+        json.dumps(body, separators=(",", ":")), status=status, content_type="application/json"
+    )
 
 
 def no_content() -> Response:

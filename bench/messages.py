@@ -1,6 +1,10 @@
 """Messages under load: POSTs beside a bare Quart-Trio handler, history and search over a
 channel of a million messages, each at 32 concurrent clients.
 
+History and search run twice: saturating (each client asks again the moment it is answered,
+which measures throughput; latency is then queueing, clients / throughput by Little's law) and
+paced (32 people at a person's pace, which measures the latency they see).
+
 Usage: python -m bench.messages [--seconds S] [--messages N] [--clients C]
 
 The server runs in its own process beside its PostgreSQL; this process is the load, with a lean
@@ -25,6 +29,10 @@ import trio
 
 from bench.http import Connection, connect
 from bench.server import running_server
+
+# A person reading back through a channel loads a page every second or two; searching is rarer.
+READER_RATE = 2.0
+SEARCH_RATE = 1.0
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -53,6 +61,33 @@ async def load(
                 start = time.perf_counter()
                 await one(connection, index)  # type: ignore[operator]
                 latencies.append((time.perf_counter() - start) * 1000)
+
+    start = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        for index in range(clients):
+            nursery.start_soon(client, index)
+    return latencies, time.perf_counter() - start
+
+
+async def paced(
+    host: str, port: int, clients: int, rate_per_client: float, seconds: float, one: object
+) -> tuple[list[float], float]:
+    """`clients` connections each running `one` at random (Poisson) moments, `rate_per_client`
+    a second on average: readers at a person's pace rather than a saturating loop. Latency is
+    counted from the moment a request was due, so a slow answer that delays the next one is
+    not hidden (no coordinated omission)."""
+    latencies: list[float] = []
+    until = time.perf_counter() + seconds
+
+    async def client(index: int) -> None:
+        rng = random.Random(index)
+        async with connect(host, port) as connection:
+            due = time.perf_counter() + rng.expovariate(rate_per_client)
+            while due < until:
+                await trio.sleep_until(trio.current_time() + max(0.0, due - time.perf_counter()))
+                await one(connection, index)  # type: ignore[operator]
+                latencies.append((time.perf_counter() - due) * 1000)
+                due += rng.expovariate(rate_per_client)
 
     start = time.perf_counter()
     async with trio.open_nursery() as nursery:
@@ -185,7 +220,11 @@ async def main(seconds: float, messages: int, clients: int) -> None:
             assert len(answer.json()) == 50 or before < first + 50 * 350000  # type: ignore[arg-type]
 
         latencies, elapsed = await load(host, port, clients, seconds, page)
-        lines.append(summary(f"history page of 50 from {messages}", latencies, elapsed))
+        lines.append(summary(f"history page of 50 from {messages}, saturating", latencies, elapsed))
+        latencies, elapsed = await paced(host, port, clients, READER_RATE, seconds, page)
+        lines.append(
+            summary(f"same, {clients} readers at {READER_RATE:g} pages/s each", latencies, elapsed)
+        )
 
         async def search(connection: Connection, index: int) -> None:
             # Half common words (a fifth of all messages match), half a unique token.
@@ -203,7 +242,11 @@ async def main(seconds: float, messages: int, clients: int) -> None:
             assert answer.json()["total_results"] >= 1  # type: ignore[index]
 
         latencies, elapsed = await load(host, port, clients, seconds, search)
-        lines.append(summary(f"search over {messages}", latencies, elapsed))
+        lines.append(summary(f"search over {messages}, saturating", latencies, elapsed))
+        latencies, elapsed = await paced(host, port, clients, SEARCH_RATE, seconds, search)
+        lines.append(
+            summary(f"same, {clients} searchers at {SEARCH_RATE:g}/s each", latencies, elapsed)
+        )
     cpu = time.process_time()
     lines.append(f"load generator CPU {cpu:.1f} s")
     print("messages: " + " | ".join(lines))

@@ -39,11 +39,10 @@ from core.errors import (
 from core.events import EventName
 from core.journal import Journal
 from core.snowflakes import DISCORD_EPOCH_MS
-from core.store import guilds as guild_store
 from core.store import messages as store
 
 if TYPE_CHECKING:
-    from core.access import MessageAccess
+    from core.access import AccessCache, MessageAccess
     from core.domain.tokens import JwtKeys
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
@@ -99,9 +98,9 @@ def _snowflake_at(moment: dt.datetime) -> int:
 
 
 def _message_access(
-    connection: Connection, channel_id: int, user_id: int, *, lock: bool = False
+    cache: AccessCache, connection: Connection, channel_id: int, user_id: int, *, lock: bool = False
 ) -> MessageAccess:
-    found = load_message_access(connection, channel_id, user_id, lock=lock)
+    found = load_message_access(cache, connection, channel_id, user_id, lock=lock)
     if found.channel.type not in _MESSAGE_CHANNELS:
         raise NotATextChannel(str(channel_id))
     return found
@@ -121,6 +120,7 @@ class Messages:
         self,
         db: Database,
         snowflakes: SnowflakeGenerator,
+        access: AccessCache,
         objects: ObjectStore,
         keys: JwtKeys,
         public_url: str,
@@ -128,6 +128,7 @@ class Messages:
     ) -> None:
         self._db = db
         self._snowflakes = snowflakes
+        self._access = access
         self._journal = Journal(snowflakes)
         self._objects = objects
         self._keys = keys
@@ -195,7 +196,7 @@ class Messages:
         ]
 
         def check_access(connection: Connection) -> MessageAccess:
-            found = _message_access(connection, channel_id, user_id)
+            found = _message_access(self._access, connection, channel_id, user_id)
             if found.blocked:
                 raise CannotMessageUser(str(channel_id))
             found.require(Permission.SEND_MESSAGES)
@@ -258,13 +259,16 @@ class Messages:
                 pinned_at=None,
                 edited_at=None,
             )
-            store.insert_message(connection, message)
-            store.insert_attachments(connection, attachments)
-            wire = self._view(connection, message, user_id)
-            self._journal.emit(
-                connection,
-                events.in_channel(EventName.MESSAGE_CREATE, found.guild_id, channel_id, wire),
-            )
+            wire = store.views(connection, [message], user_id, self._link, new=attachments)[
+                0
+            ].to_wire(nonce=True)
+            with connection.pipeline():  # the writes go together, in one round trip
+                store.insert_message(connection, message)
+                store.insert_attachments(connection, attachments)
+                self._journal.emit(
+                    connection,
+                    events.in_channel(EventName.MESSAGE_CREATE, found.guild_id, channel_id, wire),
+                )
             return wire
 
         if not attachments:
@@ -295,7 +299,7 @@ class Messages:
         limit: int,
     ) -> list[dict[str, object]]:
         def read(connection: Connection) -> list[dict[str, object]]:
-            found = _message_access(connection, channel_id, user_id)
+            found = _message_access(self._access, connection, channel_id, user_id)
             found.require(Permission.READ_MESSAGE_HISTORY)
             page = store.page(
                 connection, channel_id, before=before, after=after, around=around, limit=limit
@@ -306,7 +310,7 @@ class Messages:
 
     async def get(self, user_id: int, channel_id: int, message_id: int) -> dict[str, object]:
         def read(connection: Connection) -> dict[str, object]:
-            found = _message_access(connection, channel_id, user_id)
+            found = _message_access(self._access, connection, channel_id, user_id)
             found.require(Permission.READ_MESSAGE_HISTORY)
             return store.views(
                 connection, [_message(connection, channel_id, message_id)], user_id, self._link
@@ -335,7 +339,7 @@ class Messages:
         check.done()
 
         def write(connection: Connection) -> dict[str, object]:
-            found = _message_access(connection, channel_id, user_id)
+            found = _message_access(self._access, connection, channel_id, user_id)
             message = _message(connection, channel_id, message_id, lock=True)
             changes: dict[str, object] = {}
             if given & {"content", "embeds"}:
@@ -384,7 +388,7 @@ class Messages:
 
     async def delete(self, user_id: int, channel_id: int, message_id: int) -> None:
         def write(connection: Connection) -> list[str]:
-            found = _message_access(connection, channel_id, user_id)
+            found = _message_access(self._access, connection, channel_id, user_id)
             message = _message(connection, channel_id, message_id, lock=True)
             if message.author_id != user_id:
                 found.require(Permission.MANAGE_MESSAGES)
@@ -422,7 +426,7 @@ class Messages:
             raise TooOldToBulkDelete(str(channel_id))
 
         def write(connection: Connection) -> list[str]:
-            found = _message_access(connection, channel_id, user_id)
+            found = _message_access(self._access, connection, channel_id, user_id)
             found.require(Permission.MANAGE_MESSAGES)
             deleted, keys = store.delete_messages(connection, channel_id, message_ids)
             if deleted:
@@ -447,7 +451,7 @@ class Messages:
         """The channel's pinned messages, most recently pinned first, with when each was pinned."""
 
         def read(connection: Connection) -> list[tuple[str | None, dict[str, object]]]:
-            found = _message_access(connection, channel_id, user_id)
+            found = _message_access(self._access, connection, channel_id, user_id)
             found.require(Permission.READ_MESSAGE_HISTORY)
             pinned = store.pinned(connection, channel_id)
             return [
@@ -459,7 +463,7 @@ class Messages:
 
     async def set_pin(self, user_id: int, channel_id: int, message_id: int, *, pin: bool) -> None:
         def write(connection: Connection) -> None:
-            found = _message_access(connection, channel_id, user_id, lock=True)
+            found = _message_access(self._access, connection, channel_id, user_id, lock=True)
             if not found.permissions & (Permission.MANAGE_MESSAGES | Permission.PIN_MESSAGES):
                 raise MissingPermissions("PIN_MESSAGES")
             message = _message(connection, channel_id, message_id, lock=True)
@@ -488,7 +492,7 @@ class Messages:
         emoji = _emoji(raw_emoji)
 
         def write(connection: Connection) -> None:
-            found = _message_access(connection, channel_id, user_id)
+            found = _message_access(self._access, connection, channel_id, user_id)
             found.require(Permission.READ_MESSAGE_HISTORY)
             _message(connection, channel_id, message_id)
             if not store.has_reaction(connection, message_id, emoji):
@@ -527,7 +531,7 @@ class Messages:
         emoji = None if raw_emoji is None else _emoji(raw_emoji)
 
         def write(connection: Connection) -> None:
-            found = _message_access(connection, channel_id, user_id)
+            found = _message_access(self._access, connection, channel_id, user_id)
             _message(connection, channel_id, message_id)
             if everyone or of_user != user_id:
                 found.require(Permission.MANAGE_MESSAGES)
@@ -578,7 +582,7 @@ class Messages:
         emoji = _emoji(raw_emoji)
 
         def read(connection: Connection) -> list[dict[str, object]]:
-            found = _message_access(connection, channel_id, user_id)
+            found = _message_access(self._access, connection, channel_id, user_id)
             found.require(Permission.READ_MESSAGE_HISTORY)
             _message(connection, channel_id, message_id)
             return [
@@ -592,19 +596,14 @@ class Messages:
         """Discord's guild message search, over only the channels the caller can read."""
 
         def read(connection: Connection) -> dict[str, object]:
-            access = load_access(connection, guild_id, user_id)
-            channels = [
-                c
-                for c in guild_store.channels_of(connection, guild_id)
-                if c.type in _MESSAGE_CHANNELS
-            ]
-            overwrites = guild_store.overwrites_of(connection, [c.id for c in channels])
+            access = load_access(self._access, connection, guild_id, user_id)
             readable = Permission.VIEW_CHANNEL | Permission.READ_MESSAGE_HISTORY
             channel_ids = [
-                c.id
-                for c in channels
-                if access.in_channel(c, overwrites[c.id]) & readable == readable
-                and (not query.channel_ids or c.id in query.channel_ids)
+                channel_id
+                for channel_id, c in access.snapshot.channels.items()
+                if c.channel.type in _MESSAGE_CHANNELS
+                and access.in_channel(channel_id) & readable == readable
+                and (not query.channel_ids or channel_id in query.channel_ids)
             ]
             total, found = store.search(
                 connection,
@@ -629,7 +628,7 @@ class Messages:
         """TYPING_START for the channel's viewers; nothing is stored."""
 
         def write(connection: Connection) -> None:
-            found = _message_access(connection, channel_id, user_id)
+            found = _message_access(self._access, connection, channel_id, user_id)
             found.require(Permission.SEND_MESSAGES)
             self._journal.emit(
                 connection,

@@ -7,7 +7,7 @@ import datetime as dt
 
 def iso(moment: dt.datetime) -> str:
     """`2026-11-21T10:17:17.000000+00:00`, whatever the datetime's own zone."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def iso_or_none(moment: dt.datetime | None) -> str | None:

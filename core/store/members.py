@@ -20,6 +20,14 @@ _MEMBER_SELECT = (
     + ", ".join(f"u.{column}" for column in _USER_FIELDS)
     + " FROM members m JOIN users u ON u.id = m.user_id"
 )
+# Users, each with their member row in one guild where they have one (none in a DM).
+PEOPLE_SELECT = (
+    "SELECT "
+    + ", ".join(f"u.{column}" for column in _USER_FIELDS)
+    + ", m.guild_id, m.nick, m.role_ids, m.joined_at, m.deaf, m.mute, m.flags,"
+    " m.communication_disabled_until"
+    " FROM users u LEFT JOIN members m ON m.user_id = u.id AND m.guild_id = %s"
+)
 MEMBER_FIELDS = frozenset({"nick", "role_ids", "deaf", "mute", "communication_disabled_until"})
 
 
@@ -44,6 +52,15 @@ def _member(row: tuple[object, ...]) -> Member:
         flags=int(str(flags)),
         communication_disabled_until=until,
     )
+
+
+def person(row: tuple[object, ...]) -> tuple[User, Member | None]:
+    """A row of PEOPLE_SELECT."""
+    user = _user(list(row[: len(_USER_FIELDS)]))
+    member_part = row[len(_USER_FIELDS) :]
+    if member_part[0] is None:
+        return user, None
+    return user, _member((*member_part, *row[: len(_USER_FIELDS)]))
 
 
 def member(connection: Connection, guild_id: int, user_id: int) -> Member | None:
@@ -231,10 +248,3 @@ def use_invite(connection: Connection, code: str) -> InviteRow | None:
 
 def delete_invite(connection: Connection, code: str) -> None:
     connection.execute("DELETE FROM invites WHERE code = %s", (code,))
-
-
-def members_by_ids(connection: Connection, guild_id: int, user_ids: list[int]) -> list[Member]:
-    rows = connection.execute(
-        f"{_MEMBER_SELECT} WHERE m.guild_id = %s AND m.user_id = ANY(%s)", (guild_id, user_ids)
-    ).fetchall()
-    return [_member(row) for row in rows]

@@ -12,13 +12,13 @@ from core.domain.attachments import Attachment
 from core.domain.messages import Message, MessageView, Reaction
 from core.domain.users import User
 from core.store.accounts import USER_COLUMNS
-from core.store.members import members_by_ids
+from core.store.members import PEOPLE_SELECT, person
 
 if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable, Sequence
 
-    from core.store.database import Connection
+    from core.store.database import Connection, Cursor
 
 _COLUMNS = (
     "id, channel_id, guild_id, author_id, type, content, flags, tts, mention_everyone,"
@@ -48,11 +48,6 @@ def insert_message(connection: Connection, message: Message) -> None:
             message.pinned_at,
             message.edited_at,
         ),
-    )
-    connection.execute(
-        "UPDATE channels SET last_message_id = %s"
-        " WHERE id = %s AND (last_message_id IS NULL OR last_message_id < %s)",
-        (message.id, message.channel_id, message.id),
     )
 
 
@@ -142,22 +137,6 @@ def insert_attachments(connection: Connection, attachments: Sequence[Attachment]
         )
 
 
-def attachments_of(
-    connection: Connection, message_ids: Sequence[int]
-) -> dict[int, list[Attachment]]:
-    found: dict[int, list[Attachment]] = {}
-    for attachment in (
-        connection.cursor(row_factory=class_row(Attachment))
-        .execute(
-            f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments WHERE message_id = ANY(%s) ORDER BY id",
-            (list(message_ids),),
-        )
-        .fetchall()
-    ):
-        found.setdefault(attachment.message_id, []).append(attachment)
-    return found
-
-
 def attachment_in(connection: Connection, channel_id: int, attachment_id: int) -> Attachment | None:
     return (
         connection.cursor(row_factory=class_row(Attachment))
@@ -174,9 +153,13 @@ def views(
     messages: Sequence[Message],
     viewer_id: int,
     link: Callable[[Attachment], str],
+    *,
+    new: Sequence[Attachment] | None = None,
 ) -> list[MessageView]:
     """Each message with its author, member, mentions, reactions, attachments (with links made
-    by `link`) and the message it replies to."""
+    by `link`) and the message it replies to, in one round trip (two for replies).
+    `new`: the messages were written in this transaction, with these attachments and no
+    reactions yet, so neither is read back."""
     if not messages:
         return []
     referenced_ids = {m.referenced_message_id for m in messages if m.referenced_message_id}
@@ -192,19 +175,31 @@ def views(
     )
     everything = [*messages, *referenced.values()]
     user_ids = {m.author_id for m in everything} | {u for m in everything for u in m.mention_ids}
-    users = {
-        user.id: user.to_wire()
-        for user in connection.cursor(row_factory=class_row(User))
-        .execute(f"SELECT {USER_COLUMNS} FROM users WHERE id = ANY(%s)", (list(user_ids),))
-        .fetchall()
-    }
-    guild_id = messages[0].guild_id
+    ids = [m.id for m in everything]
+    with connection.pipeline():
+        people = connection.execute(
+            f"{PEOPLE_SELECT} WHERE u.id = ANY(%s)", (messages[0].guild_id, list(user_ids))
+        )
+        reactions = None if new is not None else _reactions(connection, ids, viewer_id)
+        files = (
+            None
+            if new is not None
+            else connection.cursor(row_factory=class_row(Attachment)).execute(
+                f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments WHERE message_id = ANY(%s)"
+                " ORDER BY id",
+                (ids,),
+            )
+        )
+    users: dict[int, dict[str, object]] = {}
     members: dict[int, dict[str, object]] = {}
-    if guild_id is not None:
-        for member in members_by_ids(connection, guild_id, list({m.author_id for m in everything})):
-            members[member.user.id] = {k: v for k, v in member.to_wire().items() if k != "user"}
-    reactions = _reactions(connection, [m.id for m in messages], viewer_id)
-    files = attachments_of(connection, [m.id for m in everything])
+    for user, member in (person(row) for row in people.fetchall()):
+        users[user.id] = user.to_wire()
+        if member is not None:
+            members[user.id] = {k: v for k, v in member.to_wire().items() if k != "user"}
+    found_reactions = {} if reactions is None else _reactions_by_message(reactions.fetchall())
+    found_files: dict[int, list[Attachment]] = {}
+    for attachment in files.fetchall() if files is not None else new or []:
+        found_files.setdefault(attachment.message_id, []).append(attachment)
 
     def view(message: Message) -> MessageView:
         return MessageView(
@@ -212,8 +207,8 @@ def views(
             author=users.get(message.author_id, {"id": str(message.author_id)}),
             member=members.get(message.author_id),
             mentions=[users[u] for u in message.mention_ids if u in users],
-            reactions=reactions.get(message.id, []),
-            attachments=[a.to_wire(link(a)) for a in files.get(message.id, [])],
+            reactions=found_reactions.get(message.id, []),
+            attachments=[a.to_wire(link(a)) for a in found_files.get(message.id, [])],
         )
 
     result = []
@@ -226,15 +221,16 @@ def views(
     return result
 
 
-def _reactions(
-    connection: Connection, message_ids: list[int], viewer_id: int
-) -> dict[int, list[Reaction]]:
-    rows = connection.execute(
+def _reactions(connection: Connection, message_ids: list[int], viewer_id: int) -> Cursor:
+    return connection.execute(
         "SELECT message_id, emoji, count(*), bool_or(user_id = %s), min(created_at) FROM reactions"
         " WHERE message_id = ANY(%s) GROUP BY message_id, emoji"
         " ORDER BY message_id, min(created_at)",
         (viewer_id, message_ids),
-    ).fetchall()
+    )
+
+
+def _reactions_by_message(rows: list[tuple[object, ...]]) -> dict[int, list[Reaction]]:
     found: dict[int, list[Reaction]] = {}
     for message_id, emoji, count, me, _ in rows:
         found.setdefault(int(str(message_id)), []).append(
@@ -358,7 +354,9 @@ def known_user_ids(connection: Connection, user_ids: Sequence[int]) -> set[int]:
 
 # Search.
 
-SEARCH_COUNT_CAP = 10_000  # total_results is exact up to this; counting further costs too much
+# total_results is exact up to this, and this beyond it: counting 10,000 of a common word's
+# matches took 29 ms over a million messages, 1,000 took 3 ms.
+SEARCH_COUNT_CAP = 1_000
 
 
 def search(
@@ -409,12 +407,16 @@ def search(
         params,
     ).fetchone()
     assert total_row is not None
-    rows = (
-        connection.cursor(row_factory=class_row(Message))
-        .execute(
+    total = int(str(total_row[0]))
+    # The planner cannot tell a rare word from a common one (it guesses 0.5 % for any word it
+    # has no statistics on), but the count just did: a rare word's few matches come fastest
+    # from the GIN index, then sorted; a common word's newest matches come fastest walking
+    # the messages newest first (a unique token took 446 ms that way, 0.7 ms from GIN).
+    plan = "enable_indexscan" if total < SEARCH_COUNT_CAP else "enable_bitmapscan"
+    with connection.pipeline():
+        connection.execute(f"SET LOCAL {plan} = off")
+        found = connection.cursor(row_factory=class_row(Message)).execute(
             f"SELECT {_COLUMNS} FROM messages WHERE {clause} ORDER BY id DESC LIMIT %s OFFSET %s",
             [*params, limit, offset],
         )
-        .fetchall()
-    )
-    return int(str(total_row[0])), rows
+    return total, found.fetchall()
