@@ -7,7 +7,6 @@ the caller is not in is "unknown", exactly like one that does not exist.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -52,27 +51,24 @@ class AccessCache:
     """Guild snapshots, each used only while its guild's access_version stands. The database
     moves the version with every change to a guild, its roles, channels or overwrites, in the
     changing transaction, so the request after a commit sees the change, on every process.
-    Bounded: the guild used least recently goes first. Requests run on worker threads, hence
-    the lock (never held across a query)."""
+    Bounded: the guild used least recently goes first. Database work runs on the Trio thread
+    (core/store/database.py), so no lock: a query may suspend a load, never a dict update."""
 
     def __init__(self, capacity: int = 1024) -> None:
         self._capacity = capacity
         self._snapshots: OrderedDict[int, GuildSnapshot] = OrderedDict()
-        self._lock = threading.Lock()
 
     def snapshot(self, connection: Connection, guild_id: int, version: int) -> GuildSnapshot:
         """The guild at `version` (or newer), from the cache or loaded and kept now."""
-        with self._lock:
-            found = self._snapshots.get(guild_id)
-            if found is not None and found.version == version:
-                self._snapshots.move_to_end(guild_id)
-                return found
-        loaded = _load_snapshot(connection, guild_id)
-        with self._lock:
-            self._snapshots[guild_id] = loaded
+        found = self._snapshots.get(guild_id)
+        if found is not None and found.version == version:
             self._snapshots.move_to_end(guild_id)
-            while len(self._snapshots) > self._capacity:
-                self._snapshots.popitem(last=False)
+            return found
+        loaded = _load_snapshot(connection, guild_id)
+        self._snapshots[guild_id] = loaded
+        self._snapshots.move_to_end(guild_id)
+        while len(self._snapshots) > self._capacity:
+            self._snapshots.popitem(last=False)
         return loaded
 
 
