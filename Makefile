@@ -58,7 +58,13 @@ lint: setup ## ruff, mypy --strict, import contracts, cargo fmt/clippy, stub che
 redis-server:
 	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; }
 
-pytest: setup redis-server
+# The S3-compatible server the attachment tests store into: s3s-fs, a real S3 implementation
+# over a folder, built from crates.io into .tools/ (about two minutes, once per checkout).
+S3S_FS := .tools/bin/s3s-fs
+$(S3S_FS):
+	cargo install s3s-fs --version 0.14.1 --features binary --locked --quiet --root .tools
+
+pytest: setup redis-server $(S3S_FS)
 	$(BIN)/pytest -q
 
 cargo-test:

@@ -8,7 +8,7 @@ variable and the accepted range, before anything is started.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -55,6 +55,17 @@ class Address:
 
 
 @dataclass(frozen=True, slots=True)
+class S3Location:
+    """An S3-compatible bucket for attachments and the credentials that may write to it."""
+
+    endpoint: str  # scheme://host[:port], no trailing slash
+    bucket: str
+    region: str
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     api_addr: Address
     gateway_addr: Address
@@ -70,12 +81,13 @@ class Settings:
     shutdown_grace_s: float
     log_level: str
     log_format: LogFormat
-    jwt_keys: tuple[tuple[str, bytes], ...]
+    jwt_keys: tuple[tuple[str, bytes], ...] = field(repr=False)
     registration: Registration
     refresh_reuse_grace_s: float
     rate_limits: bool
     max_upload_bytes: int
     public_url: str
+    s3: S3Location | None  # None: attachments under data_dir/objects
 
 
 # Parsers: raw text in, value out; ValueError with the accepted range when the text is wrong.
@@ -146,6 +158,25 @@ def parse_roles(raw: str) -> frozenset[Role]:
 
 
 def _url(raw: str) -> str:
+    return raw
+
+
+def _endpoint(raw: str) -> str:
+    scheme, _, rest = raw.partition("://")
+    if scheme not in ("http", "https") or not rest.rstrip("/") or "/" in rest.rstrip("/"):
+        raise ValueError("expected http(s)://host[:port], with no path")
+    return raw.rstrip("/")
+
+
+def _bucket(raw: str) -> str:
+    # S3's bucket naming rules: 3 to 63 lowercase letters, digits, dots and hyphens.
+    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789.-")
+    if not 3 <= len(raw) <= 63 or not set(raw) <= allowed or not raw[0].isalnum():
+        raise ValueError("expected 3 to 63 lowercase letters, digits, dots or hyphens")
+    return raw
+
+
+def _text(raw: str) -> str:
     return raw
 
 
@@ -292,6 +323,20 @@ PUBLIC_URL = Variable(
     "the API's address as clients reach it, for attachment links; unset: http://TRIOXIDE_API_ADDR",
     _url,
 )
+S3_ENDPOINT = Variable(
+    "TRIOXIDE_S3_ENDPOINT",
+    None,
+    "an S3-compatible store for attachments, http(s)://host[:port]; unset: files in the data dir",
+    _endpoint,
+)
+S3_BUCKET = Variable("TRIOXIDE_S3_BUCKET", "trioxide", "the attachments' bucket", _bucket)
+S3_REGION = Variable("TRIOXIDE_S3_REGION", "us-east-1", "the bucket's region", _text)
+S3_ACCESS_KEY_ID = Variable(
+    "TRIOXIDE_S3_ACCESS_KEY_ID", None, "S3 access key id (with TRIOXIDE_S3_ENDPOINT)", _text
+)
+S3_SECRET_ACCESS_KEY = Variable(
+    "TRIOXIDE_S3_SECRET_ACCESS_KEY", None, "S3 secret key (with TRIOXIDE_S3_ENDPOINT)", _text
+)
 RATE_LIMITS = Variable("TRIOXIDE_RATE_LIMITS", "on", "on, or off for load benchmarks", _switch)
 
 # Any: each variable parses to its own type; the table is read only for names, defaults, help.
@@ -316,7 +361,25 @@ VARIABLES: tuple[Variable[Any], ...] = (
     RATE_LIMITS,
     MAX_UPLOAD_BYTES,
     PUBLIC_URL,
+    S3_ENDPOINT,
+    S3_BUCKET,
+    S3_REGION,
+    S3_ACCESS_KEY_ID,
+    S3_SECRET_ACCESS_KEY,
 )
+
+
+def _s3_location(environ: Mapping[str, str]) -> S3Location | None:
+    endpoint = S3_ENDPOINT.read(environ)
+    if endpoint is None:
+        return None
+    return S3Location(
+        endpoint=endpoint,
+        bucket=S3_BUCKET.require(environ),
+        region=S3_REGION.require(environ),
+        access_key_id=S3_ACCESS_KEY_ID.require(environ),
+        secret_access_key=S3_SECRET_ACCESS_KEY.require(environ),
+    )
 
 
 def load_settings(environ: Mapping[str, str], *, roles: str | None = None) -> Settings:
@@ -353,4 +416,5 @@ def load_settings(environ: Mapping[str, str], *, roles: str | None = None) -> Se
         rate_limits=RATE_LIMITS.require(environ),
         max_upload_bytes=MAX_UPLOAD_BYTES.require(environ),
         public_url=(PUBLIC_URL.read(environ) or f"http://{api_addr}").rstrip("/"),
+        s3=_s3_location(environ),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -40,6 +41,7 @@ from core.events import EventName
 from core.journal import Journal
 from core.snowflakes import DISCORD_EPOCH_MS
 from core.store import messages as store
+from core.store.objects import ObjectStoreUnavailable
 
 if TYPE_CHECKING:
     from core.access import AccessCache, MessageAccess
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
     from core.store.objects import ObjectStore
+
+_log = logging.getLogger(__name__)
 
 # Channels whose chat takes messages (voice channels have a text chat too).
 _MESSAGE_CHANNELS = frozenset(
@@ -285,8 +289,7 @@ class Messages:
             return wire
         finally:
             if not stored:
-                with trio.CancelScope(shield=True):
-                    await self._objects.delete([a.object_key for a in attachments])
+                await self._delete_files([a.object_key for a in attachments])
 
     async def history(
         self,
@@ -404,11 +407,18 @@ class Messages:
         await self._delete_files(await self._db.run(write))
 
     async def _delete_files(self, keys: list[str]) -> None:
-        """Removes deleted messages' files, after the deletion has committed. A crash between
-        the two leaves files without a message, never a message without its files."""
-        if keys:
-            with trio.CancelScope(shield=True):
+        """Removes files whose message is gone or was never stored, after the database has
+        settled. A crash or an unavailable store between the two leaves files without a
+        message (logged), never a message without its files."""
+        if not keys:
+            return
+        with trio.CancelScope(shield=True):
+            try:
                 await self._objects.delete(keys)
+            except ObjectStoreUnavailable as error:
+                _log.warning(
+                    "attachment files left behind", extra={"files": len(keys), "reason": str(error)}
+                )
 
     async def bulk_delete(self, user_id: int, channel_id: int, message_ids: list[int]) -> None:
         check = FormCheck()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import httpx
 
 from core.access import AccessCache
 from core.accounts import Accounts
@@ -18,7 +21,7 @@ from core.passwords import Passwords
 from core.roles import Roles
 from core.snowflakes import SnowflakeGenerator
 from core.store.jwt_keys import load_jwt_keys
-from core.store.objects import LocalObjectStore
+from core.store.objects import LocalObjectStore, ObjectStore
 from core.store.ratelimits import MemoryRateLimits, RateLimits, RedisRateLimits
 from core.store.revocations import (
     MemoryRevokedSessions,
@@ -26,8 +29,11 @@ from core.store.revocations import (
     RevokedSessions,
     recently_revoked,
 )
+from core.store.s3 import S3ObjectStore
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from core.config import Settings
     from core.store.database import Database
     from core.store.migrations import Migration
@@ -53,8 +59,25 @@ class Services:
     redis: Redis | None  # None: one process, everything shared in memory
 
 
+@asynccontextmanager
+async def open_object_store(settings: Settings) -> AsyncIterator[ObjectStore]:
+    """The attachment store the settings name: the S3 bucket (created if missing) or files
+    under the data dir."""
+    if settings.s3 is None:
+        yield LocalObjectStore(settings.data_dir / "objects")
+        return
+    async with httpx.AsyncClient(timeout=settings.db_timeout_s) as client:
+        store = S3ObjectStore(settings.s3, client)
+        await store.ensure_bucket()
+        yield store
+
+
 async def build_services(
-    settings: Settings, db: Database, migrations: list[Migration], redis: Redis | None = None
+    settings: Settings,
+    db: Database,
+    migrations: list[Migration],
+    objects: ObjectStore,
+    redis: Redis | None = None,
 ) -> Services:
     """Loads keys and recent revocations, and wires the services together. With `redis`,
     rate limits and revocations are shared with every other process using it."""
@@ -80,7 +103,7 @@ async def build_services(
             db,
             snowflakes,
             access,
-            LocalObjectStore(settings.data_dir / "objects"),
+            objects,
             accounts.keys,
             settings.public_url,
             settings.max_upload_bytes,

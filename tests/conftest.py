@@ -6,12 +6,15 @@ Every run creates its own databases and drops them at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import shutil
 import subprocess
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
@@ -27,7 +30,6 @@ from tests.running import ApiClient, running_api
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
-    from pathlib import Path
 
 
 @pytest.fixture(scope="session")
@@ -138,6 +140,57 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
+
+
+@dataclass(frozen=True, slots=True)
+class S3Server:
+    """An S3-compatible server of this run's own, and the folder it keeps objects in."""
+
+    endpoint: str
+    root: Path
+    access_key_id: str = "trioxide-test"
+    secret_access_key: str = "trioxide-test-secret"
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """s3s-fs (a real S3 implementation over a folder, checking SigV4 signatures) on a free
+    loopback port; `make test` builds it into .tools/."""
+    binary = Path(__file__).parent.parent / ".tools" / "bin" / "s3s-fs"
+    assert binary.exists(), "s3s-fs is not built: `make test` builds it"
+    root = tmp_path_factory.mktemp("s3")
+    server = S3Server("", root)
+    process = subprocess.Popen(
+        [
+            str(binary),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--access-key",
+            server.access_key_id,
+            "--secret-key",
+            server.secret_access_key,
+            str(root),
+        ],
+        env={**os.environ, "RUST_LOG": "info", "NO_COLOR": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:  # ends if the server dies
+            _, found, address = line.partition("server is running at ")
+            if found:
+                break
+        assert process.poll() is None, "s3s-fs exited during start-up"
+        threading.Thread(target=process.stdout.read, daemon=True).start()
+        yield dataclasses.replace(server, endpoint=address.strip())
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()
 
 
 @pytest.fixture

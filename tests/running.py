@@ -14,12 +14,14 @@ import trio
 from api import serve_api
 from core.services import Services, build_services
 from core.store.migrations import load_migrations
+from core.store.objects import LocalObjectStore
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
     from core.config import Settings
     from core.store.database import Database
+    from core.store.objects import ObjectStore
     from core.store.redis import Redis
 
 
@@ -29,11 +31,14 @@ async def running_api(
     db: Database,
     adjust: Callable[[Services], Services] = lambda found: found,
     redis: Redis | None = None,
+    objects: ObjectStore | None = None,
 ) -> AsyncIterator[ApiClient]:
     """The API served on a free loopback port, and a client for it; stopped on exit.
     `adjust` may swap parts of the services (e.g. the database) after they are built; with
-    `redis`, limits and revocations are shared as between processes."""
-    found = adjust(await build_services(settings, db, load_migrations(), redis))
+    `redis`, limits and revocations are shared as between processes; `objects` replaces the
+    local attachment store."""
+    objects = objects or LocalObjectStore(settings.data_dir / "objects")
+    found = adjust(await build_services(settings, db, load_migrations(), objects, redis))
     shutdown = trio.Event()
     async with trio.open_nursery() as nursery:
         urls: list[str] = await nursery.start(serve_api, found, shutdown)

@@ -11,7 +11,7 @@ import trio
 
 from api import serve_api
 from core.config import Role, Settings
-from core.services import Services, build_services
+from core.services import Services, build_services, open_object_store
 from core.store.database import open_database
 from core.store.embedded_postgres import open_embedded_postgres
 from core.store.migrations import Migration, apply_migrations, load_migrations
@@ -81,9 +81,10 @@ async def serve(settings: Settings) -> None:
                 async with (
                     open_database(url, settings.db_pool_size, settings.db_timeout_s) as db,
                     open_redis_when_set(settings.redis_url) as redis,
+                    open_object_store(settings) as objects,
                     trio.open_nursery() as roles,
                 ):
-                    found = await build_services(settings, db, migrations, redis)
+                    found = await build_services(settings, db, migrations, objects, redis)
                     await _start_roles(roles, found, shutdown)
                     _log.info("ready", extra={"roles": sorted(settings.roles)})
                     await shutdown.wait()
@@ -105,6 +106,7 @@ async def create_registration_code(settings: Settings, uses: int, ttl_s: float) 
         async with (
             open_database(url, 1, settings.db_timeout_s) as db,
             open_redis_when_set(settings.redis_url) as redis,
+            open_object_store(settings) as objects,
         ):
-            found = await build_services(settings, db, migrations, redis)
+            found = await build_services(settings, db, migrations, objects, redis)
             return await found.accounts.create_registration_code(uses, ttl_s)

@@ -1,17 +1,28 @@
-"""The object store: where attachment bytes live. The local filesystem under the data folder;
-an S3-compatible store is the planned second implementation of the same interface."""
+"""The object store: where attachment bytes live. The local filesystem under the data folder by
+default; any S3-compatible store (core/store/s3.py) when TRIOXIDE_S3_ENDPOINT is set."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import trio
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+T = TypeVar("T")
+
+
+class ObjectStoreUnavailable(Exception):
+    """The object store refused or did not answer. Carries the status, never the body."""
+
 
 class ObjectStore(Protocol):
+    """Each operation raises ObjectStoreUnavailable when the store cannot do it."""
+
     async def put(self, key: str, data: bytes) -> None: ...
 
     async def get(self, key: str) -> bytes | None:
@@ -51,7 +62,7 @@ class LocalObjectStore:
                 Path(temporary).unlink(missing_ok=True)
                 raise
 
-        await trio.to_thread.run_sync(write)
+        await self._run(write)
 
     async def get(self, key: str) -> bytes | None:
         path = self._path(key)
@@ -62,7 +73,7 @@ class LocalObjectStore:
             except FileNotFoundError:
                 return None
 
-        return await trio.to_thread.run_sync(read)
+        return await self._run(read)
 
     async def delete(self, keys: list[str]) -> None:
         paths = [self._path(key) for key in keys]
@@ -71,4 +82,11 @@ class LocalObjectStore:
             for path in paths:
                 path.unlink(missing_ok=True)
 
-        await trio.to_thread.run_sync(remove)
+        await self._run(remove)
+
+    @staticmethod
+    async def _run(work: Callable[[], T]) -> T:
+        try:
+            return await trio.to_thread.run_sync(work)
+        except OSError as error:
+            raise ObjectStoreUnavailable(f"{type(error).__name__} (errno {error.errno})") from None

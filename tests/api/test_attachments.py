@@ -1,26 +1,35 @@
-"""Attachments: multipart uploads as discord.py sends them, the local object store, and
-signed, expiring links."""
+"""Attachments: multipart uploads as discord.py sends them, signed and expiring links, and both
+object stores: files under the data dir, and a real S3-compatible server."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
+import pytest
+
+from core.config import S3Location
 from core.domain.permissions import Permission
-from tests.api.rooms import Room, count_messages
+from core.services import open_object_store
+from core.store.objects import LocalObjectStore
+from core.store.s3 import S3ObjectStore
+from tests.api.rooms import Room, count_messages, new_room
 from tests.api.test_auth import field_errors
 from tests.api.test_guilds import MISSING_PERMISSIONS
 from tests.running import running_api
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
     from pathlib import Path
-
-    import httpx
 
     from core.config import Settings
     from core.store.database import Database
+    from core.store.objects import ObjectStore
+    from tests.conftest import S3Server
     from tests.running import ApiClient, Person
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -58,8 +67,42 @@ def local(url: str, settings: Settings) -> str:
     return f"{parts.path}?{parts.query}"
 
 
-def stored_objects(settings: Settings) -> list[Path]:
-    return [p for p in (settings.data_dir / "objects").rglob("*") if p.is_file()]
+@dataclasses.dataclass(frozen=True)
+class Objects:
+    """The store a test's API writes attachments to, and the folder where its files land."""
+
+    store: ObjectStore
+    folder: Path
+
+    def files(self) -> list[Path]:
+        return [p for p in self.folder.rglob("*") if p.is_file()]
+
+
+@pytest.fixture(params=["local", "s3"])
+async def objects(
+    request: pytest.FixtureRequest, settings: Settings, s3_server: S3Server
+) -> AsyncIterator[Objects]:
+    if request.param == "local":
+        yield Objects(
+            LocalObjectStore(settings.data_dir / "objects"), settings.data_dir / "objects"
+        )
+        return
+    bucket = f"test-{secrets.token_hex(6)}"  # each test a bucket of its own
+    location = S3Location(
+        s3_server.endpoint,
+        bucket,
+        "us-east-1",
+        s3_server.access_key_id,
+        s3_server.secret_access_key,
+    )
+    async with open_object_store(dataclasses.replace(settings, s3=location)) as store:
+        yield Objects(store, s3_server.root / bucket)
+
+
+@pytest.fixture
+async def api(settings: Settings, db: Database, objects: Objects) -> AsyncIterator[ApiClient]:
+    async with running_api(settings, db, objects=objects.store) as client:
+        yield client
 
 
 async def test_an_uploaded_file_is_served_back_through_its_signed_link(
@@ -106,16 +149,16 @@ async def test_a_tampered_or_expired_link_serves_nothing(
 
 
 async def test_an_image_that_lies_is_refused_and_nothing_is_stored(
-    api: ApiClient, room: Room, settings: Settings
+    api: ApiClient, room: Room, objects: Objects
 ) -> None:
     response = await upload(api, room.member, room, [("cat.png", b"#!/bin/sh\necho not a picture")])
     assert field_errors(response) == {"files[0]": ["CONTENT_TYPE_INVALID"]}
     assert await count_messages(api, room) == 0
-    assert stored_objects(settings) == []
+    assert objects.files() == []
 
 
 async def test_attaching_needs_attach_files_and_stores_nothing_without_it(
-    api: ApiClient, room: Room, settings: Settings
+    api: ApiClient, room: Room, objects: Objects
 ) -> None:
     await api.http.put(
         f"/api/v10/channels/{room.channel_id}/permissions/{room.member.id}",
@@ -124,29 +167,29 @@ async def test_attaching_needs_attach_files_and_stores_nothing_without_it(
     )
     response = await upload(api, room.member, room, [("cat.png", PNG)])
     assert response.json() == MISSING_PERMISSIONS
-    assert stored_objects(settings) == []
+    assert objects.files() == []
     assert await count_messages(api, room) == 0
 
 
 async def test_deleting_a_message_deletes_its_files(
-    api: ApiClient, room: Room, settings: Settings
+    api: ApiClient, room: Room, settings: Settings, objects: Objects
 ) -> None:
     message = (await upload(api, room.member, room, [("cat.png", PNG)])).json()
-    assert len(stored_objects(settings)) == 1
+    assert len(objects.files()) == 1
     assert (
         await api.http.delete(room.url(f"/{message['id']}"), headers=room.member.auth)
     ).status_code == 204
-    assert stored_objects(settings) == []
+    assert objects.files() == []
     assert (
         await api.http.get(local(message["attachments"][0]["url"], settings))
     ).status_code == 404
 
 
 async def test_too_many_too_large_or_malformed_uploads_are_refused(
-    settings: Settings, db: Database
+    settings: Settings, db: Database, objects: Objects
 ) -> None:
     small = dataclasses.replace(settings, max_upload_bytes=2048)
-    async with running_api(small, db) as api:
+    async with running_api(small, db, objects=objects.store) as api:
         owner = await api.register()
         guild = (
             await api.http.post("/api/v10/guilds", headers=owner.auth, json={"name": "Uploads"})
@@ -181,4 +224,23 @@ async def test_too_many_too_large_or_malformed_uploads_are_refused(
         sneaky = await upload(api, owner, room, [("../../etc/passwd", b"x")])
         assert field_errors(sneaky) == {"files[0]": ["FILENAME_INVALID"]}
         assert await count_messages(api, room) == 0
-        assert stored_objects(small) == []
+        assert objects.files() == []
+
+
+async def test_a_store_that_refuses_the_upload_leaves_no_message(
+    settings: Settings, db: Database, s3_server: S3Server
+) -> None:
+    # The right server and key id, the wrong secret: S3 answers 403 to every request.
+    location = S3Location(
+        s3_server.endpoint, "test-refused", "us-east-1", s3_server.access_key_id, "not-the-secret"
+    )
+    async with (
+        httpx.AsyncClient() as http,
+        running_api(settings, db, objects=S3ObjectStore(location, http)) as api,
+    ):
+        room = await new_room(api)
+        response = await upload(api, room.member, room, [("cat.png", PNG)])
+        assert response.status_code == 500
+        assert response.json() == {"message": "500: Internal Server Error", "code": 0}
+        assert await count_messages(api, room) == 0
+        assert not (s3_server.root / "test-refused").exists()

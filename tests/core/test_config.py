@@ -65,6 +65,25 @@ def test_roles_option_overrides_the_variable() -> None:
         ({"TRIOXIDE_SHUTDOWN_GRACE_S": "soon"}, None, "TRIOXIDE_SHUTDOWN_GRACE_S", "0 to 300"),
         ({"TRIOXIDE_LOG_LEVEL": "loud"}, None, "TRIOXIDE_LOG_LEVEL", "debug, info"),
         ({"TRIOXIDE_LOG_FORMAT": "xml"}, None, "TRIOXIDE_LOG_FORMAT", "auto"),
+        ({"TRIOXIDE_S3_ENDPOINT": "s3.example"}, None, "TRIOXIDE_S3_ENDPOINT", "http(s)://"),
+        (
+            {"TRIOXIDE_S3_ENDPOINT": "https://s3.example/bucket"},
+            None,
+            "TRIOXIDE_S3_ENDPOINT",
+            "no path",
+        ),
+        (
+            {"TRIOXIDE_S3_ENDPOINT": "https://s3.example", "TRIOXIDE_S3_BUCKET": "My_Files"},
+            None,
+            "TRIOXIDE_S3_BUCKET",
+            "lowercase",
+        ),
+        (
+            {"TRIOXIDE_S3_ENDPOINT": "https://s3.example"},
+            None,
+            "TRIOXIDE_S3_ACCESS_KEY_ID",
+            "must not be empty",
+        ),
     ],
 )
 def test_bad_setting_names_the_variable_and_the_accepted_range(
@@ -84,3 +103,24 @@ def test_every_variable_has_a_name_help_and_a_valid_default() -> None:
         assert variable.help
         if variable.default is not None:
             variable.parse(variable.default)
+
+
+def test_an_s3_store_is_read_whole_and_its_secret_never_printed() -> None:
+    assert load_settings({}).s3 is None
+    settings = load_settings(
+        {
+            "TRIOXIDE_S3_ENDPOINT": "https://s3.example:9000/",
+            "TRIOXIDE_S3_ACCESS_KEY_ID": "AKIDEXAMPLE",
+            "TRIOXIDE_S3_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            "TRIOXIDE_JWT_KEYS": "k1:" + "s" * 32,
+        }
+    )
+    assert settings.s3 is not None
+    assert (settings.s3.endpoint, settings.s3.bucket, settings.s3.region) == (
+        "https://s3.example:9000",
+        "trioxide",
+        "us-east-1",
+    )
+    assert settings.s3.secret_access_key.startswith("wJalr")
+    assert "wJalr" not in repr(settings)
+    assert "s" * 32 not in repr(settings)
