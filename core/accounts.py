@@ -64,6 +64,7 @@ class Accounts:
         self._settings = settings
         self._db = db
         self.keys = keys
+        self._verified = tokens.VerifiedTokens(keys)
         self._revoked = revoked
         self._passwords = passwords
         self._snowflakes = snowflakes
@@ -98,7 +99,7 @@ class Accounts:
 
     async def verify_access(self, token: str) -> tokens.AccessClaims:
         """The claims of a live access token; Unauthorized if it is bad, expired or revoked."""
-        claims = tokens.verify_access_token(self.keys, token, time.time())
+        claims = self._verified.verify(token, time.time())
         if await self._revoked.is_revoked(claims.session_id):
             raise Unauthorized("session revoked")
         return claims

@@ -136,7 +136,7 @@ class Applications:
                 raise UnknownApplication(str(bot_id))
             return _view(connection, application)
 
-        return await self._db.run(read)
+        return await self._db.read(read)
 
     async def bot_for_token(self, token: str) -> int | None:
         """The bot user whose token this is, or None."""

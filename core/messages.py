@@ -309,7 +309,7 @@ class Messages:
             )
             return [view.to_wire() for view in store.views(connection, page, user_id, self._link)]
 
-        return await self._db.run(read)
+        return await self._db.read(read)
 
     async def get(self, user_id: int, channel_id: int, message_id: int) -> dict[str, object]:
         def read(connection: Connection) -> dict[str, object]:
@@ -319,7 +319,7 @@ class Messages:
                 connection, [_message(connection, channel_id, message_id)], user_id, self._link
             )[0].to_wire()
 
-        return await self._db.run(read)
+        return await self._db.read(read)
 
     async def edit(
         self,
@@ -469,7 +469,7 @@ class Messages:
                 for view in store.views(connection, pinned, user_id, self._link)
             ]
 
-        return await self._db.run(read)
+        return await self._db.read(read)
 
     async def set_pin(self, user_id: int, channel_id: int, message_id: int, *, pin: bool) -> None:
         def write(connection: Connection) -> None:
@@ -600,7 +600,7 @@ class Messages:
                 for u in store.reactors(connection, message_id, emoji, after=after, limit=limit)
             ]
 
-        return await self._db.run(read)
+        return await self._db.read(read)
 
     async def search(self, user_id: int, guild_id: int, query: SearchQuery) -> dict[str, object]:
         """Discord's guild message search, over only the channels the caller can read."""
@@ -632,7 +632,7 @@ class Messages:
             # Discord nests each hit in a list (once it carried context messages around it).
             return {"total_results": total, "messages": [[view.to_wire()] for view in views]}
 
-        return await self._db.run(read)
+        return await self._db.read(read)
 
     async def typing(self, user_id: int, channel_id: int) -> None:
         """TYPING_START for the channel's viewers; nothing is stored."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 from contextlib import asynccontextmanager
@@ -67,6 +68,20 @@ async def _stop_on_signal(shutdown: trio.Event, scope: trio.CancelScope, grace_s
             scope.deadline = trio.current_time() + grace_s
 
 
+# CPython's default collects the youngest generation every 700 net allocations: several times
+# per request here. Measured on a 50-message history page at 32 clients: 2.59 ms of server CPU
+# per page with the default, 2.23 ms with this (and p99 135 → 94 ms saturated).
+_YOUNG_GENERATION_THRESHOLD = 50_000
+
+
+def _tune_garbage_collector() -> None:
+    """Moves what start-up built (modules, settings, caches) out of the collector's sight for
+    good, and lets the youngest generation grow before it is collected."""
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(_YOUNG_GENERATION_THRESHOLD, older, oldest)
+
+
 async def serve(settings: Settings) -> None:
     """Runs every role in `settings` until SIGINT or SIGTERM, then shuts down cleanly:
     listeners close, in-flight work gets the grace period, the database pool closes and an
@@ -85,6 +100,7 @@ async def serve(settings: Settings) -> None:
                     trio.open_nursery() as roles,
                 ):
                     found = await build_services(settings, db, migrations, objects, redis)
+                    _tune_garbage_collector()
                     await _start_roles(roles, found, shutdown)
                     _log.info("ready", extra={"roles": sorted(settings.roles)})
                     await shutdown.wait()

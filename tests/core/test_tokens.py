@@ -52,6 +52,25 @@ def test_expiry_allows_30_seconds_of_clock_skew_and_no_more() -> None:
         tokens.verify_access_token(keys, token, expiry + 31)
 
 
+def test_a_remembered_token_still_expires_and_a_tampered_one_is_still_checked() -> None:
+    keys = JwtKeys((NEW,))
+    verified = tokens.VerifiedTokens(keys, size=2)
+    token = tokens.issue_access_token(keys, claims())
+    expiry = NOW + tokens.ACCESS_TOKEN_TTL_S
+    assert verified.verify(token, NOW) == claims()
+    assert verified.verify(token, expiry + 30) == claims()  # remembered, within the leeway
+    with pytest.raises(Unauthorized):
+        verified.verify(token, expiry + 31)
+    header, payload, signature = token.split(".")
+    with pytest.raises(Unauthorized):
+        verified.verify(f"{header}.{payload}.{signature[:-2]}AA", NOW)
+    others = [tokens.issue_access_token(keys, claims(NOW + i)) for i in (1, 2)]
+    for other in others:
+        verified.verify(other, NOW)
+    assert len(verified._claims) == 2  # bounded: the oldest was forgotten
+    assert token not in verified._claims
+
+
 def _forge(header: dict[str, object], payload: dict[str, object], signature: bytes = b"") -> str:
     def part(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
