@@ -11,6 +11,7 @@ import httpx
 from core.access import AccessCache
 from core.accounts import Accounts
 from core.applications import Applications
+from core.bus import Bus, InProcessBus
 from core.channels import Channels
 from core.direct import Direct
 from core.guilds import Guilds
@@ -56,6 +57,7 @@ class Services:
     messages: Messages
     direct: Direct
     rate_limits: RateLimits
+    bus: Bus  # committed events, from the relay to every gateway
     redis: Redis | None  # None: one process, everything shared in memory
 
 
@@ -109,5 +111,6 @@ async def build_services(
             settings.max_upload_bytes,
         ),
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
+        bus=InProcessBus(),  # a Redis bus comes with the gateway (#7)
         redis=redis,
     )

@@ -6,12 +6,14 @@ import gc
 import logging
 import signal
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING
 
 import trio
 
 from api import serve_api
 from core.config import Role, Settings
+from core.relay import run_relay
 from core.services import Services, build_services, open_object_store
 from core.store.database import open_database
 from core.store.embedded_postgres import open_embedded_postgres
@@ -19,12 +21,12 @@ from core.store.migrations import Migration, apply_migrations, load_migrations
 from core.store.redis import open_redis_when_set
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
 _log = logging.getLogger(__name__)
 
 # Roles whose server is not built yet: accepted, so deployments can name them now.
-_NOT_YET = {Role.GATEWAY: "#7", Role.VOICE: "voice", Role.WORKER: "#7"}
+_NOT_YET = {Role.GATEWAY: "#7", Role.VOICE: "voice"}
 
 
 @asynccontextmanager
@@ -51,8 +53,23 @@ async def _start_roles(roles: trio.Nursery, found: Services, shutdown: trio.Even
     for role in sorted(found.settings.roles):
         if role is Role.API:
             await roles.start(serve_api, found, shutdown)
+        elif role is Role.WORKER:
+            await roles.start(_until, shutdown, partial(run_relay, found.db, found.bus))
         else:
             _log.warning("role has no server yet", extra={"role": role, "issue": _NOT_YET[role]})
+
+
+async def _until(
+    shutdown: trio.Event,
+    work: Callable[..., Awaitable[None]],
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Runs `work` (started as with nursery.start) until `shutdown` is set, then cancels it."""
+    async with trio.open_nursery() as nursery:
+        await nursery.start(work)
+        task_status.started()
+        await shutdown.wait()
+        nursery.cancel_scope.cancel()
 
 
 async def _stop_on_signal(shutdown: trio.Event, scope: trio.CancelScope, grace_s: float) -> None:

@@ -118,8 +118,8 @@ class Database:
     """Up to `size` PostgreSQL connections, opened when first needed and kept."""
 
     def __init__(self, url: str, size: int, timeout_s: float) -> None:
-        self._url = url
-        self._timeout_s = timeout_s
+        self.url = url  # for a connection of one's own, such as a Listener's
+        self.timeout_s = timeout_s
         self._slots = trio.Semaphore(size)
         self._idle: list[_TrioConnection] = []
 
@@ -136,7 +136,7 @@ class Database:
         return await self._use(work, transaction=False)
 
     async def _use(self, work: Callable[[Connection], T], *, transaction: bool) -> T:
-        with trio.move_on_after(self._timeout_s) as waited:
+        with trio.move_on_after(self.timeout_s) as waited:
             await self._slots.acquire()
         if waited.cancelled_caught:
             raise DatabaseUnavailable("every connection stayed busy")
@@ -190,8 +190,8 @@ class Database:
             connection = await trio.to_thread.run_sync(
                 partial(
                     _TrioConnection.connect,
-                    self._url,
-                    connect_timeout=max(1, round(self._timeout_s)),
+                    self.url,
+                    connect_timeout=max(1, round(self.timeout_s)),
                 )
             )
         except psycopg.OperationalError as error:
@@ -217,3 +217,43 @@ async def open_database(url: str, pool_size: int, timeout_s: float) -> AsyncIter
         yield database
     finally:
         database.close()
+
+
+class Listener:
+    """A connection of its own that LISTENs on one channel, waited on by Trio."""
+
+    def __init__(self, connection: psycopg.Connection[tuple[object, ...]]) -> None:
+        self._pgconn = connection.pgconn
+
+    async def wait(self, timeout_s: float) -> bool:
+        """True once a notification has arrived (all that arrived are consumed), False after
+        `timeout_s` without one. psycopg.OperationalError if the connection is lost."""
+        with trio.move_on_after(timeout_s):
+            while True:
+                self._pgconn.consume_input()
+                notified = False
+                while self._pgconn.notifies() is not None:
+                    notified = True
+                if notified:
+                    return True
+                await trio.lowlevel.wait_readable(self._pgconn.socket)
+        return False
+
+
+@asynccontextmanager
+async def open_listener(url: str, channel: str, timeout_s: float) -> AsyncIterator[Listener]:
+    """A Listener on `channel`, LISTENing before it is yielded; closed on exit."""
+
+    def connect() -> psycopg.Connection[tuple[object, ...]]:
+        connection = psycopg.connect(url, autocommit=True, connect_timeout=max(1, round(timeout_s)))
+        connection.execute(f'LISTEN "{channel}"')
+        return connection
+
+    try:
+        connection = await trio.to_thread.run_sync(connect)
+    except psycopg.OperationalError as error:
+        raise DatabaseUnavailable(str(error).strip().splitlines()[0]) from None
+    try:
+        yield Listener(connection)
+    finally:
+        connection.close()
