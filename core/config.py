@@ -88,6 +88,9 @@ class Settings:
     max_upload_bytes: int
     public_url: str
     s3: S3Location | None  # None: attachments under data_dir/objects
+    public_gateway_url: str
+    allowed_origins: frozenset[str]  # browser origins the gateway accepts
+    privileged_intents: bool  # bots may ask for GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT
 
 
 # Parsers: raw text in, value out; ValueError with the accepted range when the text is wrong.
@@ -337,6 +340,24 @@ S3_ACCESS_KEY_ID = Variable(
 S3_SECRET_ACCESS_KEY = Variable(
     "TRIOXIDE_S3_SECRET_ACCESS_KEY", None, "S3 secret key (with TRIOXIDE_S3_ENDPOINT)", _text
 )
+PUBLIC_GATEWAY_URL = Variable(
+    "TRIOXIDE_PUBLIC_GATEWAY_URL",
+    None,
+    "the gateway's address as clients reach it; unset: ws://TRIOXIDE_GATEWAY_ADDR",
+    _url,
+)
+ALLOWED_ORIGINS = Variable(
+    "TRIOXIDE_ALLOWED_ORIGINS",
+    None,
+    "browser origins allowed to open the gateway, comma-separated; bots send none",
+    lambda raw: frozenset(o.strip().rstrip("/") for o in raw.split(",") if o.strip()),
+)
+PRIVILEGED_INTENTS = Variable(
+    "TRIOXIDE_PRIVILEGED_INTENTS",
+    "on",
+    "on: every bot may ask for the privileged intents; off: only as its application's flags allow",
+    _switch,
+)
 RATE_LIMITS = Variable("TRIOXIDE_RATE_LIMITS", "on", "on, or off for load benchmarks", _switch)
 
 # Any: each variable parses to its own type; the table is read only for names, defaults, help.
@@ -366,6 +387,9 @@ VARIABLES: tuple[Variable[Any], ...] = (
     S3_REGION,
     S3_ACCESS_KEY_ID,
     S3_SECRET_ACCESS_KEY,
+    PUBLIC_GATEWAY_URL,
+    ALLOWED_ORIGINS,
+    PRIVILEGED_INTENTS,
 )
 
 
@@ -417,4 +441,9 @@ def load_settings(environ: Mapping[str, str], *, roles: str | None = None) -> Se
         max_upload_bytes=MAX_UPLOAD_BYTES.require(environ),
         public_url=(PUBLIC_URL.read(environ) or f"http://{api_addr}").rstrip("/"),
         s3=_s3_location(environ),
+        public_gateway_url=(
+            PUBLIC_GATEWAY_URL.read(environ) or f"ws://{GATEWAY_ADDR.require(environ)}"
+        ).rstrip("/"),
+        allowed_origins=ALLOWED_ORIGINS.read(environ) or frozenset(),
+        privileged_intents=PRIVILEGED_INTENTS.require(environ),
     )

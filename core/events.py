@@ -44,6 +44,102 @@ class EventName(enum.StrEnum):
     GUILD_AUDIT_LOG_ENTRY_CREATE = "GUILD_AUDIT_LOG_ENTRY_CREATE"
 
 
+class Intent(enum.IntFlag):
+    """Discord's gateway intents: which events a session asked for."""
+
+    GUILDS = 1 << 0
+    GUILD_MEMBERS = 1 << 1
+    GUILD_MODERATION = 1 << 2
+    GUILD_EXPRESSIONS = 1 << 3
+    GUILD_INTEGRATIONS = 1 << 4
+    GUILD_WEBHOOKS = 1 << 5
+    GUILD_INVITES = 1 << 6
+    GUILD_VOICE_STATES = 1 << 7
+    GUILD_PRESENCES = 1 << 8
+    GUILD_MESSAGES = 1 << 9
+    GUILD_MESSAGE_REACTIONS = 1 << 10
+    GUILD_MESSAGE_TYPING = 1 << 11
+    DIRECT_MESSAGES = 1 << 12
+    DIRECT_MESSAGE_REACTIONS = 1 << 13
+    DIRECT_MESSAGE_TYPING = 1 << 14
+    MESSAGE_CONTENT = 1 << 15
+    GUILD_SCHEDULED_EVENTS = 1 << 16
+    AUTO_MODERATION_CONFIGURATION = 1 << 20
+    AUTO_MODERATION_EXECUTION = 1 << 21
+    GUILD_MESSAGE_POLLS = 1 << 24
+    DIRECT_MESSAGE_POLLS = 1 << 25
+
+
+ALL_INTENTS = int(sum(Intent))
+PRIVILEGED_INTENTS = Intent.GUILD_MEMBERS | Intent.GUILD_PRESENCES | Intent.MESSAGE_CONTENT
+
+# Discord's intent table: the intent an event needs, in a guild and in a DM. Events not listed
+# (and those whose DM column is None) need none.
+_INTENT_TABLE: dict[EventName, tuple[Intent, Intent | None]] = {
+    **{
+        name: (Intent.GUILDS, None)
+        for name in (
+            EventName.GUILD_CREATE,
+            EventName.GUILD_UPDATE,
+            EventName.GUILD_DELETE,
+            EventName.GUILD_ROLE_CREATE,
+            EventName.GUILD_ROLE_UPDATE,
+            EventName.GUILD_ROLE_DELETE,
+            EventName.CHANNEL_CREATE,
+            EventName.CHANNEL_UPDATE,
+            EventName.CHANNEL_DELETE,
+        )
+    },
+    EventName.CHANNEL_PINS_UPDATE: (Intent.GUILDS, Intent.DIRECT_MESSAGES),
+    **{
+        name: (Intent.GUILD_MEMBERS, None)
+        for name in (
+            EventName.GUILD_MEMBER_ADD,
+            EventName.GUILD_MEMBER_UPDATE,
+            EventName.GUILD_MEMBER_REMOVE,
+        )
+    },
+    **{
+        name: (Intent.GUILD_MODERATION, None)
+        for name in (
+            EventName.GUILD_BAN_ADD,
+            EventName.GUILD_BAN_REMOVE,
+            EventName.GUILD_AUDIT_LOG_ENTRY_CREATE,
+        )
+    },
+    EventName.INVITE_CREATE: (Intent.GUILD_INVITES, None),
+    EventName.INVITE_DELETE: (Intent.GUILD_INVITES, None),
+    **{
+        name: (Intent.GUILD_MESSAGES, Intent.DIRECT_MESSAGES)
+        for name in (
+            EventName.MESSAGE_CREATE,
+            EventName.MESSAGE_UPDATE,
+            EventName.MESSAGE_DELETE,
+            EventName.MESSAGE_DELETE_BULK,
+        )
+    },
+    **{
+        name: (Intent.GUILD_MESSAGE_REACTIONS, Intent.DIRECT_MESSAGE_REACTIONS)
+        for name in (
+            EventName.MESSAGE_REACTION_ADD,
+            EventName.MESSAGE_REACTION_REMOVE,
+            EventName.MESSAGE_REACTION_REMOVE_ALL,
+            EventName.MESSAGE_REACTION_REMOVE_EMOJI,
+        )
+    },
+    EventName.TYPING_START: (Intent.GUILD_MESSAGE_TYPING, Intent.DIRECT_MESSAGE_TYPING),
+}
+
+
+def needed_intent(name: EventName, *, in_guild: bool) -> int:
+    """The intent bit a session needs to receive this event (0: none)."""
+    found = _INTENT_TABLE.get(name)
+    if found is None:
+        return 0
+    guild_intent, dm_intent = found
+    return int(guild_intent if in_guild else (dm_intent or 0))
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One dispatch. Its audience: the guild's members (`guild_id`), narrowed to those who can

@@ -20,6 +20,7 @@ from core.members import Members
 from core.messages import Messages
 from core.passwords import Passwords
 from core.roles import Roles
+from core.sessions import Sessions
 from core.snowflakes import SnowflakeGenerator
 from core.store.jwt_keys import load_jwt_keys
 from core.store.objects import LocalObjectStore, ObjectStore
@@ -57,6 +58,8 @@ class Services:
     messages: Messages
     direct: Direct
     rate_limits: RateLimits
+    sessions: Sessions
+    access: AccessCache
     bus: Bus  # committed events, from the relay to every gateway
     redis: Redis | None  # None: one process, everything shared in memory
 
@@ -88,13 +91,14 @@ async def build_services(
     await revoked.revoke(await recently_revoked(db))
     access = AccessCache()  # shared by every service of this process
     accounts = Accounts(settings, db, load_jwt_keys(settings), revoked, Passwords(), snowflakes)
+    applications = Applications(db, snowflakes)
     return Services(
         settings=settings,
         db=db,
         migrations=migrations,
         snowflakes=snowflakes,
         accounts=accounts,
-        applications=Applications(db, snowflakes),
+        applications=applications,
         guilds=Guilds(db, snowflakes, access),
         channels=Channels(db, snowflakes, access),
         roles=Roles(db, snowflakes, access),
@@ -111,6 +115,8 @@ async def build_services(
             settings.max_upload_bytes,
         ),
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
+        sessions=Sessions(db, access, accounts, applications),
+        access=access,
         bus=InProcessBus(),  # a Redis bus comes with the gateway (#7)
         redis=redis,
     )

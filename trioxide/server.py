@@ -19,6 +19,7 @@ from core.store.database import open_database
 from core.store.embedded_postgres import open_embedded_postgres
 from core.store.migrations import Migration, apply_migrations, load_migrations
 from core.store.redis import open_redis_when_set
+from gateway.server import Gateway
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 # Roles whose server is not built yet: accepted, so deployments can name them now.
-_NOT_YET = {Role.GATEWAY: "#7", Role.VOICE: "voice"}
+_NOT_YET = {Role.VOICE: "voice"}
 
 
 @asynccontextmanager
@@ -53,6 +54,8 @@ async def _start_roles(roles: trio.Nursery, found: Services, shutdown: trio.Even
     for role in sorted(found.settings.roles):
         if role is Role.API:
             await roles.start(serve_api, found, shutdown)
+        elif role is Role.GATEWAY:
+            await roles.start(Gateway(found).serve, shutdown)
         elif role is Role.WORKER:
             await roles.start(_until, shutdown, partial(run_relay, found.db, found.bus))
         else:

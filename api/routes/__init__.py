@@ -9,6 +9,7 @@ from api.routes import (
     auth,
     channels,
     direct,
+    gateway,
     guilds,
     invites,
     members,
@@ -31,6 +32,7 @@ def discord_api() -> Blueprint:
         invites,
         messages,
         direct,
+        gateway,
     )
     for module in modules:
         routes.register_blueprint(module.blueprint)

@@ -480,6 +480,16 @@ def guild_with_version(connection: Connection, guild_id: int) -> tuple[Guild, in
     return Guild(*fields), int(str(version))  # type: ignore[arg-type]
 
 
+def access_versions(connection: Connection, guild_ids: list[int]) -> dict[int, int]:
+    """Each existing guild's access_version (core/access.py)."""
+    if not guild_ids:
+        return {}
+    rows = connection.execute(
+        "SELECT id, access_version FROM guilds WHERE id = ANY(%s)", (guild_ids,)
+    ).fetchall()
+    return {int(str(guild_id)): int(str(version)) for guild_id, version in rows}
+
+
 def remove_member(connection: Connection, guild_id: int, user_id: int) -> bool:
     deleted = connection.execute(
         "DELETE FROM members WHERE guild_id = %s AND user_id = %s RETURNING user_id",

@@ -1,0 +1,133 @@
+"""What a gateway session starts from: who its token belongs to, and the guilds it is in, as
+READY and GUILD_CREATE describe them. The gateway (gateway/) speaks the protocol; this reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.access import AccessCache, load_access
+from core.domain.permissions import Permission
+from core.domain.timestamps import iso
+from core.errors import Unauthorized
+from core.store import accounts as account_store
+from core.store import applications as application_store
+from core.store import guilds as guild_store
+from core.store import members as member_store
+
+if TYPE_CHECKING:
+    from core.accounts import Accounts
+    from core.applications import Applications
+    from core.store.database import Connection, Database
+
+# Discord's default and ceiling for `large_threshold`: members sent in GUILD_CREATE.
+DEFAULT_LARGE_THRESHOLD = 50
+MAX_LARGE_THRESHOLD = 250
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    user_id: int
+    user: dict[str, object]  # Discord's user object
+    bot: bool
+    application: dict[str, object] | None  # READY's `{id, flags}`, for bots
+    login_session_id: int | None  # the login a person's token belongs to (for revocation)
+
+
+@dataclass(frozen=True, slots=True)
+class GuildStart:
+    """One guild as the session starts with it."""
+
+    guild_id: int
+    role_ids: list[int]  # the session user's
+    payload: dict[str, object]  # GUILD_CREATE's `d`
+
+
+class Sessions:
+    def __init__(
+        self, db: Database, access: AccessCache, accounts: Accounts, applications: Applications
+    ) -> None:
+        self._db = db
+        self._access = access
+        self._accounts = accounts
+        self._applications = applications
+
+    async def identify(self, token: str) -> Identity:
+        """The identity behind an IDENTIFY token: a bot token (with or without "Bot ", as
+        libraries send it) or a person's access token. Unauthorized for anything else."""
+        token = token.removeprefix("Bot ").strip()
+        if not token:
+            raise Unauthorized("no token")
+        login_session_id: int | None = None
+        if token.startswith("eyJ"):  # a JWT: its header is base64 of '{"'
+            claims = await self._accounts.verify_access(token)
+            user_id, bot, login_session_id = claims.user_id, False, claims.session_id
+        else:
+            found = await self._applications.bot_for_token(token)
+            if found is None:
+                raise Unauthorized("unknown bot token")
+            user_id, bot = found, True
+
+        def read(connection: Connection) -> Identity:
+            user = account_store.user_by_id(connection, user_id)
+            if user is None:
+                raise Unauthorized("the token's user is gone")
+            # A bot's application shares its id (as on Discord).
+            application = application_store.application_by_id(connection, user_id) if bot else None
+            return Identity(
+                user_id,
+                user.to_wire(),
+                bot,
+                None
+                if application is None
+                else {"id": str(application.id), "flags": application.flags},
+                login_session_id,
+            )
+
+        return await self._db.read(read)
+
+    async def guilds(self, user_id: int, large_threshold: int) -> list[GuildStart]:
+        def read(connection: Connection) -> list[GuildStart]:
+            memberships = guild_store.guilds_of_user(
+                connection, user_id, before=None, after=None, limit=10_000
+            )
+            return [
+                _guild_start(self._access, connection, m.guild.id, user_id, large_threshold)
+                for m in memberships
+            ]
+
+        return await self._db.read(read)
+
+
+def _guild_start(
+    cache: AccessCache, connection: Connection, guild_id: int, user_id: int, large_threshold: int
+) -> GuildStart:
+    access = load_access(cache, connection, guild_id, user_id)
+    snapshot = access.snapshot
+    # Only the channels the user can see: the others' names are not theirs to know.
+    channels = [
+        found.channel.to_wire(found.overwrites)
+        for channel_id, found in snapshot.channels.items()
+        if access.in_channel(channel_id) & Permission.VIEW_CHANNEL
+    ]
+    count = guild_store.member_counts(connection, guild_id)
+    large = count > large_threshold
+    own = member_store.member(connection, guild_id, user_id)
+    assert own is not None  # load_access found the membership
+    members = (
+        [own]
+        if large
+        else member_store.members_page(connection, guild_id, after=0, limit=large_threshold)
+    )
+    payload = access.guild.to_wire(access.roles) | {
+        "channels": channels,
+        "threads": [],
+        "members": [member.to_wire() for member in members],
+        "voice_states": [],
+        "presences": [],
+        "member_count": count,
+        "large": large,
+        "joined_at": iso(own.joined_at),
+        "unavailable": False,
+    }
+    return GuildStart(guild_id, access.role_ids, payload)

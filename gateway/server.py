@@ -1,0 +1,575 @@
+"""The gateway: Discord Gateway v10 over our own WebSocket layer, and the fanout of committed
+events to the sessions that may see them.
+
+One task per connection reads and answers the client; writes never wait (gateway/connection.py).
+One fanout task takes event batches from the bus, finds each event's audience (guild members
+who can view the channel, by the native permission engine over the guild's cached snapshot;
+the intents they asked for) and hands every recipient its frame without awaiting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import socket
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import orjson
+import trio
+
+from core.bus import SeenIds
+from core.domain.permissions import Permission
+from core.errors import ClientError, Unauthorized
+from core.events import ALL_INTENTS, PRIVILEGED_INTENTS, EventName, Intent, needed_intent
+from core.sessions import DEFAULT_LARGE_THRESHOLD, MAX_LARGE_THRESHOLD
+from core.store import direct
+from core.store import guilds as guild_store
+from gateway.connection import Connection
+from gateway.session import RESUME_WINDOW_S, Close, Compressor, Op, Session
+from gateway.websocket import (
+    MAX_HANDSHAKE_BYTES,
+    FrameParser,
+    HandshakeError,
+    Message,
+    Opcode,
+    ProtocolError,
+    frame,
+    handshake_end,
+    http_refusal,
+    parse_handshake,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from core.access import GuildSnapshot
+    from core.domain.permissions import ChannelPermissions
+    from core.services import Services
+    from core.sessions import GuildStart, Identity
+    from core.store.database import Connection as DbConnection
+    from core.store.outbox import Published
+
+_log = logging.getLogger(__name__)
+
+HEARTBEAT_INTERVAL_MS = 41_250
+MAX_PAYLOAD_BYTES = 4096  # a client payload over this closes the connection with 4002
+PAYLOADS_PER_MINUTE = 120
+HANDSHAKE_TIMEOUT_S = 10.0
+MAX_QUEUED_BYTES = 1 << 20  # per connection: past this the client is a slow consumer
+CLOSE_FLUSH_S = 2.0  # how long a closing connection's last frames get to leave
+_VERSIONS = {"9", "10"}
+_MESSAGE_EVENTS = {EventName.MESSAGE_CREATE, EventName.MESSAGE_UPDATE}
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayTimings:
+    """The clock of the protocol; tests shorten it."""
+
+    heartbeat_interval_ms: int = HEARTBEAT_INTERVAL_MS
+    resume_window_s: float = RESUME_WINDOW_S
+
+    @property
+    def heartbeat_deadline_s(self) -> float:
+        # One interval plus a quarter for the client's jitter and the network.
+        return self.heartbeat_interval_ms * 1.25 / 1000
+
+
+class _Closed(Exception):
+    """Ends a conversation: with our close code, or echoing the client's."""
+
+    def __init__(self, code: int, reason: str, *, by_client: bool = False) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.by_client = by_client
+
+
+class Gateway:
+    def __init__(self, services: Services, timings: GatewayTimings | None = None) -> None:
+        self._services = services
+        self._settings = services.settings
+        self._timings = timings or GatewayTimings()
+        self._sessions: dict[str, Session] = {}
+        self._by_guild: dict[int, set[Session]] = {}
+        self._by_user: dict[int, set[Session]] = {}
+        self._seen = SeenIds()
+
+    async def serve(
+        self, shutdown: trio.Event, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Listens until `shutdown`; reports the bound ws:// URL once listening."""
+        address = self._settings.gateway_addr
+        listeners = await trio.open_tcp_listeners(address.port, host=address.host)
+        host, port = listeners[0].socket.getsockname()[:2]
+        url = f"ws://{host}:{port}"
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self._fanout)
+            nursery.start_soon(self._forget_expired_sessions)
+            nursery.start_soon(trio.serve_listeners, self._serve_stream, listeners)
+            _log.info("gateway listening", extra={"url": url})
+            task_status.started(url)
+            await shutdown.wait()
+            nursery.cancel_scope.cancel()
+
+    # One connection.
+
+    async def _serve_stream(self, stream: trio.SocketStream) -> None:
+        # Take the socket from Trio's stream: from here the gateway does its own reads and
+        # writes (writes without awaiting, for fanout).
+        fileno = stream.socket.detach()
+        sock = socket.socket(fileno=fileno)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection = Connection(sock, MAX_QUEUED_BYTES)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(connection.writer)
+                session = await self._converse(connection)
+                if session is not None and session.connection is connection:
+                    session.detach()
+                with trio.move_on_after(CLOSE_FLUSH_S):
+                    await connection.flushed()
+                nursery.cancel_scope.cancel()
+        finally:
+            connection.shutdown()
+
+    async def _converse(self, connection: Connection) -> Session | None:
+        """The conversation on one connection; returns the session it ended with."""
+        buffer = b""
+        with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
+            while (end := handshake_end(buffer)) < 0 and len(buffer) < MAX_HANDSHAKE_BYTES:
+                data = await connection.receive()
+                if not data:
+                    return None
+                buffer += data
+        if end < 0:
+            connection.send(http_refusal(400, "no WebSocket handshake"))
+            return None
+        try:
+            handshake = parse_handshake(buffer[:end])
+            origin = handshake.headers.get("origin")
+            if origin is not None and origin.rstrip("/") not in self._settings.allowed_origins:
+                raise HandshakeError(403, "origin not allowed")
+        except HandshakeError as error:
+            connection.send(http_refusal(error.status, error.reason))
+            return None
+        connection.send(handshake.response())
+        conversation = _Conversation(self, connection, handshake.query)
+        try:
+            conversation.check_query()
+            await conversation.run(buffer[end:])
+        except _Closed as closed:
+            if conversation.session is not None and closed.code in (1000, 1001):
+                self._end(conversation.session)  # a clean close ends the session
+            connection.close(closed.code, closed.reason)  # (an echo, if the client closed)
+            if not closed.by_client:
+                await conversation.await_close_reply()
+        except ProtocolError as error:
+            code = Close.DECODE_ERROR if error.code == 1009 else error.code
+            connection.close(code, error.reason)
+        return conversation.session
+
+    # Sessions.
+
+    async def identify(
+        self, identity: Identity, intents: int, shard: tuple[int, int], large: int
+    ) -> tuple[Session, list[GuildStart]]:
+        """A new session, registered for fanout, and the guilds it starts with."""
+        starts = await self._services.sessions.guilds(identity.user_id, large)
+        index, count = shard
+        starts = [s for s in starts if (s.guild_id >> 22) % count == index]
+        session = Session(
+            id=secrets.token_hex(16),
+            identity=identity,
+            intents=intents,
+            guilds={start.guild_id: start.role_ids for start in starts},
+        )
+        self._sessions[session.id] = session
+        self._by_user.setdefault(identity.user_id, set()).add(session)
+        for start in starts:
+            self._by_guild.setdefault(start.guild_id, set()).add(session)
+        return session, starts
+
+    def session(self, session_id: str) -> Session | None:
+        return self._sessions.get(session_id)
+
+    def _end(self, session: Session) -> None:
+        self._sessions.pop(session.id, None)
+        self._by_user.get(session.user_id, set()).discard(session)
+        for guild_id in session.guilds:
+            self._by_guild.get(guild_id, set()).discard(session)
+
+    async def _forget_expired_sessions(self) -> None:
+        while True:
+            await trio.sleep(self._timings.resume_window_s / 4)
+            cutoff = time.monotonic() - self._timings.resume_window_s
+            for session in list(self._sessions.values()):
+                if session.detached_at is not None and session.detached_at < cutoff:
+                    self._end(session)
+
+    # Fanout.
+
+    async def _fanout(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        async with self._services.bus.subscribe() as batches:
+            task_status.started()
+            async for batch in batches:
+                await self.deliver(batch)
+
+    async def deliver(self, batch: Sequence[Published]) -> None:
+        events = [event for event in batch if self._seen.first_time(event.id)]
+        guild_ids = {
+            e.guild_id for e in events if e.guild_id is not None and e.guild_id in self._by_guild
+        }
+        dm_channels = {
+            e.channel_id
+            for e in events
+            if e.guild_id is None and e.channel_id is not None and not e.user_ids
+        }
+        if not guild_ids and not dm_channels and not any(e.user_ids for e in events):
+            return
+        cache = self._services.access
+
+        def read(connection: DbConnection) -> tuple[dict[int, GuildSnapshot], dict[int, list[int]]]:
+            # Read after the events committed: a permission change committed before an event
+            # is in the snapshot that event is checked against.
+            versions = guild_store.access_versions(connection, list(guild_ids))
+            snapshots = {gid: cache.snapshot(connection, gid, v) for gid, v in versions.items()}
+            return snapshots, {c: direct.recipients(connection, c) for c in dm_channels}
+
+        snapshots, recipients = await self._services.db.read(read)
+        for event in events:
+            self._deliver_one(event, snapshots, recipients)
+
+    def _deliver_one(
+        self,
+        event: Published,
+        snapshots: dict[int, GuildSnapshot],
+        recipients: dict[int, list[int]],
+    ) -> None:
+        audience = self._audience(event, snapshots, recipients)
+        needed = needed_intent(event.name, in_guild=event.guild_id is not None)
+        stripped: bytes | None = None
+        for session in audience:
+            if needed and not session.intents & needed:
+                continue
+            payload = event.payload
+            if _content_hidden(event, session):
+                stripped = stripped or _without_content(event.payload)
+                payload = stripped
+            session.dispatch(event.name, payload)
+        self._follow(event)
+
+    def _audience(
+        self,
+        event: Published,
+        snapshots: dict[int, GuildSnapshot],
+        recipients: dict[int, list[int]],
+    ) -> list[Session]:
+        if event.user_ids:
+            return [s for u in event.user_ids for s in self._by_user.get(u, ())]
+        if event.guild_id is None:
+            users = recipients.get(event.channel_id or 0, [])
+            return [s for u in users for s in self._by_user.get(u, ())]
+        members = list(self._by_guild.get(event.guild_id, ()))
+        snapshot = snapshots.get(event.guild_id)
+        if snapshot is None or not members:
+            return []
+        if event.name is EventName.GUILD_AUDIT_LOG_ENTRY_CREATE:
+            wanted = int(Permission.VIEW_AUDIT_LOG)
+            return [
+                s
+                for s in members
+                if snapshot.engine.resolve(s.user_id, s.guilds.get(event.guild_id, [])) & wanted
+            ]
+        if event.channel_id is None:
+            return members
+        layout = _channel_layout(event, snapshot)
+        if layout is None:
+            return []
+        view = int(Permission.VIEW_CHANNEL)
+        return [
+            s
+            for s in members
+            if snapshot.engine.resolve(s.user_id, s.guilds.get(event.guild_id, []), channel=layout)
+            & view
+        ]
+
+    def _follow(self, event: Published) -> None:
+        """What an event changes in the sessions themselves, after it is delivered."""
+        if event.guild_id is None:
+            return
+        guild_id = event.guild_id
+        if event.name is EventName.GUILD_CREATE and event.user_ids:
+            members = json.loads(event.payload).get("members", [])
+            for user_id in event.user_ids:
+                roles = next(
+                    (
+                        [int(r) for r in m.get("roles", [])]
+                        for m in members
+                        if m.get("user", {}).get("id") == str(user_id)
+                    ),
+                    [],
+                )
+                for session in self._by_user.get(user_id, ()):
+                    session.guilds[guild_id] = roles
+                    self._by_guild.setdefault(guild_id, set()).add(session)
+        elif event.name is EventName.GUILD_DELETE:
+            leaving = (
+                [s for u in event.user_ids for s in self._by_user.get(u, ())]
+                if event.user_ids
+                else list(self._by_guild.get(guild_id, ()))
+            )
+            for session in leaving:
+                session.guilds.pop(guild_id, None)
+                self._by_guild.get(guild_id, set()).discard(session)
+        elif event.name is EventName.GUILD_MEMBER_UPDATE:
+            member = json.loads(event.payload)
+            user_id = int(member["user"]["id"])
+            for session in self._by_user.get(user_id, ()):
+                if guild_id in session.guilds:
+                    session.guilds[guild_id] = [int(r) for r in member.get("roles", [])]
+
+
+def _channel_layout(event: Published, snapshot: GuildSnapshot) -> ChannelPermissions | None:
+    if event.name in (EventName.CHANNEL_CREATE, EventName.CHANNEL_UPDATE, EventName.CHANNEL_DELETE):
+        # The channel as the event describes it: a deleted channel is no longer in the
+        # snapshot, and its last viewers are the ones to tell.
+        channel = json.loads(event.payload)
+        overwrites = [
+            (int(o["id"]), int(o["type"]), int(o["allow"]), int(o["deny"]))
+            for o in channel.get("permission_overwrites", [])
+        ]
+        return snapshot.engine.channel(overwrites, text=channel.get("type") in (0, 5))
+    found = snapshot.channels.get(event.channel_id or 0)
+    return None if found is None else found.layout
+
+
+def _content_hidden(event: Published, session: Session) -> bool:
+    """Without MESSAGE_CONTENT a bot sees guild messages without their content, except its
+    own and those that mention it (Discord's rule)."""
+    if event.name not in _MESSAGE_EVENTS or event.guild_id is None:
+        return False
+    if not session.identity.bot or session.intents & Intent.MESSAGE_CONTENT:
+        return False
+    message = json.loads(event.payload)
+    own = message.get("author", {}).get("id") == str(session.user_id)
+    mentioned = any(m.get("id") == str(session.user_id) for m in message.get("mentions", []))
+    return not (own or mentioned)
+
+
+def _without_content(payload: bytes) -> bytes:
+    message = json.loads(payload)
+    message.update(content="", embeds=[], attachments=[], components=[])
+    return _json(message)
+
+
+def _json(value: object) -> bytes:
+    return orjson.dumps(value)
+
+
+class _Conversation:
+    """The protocol on one connection, from HELLO to close."""
+
+    def __init__(self, gateway: Gateway, connection: Connection, query: dict[str, str]) -> None:
+        self._gateway = gateway
+        self._connection = connection
+        self._query = query
+        self._parser = FrameParser(MAX_PAYLOAD_BYTES)
+        self._compress: Compressor | None = None
+        self._payload_times: list[float] = []
+        self.session: Session | None = None
+
+    def check_query(self) -> None:
+        version = self._query.get("v", "10")
+        if version not in _VERSIONS:
+            raise _Closed(Close.INVALID_API_VERSION, "Invalid API version")
+        encoding = self._query.get("encoding", "json")
+        if encoding != "json":
+            raise _Closed(Close.DECODE_ERROR, f"encoding {encoding!r} is not supported: use json")
+        compress = self._query.get("compress")
+        if compress == "zlib-stream":
+            self._compress = Compressor()
+        elif compress is not None:
+            raise _Closed(Close.DECODE_ERROR, f"compress {compress!r} is not supported")
+
+    def send(self, op: Op, d: object) -> None:
+        data = _json({"op": int(op), "d": d, "s": None, "t": None})
+        if self.session is not None and self.session.connection is self._connection:
+            self.session.write(data)
+            return
+        if self._compress is not None:
+            self._connection.send(frame(Opcode.BINARY, self._compress(data)))
+        else:
+            self._connection.send(frame(Opcode.TEXT, data))
+
+    async def run(self, early: bytes) -> None:
+        timings = self._gateway._timings
+        self.send(Op.HELLO, {"heartbeat_interval": timings.heartbeat_interval_ms})
+        pending = self._parser.feed(early) if early else []
+        deadline = trio.current_time() + timings.heartbeat_deadline_s
+        while True:
+            while pending:
+                message = pending.pop(0)
+                if await self._handle(message):
+                    deadline = trio.current_time() + timings.heartbeat_deadline_s
+            with trio.move_on_at(deadline):
+                data = await self._connection.receive()
+                if not data:
+                    return
+                pending = self._parser.feed(data)
+                continue
+            raise _Closed(Close.UNKNOWN_ERROR, "no heartbeat in time: resume")
+
+    async def _handle(self, message: Message) -> bool:
+        """Handles one frame; True when it was a heartbeat."""
+        if message.opcode is Opcode.CLOSE:
+            # Echoed back as the client sent it (1005: it gave no code).
+            code = int.from_bytes(message.payload[:2], "big") if len(message.payload) >= 2 else 1000
+            raise _Closed(code, "", by_client=True)
+        if message.opcode is Opcode.PING:
+            self._connection.send(frame(Opcode.PONG, message.payload))
+            return False
+        if message.opcode is Opcode.PONG:
+            return False
+        self._count_payload()
+        try:
+            payload = json.loads(message.payload)
+            op = payload["op"]
+            if not isinstance(op, int) or isinstance(op, bool):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            raise _Closed(Close.DECODE_ERROR, "Error while decoding payload") from None
+        d = payload.get("d")
+        if op == Op.HEARTBEAT:
+            self.send(Op.HEARTBEAT_ACK, None)
+            return True
+        if op == Op.IDENTIFY:
+            await self._identify(d)
+        elif op == Op.RESUME:
+            await self._resume(d)
+        elif op in (Op.PRESENCE_UPDATE, Op.VOICE_STATE_UPDATE, Op.REQUEST_GUILD_MEMBERS):
+            if self.session is None:
+                raise _Closed(Close.NOT_AUTHENTICATED, "Not authenticated")
+        else:
+            raise _Closed(Close.UNKNOWN_OPCODE, "Unknown opcode")
+        return False
+
+    async def await_close_reply(self) -> None:
+        """After our close frame: reads until the client's close (or its leaving), so the
+        client closes first and neither side is left with a half-closed socket."""
+        with trio.move_on_after(CLOSE_FLUSH_S):
+            while data := await self._connection.receive():
+                try:
+                    if any(m.opcode is Opcode.CLOSE for m in self._parser.feed(data)):
+                        return
+                except ProtocolError:
+                    return
+
+    def _count_payload(self) -> None:
+        now = trio.current_time()
+        self._payload_times = [t for t in self._payload_times if t > now - 60]
+        self._payload_times.append(now)
+        if len(self._payload_times) > PAYLOADS_PER_MINUTE:
+            raise _Closed(Close.RATE_LIMITED, "You are being rate limited.")
+
+    async def _identify(self, d: object) -> None:
+        if self.session is not None:
+            raise _Closed(Close.ALREADY_AUTHENTICATED, "Already authenticated")
+        if not isinstance(d, dict) or not isinstance(d.get("token"), str):
+            raise _Closed(Close.DECODE_ERROR, "IDENTIFY needs a token")
+        intents = d.get("intents")
+        if (
+            not isinstance(intents, int)
+            or isinstance(intents, bool)
+            or intents & ~ALL_INTENTS
+            or intents < 0
+        ):
+            raise _Closed(Close.INVALID_INTENTS, "Invalid intent(s)")
+        shard = d.get("shard", [0, 1])
+        if (
+            not isinstance(shard, list)
+            or len(shard) != 2
+            or not all(isinstance(n, int) for n in shard)
+            or not 0 <= shard[0] < shard[1]
+        ):
+            raise _Closed(Close.INVALID_SHARD, "Invalid shard")
+        large = d.get("large_threshold", DEFAULT_LARGE_THRESHOLD)
+        if (
+            not isinstance(large, int)
+            or not DEFAULT_LARGE_THRESHOLD <= large <= MAX_LARGE_THRESHOLD
+        ):
+            large = DEFAULT_LARGE_THRESHOLD
+        try:
+            identity = await self._gateway._services.sessions.identify(d["token"])
+        except Unauthorized:
+            raise _Closed(Close.AUTHENTICATION_FAILED, "Authentication failed") from None
+        if (
+            identity.bot
+            and intents & PRIVILEGED_INTENTS
+            and not self._gateway._settings.privileged_intents
+        ):
+            raise _Closed(Close.DISALLOWED_INTENTS, "Disallowed intent(s)")
+        session, starts = await self._gateway.identify(
+            identity, intents, (shard[0], shard[1]), large
+        )
+        session.connection = self._connection
+        session.compress = self._compress
+        self.session = session
+        settings = self._gateway._settings
+        ready: dict[str, object] = {
+            "v": int(self._query.get("v", "10")),
+            "user": identity.user,
+            "guilds": [{"id": str(g), "unavailable": True} for g in session.guilds],
+            "session_id": session.id,
+            "resume_gateway_url": settings.public_gateway_url,
+            "session_type": "normal",
+            "private_channels": [],
+            "relationships": [],
+            "user_settings": {},
+            "presences": [],
+            "guild_join_requests": [],
+            "geo_ordered_rtc_regions": [],
+            "auth": {},
+        }
+        if d.get("shard") is not None:
+            ready["shard"] = shard
+        if identity.application is not None:
+            ready["application"] = identity.application
+        session.dispatch("READY", _json(ready))
+        for start in starts:
+            session.dispatch("GUILD_CREATE", _json(start.payload))
+
+    async def _resume(self, d: object) -> None:
+        if self.session is not None:
+            raise _Closed(Close.ALREADY_AUTHENTICATED, "Already authenticated")
+        if (
+            not isinstance(d, dict)
+            or not isinstance(d.get("token"), str)
+            or not isinstance(d.get("session_id"), str)
+            or not isinstance(d.get("seq"), int)
+        ):
+            raise _Closed(Close.DECODE_ERROR, "RESUME needs token, session_id and seq")
+        try:
+            identity = await self._gateway._services.sessions.identify(d["token"])
+        except (Unauthorized, ClientError):
+            raise _Closed(Close.AUTHENTICATION_FAILED, "Authentication failed") from None
+        session = self._gateway.session(d["session_id"])
+        missed = None
+        if session is not None and session.user_id == identity.user_id:
+            missed = session.missed_since(d["seq"])
+        if session is None or missed is None:
+            self.send(Op.INVALID_SESSION, False)
+            return
+        if session.connection is not None:  # the old socket is still open: it loses
+            session.connection.close(Close.UNKNOWN_ERROR, "resumed elsewhere")
+        session.connection = self._connection
+        session.compress = self._compress
+        session.detached_at = None
+        self.session = session
+        for message in missed:
+            session.write(message)
+        session.dispatch("RESUMED", b"{}")

@@ -1,0 +1,173 @@
+"""A gateway client for tests: wsproto (a real WebSocket implementation) over a Trio TCP
+stream, speaking the protocol by hand so each test says exactly what a client sends."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import trio
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Message,
+    Ping,
+    RejectConnection,
+    Request,
+    TextMessage,
+)
+
+from core.events import ALL_INTENTS, PRIVILEGED_INTENTS
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+# Every intent but the privileged ones, as most bots ask.
+DEFAULT_INTENTS = ALL_INTENTS & ~PRIVILEGED_INTENTS
+WAIT_S = 5
+
+
+class Closed(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class Refused(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+@dataclass
+class GatewayClient:
+    stream: trio.SocketStream
+    ws: WSConnection
+    inflate: Any = None  # a zlib decompressobj for zlib-stream
+    hello: dict[str, Any] = field(default_factory=dict)
+    session_id: str = ""
+    seq: int = 0
+    _parts: list[str | bytes] = field(default_factory=list)
+    _ready: list[str | bytes] = field(default_factory=list)
+    close_code: int | None = None
+
+    async def _pump(self) -> None:
+        """Reads once from the socket and handles what arrived."""
+        data = await self.stream.receive_some()
+        if not data:
+            raise Closed(self.close_code or 1006)
+        self.ws.receive_data(data)
+        for event in self.ws.events():
+            if isinstance(event, Message):
+                self._parts.append(event.data)
+                if event.message_finished:
+                    joined = b"".join(
+                        p if isinstance(p, bytes) else p.encode() for p in self._parts
+                    )
+                    self._ready.append(
+                        joined if isinstance(event, BytesMessage) else joined.decode()
+                    )
+                    self._parts = []
+            elif isinstance(event, Ping):
+                await self.stream.send_all(self.ws.send(event.response()))
+            elif isinstance(event, CloseConnection):
+                self.close_code = event.code
+                await self.stream.send_all(self.ws.send(event.response()))
+            elif isinstance(event, (AcceptConnection, RejectConnection)):
+                self._ready.append("")  # marks the handshake's answer
+                if isinstance(event, RejectConnection):
+                    raise Refused(event.status_code)
+
+    async def get_message(self) -> str | bytes:
+        with trio.fail_after(WAIT_S):
+            while not self._ready:
+                if self.close_code is not None:
+                    raise Closed(self.close_code)
+                await self._pump()
+        return self._ready.pop(0)
+
+    async def receive(self) -> dict[str, Any]:
+        raw = await self.get_message()
+        if self.inflate is not None:
+            assert isinstance(raw, bytes)
+            assert raw.endswith(b"\x00\x00\xff\xff")  # each message ends a flush
+            raw = self.inflate.decompress(raw)
+        payload: dict[str, Any] = json.loads(raw)
+        if payload.get("s") is not None:
+            assert payload["s"] == self.seq + 1, (payload["s"], self.seq)
+            self.seq = payload["s"]
+        return payload
+
+    async def send_text(self, text: str) -> None:
+        await self.stream.send_all(self.ws.send(TextMessage(text)))
+
+    async def send(self, op: int, d: object) -> None:
+        await self.send_text(json.dumps({"op": op, "d": d}))
+
+    async def close(self, code: int) -> None:
+        await self.stream.send_all(self.ws.send(CloseConnection(code)))
+
+    async def identify(
+        self, token: str, intents: int = DEFAULT_INTENTS, **extra: object
+    ) -> dict[str, Any]:
+        """IDENTIFY, then READY's `d`."""
+        await self.send(2, {"token": token, "intents": intents, "properties": {}, **extra})
+        ready = await self.dispatch("READY")
+        self.session_id = ready["session_id"]
+        return ready
+
+    async def dispatch(self, name: str) -> dict[str, Any]:
+        """The `d` of the next dispatch, which must be `name`."""
+        payload = await self.receive()
+        assert (payload["op"], payload["t"]) == (0, name), payload
+        return payload["d"]  # type: ignore[no-any-return]
+
+    async def next_named(self, name: str) -> dict[str, Any]:
+        """The `d` of the next dispatch called `name`, skipping others."""
+        while True:
+            payload = await self.receive()
+            if payload["op"] == 0 and payload["t"] == name:
+                return payload["d"]  # type: ignore[no-any-return]
+
+    async def closed_with(self) -> int:
+        """Reads until the server closes; its close code."""
+        try:
+            while True:
+                await self.get_message()
+        except Closed as closed:
+            return closed.code
+
+
+@asynccontextmanager
+async def open_socket(
+    url: str, query: str = "v=10&encoding=json", headers: list[tuple[str, str]] | None = None
+) -> AsyncIterator[GatewayClient]:
+    """A connected WebSocket, before the server's first message."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    assert parts.port is not None
+    stream = await trio.open_tcp_stream(parts.hostname, parts.port)
+    async with stream:
+        ws = WSConnection(ConnectionType.CLIENT)
+        extra = [(name.encode(), value.encode()) for name, value in headers or []]
+        request = Request(host=parts.netloc, target=f"/?{query}", extra_headers=extra)
+        await stream.send_all(ws.send(request))
+        client = GatewayClient(stream, ws, zlib.decompressobj() if "zlib-stream" in query else None)
+        assert await client.get_message() == ""  # accepted
+        yield client
+
+
+@asynccontextmanager
+async def connect(url: str, query: str = "v=10&encoding=json") -> AsyncIterator[GatewayClient]:
+    """A connected client that has had its HELLO."""
+    async with open_socket(url, query) as client:
+        hello = await client.receive()
+        assert hello["op"] == 10, hello
+        client.hello = hello["d"]
+        yield client

@@ -1,0 +1,181 @@
+"""Fanout over real sockets: committed changes reach the sessions that may see them, in order,
+with their own sequence numbers; permissions, intents and resume decide the rest."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from core.domain.permissions import Permission
+from core.events import Intent
+from tests.api.rooms import new_room, send
+from tests.gateway.client import DEFAULT_INTENTS, connect
+
+if TYPE_CHECKING:
+    from tests.api.rooms import Room
+    from tests.gateway.client import GatewayClient
+    from tests.running import ApiClient, Person
+
+
+async def ready(client: GatewayClient, who: Person, guilds: int = 1) -> None:
+    await client.identify(who.token)
+    for _ in range(guilds):
+        await client.dispatch("GUILD_CREATE")
+
+
+async def add_bot(api: ApiClient, room: Room) -> tuple[str, str]:
+    """A bot seated in the room's guild: its user id and token."""
+    application = (
+        await api.http.post(
+            "/api/v10/applications", headers=room.owner.auth, json={"name": "Watcher"}
+        )
+    ).json()
+    token = (
+        await api.http.post(
+            f"/api/v10/applications/{application['id']}/bot/reset", headers=room.owner.auth
+        )
+    ).json()["token"]
+    added = await api.http.put(
+        f"/api/v10/guilds/{room.guild_id}/members/{application['id']}",
+        headers=room.owner.auth,
+        json={},
+    )
+    assert added.status_code in (200, 201, 204), added.text
+    return str(application["id"]), token
+
+
+async def test_a_message_reaches_every_member_as_the_api_answered_it(
+    api: ApiClient, gateway: str
+) -> None:
+    room = await new_room(api)
+    async with connect(gateway) as owner, connect(gateway) as member:
+        await ready(owner, room.owner)
+        await ready(member, room.member)
+        sent = [await send(api, room.member, room, content=f"hello {i}") for i in range(3)]
+        for client in (owner, member):
+            for message in sent:
+                assert await client.dispatch("MESSAGE_CREATE") == message
+        assert (owner.seq, member.seq) == (5, 5)  # READY, GUILD_CREATE, three messages
+
+
+async def test_a_channel_the_member_cannot_view_sends_them_nothing(
+    api: ApiClient, gateway: str
+) -> None:
+    room = await new_room(api)
+    secret = (
+        await api.http.post(
+            f"/api/v10/guilds/{room.guild_id}/channels",
+            headers=room.owner.auth,
+            json={"name": "staff-only"},
+        )
+    ).json()
+    denied = await api.http.put(
+        f"/api/v10/channels/{secret['id']}/permissions/{room.member.id}",
+        headers=room.owner.auth,
+        json={"type": 1, "deny": str(int(Permission.VIEW_CHANNEL))},
+    )
+    assert denied.status_code == 204
+    async with connect(gateway) as owner, connect(gateway) as member:
+        await ready(owner, room.owner)
+        await ready(member, room.member)
+        hidden = await api.http.post(
+            f"/api/v10/channels/{secret['id']}/messages",
+            headers=room.owner.auth,
+            json={"content": "not for members"},
+        )
+        shown = await send(api, room.owner, room, content="for everyone")
+        assert (await owner.dispatch("MESSAGE_CREATE"))["id"] == hidden.json()["id"]
+        assert (await owner.dispatch("MESSAGE_CREATE"))["id"] == shown["id"]
+        assert (await member.dispatch("MESSAGE_CREATE"))["id"] == shown["id"]
+
+
+async def test_losing_view_access_stops_the_channel_at_once(api: ApiClient, gateway: str) -> None:
+    room = await new_room(api)
+    async with connect(gateway) as member:
+        await ready(member, room.member)
+        before = await send(api, room.owner, room, content="before")
+        assert (await member.dispatch("MESSAGE_CREATE"))["id"] == before["id"]
+        await api.http.put(
+            f"/api/v10/channels/{room.channel_id}/permissions/{room.member.id}",
+            headers=room.owner.auth,
+            json={"type": 1, "deny": str(int(Permission.VIEW_CHANNEL))},
+        )
+        await send(api, room.owner, room, content="after")
+        # The next thing the member hears of this channel is its update, then nothing: the
+        # guild's rename below is the marker that the message was skipped, not delayed.
+        renamed = await api.http.patch(
+            f"/api/v10/guilds/{room.guild_id}", headers=room.owner.auth, json={"name": "Later"}
+        )
+        assert renamed.status_code == 200
+        names: list[str] = []
+        while not names or names[-1] != "GUILD_UPDATE":
+            payload = await member.receive()
+            names.append(payload["t"])
+        assert "MESSAGE_CREATE" not in names
+
+
+async def test_intents_choose_the_events(api: ApiClient, gateway: str) -> None:
+    room = await new_room(api)
+    bot_id, token = await add_bot(api, room)
+    without_messages = DEFAULT_INTENTS & ~Intent.GUILD_MESSAGES
+    async with connect(gateway) as quiet, connect(gateway) as reader:
+        await quiet.identify(token, intents=without_messages)
+        await quiet.dispatch("GUILD_CREATE")
+        await reader.identify(token, intents=DEFAULT_INTENTS)  # no MESSAGE_CONTENT
+        await reader.dispatch("GUILD_CREATE")
+        plain = await send(api, room.member, room, content="secret plans")
+        mention = await send(api, room.member, room, content=f"hey <@{bot_id}>")
+        await api.http.patch(
+            f"/api/v10/guilds/{room.guild_id}", headers=room.owner.auth, json={"name": "Later"}
+        )
+        assert (await quiet.receive())["t"] == "GUILD_UPDATE"
+        seen = await reader.dispatch("MESSAGE_CREATE")
+        assert (seen["id"], seen["content"]) == (plain["id"], "")
+        seen = await reader.dispatch("MESSAGE_CREATE")
+        assert (seen["id"], seen["content"]) == (mention["id"], mention["content"])
+
+
+async def test_zlib_stream_carries_the_same_dispatches(api: ApiClient, gateway: str) -> None:
+    room = await new_room(api)
+    async with connect(gateway, "v=10&encoding=json&compress=zlib-stream") as member:
+        await ready(member, room.member)
+        sent = await send(api, room.owner, room, content="squeezed " * 50)
+        assert await member.dispatch("MESSAGE_CREATE") == sent
+
+
+async def test_resume_replays_exactly_what_was_missed_in_order(
+    api: ApiClient, gateway: str
+) -> None:
+    room = await new_room(api)
+    async with connect(gateway) as owner:
+        await ready(owner, room.owner)
+        async with connect(gateway) as member:
+            await ready(member, room.member)
+            session_id, seq = member.session_id, member.seq
+            await member.close(4000)  # as discord.py does when it means to resume
+        missed = [await send(api, room.owner, room, content=f"missed {i}") for i in range(3)]
+        for message in missed:  # the gateway has them once the owner does
+            assert (await owner.dispatch("MESSAGE_CREATE"))["id"] == message["id"]
+        async with connect(gateway) as again:
+            again.seq = seq
+            await again.send(6, {"token": room.member.token, "session_id": session_id, "seq": seq})
+            for message in missed:
+                assert await again.dispatch("MESSAGE_CREATE") == message
+            assert await again.dispatch("RESUMED") == {}
+            after = await send(api, room.owner, room, content="live again")
+            assert (await again.dispatch("MESSAGE_CREATE"))["id"] == after["id"]
+
+
+async def test_a_resume_outside_the_window_is_refused_whole(api: ApiClient, gateway: str) -> None:
+    person = await api.register()
+    async with connect(gateway) as first:
+        await first.identify(person.token)
+        session_id = first.session_id
+        await first.close(4000)
+    for session, seq in ((session_id, 99), ("no-such-session", 0)):
+        async with connect(gateway) as again:
+            await again.send(6, {"token": person.token, "session_id": session, "seq": seq})
+            assert await again.receive() == {"op": 9, "d": False, "s": None, "t": None}
+    other = await api.register()
+    async with connect(gateway) as thief:  # someone else's session is not theirs to resume
+        await thief.send(6, {"token": other.token, "session_id": session_id, "seq": 1})
+        assert (await thief.receive())["op"] == 9

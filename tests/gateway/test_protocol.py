@@ -1,0 +1,113 @@
+"""Gateway v10 over real sockets: HELLO, IDENTIFY, READY, GUILD_CREATE, heartbeats, and every
+close code a client can cause."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+from gateway.server import PAYLOADS_PER_MINUTE, GatewayTimings
+from tests.api.rooms import new_room
+from tests.gateway.client import Refused, connect, open_socket
+from tests.gateway.conftest import running_gateway
+
+if TYPE_CHECKING:
+    from tests.running import ApiClient
+
+
+async def test_identify_gets_ready_then_each_guild_whole(api: ApiClient, gateway: str) -> None:
+    room = await new_room(api)
+    async with connect(gateway) as client:
+        assert client.hello == {"heartbeat_interval": 41250}
+        ready = await client.identify(room.member.token)
+        assert ready["v"] == 10
+        assert ready["user"]["id"] == str(room.member.id)
+        assert ready["guilds"] == [{"id": room.guild_id, "unavailable": True}]
+        assert "application" not in ready  # a person, not a bot
+        guild = await client.dispatch("GUILD_CREATE")
+        assert guild["id"] == room.guild_id
+        assert guild["unavailable"] is False
+        assert room.channel_id in [c["id"] for c in guild["channels"]]
+        assert {m["user"]["id"] for m in guild["members"]} == {
+            str(room.owner.id),
+            str(room.member.id),
+        }
+        assert (guild["member_count"], guild["large"]) == (2, False)
+        assert [r["id"] for r in guild["roles"]] == [room.guild_id]  # @everyone
+        await client.send(1, client.seq)
+        assert await client.receive() == {"op": 11, "d": None, "s": None, "t": None}
+
+
+async def test_heartbeats_are_answered_before_identify_too(gateway: str) -> None:
+    async with connect(gateway) as client:
+        await client.send(1, None)
+        assert (await client.receive())["op"] == 11
+
+
+@pytest.mark.parametrize(
+    ("first", "code"),
+    [
+        pytest.param({"op": 99, "d": None}, 4001, id="unknown-opcode"),
+        pytest.param("{not json", 4002, id="not-json"),
+        pytest.param({"op": "2"}, 4002, id="op-not-a-number"),
+        pytest.param({"op": 2, "d": {"token": "x" * 5000}}, 4002, id="over-4096-bytes"),
+        pytest.param({"op": 8, "d": {"guild_id": "1"}}, 4003, id="not-authenticated"),
+        pytest.param({"op": 2, "d": {"token": "nope", "intents": 0}}, 4004, id="bad-token"),
+        pytest.param({"op": 2, "d": {"token": "nope", "intents": 1 << 40}}, 4013, id="intents"),
+    ],
+)
+async def test_a_bad_first_payload_closes_with_its_code(
+    gateway: str, first: object, code: int
+) -> None:
+    async with connect(gateway) as client:
+        await client.send_text(first if isinstance(first, str) else json.dumps(first))
+        assert await client.closed_with() == code
+
+
+async def test_identify_twice_closes_4005_and_bad_shard_4010(api: ApiClient, gateway: str) -> None:
+    person = await api.register()
+    async with connect(gateway) as client:
+        await client.identify(person.token)
+        await client.send(2, {"token": person.token, "intents": 0, "properties": {}})
+        assert await client.closed_with() == 4005
+    async with connect(gateway) as client:
+        await client.send(2, {"token": person.token, "intents": 0, "shard": [1, 1]})
+        assert await client.closed_with() == 4010
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [("v=8&encoding=json", 4012), ("v=10&encoding=etf", 4002), ("v=10&compress=gzip", 4002)],
+)
+async def test_unsupported_versions_and_encodings_close_at_once(
+    gateway: str, query: str, code: int
+) -> None:
+    async with open_socket(gateway, query) as client:
+        assert await client.closed_with() == code
+
+
+async def test_more_than_120_payloads_a_minute_close_4008(gateway: str) -> None:
+    async with connect(gateway) as client:
+        for _ in range(PAYLOADS_PER_MINUTE + 1):
+            await client.send(1, None)
+        for _ in range(PAYLOADS_PER_MINUTE):
+            assert (await client.receive())["op"] == 11
+        assert await client.closed_with() == 4008
+
+
+async def test_a_silent_client_is_closed_with_a_resumable_code(api: ApiClient) -> None:
+    person = await api.register()
+    timings = GatewayTimings(heartbeat_interval_ms=200)
+    async with running_gateway(api, timings) as url, connect(url) as client:
+        assert client.hello == {"heartbeat_interval": 200}
+        await client.identify(person.token)
+        assert await client.closed_with() == 4000  # Discord's "reconnect and resume"
+
+
+async def test_a_browser_from_another_origin_is_refused(gateway: str) -> None:
+    with pytest.raises(Refused) as refused:
+        async with open_socket(gateway, headers=[("Origin", "https://evil.example")]):
+            pass
+    assert refused.value.status == 403
