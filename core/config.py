@@ -88,7 +88,7 @@ class Settings:
     max_upload_bytes: int
     public_url: str
     s3: S3Location | None  # None: attachments under data_dir/objects
-    public_gateway_url: str
+    public_gateway_url: str | None  # None: derived from the gateway's listener
     allowed_origins: frozenset[str]  # browser origins the gateway accepts
     privileged_intents: bool  # bots may ask for GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT
 
@@ -441,9 +441,7 @@ def load_settings(environ: Mapping[str, str], *, roles: str | None = None) -> Se
         max_upload_bytes=MAX_UPLOAD_BYTES.require(environ),
         public_url=(PUBLIC_URL.read(environ) or f"http://{api_addr}").rstrip("/"),
         s3=_s3_location(environ),
-        public_gateway_url=(
-            PUBLIC_GATEWAY_URL.read(environ) or f"ws://{GATEWAY_ADDR.require(environ)}"
-        ).rstrip("/"),
+        public_gateway_url=(PUBLIC_GATEWAY_URL.read(environ) or "").rstrip("/") or None,
         allowed_origins=ALLOWED_ORIGINS.read(environ) or frozenset(),
         privileged_intents=PRIVILEGED_INTENTS.require(environ),
     )

@@ -96,6 +96,7 @@ class Gateway:
         self._by_guild: dict[int, set[Session]] = {}
         self._by_user: dict[int, set[Session]] = {}
         self._seen = SeenIds()
+        self.public_url = ""  # known once listening
 
     async def serve(
         self, shutdown: trio.Event, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
@@ -105,6 +106,7 @@ class Gateway:
         listeners = await trio.open_tcp_listeners(address.port, host=address.host)
         host, port = listeners[0].socket.getsockname()[:2]
         url = f"ws://{host}:{port}"
+        self.public_url = self._settings.public_gateway_url or url
         async with trio.open_nursery() as nursery:
             await nursery.start(self._fanout)
             nursery.start_soon(self._forget_expired_sessions)
@@ -519,13 +521,12 @@ class _Conversation:
         session.connection = self._connection
         session.compress = self._compress
         self.session = session
-        settings = self._gateway._settings
         ready: dict[str, object] = {
             "v": int(self._query.get("v", "10")),
             "user": identity.user,
             "guilds": [{"id": str(g), "unavailable": True} for g in session.guilds],
             "session_id": session.id,
-            "resume_gateway_url": settings.public_gateway_url,
+            "resume_gateway_url": self._gateway.public_url,
             "session_type": "normal",
             "private_channels": [],
             "relationships": [],

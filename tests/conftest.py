@@ -12,20 +12,24 @@ import secrets
 import shutil
 import subprocess
 import threading
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
+import trio
 from psycopg.conninfo import make_conninfo
 
 from core.config import Settings, load_settings
+from core.relay import run_relay
 from core.store.database import Database, open_database
 from core.store.embedded_postgres import start_embedded_postgres
 from core.store.migrations import apply_migrations, load_migrations
 from core.store.redis import Redis, open_redis
+from gateway.server import Gateway, GatewayTimings
 from tests.running import ApiClient, running_api
 
 if TYPE_CHECKING:
@@ -209,3 +213,23 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 async def api(settings: Settings, db: Database) -> AsyncIterator[ApiClient]:
     async with running_api(settings, db) as client:
         yield client
+
+
+@asynccontextmanager
+async def running_gateway(
+    api: ApiClient, timings: GatewayTimings | None = None
+) -> AsyncIterator[str]:
+    """The gateway and the relay beside a test's API, sharing its services; its ws:// URL."""
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(run_relay, api.services.db, api.services.bus)
+        url: str = await nursery.start(partial(Gateway(api.services, timings).serve, shutdown))
+        yield url
+        shutdown.set()
+        nursery.cancel_scope.cancel()
+
+
+@pytest.fixture
+async def gateway(api: ApiClient) -> AsyncIterator[str]:
+    async with running_gateway(api) as url:
+        yield url

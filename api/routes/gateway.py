@@ -17,7 +17,8 @@ _DAY_MS = 86_400_000
 
 
 def _url() -> str:
-    return services().settings.public_gateway_url
+    settings = services().settings
+    return settings.public_gateway_url or f"ws://{settings.gateway_addr}"
 
 
 @blueprint.get("/gateway")

@@ -10,8 +10,8 @@ import pytest
 
 from gateway.server import PAYLOADS_PER_MINUTE, GatewayTimings
 from tests.api.rooms import new_room
+from tests.conftest import running_gateway
 from tests.gateway.client import Refused, connect, open_socket
-from tests.gateway.conftest import running_gateway
 
 if TYPE_CHECKING:
     from tests.running import ApiClient
