@@ -7,9 +7,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core import events
 from core.config import Registration
 from core.domain import tokens, users
 from core.errors import FieldError, FormCheck, InvalidForm, Unauthorized, UnknownUser
+from core.journal import Journal
 from core.store import accounts as store
 
 if TYPE_CHECKING:
@@ -68,6 +70,7 @@ class Accounts:
         self._revoked = revoked
         self._passwords = passwords
         self._snowflakes = snowflakes
+        self._journal = Journal(snowflakes)
 
     # Tokens.
 
@@ -218,6 +221,7 @@ class Accounts:
                 )
             if outcome == "reuse":
                 store.revoke_session(connection, record.session_id)
+                self._journal.emit(connection, events.sessions_revoked([record.session_id]))
                 return record.session_id
             return None
 
@@ -237,6 +241,7 @@ class Accounts:
             )
             if session_id is not None:
                 store.revoke_session(connection, session_id)
+                self._journal.emit(connection, events.sessions_revoked([session_id]))
             return session_id
 
         session_id = await self._db.run(revoke)
@@ -245,8 +250,12 @@ class Accounts:
         await self._revoked.revoke([session_id])
 
     async def logout_all(self, user_id: int) -> None:
-        revoked = await self._db.run(lambda c: store.revoke_user_sessions(c, user_id))
-        await self._revoked.revoke(revoked)
+        def revoke(connection: Connection) -> list[int]:
+            revoked = store.revoke_user_sessions(connection, user_id)
+            self._journal.emit(connection, events.sessions_revoked(revoked))
+            return revoked
+
+        await self._revoked.revoke(await self._db.run(revoke))
 
     async def user(self, user_id: int) -> User:
         found = await self._db.run(lambda c: store.user_by_id(c, user_id))
@@ -302,6 +311,7 @@ class Accounts:
             if new_hash is not None:
                 store.set_password_hash(connection, user_id, new_hash)
                 revoked = store.revoke_user_sessions(connection, user_id, session_id)
+                self._journal.emit(connection, events.sessions_revoked(revoked))
             user = (
                 store.update_profile(connection, user_id, columns)
                 if columns

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from core import events
 from core.domain import applications as rules
 from core.domain import tokens
 from core.errors import FormCheck, InvalidForm, MissingAccess, UnknownApplication
+from core.journal import Journal
 from core.store import accounts as account_store
 from core.store import applications as store
 
@@ -51,6 +53,7 @@ class Applications:
     def __init__(self, db: Database, snowflakes: SnowflakeGenerator) -> None:
         self._db = db
         self._snowflakes = snowflakes
+        self._journal = Journal(snowflakes)
 
     async def create(self, owner_id: int, name: str) -> ApplicationView:
         """A new application and its bot user (same id, as on Discord). No token yet."""
@@ -93,6 +96,7 @@ class Applications:
         def write(connection: Connection) -> None:
             _owned(connection, application_id, owner_id)
             store.set_bot_token_hash(connection, application_id, tokens.hash_token(token))
+            self._journal.emit(connection, events.bot_token_reset(application_id))
 
         await self._db.run(write)
         return token

@@ -42,6 +42,8 @@ class EventName(enum.StrEnum):
     INVITE_CREATE = "INVITE_CREATE"
     INVITE_DELETE = "INVITE_DELETE"
     GUILD_AUDIT_LOG_ENTRY_CREATE = "GUILD_AUDIT_LOG_ENTRY_CREATE"
+    # Ours, never dispatched: tells every gateway node to close the sessions it names (4004).
+    SESSIONS_REVOKED = "SESSIONS_REVOKED"
 
 
 class Intent(enum.IntFlag):
@@ -250,3 +252,14 @@ def in_channel(
 def dm_channel_create(channel: dict[str, object], viewer_id: int) -> Event:
     """A new DM or group DM, as `viewer_id` sees it (its recipients are the others)."""
     return Event(EventName.CHANNEL_CREATE, channel, user_ids=(viewer_id,))
+
+
+def sessions_revoked(session_ids: list[int]) -> Event:
+    """Logins that ended (logout, password change, a reused refresh token): their gateway
+    sessions close with 4004."""
+    return Event(EventName.SESSIONS_REVOKED, {"session_ids": [str(i) for i in session_ids]})
+
+
+def bot_token_reset(bot_id: int) -> Event:
+    """A bot's token was replaced: every gateway session of the bot closes with 4004."""
+    return Event(EventName.SESSIONS_REVOKED, {"user_id": str(bot_id)})

@@ -32,6 +32,11 @@ class Connection:
         self._flushed.set()
         self.open = True  # False once the socket failed or a close was sent
 
+    @property
+    def queued(self) -> int:
+        """Bytes waiting for the writer task."""
+        return self._queued
+
     # Reading: only the session task reads.
 
     async def receive(self) -> bytes:

@@ -65,11 +65,12 @@ _MESSAGE_EVENTS = {EventName.MESSAGE_CREATE, EventName.MESSAGE_UPDATE}
 
 
 @dataclass(frozen=True, slots=True)
-class GatewayTimings:
-    """The clock of the protocol; tests shorten it."""
+class GatewayLimits:
+    """The protocol's clock and the per-connection queue bound; tests shrink them."""
 
     heartbeat_interval_ms: int = HEARTBEAT_INTERVAL_MS
     resume_window_s: float = RESUME_WINDOW_S
+    max_queued_bytes: int = MAX_QUEUED_BYTES
 
     @property
     def heartbeat_deadline_s(self) -> float:
@@ -88,10 +89,10 @@ class _Closed(Exception):
 
 
 class Gateway:
-    def __init__(self, services: Services, timings: GatewayTimings | None = None) -> None:
+    def __init__(self, services: Services, limits: GatewayLimits | None = None) -> None:
         self._services = services
         self._settings = services.settings
-        self._timings = timings or GatewayTimings()
+        self._limits = limits or GatewayLimits()
         self._sessions: dict[str, Session] = {}
         self._by_guild: dict[int, set[Session]] = {}
         self._by_user: dict[int, set[Session]] = {}
@@ -101,20 +102,51 @@ class Gateway:
     async def serve(
         self, shutdown: trio.Event, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Listens until `shutdown`; reports the bound ws:// URL once listening."""
+        """Listens until `shutdown`, then drains: stops accepting, tells every connected
+        session to reconnect (op 7; it RESUMEs elsewhere) and gives the connections the
+        shutdown grace to close. Reports the bound ws:// URL once listening."""
         address = self._settings.gateway_addr
         listeners = await trio.open_tcp_listeners(address.port, host=address.host)
         host, port = listeners[0].socket.getsockname()[:2]
         url = f"ws://{host}:{port}"
         self.public_url = self._settings.public_gateway_url or url
-        async with trio.open_nursery() as nursery:
-            await nursery.start(self._fanout)
-            nursery.start_soon(self._forget_expired_sessions)
-            nursery.start_soon(trio.serve_listeners, self._serve_stream, listeners)
-            _log.info("gateway listening", extra={"url": url})
-            task_status.started(url)
-            await shutdown.wait()
-            nursery.cancel_scope.cancel()
+        try:
+            async with trio.open_nursery() as connections:
+                async with trio.open_nursery() as background:
+                    await background.start(self._fanout)
+                    background.start_soon(self._forget_expired_sessions)
+                    for listener in listeners:
+                        background.start_soon(self._accept, listener, connections)
+                    _log.info("gateway listening", extra={"url": url})
+                    task_status.started(url)
+                    await shutdown.wait()
+                    background.cancel_scope.cancel()
+                for listener in listeners:
+                    listener.socket.close()  # stop accepting
+                reconnect = _json({"op": int(Op.RECONNECT), "d": None, "s": None, "t": None})
+                for session in list(self._sessions.values()):
+                    if session.connection is not None:
+                        session.write(reconnect)
+                        session.connection.close(
+                            Close.UNKNOWN_ERROR, "reconnect: this node is draining"
+                        )
+                connections.cancel_scope.deadline = (
+                    trio.current_time() + self._settings.shutdown_grace_s
+                )
+        finally:
+            for listener in listeners:
+                listener.socket.close()  # idempotent; also when cancelled
+        _log.info("gateway drained")
+
+    async def _accept(self, listener: trio.SocketListener, connections: trio.Nursery) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as error:  # out of descriptors, say: the listener itself is fine
+                _log.warning("accept failed", extra={"error_type": type(error).__name__})
+                await trio.sleep(0.1)
+                continue
+            connections.start_soon(self._serve_stream, stream)
 
     # One connection.
 
@@ -124,7 +156,7 @@ class Gateway:
         fileno = stream.socket.detach()
         sock = socket.socket(fileno=fileno)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connection = Connection(sock, MAX_QUEUED_BYTES)
+        connection = Connection(sock, self._limits.max_queued_bytes)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(connection.writer)
@@ -205,8 +237,8 @@ class Gateway:
 
     async def _forget_expired_sessions(self) -> None:
         while True:
-            await trio.sleep(self._timings.resume_window_s / 4)
-            cutoff = time.monotonic() - self._timings.resume_window_s
+            await trio.sleep(self._limits.resume_window_s / 4)
+            cutoff = time.monotonic() - self._limits.resume_window_s
             for session in list(self._sessions.values()):
                 if session.detached_at is not None and session.detached_at < cutoff:
                     self._end(session)
@@ -231,7 +263,7 @@ class Gateway:
             for e in events
             if e.guild_id is None and e.channel_id is not None and not e.user_ids
         }
-        if not guild_ids and not dm_channels and not any(e.user_ids for e in events):
+        if not events:
             return
         cache = self._services.access
 
@@ -242,7 +274,9 @@ class Gateway:
             snapshots = {gid: cache.snapshot(connection, gid, v) for gid, v in versions.items()}
             return snapshots, {c: direct.recipients(connection, c) for c in dm_channels}
 
-        snapshots, recipients = await self._services.db.read(read)
+        snapshots, recipients = (
+            await self._services.db.read(read) if guild_ids or dm_channels else ({}, {})
+        )
         for event in events:
             self._deliver_one(event, snapshots, recipients)
 
@@ -252,6 +286,9 @@ class Gateway:
         snapshots: dict[int, GuildSnapshot],
         recipients: dict[int, list[int]],
     ) -> None:
+        if event.name is EventName.SESSIONS_REVOKED:
+            self._close_revoked(json.loads(event.payload))
+            return
         audience = self._audience(event, snapshots, recipients)
         needed = needed_intent(event.name, in_guild=event.guild_id is not None)
         stripped: bytes | None = None
@@ -299,6 +336,23 @@ class Gateway:
             if snapshot.engine.resolve(s.user_id, s.guilds.get(event.guild_id, []), channel=layout)
             & view
         ]
+
+    def _close_revoked(self, revoked: dict[str, object]) -> None:
+        """Ends the sessions of logins that ended, or of a bot whose token was reset."""
+        user_id = revoked.get("user_id")
+        listed = revoked.get("session_ids") or []
+        assert isinstance(listed, list)
+        login_ids = {int(i) for i in listed}
+        if user_id is not None:
+            ending = list(self._by_user.get(int(str(user_id)), ()))
+        else:
+            ending = [
+                s for s in self._sessions.values() if s.identity.login_session_id in login_ids
+            ]
+        for session in ending:
+            if session.connection is not None:
+                session.connection.close(Close.AUTHENTICATION_FAILED, "Authentication failed")
+            self._end(session)
 
     def _follow(self, event: Published) -> None:
         """What an event changes in the sessions themselves, after it is delivered."""
@@ -402,22 +456,26 @@ class _Conversation:
         data = _json({"op": int(op), "d": d, "s": None, "t": None})
         if self.session is not None and self.session.connection is self._connection:
             self.session.write(data)
-            return
-        if self._compress is not None:
-            self._connection.send(frame(Opcode.BINARY, self._compress(data)))
         else:
-            self._connection.send(frame(Opcode.TEXT, data))
+            self._write(data)
+
+    def _write(self, message: bytes) -> None:
+        """One message on this connection, before it belongs to a session."""
+        if self._compress is not None:
+            self._connection.send(frame(Opcode.BINARY, self._compress(message)))
+        else:
+            self._connection.send(frame(Opcode.TEXT, message))
 
     async def run(self, early: bytes) -> None:
-        timings = self._gateway._timings
-        self.send(Op.HELLO, {"heartbeat_interval": timings.heartbeat_interval_ms})
+        limits = self._gateway._limits
+        self.send(Op.HELLO, {"heartbeat_interval": limits.heartbeat_interval_ms})
         pending = self._parser.feed(early) if early else []
-        deadline = trio.current_time() + timings.heartbeat_deadline_s
+        deadline = trio.current_time() + limits.heartbeat_deadline_s
         while True:
             while pending:
                 message = pending.pop(0)
                 if await self._handle(message):
-                    deadline = trio.current_time() + timings.heartbeat_deadline_s
+                    deadline = trio.current_time() + limits.heartbeat_deadline_s
             with trio.move_on_at(deadline):
                 data = await self._connection.receive()
                 if not data:
@@ -559,18 +617,33 @@ class _Conversation:
         except (Unauthorized, ClientError):
             raise _Closed(Close.AUTHENTICATION_FAILED, "Authentication failed") from None
         session = self._gateway.session(d["session_id"])
-        missed = None
-        if session is not None and session.user_id == identity.user_id:
-            missed = session.missed_since(d["seq"])
-        if session is None or missed is None:
+        if (
+            session is None
+            or session.user_id != identity.user_id
+            or session.missed_since(d["seq"]) is None
+        ):
             self.send(Op.INVALID_SESSION, False)
             return
         if session.connection is not None:  # the old socket is still open: it loses
             session.connection.close(Close.UNKNOWN_ERROR, "resumed elsewhere")
+            session.detach()
+        # Replay at the pace the client reads (this task may wait; fanout never does).
+        # Meanwhile new dispatches only join the replay, so order holds; the session is
+        # attached once nothing is left, with no wait in between.
+        sent = d["seq"]
+        while missed := session.missed_since(sent):
+            for message in missed:
+                if self._connection.queued > self._gateway._limits.max_queued_bytes // 2:
+                    with trio.move_on_after(self._gateway._limits.heartbeat_deadline_s):
+                        await self._connection.flushed()
+                    if self._connection.queued > self._gateway._limits.max_queued_bytes // 2:
+                        raise _Closed(Close.UNKNOWN_ERROR, "slow consumer: resume")
+                self._write(message)
+            sent += len(missed)
+        if missed is None:  # a flood pushed out what was not yet replayed
+            raise _Closed(Close.UNKNOWN_ERROR, "fell too far behind")
         session.connection = self._connection
         session.compress = self._compress
         session.detached_at = None
         self.session = session
-        for message in missed:
-            session.write(message)
         session.dispatch("RESUMED", b"{}")

@@ -17,11 +17,15 @@ if TYPE_CHECKING:
     from core.sessions import Identity
     from gateway.connection import Connection
 
-# The resume window: a session stays resumable this long after its connection is lost, and
-# keeps this many of its latest dispatches. A RESUME asking for more than that is refused
-# whole (op 9), never replayed in part.
+# The resume window: a session stays resumable this long after its connection is lost. It
+# keeps every dispatch of the last REPLAY_KEEP_S and at least its last REPLAY_MIN_EVENTS, never
+# more than REPLAY_MAX_EVENTS (memory stays bounded under a flood). A RESUME asking for more
+# than is kept is refused whole (op 9), never replayed in part. Kept dispatches share their
+# payload with every other session: an entry costs its seq, name and a reference.
 RESUME_WINDOW_S = 120.0
-REPLAY_EVENTS = 5000
+REPLAY_KEEP_S = 60.0
+REPLAY_MIN_EVENTS = 1000
+REPLAY_MAX_EVENTS = 10_000
 
 
 class Op(enum.IntEnum):
@@ -79,7 +83,7 @@ class Session:
     connection: Connection | None = None
     compress: Compressor | None = None
     seq: int = 0
-    replay: deque[tuple[int, bytes]] = field(default_factory=deque)
+    replay: deque[tuple[int, str, bytes, float]] = field(default_factory=deque)
     detached_at: float | None = None  # monotonic time the connection was lost
 
     @property
@@ -89,11 +93,14 @@ class Session:
     def dispatch(self, name: str, payload: bytes) -> None:
         """Numbers the dispatch, keeps it for a RESUME, and writes it without waiting."""
         self.seq += 1
-        message = b'{"op":0,"s":%d,"t":"%s","d":%s}' % (self.seq, name.encode(), payload)
-        self.replay.append((self.seq, message))
-        if len(self.replay) > REPLAY_EVENTS:
-            self.replay.popleft()
-        self.write(message)
+        now = time.monotonic()
+        replay = self.replay
+        replay.append((self.seq, name, payload, now))
+        while len(replay) > REPLAY_MAX_EVENTS or (
+            len(replay) > REPLAY_MIN_EVENTS and replay[0][3] < now - REPLAY_KEEP_S
+        ):
+            replay.popleft()
+        self.write(_dispatch_message(self.seq, name, payload))
 
     def write(self, message: bytes) -> None:
         """Sends one gateway message on the live connection, if any. A consumer too slow to
@@ -123,4 +130,13 @@ class Session:
             return []
         if not self.replay or self.replay[0][0] > seq + 1:
             return None
-        return [message for number, message in self.replay if number > seq]
+        return [
+            _dispatch_message(number, name, payload)
+            for number, name, payload, _ in self.replay
+            if number > seq
+        ]
+
+
+def _dispatch_message(seq: int, name: str, payload: bytes) -> bytes:
+    """An op 0 message: the payload, serialized once for everyone, spliced in as it is."""
+    return b'{"op":0,"s":%d,"t":"%s","d":%s}' % (seq, name.encode(), payload)

@@ -29,7 +29,7 @@ from core.store.database import Database, open_database
 from core.store.embedded_postgres import start_embedded_postgres
 from core.store.migrations import apply_migrations, load_migrations
 from core.store.redis import Redis, open_redis
-from gateway.server import Gateway, GatewayTimings
+from gateway.server import Gateway, GatewayLimits
 from tests.running import ApiClient, running_api
 
 if TYPE_CHECKING:
@@ -217,13 +217,13 @@ async def api(settings: Settings, db: Database) -> AsyncIterator[ApiClient]:
 
 @asynccontextmanager
 async def running_gateway(
-    api: ApiClient, timings: GatewayTimings | None = None
+    api: ApiClient, limits: GatewayLimits | None = None
 ) -> AsyncIterator[str]:
     """The gateway and the relay beside a test's API, sharing its services; its ws:// URL."""
     shutdown = trio.Event()
     async with trio.open_nursery() as nursery:
         await nursery.start(run_relay, api.services.db, api.services.bus)
-        url: str = await nursery.start(partial(Gateway(api.services, timings).serve, shutdown))
+        url: str = await nursery.start(partial(Gateway(api.services, limits).serve, shutdown))
         yield url
         shutdown.set()
         nursery.cancel_scope.cancel()

@@ -4,6 +4,7 @@ stream, speaking the protocol by hand so each test says exactly what a client se
 from __future__ import annotations
 
 import json
+import socket
 import zlib
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -146,13 +147,19 @@ class GatewayClient:
 
 @asynccontextmanager
 async def open_socket(
-    url: str, query: str = "v=10&encoding=json", headers: list[tuple[str, str]] | None = None
+    url: str,
+    query: str = "v=10&encoding=json",
+    headers: list[tuple[str, str]] | None = None,
+    receive_buffer: int | None = None,
 ) -> AsyncIterator[GatewayClient]:
-    """A connected WebSocket, before the server's first message."""
+    """A connected WebSocket, before the server's first message. `receive_buffer` pins the
+    kernel's receive buffer (no autotuning), for a client that is meant to fall behind."""
     parts = urlsplit(url)
     assert parts.hostname is not None
     assert parts.port is not None
     stream = await trio.open_tcp_stream(parts.hostname, parts.port)
+    if receive_buffer is not None:
+        stream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
     async with stream:
         ws = WSConnection(ConnectionType.CLIENT)
         extra = [(name.encode(), value.encode()) for name, value in headers or []]
@@ -164,9 +171,11 @@ async def open_socket(
 
 
 @asynccontextmanager
-async def connect(url: str, query: str = "v=10&encoding=json") -> AsyncIterator[GatewayClient]:
+async def connect(
+    url: str, query: str = "v=10&encoding=json", receive_buffer: int | None = None
+) -> AsyncIterator[GatewayClient]:
     """A connected client that has had its HELLO."""
-    async with open_socket(url, query) as client:
+    async with open_socket(url, query, receive_buffer=receive_buffer) as client:
         hello = await client.receive()
         assert hello["op"] == 10, hello
         client.hello = hello["d"]

@@ -4,14 +4,17 @@ close code a client can cause."""
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import TYPE_CHECKING
 
 import pytest
+import trio
 
-from gateway.server import PAYLOADS_PER_MINUTE, GatewayTimings
+from gateway.server import PAYLOADS_PER_MINUTE, Gateway, GatewayLimits
 from tests.api.rooms import new_room
 from tests.conftest import running_gateway
 from tests.gateway.client import Refused, connect, open_socket
+from tests.gateway.test_dispatch import add_bot
 
 if TYPE_CHECKING:
     from tests.running import ApiClient
@@ -99,8 +102,8 @@ async def test_more_than_120_payloads_a_minute_close_4008(gateway: str) -> None:
 
 async def test_a_silent_client_is_closed_with_a_resumable_code(api: ApiClient) -> None:
     person = await api.register()
-    timings = GatewayTimings(heartbeat_interval_ms=200)
-    async with running_gateway(api, timings) as url, connect(url) as client:
+    limits = GatewayLimits(heartbeat_interval_ms=200)
+    async with running_gateway(api, limits) as url, connect(url) as client:
         assert client.hello == {"heartbeat_interval": 200}
         await client.identify(person.token)
         assert await client.closed_with() == 4000  # Discord's "reconnect and resume"
@@ -111,3 +114,46 @@ async def test_a_browser_from_another_origin_is_refused(gateway: str) -> None:
         async with open_socket(gateway, headers=[("Origin", "https://evil.example")]):
             pass
     assert refused.value.status == 403
+
+
+async def test_ending_a_login_closes_its_sessions_with_4004(api: ApiClient, gateway: str) -> None:
+    person = await api.register()
+    other_login = await api.login(person)
+    async with connect(gateway) as kept, connect(gateway) as ended:
+        await kept.identify(other_login["token"])
+        await ended.identify(person.token)
+        response = await api.http.post(
+            "/api/v10/auth/logout", json={"refresh_token": person.refresh_token}
+        )
+        assert response.status_code == 204
+        assert await ended.closed_with() == 4004
+        await kept.send(1, None)  # the other login's session lives on
+        assert (await kept.receive())["op"] == 11
+
+
+async def test_resetting_a_bot_token_closes_the_bots_sessions_with_4004(
+    api: ApiClient, gateway: str
+) -> None:
+    room = await new_room(api)
+    bot_id, token = await add_bot(api, room)
+    async with connect(gateway) as bot:
+        await bot.identify(token)
+        reset = await api.http.post(
+            f"/api/v10/applications/{bot_id}/bot/reset", headers=room.owner.auth
+        )
+        assert reset.status_code == 200
+        assert await bot.closed_with() == 4004
+
+
+async def test_a_draining_node_tells_its_sessions_to_reconnect(api: ApiClient) -> None:
+    person = await api.register()
+    shutdown = trio.Event()
+    async with trio.open_nursery() as nursery:
+        url = await nursery.start(partial(Gateway(api.services).serve, shutdown))
+        async with connect(url) as client:
+            await client.identify(person.token)
+            shutdown.set()
+            assert await client.receive() == {"op": 7, "d": None, "s": None, "t": None}
+            assert await client.closed_with() == 4000
+        with pytest.raises(OSError, match="failed"):  # no longer accepting
+            await trio.open_tcp_stream("127.0.0.1", int(url.rsplit(":", 1)[1]))
