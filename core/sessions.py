@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 # Discord's default and ceiling for `large_threshold`: members sent in GUILD_CREATE.
 DEFAULT_LARGE_THRESHOLD = 50
 MAX_LARGE_THRESHOLD = 250
+# REQUEST_GUILD_MEMBERS: at most this many user_ids, and results of a query.
+MAX_REQUESTED_IDS = 100
+MAX_QUERY_RESULTS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,44 @@ class Sessions:
             ]
 
         return await self._db.read(read)
+
+    async def members(
+        self, user_id: int, request: MemberRequest
+    ) -> tuple[list[dict[str, object]], list[int]]:
+        """The members asked for, as Discord's member objects, and the requested ids not found.
+        Nothing for a guild the requester is not in."""
+
+        def read(connection: Connection) -> tuple[list[dict[str, object]], list[int]]:
+            if guild_store.member_of(connection, request.guild_id, user_id) is None:
+                return [], []
+            if request.user_ids is not None:
+                ids = request.user_ids[:MAX_REQUESTED_IDS]
+                found = member_store.members_by_ids(connection, request.guild_id, ids)
+                seen = {m.user.id for m in found}
+                return [m.to_wire() for m in found], [i for i in ids if i not in seen]
+            if request.query:
+                limit = min(request.limit or MAX_QUERY_RESULTS, MAX_QUERY_RESULTS)
+                found = member_store.search_members(
+                    connection, request.guild_id, request.query, limit
+                )
+            else:
+                limit = request.limit or 1 << 31
+                found = member_store.members_page(
+                    connection, request.guild_id, after=0, limit=limit
+                )
+            return [m.to_wire() for m in found], []
+
+        return await self._db.read(read)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRequest:
+    """REQUEST_GUILD_MEMBERS (op 8): by `user_ids`, or by name `query` ("" and limit 0: all)."""
+
+    guild_id: int
+    query: str | None
+    limit: int
+    user_ids: list[int] | None
 
 
 def _guild_start(

@@ -21,10 +21,11 @@ import orjson
 import trio
 
 from core.bus import SeenIds
+from core.domain.applications import granted_privileged_intents
 from core.domain.permissions import Permission
 from core.errors import ClientError, Unauthorized
 from core.events import ALL_INTENTS, PRIVILEGED_INTENTS, EventName, Intent, needed_intent
-from core.sessions import DEFAULT_LARGE_THRESHOLD, MAX_LARGE_THRESHOLD
+from core.sessions import DEFAULT_LARGE_THRESHOLD, MAX_LARGE_THRESHOLD, MemberRequest
 from core.store import direct
 from core.store import guilds as guild_store
 from gateway.connection import Connection
@@ -57,6 +58,7 @@ _log = logging.getLogger(__name__)
 HEARTBEAT_INTERVAL_MS = 41_250
 MAX_PAYLOAD_BYTES = 4096  # a client payload over this closes the connection with 4002
 PAYLOADS_PER_MINUTE = 120
+MEMBERS_PER_CHUNK = 1000
 HANDSHAKE_TIMEOUT_S = 10.0
 MAX_QUEUED_BYTES = 1 << 20  # per connection: past this the client is a slow consumer
 CLOSE_FLUSH_S = 2.0  # how long a closing connection's last frames get to leave
@@ -404,6 +406,38 @@ def _channel_layout(event: Published, snapshot: GuildSnapshot) -> ChannelPermiss
     return None if found is None else found.layout
 
 
+def _member_request(d: object) -> MemberRequest | None:
+    """op 8's `d`, checked: a guild id, and user_ids or a query; None when malformed."""
+    if not isinstance(d, dict):
+        return None
+    guild_id, query, limit, user_ids = (
+        d.get("guild_id"),
+        d.get("query"),
+        d.get("limit", 0),
+        d.get("user_ids"),
+    )
+    if isinstance(guild_id, list):  # Discord accepts one guild per request now
+        guild_id = guild_id[0] if len(guild_id) == 1 else None
+    nonce = d.get("nonce")
+    if nonce is not None and (not isinstance(nonce, str) or len(nonce.encode()) > 32):
+        return None
+    if (query is None) == (user_ids is None):  # one or the other
+        return None
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+        return None
+    try:
+        if isinstance(user_ids, (str, int)):
+            user_ids = [user_ids]
+        return MemberRequest(
+            guild_id=int(str(guild_id)),
+            query=None if query is None else str(query),
+            limit=limit,
+            user_ids=None if user_ids is None else [int(str(u)) for u in user_ids],
+        )
+    except (TypeError, ValueError):
+        return None
+
+
 def _content_hidden(event: Published, session: Session) -> bool:
     """Without MESSAGE_CONTENT a bot sees guild messages without their content, except its
     own and those that mention it (Discord's rule)."""
@@ -514,6 +548,8 @@ class _Conversation:
         elif op in (Op.PRESENCE_UPDATE, Op.VOICE_STATE_UPDATE, Op.REQUEST_GUILD_MEMBERS):
             if self.session is None:
                 raise _Closed(Close.NOT_AUTHENTICATED, "Not authenticated")
+            if op == Op.REQUEST_GUILD_MEMBERS:
+                await self._request_members(self.session, d)
         else:
             raise _Closed(Close.UNKNOWN_OPCODE, "Unknown opcode")
         return False
@@ -567,12 +603,10 @@ class _Conversation:
             identity = await self._gateway._services.sessions.identify(d["token"])
         except Unauthorized:
             raise _Closed(Close.AUTHENTICATION_FAILED, "Authentication failed") from None
-        if (
-            identity.bot
-            and intents & PRIVILEGED_INTENTS
-            and not self._gateway._settings.privileged_intents
-        ):
-            raise _Closed(Close.DISALLOWED_INTENTS, "Disallowed intent(s)")
+        if identity.bot and not self._gateway._settings.privileged_intents:
+            flags = int(str((identity.application or {}).get("flags", 0)))
+            if intents & PRIVILEGED_INTENTS & ~granted_privileged_intents(flags):
+                raise _Closed(Close.DISALLOWED_INTENTS, "Disallowed intent(s)")
         session, starts = await self._gateway.identify(
             identity, intents, (shard[0], shard[1]), large
         )
@@ -601,6 +635,42 @@ class _Conversation:
         session.dispatch("READY", _json(ready))
         for start in starts:
             session.dispatch("GUILD_CREATE", _json(start.payload))
+
+    async def _request_members(self, session: Session, d: object) -> None:
+        """op 8: GUILD_MEMBERS_CHUNK dispatches, up to 1,000 members each."""
+        request = _member_request(d)
+        if request is None:
+            raise _Closed(Close.DECODE_ERROR, "REQUEST_GUILD_MEMBERS is malformed")
+        if (
+            request.user_ids is None
+            and not request.query
+            and not (session.intents & Intent.GUILD_MEMBERS)
+        ):
+            raise _Closed(Close.INVALID_INTENTS, "the whole member list needs GUILD_MEMBERS")
+        nonce = d.get("nonce") if isinstance(d, dict) else None
+        if request.guild_id not in session.guilds:
+            return  # not theirs: nothing, as from Discord
+        members, not_found = await self._gateway._services.sessions.members(
+            session.user_id, request
+        )
+        chunks = [
+            members[i : i + MEMBERS_PER_CHUNK] for i in range(0, len(members), MEMBERS_PER_CHUNK)
+        ]
+        chunks = chunks or [[]]
+        for index, chunk in enumerate(chunks):
+            payload: dict[str, object] = {
+                "guild_id": str(request.guild_id),
+                "members": chunk,
+                "chunk_index": index,
+                "chunk_count": len(chunks),
+            }
+            if index == 0 and not_found:
+                payload["not_found"] = [str(i) for i in not_found]
+            if d.get("presences") if isinstance(d, dict) else False:
+                payload["presences"] = []
+            if isinstance(nonce, str):
+                payload["nonce"] = nonce
+            session.dispatch("GUILD_MEMBERS_CHUNK", _json(payload))
 
     async def _resume(self, d: object) -> None:
         if self.session is not None:

@@ -17,6 +17,19 @@ DESCRIPTION_MAX = 400
 # GATEWAY_PRESENCE, GATEWAY_GUILD_MEMBERS, GATEWAY_MESSAGE_CONTENT and their _LIMITED forms).
 SETTABLE_FLAGS = (1 << 12) | (1 << 13) | (1 << 14) | (1 << 15) | (1 << 18) | (1 << 19)
 
+# Which flags (full or limited) grant each privileged intent: GUILD_PRESENCES (1 << 8),
+# GUILD_MEMBERS (1 << 1), MESSAGE_CONTENT (1 << 15).
+_INTENT_FLAGS = {
+    1 << 8: (1 << 12) | (1 << 13),
+    1 << 1: (1 << 14) | (1 << 15),
+    1 << 15: (1 << 18) | (1 << 19),
+}
+
+
+def granted_privileged_intents(flags: int) -> int:
+    """The privileged intents an application's flags let its bot ask for."""
+    return sum(intent for intent, granting in _INTENT_FLAGS.items() if flags & granting)
+
 
 @dataclass(frozen=True, slots=True)
 class Application:

@@ -78,6 +78,14 @@ def members_page(connection: Connection, guild_id: int, *, after: int, limit: in
     return [_member(row) for row in rows]
 
 
+def members_by_ids(connection: Connection, guild_id: int, user_ids: list[int]) -> list[Member]:
+    rows = connection.execute(
+        f"{_MEMBER_SELECT} WHERE m.guild_id = %s AND m.user_id = ANY(%s) ORDER BY m.user_id",
+        (guild_id, user_ids),
+    ).fetchall()
+    return [_member(row) for row in rows]
+
+
 def search_members(connection: Connection, guild_id: int, query: str, limit: int) -> list[Member]:
     """Members whose nick, display name or username starts with `query`, any case."""
     pattern = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -179,3 +179,33 @@ async def test_a_resume_outside_the_window_is_refused_whole(api: ApiClient, gate
     async with connect(gateway) as thief:  # someone else's session is not theirs to resume
         await thief.send(6, {"token": other.token, "session_id": session_id, "seq": 1})
         assert (await thief.receive())["op"] == 9
+
+
+async def test_request_guild_members_answers_in_chunks(api: ApiClient, gateway: str) -> None:
+    room = await new_room(api)
+    async with connect(gateway) as bot, connect(gateway) as person:
+        bot_id, token = await add_bot(api, room)
+        await bot.identify(token, intents=DEFAULT_INTENTS | Intent.GUILD_MEMBERS)
+        await bot.dispatch("GUILD_CREATE")
+        await bot.send(8, {"guild_id": room.guild_id, "query": "", "limit": 0, "nonce": "all"})
+        chunk = await bot.dispatch("GUILD_MEMBERS_CHUNK")
+        assert (chunk["chunk_index"], chunk["chunk_count"], chunk["nonce"]) == (0, 1, "all")
+        assert {m["user"]["id"] for m in chunk["members"]} == {
+            str(room.owner.id),
+            str(room.member.id),
+            bot_id,
+        }
+        await bot.send(
+            8, {"guild_id": room.guild_id, "user_ids": [str(room.member.id), "1"], "limit": 0}
+        )
+        chunk = await bot.dispatch("GUILD_MEMBERS_CHUNK")
+        assert [m["user"]["id"] for m in chunk["members"]] == [str(room.member.id)]
+        assert chunk["not_found"] == ["1"]
+        prefix = room.member.username  # a prefix of itself, and of no one else here
+        await bot.send(8, {"guild_id": room.guild_id, "query": prefix, "limit": 10})
+        chunk = await bot.dispatch("GUILD_MEMBERS_CHUNK")
+        assert [m["user"]["id"] for m in chunk["members"]] == [str(room.member.id)]
+        # Without GUILD_MEMBERS the whole list is not to be had.
+        await ready(person, room.member)
+        await person.send(8, {"guild_id": room.guild_id, "query": "", "limit": 0})
+        assert await person.closed_with() == 4013

@@ -3,6 +3,7 @@ close code a client can cause."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from functools import partial
 from typing import TYPE_CHECKING
@@ -10,13 +11,17 @@ from typing import TYPE_CHECKING
 import pytest
 import trio
 
+from core.events import Intent
 from gateway.server import PAYLOADS_PER_MINUTE, Gateway, GatewayLimits
 from tests.api.rooms import new_room
 from tests.conftest import running_gateway
 from tests.gateway.client import Refused, connect, open_socket
 from tests.gateway.test_dispatch import add_bot
+from tests.running import running_api
 
 if TYPE_CHECKING:
+    from core.config import Settings
+    from core.store.database import Database
     from tests.running import ApiClient
 
 
@@ -157,3 +162,22 @@ async def test_a_draining_node_tells_its_sessions_to_reconnect(api: ApiClient) -
             assert await client.closed_with() == 4000
         with pytest.raises(OSError, match="failed"):  # no longer accepting
             await trio.open_tcp_stream("127.0.0.1", int(url.rsplit(":", 1)[1]))
+
+
+async def test_privileged_intents_follow_the_application_flags_when_not_open(
+    api: ApiClient, settings: Settings, db: Database
+) -> None:
+    strict = dataclasses.replace(settings, privileged_intents=False)
+    async with running_api(strict, db) as strict_api, running_gateway(strict_api) as url:
+        room = await new_room(strict_api)
+        bot_id, token = await add_bot(strict_api, room)
+        async with connect(url) as bot:
+            await bot.send(2, {"token": token, "intents": int(Intent.MESSAGE_CONTENT)})
+            assert await bot.closed_with() == 4014
+        flagged = await strict_api.http.patch(
+            f"/api/v10/applications/{bot_id}", headers=room.owner.auth, json={"flags": 1 << 19}
+        )
+        assert flagged.status_code == 200
+        async with connect(url) as bot:
+            ready = await bot.identify(token, intents=int(Intent.MESSAGE_CONTENT))  # allowed now
+            assert ready["application"] == {"id": bot_id, "flags": 1 << 19}
