@@ -29,6 +29,7 @@ from core.sessions import DEFAULT_LARGE_THRESHOLD, MAX_LARGE_THRESHOLD, MemberRe
 from core.store import direct
 from core.store import guilds as guild_store
 from gateway.connection import Connection
+from gateway.presence import Presences, parse_presence
 from gateway.session import RESUME_WINDOW_S, Close, Compressor, Op, Session
 from gateway.websocket import (
     MAX_HANDSHAKE_BYTES,
@@ -99,6 +100,7 @@ class Gateway:
         self._by_guild: dict[int, set[Session]] = {}
         self._by_user: dict[int, set[Session]] = {}
         self._seen = SeenIds()
+        self._presences = Presences()
         self.public_url = ""  # known once listening
 
     async def serve(
@@ -210,9 +212,14 @@ class Gateway:
     # Sessions.
 
     async def identify(
-        self, identity: Identity, intents: int, shard: tuple[int, int], large: int
+        self,
+        identity: Identity,
+        intents: int,
+        shard: tuple[int, int],
+        large: int,
     ) -> tuple[Session, list[GuildStart]]:
-        """A new session, registered for fanout, and the guilds it starts with."""
+        """A new session, registered for fanout, and the guilds it starts with (with the
+        presences of their members online, for a session that asked for them)."""
         starts = await self._services.sessions.guilds(identity.user_id, large)
         index, count = shard
         starts = [s for s in starts if (s.guild_id >> 22) % count == index]
@@ -226,14 +233,43 @@ class Gateway:
         self._by_user.setdefault(identity.user_id, set()).add(session)
         for start in starts:
             self._by_guild.setdefault(start.guild_id, set()).add(session)
+        if intents & Intent.GUILD_PRESENCES:
+            for start in starts:
+                start.payload["presences"] = self._presences_in(start.guild_id)
         return session, starts
+
+    def set_presence(self, user_id: int, status: str, activities: list[dict[str, object]]) -> None:
+        if self._presences.set(user_id, status, activities):
+            self.announce_presence(user_id)
+
+    def announce_presence(self, user_id: int) -> None:
+        """PRESENCE_UPDATE, per guild, to the sessions there that asked for presences."""
+        shown = self._presences.shown(user_id)
+        guild_ids = {g for s in self._by_user.get(user_id, ()) for g in s.guilds}
+        for guild_id in guild_ids:
+            payload = _json({"user": {"id": str(user_id)}, "guild_id": str(guild_id)} | shown)
+            for session in self._by_guild.get(guild_id, ()):
+                if session.intents & Intent.GUILD_PRESENCES:
+                    session.dispatch("PRESENCE_UPDATE", payload)
+
+    def _presences_in(self, guild_id: int) -> list[dict[str, object]]:
+        users = {s.user_id for s in self._by_guild.get(guild_id, ())}
+        return [
+            {"user": {"id": str(u)}, "guild_id": str(guild_id)} | shown
+            for u in sorted(users)
+            if (shown := self._presences.shown(u))["status"] != "offline"
+        ]
 
     def session(self, session_id: str) -> Session | None:
         return self._sessions.get(session_id)
 
     def _end(self, session: Session) -> None:
-        self._sessions.pop(session.id, None)
-        self._by_user.get(session.user_id, set()).discard(session)
+        if self._sessions.pop(session.id, None) is None:
+            return
+        user_sessions = self._by_user.get(session.user_id, set())
+        if user_sessions == {session} and self._presences.clear(session.user_id):
+            self.announce_presence(session.user_id)  # offline, while the guilds are known
+        user_sessions.discard(session)
         for guild_id in session.guilds:
             self._by_guild.get(guild_id, set()).discard(session)
 
@@ -550,6 +586,11 @@ class _Conversation:
                 raise _Closed(Close.NOT_AUTHENTICATED, "Not authenticated")
             if op == Op.REQUEST_GUILD_MEMBERS:
                 await self._request_members(self.session, d)
+            elif op == Op.PRESENCE_UPDATE:
+                presence = parse_presence(d)
+                if presence is None:
+                    raise _Closed(Close.DECODE_ERROR, "PRESENCE_UPDATE is malformed")
+                self._gateway.set_presence(self.session.user_id, *presence)
         else:
             raise _Closed(Close.UNKNOWN_OPCODE, "Unknown opcode")
         return False
@@ -607,6 +648,9 @@ class _Conversation:
             flags = int(str((identity.application or {}).get("flags", 0)))
             if intents & PRIVILEGED_INTENTS & ~granted_privileged_intents(flags):
                 raise _Closed(Close.DISALLOWED_INTENTS, "Disallowed intent(s)")
+        presence = parse_presence(d.get("presence") or {})
+        if presence is None:
+            raise _Closed(Close.DECODE_ERROR, "IDENTIFY's presence is malformed")
         session, starts = await self._gateway.identify(
             identity, intents, (shard[0], shard[1]), large
         )
@@ -635,6 +679,7 @@ class _Conversation:
         session.dispatch("READY", _json(ready))
         for start in starts:
             session.dispatch("GUILD_CREATE", _json(start.payload))
+        self._gateway.set_presence(identity.user_id, *presence)  # after READY, so it is first
 
     async def _request_members(self, session: Session, d: object) -> None:
         """op 8: GUILD_MEMBERS_CHUNK dispatches, up to 1,000 members each."""

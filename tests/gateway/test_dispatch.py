@@ -3,7 +3,7 @@ with their own sequence numbers; permissions, intents and resume decide the rest
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.domain.permissions import Permission
 from core.events import Intent
@@ -209,3 +209,46 @@ async def test_request_guild_members_answers_in_chunks(api: ApiClient, gateway: 
         await ready(person, room.member)
         await person.send(8, {"guild_id": room.guild_id, "query": "", "limit": 0})
         assert await person.closed_with() == 4013
+
+
+async def presence_of(client: GatewayClient, who: Person) -> dict[str, Any]:
+    """The next PRESENCE_UPDATE about `who` (one's own arrive too)."""
+    while True:
+        update = await client.next_named("PRESENCE_UPDATE")
+        if update["user"]["id"] == str(who.id):
+            return update
+
+
+async def test_presence_reaches_members_who_asked_and_ends_with_the_last_session(
+    api: ApiClient, gateway: str
+) -> None:
+    room = await new_room(api)
+    watching = DEFAULT_INTENTS | Intent.GUILD_PRESENCES
+    chess = [{"name": "chess", "type": 0}]
+    async with connect(gateway) as owner:
+        await owner.identify(room.owner.token, intents=watching)
+        await owner.dispatch("GUILD_CREATE")
+        async with connect(gateway) as member:
+            await member.identify(
+                room.member.token, presence={"status": "dnd", "activities": chess, "afk": False}
+            )
+            await member.dispatch("GUILD_CREATE")
+            update = await presence_of(owner, room.member)
+            assert (update["guild_id"], update["status"], update["activities"]) == (
+                room.guild_id,
+                "dnd",
+                chess,
+            )
+            async with connect(gateway) as late:  # a newcomer learns it from GUILD_CREATE
+                await late.identify(room.owner.token, intents=watching)
+                presences = (await late.dispatch("GUILD_CREATE"))["presences"]
+                assert {p["user"]["id"]: p["status"] for p in presences} == {
+                    str(room.owner.id): "online",
+                    str(room.member.id): "dnd",
+                }
+            await member.send(3, {"status": "invisible", "activities": [], "since": None})
+            assert (await presence_of(owner, room.member))["status"] == "offline"
+            await member.send(3, {"status": "idle", "activities": [], "since": None})
+            assert (await presence_of(owner, room.member))["status"] == "idle"
+            await member.close(1000)  # a clean close ends the session: offline
+        assert (await presence_of(owner, room.member))["status"] == "offline"

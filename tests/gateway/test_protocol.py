@@ -181,3 +181,22 @@ async def test_privileged_intents_follow_the_application_flags_when_not_open(
         async with connect(url) as bot:
             ready = await bot.identify(token, intents=int(Intent.MESSAGE_CONTENT))  # allowed now
             assert ready["application"] == {"id": bot_id, "flags": 1 << 19}
+
+
+@pytest.mark.parametrize(
+    "presence",
+    [
+        {"status": "sleeping", "activities": []},
+        {"status": "online", "activities": [{"type": 0}]},
+        {"status": "online", "activities": [{"name": "x", "type": 99}]},
+        {"status": "online", "activities": [{"name": "x"}] * 11},
+    ],
+)
+async def test_a_malformed_presence_update_closes_4002(
+    api: ApiClient, gateway: str, presence: dict[str, object]
+) -> None:
+    person = await api.register()
+    async with connect(gateway) as client:
+        await client.identify(person.token)
+        await client.send(3, presence)
+        assert await client.closed_with() == 4002
