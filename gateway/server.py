@@ -9,7 +9,6 @@ the intents they asked for) and hands every recipient its frame without awaiting
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import socket
@@ -30,7 +29,7 @@ from core.store import direct
 from core.store import guilds as guild_store
 from gateway.connection import Connection
 from gateway.presence import Presences, parse_presence
-from gateway.session import RESUME_WINDOW_S, Close, Compressor, Op, Session
+from gateway.session import RESUME_WINDOW_S, Close, Compressor, Op, Session, encode, op_message
 from gateway.websocket import (
     MAX_HANDSHAKE_BYTES,
     FrameParser,
@@ -127,7 +126,7 @@ class Gateway:
                     background.cancel_scope.cancel()
                 for listener in listeners:
                     listener.socket.close()  # stop accepting
-                reconnect = _json({"op": int(Op.RECONNECT), "d": None, "s": None, "t": None})
+                reconnect = op_message(Op.RECONNECT, None)
                 for session in list(self._sessions.values()):
                     if session.connection is not None:
                         session.write(reconnect)
@@ -247,7 +246,9 @@ class Gateway:
         shown = self._presences.shown(user_id)
         guild_ids = {g for s in self._by_user.get(user_id, ()) for g in s.guilds}
         for guild_id in guild_ids:
-            payload = _json({"user": {"id": str(user_id)}, "guild_id": str(guild_id)} | shown)
+            payload = orjson.dumps(
+                {"user": {"id": str(user_id)}, "guild_id": str(guild_id)} | shown
+            )
             for session in self._by_guild.get(guild_id, ()):
                 if session.intents & Intent.GUILD_PRESENCES:
                     session.dispatch("PRESENCE_UPDATE", payload)
@@ -325,18 +326,32 @@ class Gateway:
         recipients: dict[int, list[int]],
     ) -> None:
         if event.name is EventName.SESSIONS_REVOKED:
-            self._close_revoked(json.loads(event.payload))
+            self._close_revoked(orjson.loads(event.payload))
             return
         audience = self._audience(event, snapshots, recipients)
         needed = needed_intent(event.name, in_guild=event.guild_id is not None)
-        stripped: bytes | None = None
+        content_rule = event.name in _MESSAGE_EVENTS and event.guild_id is not None
+        readers: set[int] | None = None  # who sees content regardless: author, mentioned
+        stripped = b""
         for session in audience:
             if needed and not session.intents & needed:
                 continue
             payload = event.payload
-            if _content_hidden(event, session):
-                stripped = stripped or _without_content(event.payload)
-                payload = stripped
+            if (
+                content_rule
+                and session.identity.bot
+                and not session.intents & Intent.MESSAGE_CONTENT
+            ):
+                # Discord's rule: without MESSAGE_CONTENT a bot sees guild messages blank,
+                # but for its own and those that mention it. Parsed once per event, if needed.
+                if readers is None:
+                    message = orjson.loads(event.payload)
+                    readers = {int(m["id"]) for m in message.get("mentions", [])}
+                    readers.add(int(message.get("author", {}).get("id", 0)))
+                    message.update(content="", embeds=[], attachments=[], components=[])
+                    stripped = orjson.dumps(message)
+                if session.user_id not in readers:
+                    payload = stripped
             session.dispatch(event.name, payload)
         self._follow(event)
 
@@ -398,7 +413,7 @@ class Gateway:
             return
         guild_id = event.guild_id
         if event.name is EventName.GUILD_CREATE and event.user_ids:
-            members = json.loads(event.payload).get("members", [])
+            members = orjson.loads(event.payload).get("members", [])
             for user_id in event.user_ids:
                 roles = next(
                     (
@@ -421,7 +436,7 @@ class Gateway:
                 session.guilds.pop(guild_id, None)
                 self._by_guild.get(guild_id, set()).discard(session)
         elif event.name is EventName.GUILD_MEMBER_UPDATE:
-            member = json.loads(event.payload)
+            member = orjson.loads(event.payload)
             user_id = int(member["user"]["id"])
             for session in self._by_user.get(user_id, ()):
                 if guild_id in session.guilds:
@@ -432,7 +447,7 @@ def _channel_layout(event: Published, snapshot: GuildSnapshot) -> ChannelPermiss
     if event.name in (EventName.CHANNEL_CREATE, EventName.CHANNEL_UPDATE, EventName.CHANNEL_DELETE):
         # The channel as the event describes it: a deleted channel is no longer in the
         # snapshot, and its last viewers are the ones to tell.
-        channel = json.loads(event.payload)
+        channel = orjson.loads(event.payload)
         overwrites = [
             (int(o["id"]), int(o["type"]), int(o["allow"]), int(o["deny"]))
             for o in channel.get("permission_overwrites", [])
@@ -474,29 +489,6 @@ def _member_request(d: object) -> MemberRequest | None:
         return None
 
 
-def _content_hidden(event: Published, session: Session) -> bool:
-    """Without MESSAGE_CONTENT a bot sees guild messages without their content, except its
-    own and those that mention it (Discord's rule)."""
-    if event.name not in _MESSAGE_EVENTS or event.guild_id is None:
-        return False
-    if not session.identity.bot or session.intents & Intent.MESSAGE_CONTENT:
-        return False
-    message = json.loads(event.payload)
-    own = message.get("author", {}).get("id") == str(session.user_id)
-    mentioned = any(m.get("id") == str(session.user_id) for m in message.get("mentions", []))
-    return not (own or mentioned)
-
-
-def _without_content(payload: bytes) -> bytes:
-    message = json.loads(payload)
-    message.update(content="", embeds=[], attachments=[], components=[])
-    return _json(message)
-
-
-def _json(value: object) -> bytes:
-    return orjson.dumps(value)
-
-
 class _Conversation:
     """The protocol on one connection, from HELLO to close."""
 
@@ -523,7 +515,7 @@ class _Conversation:
             raise _Closed(Close.DECODE_ERROR, f"compress {compress!r} is not supported")
 
     def send(self, op: Op, d: object) -> None:
-        data = _json({"op": int(op), "d": d, "s": None, "t": None})
+        data = op_message(op, d)
         if self.session is not None and self.session.connection is self._connection:
             self.session.write(data)
         else:
@@ -531,10 +523,7 @@ class _Conversation:
 
     def _write(self, message: bytes) -> None:
         """One message on this connection, before it belongs to a session."""
-        if self._compress is not None:
-            self._connection.send(frame(Opcode.BINARY, self._compress(message)))
-        else:
-            self._connection.send(frame(Opcode.TEXT, message))
+        self._connection.send(encode(message, self._compress))
 
     async def run(self, early: bytes) -> None:
         limits = self._gateway._limits
@@ -567,7 +556,7 @@ class _Conversation:
             return False
         self._count_payload()
         try:
-            payload = json.loads(message.payload)
+            payload = orjson.loads(message.payload)
             op = payload["op"]
             if not isinstance(op, int) or isinstance(op, bool):
                 raise TypeError
@@ -676,9 +665,9 @@ class _Conversation:
             ready["shard"] = shard
         if identity.application is not None:
             ready["application"] = identity.application
-        session.dispatch("READY", _json(ready))
+        session.dispatch("READY", orjson.dumps(ready))
         for start in starts:
-            session.dispatch("GUILD_CREATE", _json(start.payload))
+            session.dispatch("GUILD_CREATE", orjson.dumps(start.payload))
         self._gateway.set_presence(identity.user_id, *presence)  # after READY, so it is first
 
     async def _request_members(self, session: Session, d: object) -> None:
@@ -715,7 +704,7 @@ class _Conversation:
                 payload["presences"] = []
             if isinstance(nonce, str):
                 payload["nonce"] = nonce
-            session.dispatch("GUILD_MEMBERS_CHUNK", _json(payload))
+            session.dispatch("GUILD_MEMBERS_CHUNK", orjson.dumps(payload))
 
     async def _resume(self, d: object) -> None:
         if self.session is not None:

@@ -11,6 +11,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import orjson
+
 from gateway.websocket import Opcode, frame
 
 if TYPE_CHECKING:
@@ -108,12 +110,7 @@ class Session:
         connection = self.connection
         if connection is None:
             return
-        data = (
-            frame(Opcode.BINARY, self.compress(message))
-            if self.compress
-            else frame(Opcode.TEXT, message)
-        )
-        if not connection.send(data):
+        if not connection.send(encode(message, self.compress)):
             connection.close(Close.UNKNOWN_ERROR, "slow consumer: resume")
             self.detach()
 
@@ -135,6 +132,16 @@ class Session:
             for number, name, payload, _ in self.replay
             if number > seq
         ]
+
+
+def encode(message: bytes, compress: Compressor | None) -> bytes:
+    """One gateway message as a WebSocket frame: text, or binary through zlib-stream."""
+    return frame(Opcode.BINARY, compress(message)) if compress else frame(Opcode.TEXT, message)
+
+
+def op_message(op: Op, d: object) -> bytes:
+    """A message other than a dispatch: no sequence, no name."""
+    return orjson.dumps({"op": int(op), "d": d, "s": None, "t": None})
 
 
 def _dispatch_message(seq: int, name: str, payload: bytes) -> bytes:

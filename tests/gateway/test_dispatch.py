@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from core.domain.permissions import Permission
 from core.events import Intent
 from tests.api.rooms import new_room, send
+from tests.api.test_applications import create, reset
 from tests.gateway.client import DEFAULT_INTENTS, connect
 
 if TYPE_CHECKING:
@@ -24,16 +25,8 @@ async def ready(client: GatewayClient, who: Person, guilds: int = 1) -> None:
 
 async def add_bot(api: ApiClient, room: Room) -> tuple[str, str]:
     """A bot seated in the room's guild: its user id and token."""
-    application = (
-        await api.http.post(
-            "/api/v10/applications", headers=room.owner.auth, json={"name": "Watcher"}
-        )
-    ).json()
-    token = (
-        await api.http.post(
-            f"/api/v10/applications/{application['id']}/bot/reset", headers=room.owner.auth
-        )
-    ).json()["token"]
+    application = await create(api, room.owner, "Watcher")
+    token = await reset(api, room.owner, application["id"])
     added = await api.http.put(
         f"/api/v10/guilds/{room.guild_id}/members/{application['id']}",
         headers=room.owner.auth,
