@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RunningServer:
-    api_url: str
+    api_url: str  # "" when the process serves no API
+    gateway_url: str  # "" when it serves no gateway
     pid: int
     database_url: str  # the server's own database, for seeding benchmark data
+    process: trio.Process
 
 
 async def read_log_until(process: trio.Process, lines: list[dict[str, object]], until: str) -> None:
@@ -53,12 +55,14 @@ async def _drain(process: trio.Process) -> None:
 async def running_server(
     roles: str = "api", env: dict[str, str] | None = None, cpu: int | None = None
 ) -> AsyncIterator[RunningServer]:
-    """`trioxide serve --roles ROLES` on a free loopback port, with rate limits off and its own
-    data folder (embedded PostgreSQL) unless DATABASE_URL is set. `cpu` pins it to one core."""
+    """`trioxide serve --roles ROLES` on free loopback ports, with rate limits off and its own
+    data folder (embedded PostgreSQL) unless DATABASE_URL is set. `cpu` pins it to one core.
+    Stopped with SIGTERM on exit, unless it is gone already (a test may kill it)."""
     with tempfile.TemporaryDirectory(prefix="trioxide-bench-") as data_dir:
         server_env = {
             **os.environ,
             "TRIOXIDE_API_ADDR": "127.0.0.1:0",
+            "TRIOXIDE_GATEWAY_ADDR": "127.0.0.1:0",
             "TRIOXIDE_DATA_DIR": data_dir,
             "TRIOXIDE_RATE_LIMITS": "off",
             "TRIOXIDE_LOG_FORMAT": "json",
@@ -73,15 +77,21 @@ async def running_server(
             log: list[dict[str, object]] = []
             with trio.fail_after(60):
                 await read_log_until(process, log, "ready")
-            (urls,) = [line["urls"] for line in log if line["msg"] == "api listening"]
-            assert isinstance(urls, list)
+            api_urls = [line["urls"] for line in log if line["msg"] == "api listening"]
+            gateway_urls = [line["url"] for line in log if line["msg"] == "gateway listening"]
             # The embedded PostgreSQL listens on a socket in its data folder.
             database_url = server_env.get("DATABASE_URL") or (
                 f"postgresql://postgres@/trioxide?host={data_dir}/postgres"
             )
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_drain, process)
-                yield RunningServer(str(urls[0]), process.pid, database_url)
+                yield RunningServer(
+                    str(api_urls[0][0]) if api_urls else "",  # type: ignore[index]
+                    str(gateway_urls[0]) if gateway_urls else "",
+                    process.pid,
+                    database_url,
+                    process,
+                )
                 nursery.cancel_scope.cancel()
         finally:
             if process.returncode is None:

@@ -1,33 +1,55 @@
-"""The bus: how committed events reach every gateway node. In-process by default; Redis when
-REDIS_URL is set. Delivery is at-least-once (a relay may publish an event twice), so a
-subscriber drops ids it has seen. The bus is not the record: the outbox in PostgreSQL is."""
+"""The bus: how committed events reach every gateway node. In-process by default; a Redis
+Stream when REDIS_URL is set. Delivery is at-least-once (a relay may publish an event twice), so
+a subscriber drops ids it has seen. The bus is not the record of events (the outbox in
+PostgreSQL is), but the Redis one is ordered and kept for a while: every batch has a position,
+a subscriber that loses its connection carries on from its last position without a gap, and a
+gateway taking over a dead node's sessions reads back what that node never got to deliver."""
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+import orjson
 import trio
+from coredis import PureToken
+from coredis.exceptions import RedisError
+
+from core.events import EventName
+from core.store.outbox import Published
+from core.store.redis import KEY_PREFIX
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Mapping, Sequence
     from contextlib import AbstractAsyncContextManager
 
-    from core.store.outbox import Published
+    from core.store.redis import Redis
 
 # Batches a subscriber may fall behind by before publishing waits for it. Publishing waits
 # rather than drops: what waits is the relay, and the outbox holds what it has not published.
 _SUBSCRIBER_BACKLOG = 1024
 
+Position = tuple[int, int]  # a batch's place on the bus; later batches compare greater
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    position: Position
+    events: Sequence[Published]
+
 
 class Bus(Protocol):
-    async def publish(self, events: Sequence[Published]) -> None: ...
+    async def publish(self, events: Sequence[Published]) -> Position: ...
 
-    def subscribe(
-        self,
-    ) -> AbstractAsyncContextManager[trio.MemoryReceiveChannel[Sequence[Published]]]:
+    def subscribe(self) -> AbstractAsyncContextManager[trio.MemoryReceiveChannel[Batch]]:
         """The batches published while it is open, in the order they were published."""
+        ...
+
+    async def between(self, after: Position, before: Position) -> list[Batch]:
+        """The batches published after `after` and before `before`, when still kept."""
         ...
 
 
@@ -35,19 +57,23 @@ class InProcessBus:
     """The bus for one process serving every role."""
 
     def __init__(self) -> None:
-        self._subscribers: set[trio.MemorySendChannel[Sequence[Published]]] = set()
+        self._subscribers: set[trio.MemorySendChannel[Batch]] = set()
+        self._published = 0
 
-    async def publish(self, events: Sequence[Published]) -> None:
+    async def publish(self, events: Sequence[Published]) -> Position:
+        self._published += 1
+        batch = Batch((self._published, 0), events)
         for subscriber in list(self._subscribers):
             try:
-                await subscriber.send(events)
+                await subscriber.send(batch)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 self._subscribers.discard(subscriber)
+        return batch.position
 
     @asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[trio.MemoryReceiveChannel[Sequence[Published]]]:
-        send: trio.MemorySendChannel[Sequence[Published]]
-        receive: trio.MemoryReceiveChannel[Sequence[Published]]
+    async def subscribe(self) -> AsyncIterator[trio.MemoryReceiveChannel[Batch]]:
+        send: trio.MemorySendChannel[Batch]
+        receive: trio.MemoryReceiveChannel[Batch]
         send, receive = trio.open_memory_channel(_SUBSCRIBER_BACKLOG)
         self._subscribers.add(send)
         try:
@@ -56,6 +82,99 @@ class InProcessBus:
         finally:
             self._subscribers.discard(send)
             send.close()
+
+    async def between(self, after: Position, before: Position) -> list[Batch]:
+        return []  # one process: no other node's deliveries to take over
+
+
+STREAM = f"{KEY_PREFIX}events"
+# How long the Redis bus keeps a batch: past the gateway's resume window, so a session taken
+# over from a dead node can still be given what that node never delivered.
+KEEP_S = 300
+_READ_BLOCK_MS = 1000
+_READ_COUNT = 64
+_RETRY_S = 0.5
+
+
+class RedisBus:
+    """Batches as entries of one Redis Stream, read by every subscriber from where it is."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def publish(self, events: Sequence[Published]) -> Position:
+        oldest_kept = f"{int(time.time() * 1000) - KEEP_S * 1000}-0"
+        entry_id = await self._redis.xadd(
+            STREAM,
+            _encode(events),
+            trim_strategy=PureToken.MINID,
+            threshold=oldest_kept,
+            trim_operator=PureToken.APPROXIMATELY,
+        )
+        assert entry_id is not None
+        return position_of(entry_id)
+
+    @asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[trio.MemoryReceiveChannel[Batch]]:
+        send: trio.MemorySendChannel[Batch]
+        receive: trio.MemoryReceiveChannel[Batch]
+        send, receive = trio.open_memory_channel(_SUBSCRIBER_BACKLOG)
+        # From the newest entry now, so nothing published after subscribe() returns is missed.
+        newest = await self._redis.xrevrange(STREAM, count=1)
+        start = newest[0].identifier if newest else b"0-0"
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._read, start, send)
+            async with receive:
+                yield receive
+            nursery.cancel_scope.cancel()
+
+    async def _read(self, last: str | bytes, send: trio.MemorySendChannel[Batch]) -> None:
+        async with send:
+            while True:
+                try:
+                    found = await self._redis.xread(
+                        {STREAM: last}, count=_READ_COUNT, block=_READ_BLOCK_MS
+                    )
+                except (OSError, RedisError):  # Redis went away: carry on from `last`
+                    await trio.sleep(_RETRY_S)
+                    continue
+                for entry in (found or {}).get(STREAM.encode(), ()):
+                    last = entry.identifier
+                    await send.send(Batch(position_of(last), _decode(entry.field_values)))
+
+    async def between(self, after: Position, before: Position) -> list[Batch]:
+        entries = await self._redis.xrange(
+            STREAM, f"({after[0]}-{after[1]}", f"({before[0]}-{before[1]}"
+        )
+        return [Batch(position_of(e.identifier), _decode(e.field_values)) for e in entries]
+
+
+def position_of(entry_id: bytes | str) -> Position:
+    """A Redis Stream entry id ("<ms>-<n>") as a position."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, sequence = text.partition("-")
+    return int(ms), int(sequence)
+
+
+def _encode(events: Sequence[Published]) -> dict[str, bytes]:
+    """Headers as JSON, payloads (JSON already) concatenated: nothing serialized twice."""
+    headers = [
+        [e.id, str(e.name), e.guild_id, e.channel_id, e.user_ids, len(e.payload)] for e in events
+    ]
+    return {"h": orjson.dumps(headers), "p": b"".join(e.payload for e in events)}
+
+
+def _decode(fields: Mapping[str | bytes, str | bytes]) -> list[Published]:
+    events = []
+    payloads, at = fields[b"p"], 0
+    assert isinstance(payloads, bytes)  # the client does not decode responses
+    for event_id, name, guild_id, channel_id, user_ids, size in orjson.loads(fields[b"h"]):
+        payload = payloads[at : at + size]
+        at += size
+        events.append(
+            Published(event_id, EventName(name), guild_id, channel_id, tuple(user_ids), payload)
+        )
+    return events
 
 
 class SeenIds:

@@ -44,6 +44,8 @@ class EventName(enum.StrEnum):
     GUILD_AUDIT_LOG_ENTRY_CREATE = "GUILD_AUDIT_LOG_ENTRY_CREATE"
     # Ours, never dispatched: tells every gateway node to close the sessions it names (4004).
     SESSIONS_REVOKED = "SESSIONS_REVOKED"
+    # Ours, never dispatched: a gateway node is taking the named session over (gateway/journal.py).
+    SESSION_MOVED = "SESSION_MOVED"
 
 
 class Intent(enum.IntFlag):

@@ -11,7 +11,7 @@ import httpx
 from core.access import AccessCache
 from core.accounts import Accounts
 from core.applications import Applications
-from core.bus import Bus, InProcessBus
+from core.bus import Bus, InProcessBus, RedisBus
 from core.channels import Channels
 from core.direct import Direct
 from core.guilds import Guilds
@@ -117,6 +117,6 @@ async def build_services(
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
         sessions=Sessions(db, access, accounts, applications),
         access=access,
-        bus=InProcessBus(),  # a Redis bus comes with the gateway (#7)
+        bus=RedisBus(redis) if redis else InProcessBus(),
         redis=redis,
     )

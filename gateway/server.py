@@ -13,21 +13,23 @@ import logging
 import secrets
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import orjson
 import trio
 
-from core.bus import SeenIds
+from core.bus import Batch, SeenIds
 from core.domain.applications import granted_privileged_intents
 from core.domain.permissions import Permission
 from core.errors import ClientError, Unauthorized
 from core.events import ALL_INTENTS, PRIVILEGED_INTENTS, EventName, Intent, needed_intent
 from core.sessions import DEFAULT_LARGE_THRESHOLD, MAX_LARGE_THRESHOLD, MemberRequest
-from core.store import direct
+from core.store import direct, outbox
 from core.store import guilds as guild_store
+from core.store.outbox import Published
 from gateway.connection import Connection
+from gateway.journal import Journal, SessionRecord
 from gateway.presence import Presences, parse_presence
 from gateway.session import RESUME_WINDOW_S, Close, Compressor, Op, Session, encode, op_message
 from gateway.websocket import (
@@ -44,14 +46,13 @@ from gateway.websocket import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from core.access import GuildSnapshot
     from core.domain.permissions import ChannelPermissions
     from core.services import Services
     from core.sessions import GuildStart, Identity
     from core.store.database import Connection as DbConnection
-    from core.store.outbox import Published
 
 _log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ MEMBERS_PER_CHUNK = 1000
 HANDSHAKE_TIMEOUT_S = 10.0
 MAX_QUEUED_BYTES = 1 << 20  # per connection: past this the client is a slow consumer
 CLOSE_FLUSH_S = 2.0  # how long a closing connection's last frames get to leave
+# How long a RESUME on this node waits for the session's node to let it go (or be seen dead:
+# gateway/journal.py's NODE_TTL_MS) before telling the client to identify again.
+TAKEOVER_TIMEOUT_S = 5.0
 _VERSIONS = {"9", "10"}
 _MESSAGE_EVENTS = {EventName.MESSAGE_CREATE, EventName.MESSAGE_UPDATE}
 
@@ -100,6 +104,10 @@ class Gateway:
         self._by_user: dict[int, set[Session]] = {}
         self._seen = SeenIds()
         self._presences = Presences()
+        self._takeovers: dict[str, _Takeover] = {}
+        # With several nodes (Redis), what each session was sent is journaled there first.
+        redis = services.redis
+        self.journal = None if redis is None else Journal(redis, self._limits.resume_window_s)
         self.public_url = ""  # known once listening
 
     async def serve(
@@ -116,6 +124,8 @@ class Gateway:
         try:
             async with trio.open_nursery() as connections:
                 async with trio.open_nursery() as background:
+                    if self.journal is not None:
+                        await background.start(self.journal.run)
                     await background.start(self._fanout)
                     background.start_soon(self._forget_expired_sessions)
                     for listener in listeners:
@@ -126,6 +136,10 @@ class Gateway:
                     background.cancel_scope.cancel()
                 for listener in listeners:
                     listener.socket.close()  # stop accepting
+                if self.journal is not None:
+                    # Fanout has stopped: once the journal has the rest, other nodes may take
+                    # this node's sessions over without waiting for it.
+                    await self.journal.retire()
                 reconnect = op_message(Op.RECONNECT, None)
                 for session in list(self._sessions.values()):
                     if session.connection is not None:
@@ -228,10 +242,7 @@ class Gateway:
             intents=intents,
             guilds={start.guild_id: start.role_ids for start in starts},
         )
-        self._sessions[session.id] = session
-        self._by_user.setdefault(identity.user_id, set()).add(session)
-        for start in starts:
-            self._by_guild.setdefault(start.guild_id, set()).add(session)
+        self._register(session)
         if intents & Intent.GUILD_PRESENCES:
             for start in starts:
                 start.payload["presences"] = self._presences_in(start.guild_id)
@@ -261,18 +272,49 @@ class Gateway:
             if (shown := self._presences.shown(u))["status"] != "offline"
         ]
 
+    def started(
+        self, session: Session, shard: tuple[int, int], large_threshold: int, *, floor: int
+    ) -> None:
+        """Another node could carry the session on for a client that has had `floor`."""
+        if self.journal is not None:
+            record = SessionRecord(
+                self.journal.node,
+                session.number,
+                session.user_id,
+                session.intents,
+                shard,
+                large_threshold,
+                floor,
+            )
+            self.journal.stage_session(session.id, record)
+
     def session(self, session_id: str) -> Session | None:
         return self._sessions.get(session_id)
 
-    def _end(self, session: Session) -> None:
+    def _register(self, session: Session) -> None:
+        if self.journal is not None:
+            session.journal = self.journal
+            session.number = session.number or self.journal.next_number()
+        self._sessions[session.id] = session
+        self._by_user.setdefault(session.user_id, set()).add(session)
+        for guild_id in session.guilds:
+            self._by_guild.setdefault(guild_id, set()).add(session)
+
+    def _unregister(self, session: Session) -> bool:
         if self._sessions.pop(session.id, None) is None:
-            return
-        user_sessions = self._by_user.get(session.user_id, set())
-        if user_sessions == {session} and self._presences.clear(session.user_id):
-            self.announce_presence(session.user_id)  # offline, while the guilds are known
-        user_sessions.discard(session)
+            return False
+        self._by_user.get(session.user_id, set()).discard(session)
         for guild_id in session.guilds:
             self._by_guild.get(guild_id, set()).discard(session)
+        return True
+
+    def _end(self, session: Session) -> None:
+        session.ended = True
+        last = self._by_user.get(session.user_id, set()) == {session}
+        if last and session.id in self._sessions and self._presences.clear(session.user_id):
+            self.announce_presence(session.user_id)  # offline, while the guilds are known
+        if self._unregister(session) and self.journal is not None:
+            self.journal.stage_end(session.id)
 
     async def _forget_expired_sessions(self) -> None:
         while True:
@@ -290,13 +332,24 @@ class Gateway:
         async with self._services.bus.subscribe() as batches:
             task_status.started()
             async for batch in batches:
-                await self.deliver(batch)
+                for moving in self._takeovers.values():
+                    if moving.reached.is_set():
+                        moving.batches.append(batch)
+                    elif any(event.id == moving.event_id for event in batch.events):
+                        moving.reached.set()  # the batches after this one are its to deliver
+                await self.deliver(batch.events)
+                if self.journal is not None:
+                    self.journal.position = batch.position  # after: its dispatches are staged
 
     async def deliver(self, batch: Sequence[Published]) -> None:
         events = [event for event in batch if self._seen.first_time(event.id)]
-        guild_ids = {
-            e.guild_id for e in events if e.guild_id is not None and e.guild_id in self._by_guild
-        }
+        await self._deliver(events, among=None)
+
+    async def _deliver(self, events: Sequence[Published], among: list[Session] | None) -> None:
+        """Delivers `events` to their audience: every session here, or only those `among`."""
+        guild_ids = {e.guild_id for e in events if e.guild_id is not None}
+        if among is None:
+            guild_ids &= self._by_guild.keys()
         dm_channels = {
             e.channel_id
             for e in events
@@ -317,56 +370,51 @@ class Gateway:
             await self._services.db.read(read) if guild_ids or dm_channels else ({}, {})
         )
         for event in events:
-            self._deliver_one(event, snapshots, recipients)
+            self._deliver_one(event, snapshots, recipients, among)
 
     def _deliver_one(
         self,
         event: Published,
         snapshots: dict[int, GuildSnapshot],
         recipients: dict[int, list[int]],
+        among: list[Session] | None,
     ) -> None:
         if event.name is EventName.SESSIONS_REVOKED:
-            self._close_revoked(orjson.loads(event.payload))
+            self._close_revoked(orjson.loads(event.payload), among)
             return
-        audience = self._audience(event, snapshots, recipients)
+        if event.name is EventName.SESSION_MOVED:
+            if among is None:
+                self._release(orjson.loads(event.payload))
+            return
         needed = needed_intent(event.name, in_guild=event.guild_id is not None)
-        content_rule = event.name in _MESSAGE_EVENTS and event.guild_id is not None
-        readers: set[int] | None = None  # who sees content regardless: author, mentioned
-        stripped = b""
-        for session in audience:
-            if needed and not session.intents & needed:
-                continue
-            payload = event.payload
-            if (
-                content_rule
-                and session.identity.bot
-                and not session.intents & Intent.MESSAGE_CONTENT
-            ):
-                # Discord's rule: without MESSAGE_CONTENT a bot sees guild messages blank,
-                # but for its own and those that mention it. Parsed once per event, if needed.
-                if readers is None:
-                    message = orjson.loads(event.payload)
-                    readers = {int(m["id"]) for m in message.get("mentions", [])}
-                    readers.add(int(message.get("author", {}).get("id", 0)))
-                    message.update(content="", embeds=[], attachments=[], components=[])
-                    stripped = orjson.dumps(message)
-                if session.user_id not in readers:
-                    payload = stripped
-            session.dispatch(event.name, payload)
-        self._follow(event)
+        view = _EventView(event)
+        for session in self._audience(event, snapshots, recipients, among):
+            if not needed or session.intents & needed:
+                session.dispatch(event.name, view.payload_for(session), event.id)
+        self._follow(event, among)
+
+    def _sessions_of(self, user_id: int, among: list[Session] | None) -> Iterable[Session]:
+        if among is None:
+            return self._by_user.get(user_id, ())
+        return [s for s in among if s.user_id == user_id]
 
     def _audience(
         self,
         event: Published,
         snapshots: dict[int, GuildSnapshot],
         recipients: dict[int, list[int]],
+        among: list[Session] | None,
     ) -> list[Session]:
         if event.user_ids:
-            return [s for u in event.user_ids for s in self._by_user.get(u, ())]
+            return [s for u in event.user_ids for s in self._sessions_of(u, among)]
         if event.guild_id is None:
             users = recipients.get(event.channel_id or 0, [])
-            return [s for u in users for s in self._by_user.get(u, ())]
-        members = list(self._by_guild.get(event.guild_id, ()))
+            return [s for u in users for s in self._sessions_of(u, among)]
+        members = (
+            list(self._by_guild.get(event.guild_id, ()))
+            if among is None
+            else [s for s in among if event.guild_id in s.guilds]
+        )
         snapshot = snapshots.get(event.guild_id)
         if snapshot is None or not members:
             return []
@@ -390,24 +438,36 @@ class Gateway:
             & view
         ]
 
-    def _close_revoked(self, revoked: dict[str, object]) -> None:
+    def _close_revoked(self, revoked: dict[str, object], among: list[Session] | None) -> None:
         """Ends the sessions of logins that ended, or of a bot whose token was reset."""
         user_id = revoked.get("user_id")
         listed = revoked.get("session_ids") or []
         assert isinstance(listed, list)
         login_ids = {int(i) for i in listed}
-        if user_id is not None:
-            ending = list(self._by_user.get(int(str(user_id)), ()))
-        else:
-            ending = [
-                s for s in self._sessions.values() if s.identity.login_session_id in login_ids
-            ]
+        candidates = self._sessions.values() if among is None else among
+        ending = [
+            s
+            for s in candidates
+            if (s.user_id == int(str(user_id)) if user_id is not None else False)
+            or s.identity.login_session_id in login_ids
+        ]
         for session in ending:
             if session.connection is not None:
                 session.connection.close(Close.AUTHENTICATION_FAILED, "Authentication failed")
             self._end(session)
 
-    def _follow(self, event: Published) -> None:
+    def _release(self, moved: dict[str, object]) -> None:
+        """Another node is taking one of our sessions over: from this event on it is theirs."""
+        session = self._sessions.get(str(moved.get("session_id")))
+        if session is None or self.journal is None or moved.get("node") == self.journal.node:
+            return
+        if session.connection is not None:
+            session.connection.close(Close.UNKNOWN_ERROR, "resumed on another node")
+            session.detach()
+        self._unregister(session)
+        self.journal.stage_release(session.id)
+
+    def _follow(self, event: Published, among: list[Session] | None) -> None:
         """What an event changes in the sessions themselves, after it is delivered."""
         if event.guild_id is None:
             return
@@ -423,14 +483,15 @@ class Gateway:
                     ),
                     [],
                 )
-                for session in self._by_user.get(user_id, ()):
+                for session in self._sessions_of(user_id, among):
                     session.guilds[guild_id] = roles
-                    self._by_guild.setdefault(guild_id, set()).add(session)
+                    if among is None:
+                        self._by_guild.setdefault(guild_id, set()).add(session)
         elif event.name is EventName.GUILD_DELETE:
             leaving = (
-                [s for u in event.user_ids for s in self._by_user.get(u, ())]
+                [s for u in event.user_ids for s in self._sessions_of(u, among)]
                 if event.user_ids
-                else list(self._by_guild.get(guild_id, ()))
+                else list(self._by_guild.get(guild_id, ()) if among is None else among)
             )
             for session in leaving:
                 session.guilds.pop(guild_id, None)
@@ -438,9 +499,152 @@ class Gateway:
         elif event.name is EventName.GUILD_MEMBER_UPDATE:
             member = orjson.loads(event.payload)
             user_id = int(member["user"]["id"])
-            for session in self._by_user.get(user_id, ()):
+            for session in self._sessions_of(user_id, among):
                 if guild_id in session.guilds:
                     session.guilds[guild_id] = [int(r) for r in member.get("roles", [])]
+
+    # Taking a session over from another node.
+
+    async def take_over(self, session_id: str, identity: Identity, seq: int) -> Session | None:
+        """Carries on a session another node had, for a client RESUMEing here from `seq`.
+
+        The node it was on either lets it go (it is alive) or has stopped (dead or drained);
+        either way its journal then holds everything it sent the session. This node announces
+        the move on the bus: every batch after the announcement is this node's to deliver,
+        every one before the old node's. For a node that died, what it never handled (from the
+        last position its journal names to the announcement) is delivered from the bus. None
+        when the session cannot be carried on whole: the client is told to identify (op 9).
+        """
+        journal = self.journal
+        assert journal is not None
+        record = await journal.record_of(session_id)
+        if (
+            session_id in self._takeovers
+            or record is None
+            or record.node == journal.node
+            or record.user_id != identity.user_id
+            or seq < record.floor
+        ):
+            return None
+        moving = _Takeover(event_id=secrets.randbits(62))
+        self._takeovers[session_id] = moving
+        try:
+            return await self._take_over(session_id, identity, seq, record, moving)
+        finally:
+            del self._takeovers[session_id]
+
+    async def _take_over(
+        self,
+        session_id: str,
+        identity: Identity,
+        seq: int,
+        record: SessionRecord,
+        moving: _Takeover,
+    ) -> Session | None:
+        journal = self.journal
+        assert journal is not None
+        announcement = Published(
+            moving.event_id,
+            EventName.SESSION_MOVED,
+            None,
+            None,
+            (),
+            orjson.dumps({"session_id": session_id, "node": journal.node}),
+        )
+        moved_at = await self._services.bus.publish([announcement])
+        released = await journal.wait_for_release(record.node, session_id, TAKEOVER_TIMEOUT_S)
+        with trio.move_on_after(TAKEOVER_TIMEOUT_S):
+            await moving.reached.wait()
+        if released is None or not moving.reached.is_set():
+            return None
+        log = await journal.node_log(record.node)
+        sent = log.sessions.get(record.number, [])
+        known = max([record.floor, *(logged.seq for logged in sent)])
+        missed = [logged for logged in sent if logged.seq > seq]
+        if [logged.seq for logged in missed] != list(range(seq + 1, known + 1)):
+            return None  # the client is ahead of the journal, or some of it is gone
+        wanted = [logged.event_id for logged in missed if logged.event_id is not None]
+        events = await self._services.db.read(lambda c: outbox.by_ids(c, wanted))
+        by_id = {event.id: event for event in events}
+        if len(by_id) < len(set(wanted)):
+            return None  # outside the outbox's retention
+        starts = await self._services.sessions.guilds(identity.user_id, record.large_threshold)
+        index, count = record.shard
+        session = Session(
+            id=session_id,
+            identity=identity,
+            intents=record.intents,
+            guilds={s.guild_id: s.role_ids for s in starts if (s.guild_id >> 22) % count == index},
+            number=journal.next_number(),
+            journal=journal,
+        )
+        # What the old node sent after `seq`, numbered as it was: kept here too, so that a
+        # further move finds it in this node's journal.
+        session.seq = seq
+        for logged in missed:
+            if logged.dispatch is not None:
+                session.dispatch(*logged.dispatch)
+            else:
+                assert logged.event_id is not None
+                event = by_id[logged.event_id]
+                session.dispatch(event.name, _EventView(event).payload_for(session), event.id)
+        session.recorded_seq = known  # the old node's journal has these already
+        # Then what nobody delivered: for a dead node, from where its journal ends to the
+        # announcement; and the batches this node took in since the announcement.
+        backlog = (
+            [] if released else await self._services.bus.between(log.position or (0, 0), moved_at)
+        )
+        delivered = {logged.event_id for logged in sent}
+        taken = 0
+        while True:
+            backlog += moving.batches[taken:]
+            taken = len(moving.batches)
+            if not backlog:
+                break
+            events = [e for b in backlog for e in b.events if e.id not in delivered]
+            delivered.update(event.id for event in events)
+            backlog = []
+            await self._deliver(events, among=[session])
+            if session.ended:  # its login was revoked meanwhile
+                return None
+        # Nothing awaited since the last look at `moving.batches`: from here fanout has it.
+        self._register(session)
+        self.started(session, record.shard, record.large_threshold, floor=seq)
+        return session
+
+
+@dataclass(eq=False)
+class _Takeover:
+    """A session this node is taking over: the batches that arrive after its announcement."""
+
+    event_id: int  # the announcement's
+    reached: trio.Event = field(default_factory=trio.Event)
+    batches: list[Batch] = field(default_factory=list)
+
+
+class _EventView:
+    """One event as each session may see it. Discord's rule: without MESSAGE_CONTENT a bot
+    sees guild messages blank, but for its own and those that mention it. The blank copy is
+    made once per event, and only if some session needs it."""
+
+    def __init__(self, event: Published) -> None:
+        self._event = event
+        self._ruled = event.name in _MESSAGE_EVENTS and event.guild_id is not None
+        self._readers: set[int] | None = None  # who sees content regardless
+        self._blank = b""
+
+    def payload_for(self, session: Session) -> bytes:
+        if not (
+            self._ruled and session.identity.bot and not session.intents & Intent.MESSAGE_CONTENT
+        ):
+            return self._event.payload
+        if self._readers is None:
+            message = orjson.loads(self._event.payload)
+            self._readers = {int(m["id"]) for m in message.get("mentions", [])}
+            self._readers.add(int(message.get("author", {}).get("id", 0)))
+            message.update(content="", embeds=[], attachments=[], components=[])
+            self._blank = orjson.dumps(message)
+        return self._event.payload if session.user_id in self._readers else self._blank
 
 
 def _channel_layout(event: Published, snapshot: GuildSnapshot) -> ChannelPermissions | None:
@@ -643,8 +847,7 @@ class _Conversation:
         session, starts = await self._gateway.identify(
             identity, intents, (shard[0], shard[1]), large
         )
-        session.connection = self._connection
-        session.compress = self._compress
+        session.attach(self._connection, self._compress, sent=0)
         self.session = session
         ready: dict[str, object] = {
             "v": int(self._query.get("v", "10")),
@@ -665,9 +868,12 @@ class _Conversation:
             ready["shard"] = shard
         if identity.application is not None:
             ready["application"] = identity.application
-        session.dispatch("READY", orjson.dumps(ready))
+        # Too big to journal for every session: a client resuming on another node from
+        # before their end is told to identify again.
+        session.dispatch("READY", orjson.dumps(ready), keep=False)
         for start in starts:
-            session.dispatch("GUILD_CREATE", orjson.dumps(start.payload))
+            session.dispatch("GUILD_CREATE", orjson.dumps(start.payload), keep=False)
+        self._gateway.started(session, (shard[0], shard[1]), large, floor=session.seq)
         self._gateway.set_presence(identity.user_id, *presence)  # after READY, so it is first
 
     async def _request_members(self, session: Session, d: object) -> None:
@@ -721,6 +927,8 @@ class _Conversation:
         except (Unauthorized, ClientError):
             raise _Closed(Close.AUTHENTICATION_FAILED, "Authentication failed") from None
         session = self._gateway.session(d["session_id"])
+        if session is None and self._gateway.journal is not None:
+            session = await self._gateway.take_over(d["session_id"], identity, d["seq"])
         if (
             session is None
             or session.user_id != identity.user_id
@@ -746,8 +954,6 @@ class _Conversation:
             sent += len(missed)
         if missed is None:  # a flood pushed out what was not yet replayed
             raise _Closed(Close.UNKNOWN_ERROR, "fell too far behind")
-        session.connection = self._connection
-        session.compress = self._compress
-        session.detached_at = None
+        session.attach(self._connection, self._compress, sent)
         self.session = session
         session.dispatch("RESUMED", b"{}")

@@ -18,6 +18,7 @@ from gateway.websocket import Opcode, frame
 if TYPE_CHECKING:
     from core.sessions import Identity
     from gateway.connection import Connection
+    from gateway.journal import Journal
 
 # The resume window: a session stays resumable this long after its connection is lost. It
 # keeps every dispatch of the last REPLAY_KEEP_S and at least its last REPLAY_MIN_EVENTS, never
@@ -84,25 +85,52 @@ class Session:
     guilds: dict[int, list[int]]  # guild id → the user's role ids there
     connection: Connection | None = None
     compress: Compressor | None = None
-    seq: int = 0
-    replay: deque[tuple[int, str, bytes, float]] = field(default_factory=deque)
+    seq: int = 0  # the last dispatch numbered
+    replay: deque[Replayable] = field(default_factory=deque)
     detached_at: float | None = None  # monotonic time the connection was lost
+    ended: bool = False  # no longer resumable
+    # With several nodes: the session's short name in this node's journal, and the journal
+    # itself. A dispatch reaches the socket only once the journal has it (`recorded`).
+    number: int = 0
+    journal: Journal | None = None
+    recorded_seq: int = 0  # dispatches up to here may be sent
+    written_seq: int = 0  # dispatches up to here were sent on the current connection
 
     @property
     def user_id(self) -> int:
         return self.identity.user_id
 
-    def dispatch(self, name: str, payload: bytes) -> None:
-        """Numbers the dispatch, keeps it for a RESUME, and writes it without waiting."""
+    def dispatch(
+        self, name: str, payload: bytes, event_id: int | None = None, *, keep: bool = True
+    ) -> None:
+        """Numbers the dispatch, keeps it for a RESUME, and writes it without waiting (after
+        the journal has it, with several nodes). `keep=False`: another node need not replay it."""
         self.seq += 1
         now = time.monotonic()
         replay = self.replay
-        replay.append((self.seq, name, payload, now))
+        replay.append((self.seq, name, payload, now, event_id))
         while len(replay) > REPLAY_MAX_EVENTS or (
             len(replay) > REPLAY_MIN_EVENTS and replay[0][3] < now - REPLAY_KEEP_S
         ):
             replay.popleft()
-        self.write(_dispatch_message(self.seq, name, payload))
+        if self.journal is None:
+            self.recorded(self.seq, name, payload)
+        else:
+            self.journal.stage(self, self.seq, name, payload, event_id, keep=keep)
+
+    def recorded(self, seq: int, name: str, payload: bytes) -> None:
+        """Dispatch `seq` may leave: sent now if it is the connection's next."""
+        self.recorded_seq = max(self.recorded_seq, seq)  # a taken-over session re-records
+        if self.connection is not None and seq == self.written_seq + 1:
+            self.written_seq = seq
+            self.write(_dispatch_message(seq, name, payload))
+
+    def attach(self, connection: Connection, compress: Compressor | None, sent: int) -> None:
+        """The session continues on `connection`, which has had every dispatch up to `sent`."""
+        self.connection = connection
+        self.compress = compress
+        self.written_seq = sent
+        self.detached_at = None
 
     def write(self, message: bytes) -> None:
         """Sends one gateway message on the live connection, if any. A consumer too slow to
@@ -120,18 +148,22 @@ class Session:
         self.detached_at = time.monotonic()
 
     def missed_since(self, seq: int) -> list[bytes] | None:
-        """The dispatches after `seq`, or None when some of them are no longer kept."""
+        """The dispatches after `seq` that may be sent, or None when some of them are no
+        longer kept."""
         if seq > self.seq or seq < 0:
             return None
-        if seq == self.seq:
+        if seq >= self.recorded_seq:
             return []
         if not self.replay or self.replay[0][0] > seq + 1:
             return None
         return [
             _dispatch_message(number, name, payload)
-            for number, name, payload, _ in self.replay
-            if number > seq
+            for number, name, payload, _, _ in self.replay
+            if seq < number <= self.recorded_seq
         ]
+
+
+Replayable = tuple[int, str, bytes, float, int | None]  # seq, name, payload, time, event id
 
 
 def encode(message: bytes, compress: Compressor | None) -> bytes:

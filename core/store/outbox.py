@@ -74,6 +74,19 @@ def pending(connection: Connection, limit: int) -> list[Published]:
     )
 
 
+def by_ids(connection: Connection, event_ids: list[int]) -> list[Published]:
+    """The events with these ids that are still kept, in id order."""
+    return (
+        connection.cursor(row_factory=args_row(_published))
+        .execute(
+            "SELECT id, event, guild_id, channel_id, user_ids, payload::text FROM outbox"
+            " WHERE id = ANY(%s) ORDER BY id",
+            (event_ids,),
+        )
+        .fetchall()
+    )
+
+
 def mark_published(connection: Connection, event_ids: list[int]) -> None:
     connection.execute(
         "UPDATE outbox SET published_at = now() WHERE id = ANY(%s) AND published_at IS NULL",

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 import trio
+from coredis import PureToken
 
-from core.bus import InProcessBus, SeenIds
+from core.bus import Batch, Bus, InProcessBus, RedisBus, SeenIds
 from core.events import Event, EventName
 from core.journal import Journal
 from core.relay import run_relay
@@ -17,14 +18,15 @@ from core.snowflakes import SnowflakeGenerator
 from core.store import outbox
 from core.store.database import open_database
 from core.store.migrations import apply_migrations, load_migrations
+from core.store.outbox import Published
+from core.store.redis import open_redis
 from tests.api.rooms import new_room
 from tests.conftest import fresh_database
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator, Sequence
+    from collections.abc import AsyncIterator, Iterator
 
     from core.store.database import Connection, Database
-    from core.store.outbox import Published
     from tests.running import ApiClient
 
 journal = Journal(SnowflakeGenerator(1, 1))
@@ -52,16 +54,27 @@ async def commit(db: Database, *channel_ids: int) -> None:
     await db.run(lambda c: journal.emit(c, *(typing_in(i) for i in channel_ids)))
 
 
-async def next_channels(received: trio.MemoryReceiveChannel[Sequence[Published]]) -> list[int]:
+@pytest.fixture(params=["memory", "redis"])
+async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
+    """Each relay test against the in-process bus and the Redis Stream one."""
+    if request.param == "memory":
+        yield InProcessBus()
+        return
+    async with open_redis(request.getfixturevalue("redis_url")) as client:
+        yield RedisBus(client)
+
+
+async def next_channels(received: trio.MemoryReceiveChannel[Batch]) -> list[int]:
     with trio.fail_after(5):
         batch = await received.receive()
-    return [event.channel_id or 0 for event in batch]
+    return [event.channel_id or 0 for event in batch.events]
 
 
-async def test_what_was_pending_is_published_in_order_and_marked(own_db: Database) -> None:
+async def test_what_was_pending_is_published_in_order_and_marked(
+    own_db: Database, bus: Bus
+) -> None:
     await commit(own_db, 1, 2)
     await commit(own_db, 3)
-    bus = InProcessBus()
     async with bus.subscribe() as received, trio.open_nursery() as nursery:
         await nursery.start(run_relay, own_db, bus)
         assert await next_channels(received) == [1, 2, 3]
@@ -69,8 +82,9 @@ async def test_what_was_pending_is_published_in_order_and_marked(own_db: Databas
         nursery.cancel_scope.cancel()
 
 
-async def test_a_commit_wakes_the_relay_and_a_rollback_publishes_nothing(own_db: Database) -> None:
-    bus = InProcessBus()
+async def test_a_commit_wakes_the_relay_and_a_rollback_publishes_nothing(
+    own_db: Database, bus: Bus
+) -> None:
     async with bus.subscribe() as received, trio.open_nursery() as nursery:
         # Polling once an hour: only the NOTIFY of a commit can wake it in time.
         await nursery.start(
@@ -88,9 +102,10 @@ async def test_a_commit_wakes_the_relay_and_a_rollback_publishes_nothing(own_db:
         nursery.cancel_scope.cancel()
 
 
-async def test_polling_finds_events_whose_notification_never_came(own_db: Database) -> None:
+async def test_polling_finds_events_whose_notification_never_came(
+    own_db: Database, bus: Bus
+) -> None:
     await own_db.run(lambda c: c.execute("ALTER TABLE outbox DISABLE TRIGGER outbox_notify"))
-    bus = InProcessBus()
     async with bus.subscribe() as received, trio.open_nursery() as nursery:
         await nursery.start(
             lambda task_status: run_relay(own_db, bus, poll_s=0.05, task_status=task_status)
@@ -100,8 +115,7 @@ async def test_polling_finds_events_whose_notification_never_came(own_db: Databa
         nursery.cancel_scope.cancel()
 
 
-async def test_the_relay_comes_back_after_its_connection_is_cut(own_db: Database) -> None:
-    bus = InProcessBus()
+async def test_the_relay_comes_back_after_its_connection_is_cut(own_db: Database, bus: Bus) -> None:
     async with bus.subscribe() as received, trio.open_nursery() as nursery:
         await nursery.start(
             lambda task_status: run_relay(own_db, bus, poll_s=3600, task_status=task_status)
@@ -136,7 +150,7 @@ async def test_a_posted_message_reaches_the_bus_as_the_api_answered_it(api: ApiC
             # The shared test database may hold other tests' events: skip to ours.
             while True:
                 batch = await received.receive()
-                found = [e for e in batch if json.loads(e.payload).get("id") == sent["id"]]
+                found = [e for e in batch.events if json.loads(e.payload).get("id") == sent["id"]]
                 if found:
                     break
         (event,) = found
@@ -144,3 +158,37 @@ async def test_a_posted_message_reaches_the_bus_as_the_api_answered_it(api: ApiC
         assert (event.guild_id, event.channel_id) == (int(room.guild_id), int(room.channel_id))
         assert json.loads(event.payload) == sent
         nursery.cancel_scope.cancel()
+
+
+def typing_event(event_id: int) -> Published:
+    return Published(event_id, EventName.TYPING_START, None, event_id, (), b"{}")
+
+
+async def test_the_redis_bus_gives_back_what_was_published_between_two_positions(
+    redis_url: str,
+) -> None:
+    async with open_redis(redis_url) as client:
+        bus = RedisBus(client)
+        first = await bus.publish([typing_event(1)])
+        await bus.publish([typing_event(2), typing_event(3)])
+        await bus.publish([typing_event(4)])
+        last = await bus.publish([typing_event(5)])
+        between = await bus.between(first, last)
+    assert [[e.id for e in b.events] for b in between] == [[2, 3], [4]]
+    assert first < between[0].position < between[1].position < last
+
+
+async def test_a_redis_subscriber_loses_nothing_when_its_connection_is_cut(
+    redis_url: str,
+) -> None:
+    async with open_redis(redis_url) as client, open_redis(redis_url) as other:
+        bus = RedisBus(client)
+        async with bus.subscribe() as received:
+            await bus.publish([typing_event(11)])
+            assert await next_channels(received) == [11]
+            # Every other client's connection, the subscriber's blocking read among them.
+            await other.client_kill(type_=PureToken.NORMAL, skipme=True)
+            await RedisBus(other).publish([typing_event(12)])
+            await RedisBus(other).publish([typing_event(13)])
+            assert await next_channels(received) == [12]
+            assert await next_channels(received) == [13]

@@ -1,0 +1,286 @@
+"""The delivery journal: with several gateway nodes (REDIS_URL set), what each node sent each of
+its sessions, kept in Redis so that another node can take a session over when its client
+RESUMEs there, after the first node died, drained or was asked to let go.
+
+A node writes ahead: a dispatch reaches its socket only after the journal entry naming it is in
+Redis. So a client never holds a `seq` the journal cannot account for, and the node taking over
+replays exactly the dispatches after the client's `seq`, numbered as they were. An entry is
+small: a bus event is named by its id (its payload is in the outbox), one entry per flush lists
+every session it went to with that session's `seq`; only dispatches that are not bus events
+(presence, member chunks, RESUMED) are written out whole. READY and the first GUILD_CREATEs are
+not kept: a client resuming from before them is told to identify again (op 9), whole.
+
+Keys, all expiring: `gateway:node:<node>` while the node lives (refreshed every second);
+`gateway:session:<id>` the session's record and current node; `gateway:log:<node>` the node's
+entries (a Stream, trimmed past the resume window); `gateway:released:<id>` once a live node
+has let a session go.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+import orjson
+import trio
+from coredis import PureToken
+from coredis.exceptions import RedisError
+
+from core.bus import position_of
+from core.store.redis import KEY_PREFIX
+
+if TYPE_CHECKING:
+    from core.bus import Position
+    from core.store.redis import Redis
+    from gateway.session import Session
+
+_log = logging.getLogger(__name__)
+
+NODE_TTL_MS = 3000  # a node whose key is this stale is dead: its sessions can be taken over
+_REFRESH_S = 1.0
+_RELEASE_POLL_S = 0.05
+_RETRY_S = 0.5  # after Redis refused a flush; the dispatches wait, in order
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """What another node needs to carry a session on."""
+
+    node: str
+    number: int  # the session's short name in its node's log
+    user_id: int
+    intents: int
+    shard: tuple[int, int]
+    large_threshold: int
+    floor: int  # the lowest `seq` a client may resume from on another node
+
+
+@dataclass(frozen=True, slots=True)
+class Logged:
+    """One dispatch a node sent: a bus event by id, or else the dispatch itself."""
+
+    seq: int
+    event_id: int | None
+    dispatch: tuple[str, bytes] | None  # name and payload
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLog:
+    position: Position | None  # the last bus batch the node had handled
+    sessions: dict[int, list[Logged]]  # session number → its dispatches, in `seq` order
+
+
+class Journal:
+    def __init__(self, redis: Redis, keep_s: float) -> None:
+        self.node = secrets.token_hex(4)
+        self.position: Position | None = None  # set by the fanout after each batch it handled
+        self._redis = redis
+        self._keep_s = keep_s
+        self._numbers = itertools.count(1)
+        self._dispatches: list[tuple[Session, int, str, bytes, int | None, bool]] = []
+        self._records: dict[str, SessionRecord] = {}
+        self._releases: list[str] = []
+        self._forgotten: list[str] = []
+        self._live: set[str] = set()  # session keys this node refreshes
+        self._staged = trio.Event()
+
+    def next_number(self) -> int:
+        return next(self._numbers)
+
+    # Staging: synchronous, in the order things happen; the flusher writes them out together.
+
+    def stage(
+        self,
+        session: Session,
+        seq: int,
+        name: str,
+        payload: bytes,
+        event_id: int | None,
+        *,
+        keep: bool = True,
+    ) -> None:
+        """A dispatch, to reach the session's socket once recorded. `keep=False`: only
+        ordered with the rest, not kept for another node (READY, GUILD_CREATE)."""
+        self._dispatches.append((session, seq, name, payload, event_id, keep))
+        self._staged.set()
+
+    def stage_session(self, session_id: str, record: SessionRecord) -> None:
+        self._records[session_id] = record
+        self._staged.set()
+
+    def stage_release(self, session_id: str) -> None:
+        """This node lets the session go: everything it sent before is in the log. The record
+        stays for the node taking over to replace."""
+        self._records.pop(session_id, None)
+        self._live.discard(session_id)
+        self._releases.append(session_id)
+        self._staged.set()
+
+    def stage_end(self, session_id: str) -> None:
+        """The session is over: no node may resume it."""
+        self._records.pop(session_id, None)
+        self._live.discard(session_id)
+        self._forgotten.append(session_id)
+        self._staged.set()
+
+    # Writing.
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Keeps this node alive in Redis and flushes what is staged, until cancelled."""
+        await self._redis.set(self._node_key(self.node), b"1", px=NODE_TTL_MS)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._keep_alive)
+            task_status.started()
+            while True:
+                await self._staged.wait()
+                try:
+                    await self.flush()
+                except (OSError, RedisError) as error:
+                    _log.warning("journal flush failed", extra={"error_type": type(error).__name__})
+                    await trio.sleep(_RETRY_S)
+
+    async def retire(self) -> None:
+        """A draining node: flushes the rest, then stops being alive, so other nodes take its
+        sessions over at once."""
+        with trio.CancelScope(shield=True), trio.move_on_after(5):
+            await self.flush()
+            await self._redis.delete([self._node_key(self.node)])
+
+    async def flush(self) -> None:
+        self._staged = trio.Event()
+        dispatches, self._dispatches = self._dispatches, []
+        records, self._records = self._records, {}
+        releases, self._releases = self._releases, []
+        forgotten, self._forgotten = self._forgotten, []
+        position = self.position
+        try:
+            await self._write(dispatches, records, releases, forgotten, position)
+        except BaseException:
+            # Put them back, ahead of anything staged since: the order is the point.
+            self._dispatches[:0] = dispatches
+            self._records = records | self._records
+            self._releases[:0] = releases
+            self._forgotten[:0] = forgotten
+            self._staged.set()
+            raise
+        self._live.update(records)
+        for session, seq, name, payload, _, _ in dispatches:
+            session.recorded(seq, name, payload)
+
+    async def _write(
+        self,
+        dispatches: list[tuple[Session, int, str, bytes, int | None, bool]],
+        records: dict[str, SessionRecord],
+        releases: list[str],
+        forgotten: list[str],
+        position: Position | None,
+    ) -> None:
+        by_event: dict[int, list[int]] = {}
+        inline: list[list[object]] = []
+        for session, seq, name, payload, event_id, keep in dispatches:
+            if not keep:
+                continue
+            if event_id is None:
+                inline.append([session.number, seq, name, orjson.Fragment(payload)])
+            else:
+                by_event.setdefault(event_id, []).extend((session.number, seq))
+        ttl_s = int(self._keep_s * 1.25) + 1
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if by_event or inline or releases:
+                oldest = f"{int(time.time() * 1000) - ttl_s * 1000}-0"
+                pipe.xadd(
+                    self._log_key(self.node),
+                    {
+                        "p": b"" if position is None else b"%d-%d" % position,
+                        "e": orjson.dumps(list(by_event.items())),
+                        "i": orjson.dumps(inline),
+                    },
+                    trim_strategy=PureToken.MINID,
+                    threshold=oldest,
+                    trim_operator=PureToken.APPROXIMATELY,
+                )
+            for session_id, record in records.items():
+                pipe.set(self._session_key(session_id), orjson.dumps(asdict(record)), ex=ttl_s)
+            for session_id in releases:
+                pipe.set(self._released_key(session_id), b"1", ex=ttl_s)
+            if forgotten:
+                pipe.delete([self._session_key(s) for s in forgotten])
+
+    async def _keep_alive(self) -> None:
+        """The node's key every second; every session's record once a quarter window, so a
+        record outlives its node by at least the resume window."""
+        ttl_s = int(self._keep_s * 1.25) + 1
+        last_records = time.monotonic()
+        while True:
+            await trio.sleep(_REFRESH_S)
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.set(self._node_key(self.node), b"1", px=NODE_TTL_MS)
+                    if time.monotonic() - last_records > self._keep_s / 4:
+                        last_records = time.monotonic()
+                        for session_id in self._live:
+                            pipe.expire(self._session_key(session_id), ttl_s)
+            except (OSError, RedisError) as error:
+                _log.warning("journal refresh failed", extra={"error_type": type(error).__name__})
+
+    # Reading, by the node taking a session over.
+
+    async def record_of(self, session_id: str) -> SessionRecord | None:
+        found = await self._redis.get(self._session_key(session_id))
+        if found is None:
+            return None
+        fields = orjson.loads(found)
+        fields["shard"] = tuple(fields["shard"])
+        return SessionRecord(**fields)
+
+    async def wait_for_release(self, node: str, session_id: str, timeout_s: float) -> bool | None:
+        """True once the live `node` let the session go; False if the node is dead (its log is
+        then all it ever sent); None if neither happened in time."""
+        with trio.move_on_after(timeout_s):
+            while True:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    released = pipe.exists([self._released_key(session_id)])
+                    alive = pipe.exists([self._node_key(node)])
+                if await released:
+                    return True
+                if not await alive:
+                    return False
+                await trio.sleep(_RELEASE_POLL_S)
+        return None
+
+    async def node_log(self, node: str) -> NodeLog:
+        position: Position | None = None
+        sessions: dict[int, list[Logged]] = {}
+        for entry in await self._redis.xrange(self._log_key(node)):
+            fields = entry.field_values
+            if reached := fields[b"p"]:
+                position = position_of(reached)
+            for event_id, pairs in orjson.loads(fields[b"e"]):
+                for i in range(0, len(pairs), 2):
+                    sessions.setdefault(pairs[i], []).append(Logged(pairs[i + 1], event_id, None))
+            for number, seq, name, payload in orjson.loads(fields[b"i"]):
+                logged = Logged(seq, None, (name, orjson.dumps(payload)))
+                sessions.setdefault(number, []).append(logged)
+        for dispatches in sessions.values():
+            dispatches.sort(key=lambda logged: logged.seq)
+        return NodeLog(position, sessions)
+
+    @staticmethod
+    def _node_key(node: str) -> str:
+        return f"{KEY_PREFIX}gateway:node:{node}"
+
+    @staticmethod
+    def _session_key(session_id: str) -> str:
+        return f"{KEY_PREFIX}gateway:session:{session_id}"
+
+    @staticmethod
+    def _log_key(node: str) -> str:
+        return f"{KEY_PREFIX}gateway:log:{node}"
+
+    @staticmethod
+    def _released_key(session_id: str) -> str:
+        return f"{KEY_PREFIX}gateway:released:{session_id}"
