@@ -13,7 +13,7 @@ PY_DIRS := core api gateway trioxide trioxide_native tests bench
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help setup run test lint pytest cargo-test bench migrate clean redis-server
+.PHONY: help setup run test lint pytest cargo-test bench bench-parts migrate clean redis-server
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,9 +70,16 @@ pytest: setup redis-server $(S3S_FS)
 cargo-test:
 	cargo test --manifest-path native/Cargo.toml --lib --quiet
 
+# The standard load profile (every trioxide-bench scenario, briefly) against a server started
+# for it: the gateway pinned to one core, the load generator to the others.
+bench: setup redis-server ## trioxide-bench's standard profile → bench/results/latest.{json,html}
+	mkdir -p bench/results
+	$(BIN)/trioxide-bench standard --start-server \
+		--json bench/results/latest.json --html bench/results/latest.html
+
 BENCHES := snowflake permissions database auth messages
 
-bench: setup ## run every benchmark in bench/
+bench-parts: setup ## the hot paths one by one: snowflakes, permissions, database, auth, messages
 	for bench in $(BENCHES); do $(BIN)/python -m bench.$$bench; done
 
 clean: ## remove the venv and build output (keeps .data)

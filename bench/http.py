@@ -39,9 +39,7 @@ class Connection:
         self, method: str, path: str, *, headers: dict[str, str] | None = None, body: object = None
     ) -> Answer:
         if self._closing:  # servers cap requests per connection (hypercorn: 1,000); reconnect
-            await self._stream.aclose()
-            self._stream = await trio.open_tcp_stream(self._host, self._port)
-            self._buffer, self._closing = b"", False
+            await self._reconnect()
         payload = b"" if body is None else json.dumps(body).encode()
         lines = [
             f"{method} {path} HTTP/1.1",
@@ -51,8 +49,16 @@ class Connection:
         if body is not None:
             lines.append("Content-Type: application/json")
         lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
-        await self._stream.send_all(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
-        head = await self._read_until(b"\r\n\r\n")
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+        try:
+            await self._stream.send_all(request)
+            head = await self._read_until(b"\r\n\r\n")
+        except (trio.BrokenResourceError, ConnectionError):
+            # An idle keep-alive connection the server closed meanwhile: nothing of this
+            # request was answered, so it is sent once more on a new connection.
+            await self._reconnect()
+            await self._stream.send_all(request)
+            head = await self._read_until(b"\r\n\r\n")
         status_line, *header_lines = head.split(b"\r\n")
         status = int(status_line.split(b" ", 2)[1])
         length = 0
@@ -64,6 +70,11 @@ class Connection:
             elif name == b"connection" and value.strip().lower() == b"close":
                 self._closing = True
         return Answer(status, await self._read_exactly(length))
+
+    async def _reconnect(self) -> None:
+        await self._stream.aclose()
+        self._stream = await trio.open_tcp_stream(self._host, self._port)
+        self._buffer, self._closing = b"", False
 
     async def _read_until(self, marker: bytes) -> bytes:
         while marker not in self._buffer:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-from contextlib import asynccontextmanager
+import threading
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import trio
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator
+    from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -101,3 +104,45 @@ async def running_server(
                 if process.returncode is None:
                     process.kill()
             await process.wait()
+
+
+@contextmanager
+def redis_server(folder: Path) -> Iterator[str]:
+    """A redis-server of its own on a Unix socket in `folder` (no port to race for),
+    persisting nothing; yields its URL once it accepts connections, stops it on exit."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (`make test` installs it)")
+    socket_path = folder / "redis.sock"
+    server = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    try:
+        # Redis 7.0 says "now ready to accept connections at …", later ones "Ready to accept …".
+        for line in server.stdout:  # ends if the server dies
+            if "ready to accept connections" in line.lower():
+                break
+        if server.poll() is not None:
+            raise RuntimeError("redis-server exited during start-up")
+        # Keep reading its log so a full pipe never blocks it.
+        threading.Thread(target=server.stdout.read, daemon=True).start()
+        yield f"unix://{socket_path}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        server.stdout.close()

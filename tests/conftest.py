@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
-import shutil
 import subprocess
 import threading
 from contextlib import asynccontextmanager, contextmanager
@@ -23,6 +22,7 @@ import pytest
 import trio
 from psycopg.conninfo import make_conninfo
 
+from bench.server import redis_server
 from core.config import Settings, load_settings
 from core.relay import run_relay
 from core.store.database import Database, open_database
@@ -93,46 +93,6 @@ def settings(tmp_path: Path) -> Settings:
             "TRIOXIDE_RATE_LIMITS": "off",
         }
     )
-
-
-@contextmanager
-def redis_server(folder: Path) -> Iterator[str]:
-    """A redis-server of its own on a Unix socket in `folder` (no port to race for),
-    persisting nothing; yields its URL once it accepts connections, stops it on exit."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is not installed: `make test` installs it"
-    socket_path = folder / "redis.sock"
-    server = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            "0",
-            "--unixsocket",
-            str(socket_path),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    try:
-        # Redis 7.0 says "now ready to accept connections at …", later ones "Ready to accept …".
-        for line in server.stdout:  # ends if the server dies
-            if "ready to accept connections" in line.lower():
-                break
-        assert server.poll() is None, "redis-server exited during start-up"
-        # Keep reading its log so a full pipe never blocks it.
-        threading.Thread(target=server.stdout.read, daemon=True).start()
-        yield f"unix://{socket_path}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        server.stdout.close()
 
 
 @pytest.fixture(scope="session")

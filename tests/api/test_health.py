@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import psycopg
 import pytest
 
+from bench.server import redis_server
 from core.store.database import Database, open_database
 from core.store.migrations import Migration
 from core.store.redis import open_redis
-from tests.conftest import redis_server
 from tests.running import ApiClient, running_api
 
 if TYPE_CHECKING:
