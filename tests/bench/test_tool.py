@@ -85,6 +85,7 @@ class _Slowed:
         return getattr(self._inner, name)
 
     async def send(self, *args: Any, **kwargs: Any) -> Any:
+        # The slowness under test, not a wait for something to happen.
         await trio.sleep(0.25)
         return await self._inner.send(*args, **kwargs)
 
