@@ -17,12 +17,8 @@ import time
 import httpx
 import trio
 
+from bench.report import percentile
 from bench.server import running_server
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 async def probe_me(http: httpx.AsyncClient, token: str, until: float) -> list[float]:
@@ -81,8 +77,8 @@ async def main(seconds: float, login_workers: int) -> None:
     print(
         f"auth: {len(logins) / elapsed:.1f} logins/s ({login_workers} concurrent)"
         f" | GET /users/@me under login load p50 {statistics.median(loaded):.2f} ms"
-        f" p99 {percentile(loaded, 0.99):.2f} ms max {max(loaded):.2f} ms (n={len(loaded)})"
-        f" | idle p50 {statistics.median(idle):.2f} ms p99 {percentile(idle, 0.99):.2f} ms"
+        f" p99 {percentile(sorted(loaded), 0.99):.2f} ms max {max(loaded):.2f} ms (n={len(loaded)})"
+        f" | idle p50 {statistics.median(idle):.2f} ms p99 {percentile(sorted(idle), 0.99):.2f} ms"
     )
 
 

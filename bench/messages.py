@@ -28,6 +28,7 @@ import psycopg
 import trio
 
 from bench.http import Connection, connect
+from bench.report import percentile
 from bench.server import running_server
 
 # A person reading back through a channel loads a page every second or two; searching is rarer.
@@ -35,16 +36,11 @@ READER_RATE = 2.0
 SEARCH_RATE = 1.0
 
 
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def summary(name: str, latencies_ms: list[float], elapsed_s: float) -> str:
     return (
         f"{name}: {len(latencies_ms) / elapsed_s:.0f}/s,"
         f" p50 {statistics.median(latencies_ms):.2f} ms,"
-        f" p99 {percentile(latencies_ms, 0.99):.2f} ms"
+        f" p99 {percentile(sorted(latencies_ms), 0.99):.2f} ms"
     )
 
 

@@ -13,19 +13,20 @@ from typing import Any
 Report = dict[str, Any]  # {scenario, parameters, figures, generator, server, series, warnings}
 
 
+def percentile(ordered: list[float], fraction: float) -> float:
+    """The nearest-rank `fraction` percentile of samples already sorted."""
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
-    """p50/p95/p99/max of `samples` (nearest rank); zeros for none."""
+    """p50/p95/p99/max of `samples`; zeros for none."""
     if not samples:
         return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0, "count": 0}
     ordered = sorted(samples)
-
-    def rank(fraction: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 3)
-
     return {
-        "p50": rank(0.50),
-        "p95": rank(0.95),
-        "p99": rank(0.99),
+        "p50": round(percentile(ordered, 0.50), 3),
+        "p95": round(percentile(ordered, 0.95), 3),
+        "p99": round(percentile(ordered, 0.99), 3),
         "max": round(ordered[-1], 3),
         "count": len(ordered),
     }

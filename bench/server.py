@@ -80,8 +80,9 @@ async def running_server(
             log: list[dict[str, object]] = []
             with trio.fail_after(60):
                 await read_log_until(process, log, "ready")
-            api_urls = [line["urls"] for line in log if line["msg"] == "api listening"]
-            gateway_urls = [line["url"] for line in log if line["msg"] == "gateway listening"]
+            found = {str(line["msg"]): line for line in log}
+            api_urls = found.get("api listening", {}).get("urls")
+            gateway_url = found.get("gateway listening", {}).get("url", "")
             # The embedded PostgreSQL listens on a socket in its data folder.
             database_url = server_env.get("DATABASE_URL") or (
                 f"postgresql://postgres@/trioxide?host={data_dir}/postgres"
@@ -89,8 +90,8 @@ async def running_server(
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_drain, process)
                 yield RunningServer(
-                    str(api_urls[0][0]) if api_urls else "",  # type: ignore[index]
-                    str(gateway_urls[0]) if gateway_urls else "",
+                    str(api_urls[0]) if isinstance(api_urls, list) else "",
+                    str(gateway_url),
                     process.pid,
                     database_url,
                     process,

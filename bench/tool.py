@@ -151,10 +151,10 @@ class _Run:
         ]
 
 
-def _check_bounds(options: Options) -> None:
-    if options.sessions > options.max_connections:
+def _check_bounds(options: Options, connections: int) -> None:
+    if connections > options.max_connections:
         raise BenchError(
-            f"--sessions {options.sessions} is over --max-connections {options.max_connections}"
+            f"{connections} connections is over --max-connections {options.max_connections}"
         )
     if options.duration_s <= 0 or options.duration_s > 3600:
         raise BenchError("--duration must be between 0 and 3600 seconds")
@@ -243,7 +243,7 @@ async def gateway_fanout(run: _Run) -> Report:
     """N sessions in G guilds; messages POSTed at rate R; every dispatch timed from the POST's
     answer to each session's receipt, and counted: lost, duplicated, out of sequence."""
     options = run.options
-    _check_bounds(options)
+    _check_bounds(options, options.sessions)
     await run.target.provision(
         run.fleet,
         spaces=options.guilds,
@@ -263,7 +263,7 @@ async def gateway_fanout(run: _Run) -> Report:
             raise BenchError(f"no gateway session became ready: {failures[:1]}")
         cpu_before, wall_start = probe.cpu_s(), time.monotonic()
         answered, errors, publish_s = await _publish(run, publishers, options.duration_s)
-        reports_so_far = await _await_deliveries(workers, expected=len(answered) * len(tokens))
+        await _await_deliveries(workers, expected=len(answered) * len(tokens))
         cpu_after, wall_s = probe.cpu_s(), time.monotonic() - wall_start
         reports = await workers.order("stop")
     sessions = [s for report in reports for s in report["sessions"]]
@@ -284,7 +284,6 @@ async def gateway_fanout(run: _Run) -> Report:
     server_cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
     if failures:
         run.warnings.append(f"{len(failures)} sessions failed to start: {failures[0]}")
-    _ = reports_so_far
     random.shuffle(latencies)
     return {
         "scenario": "gateway-fanout",
@@ -327,7 +326,7 @@ async def gateway_connect(run: _Run) -> Report:
     """N sessions opened at a rate: time to READY and the first GUILD_CREATE, how many held,
     and the server's memory per session."""
     options = run.options
-    _check_bounds(options)
+    _check_bounds(options, options.sessions)
     bots = options.bots or min(options.sessions, 100)
     await run.target.provision(
         run.fleet, spaces=options.guilds, bots=bots, owner_token=options.token
@@ -379,7 +378,7 @@ async def resume_storm(run: _Run) -> Report:
     """M sessions lose their sockets at once; messages are posted while they are away; they all
     RESUME together: time to RESUMED, and whether each got exactly what it missed."""
     options = run.options
-    _check_bounds(options)
+    _check_bounds(options, options.sessions)
     await run.target.provision(
         run.fleet,
         spaces=options.guilds,
@@ -446,6 +445,7 @@ async def rest_mix(run: _Run) -> Report:
     """History reads, message creates, edits and reactions in a weighted mix at a target rate,
     from several keep-alive clients: latency per route, errors by status."""
     options = run.options
+    _check_bounds(options, options.clients)
     await run.target.provision(run.fleet, spaces=options.guilds, bots=0, owner_token=options.token)
     probe = ServerProbe(options.api_pid)
     latencies: dict[str, list[float]] = {name: [] for name, _ in _MIX}

@@ -103,12 +103,11 @@ class RedisBus:
         self._redis = redis
 
     async def publish(self, events: Sequence[Published]) -> Position:
-        oldest_kept = f"{int(time.time() * 1000) - KEEP_S * 1000}-0"
         entry_id = await self._redis.xadd(
             STREAM,
             _encode(events),
             trim_strategy=PureToken.MINID,
-            threshold=oldest_kept,
+            threshold=entry_id_before(KEEP_S),
             trim_operator=PureToken.APPROXIMATELY,
         )
         assert entry_id is not None
@@ -147,6 +146,11 @@ class RedisBus:
             STREAM, f"({after[0]}-{after[1]}", f"({before[0]}-{before[1]}"
         )
         return [Batch(position_of(e.identifier), _decode(e.field_values)) for e in entries]
+
+
+def entry_id_before(seconds: float) -> str:
+    """The Stream entry id of `seconds` ago: what is older is trimmed (MINID)."""
+    return f"{int((time.time() - seconds) * 1000)}-0"
 
 
 def position_of(entry_id: bytes | str) -> Position:

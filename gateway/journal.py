@@ -30,7 +30,7 @@ import trio
 from coredis import PureToken
 from coredis.exceptions import RedisError
 
-from core.bus import position_of
+from core.bus import entry_id_before, position_of
 from core.store.redis import KEY_PREFIX
 
 if TYPE_CHECKING:
@@ -80,6 +80,9 @@ class Journal:
         self.position: Position | None = None  # set by the fanout after each batch it handled
         self._redis = redis
         self._keep_s = keep_s
+        # Records and log entries outlive a dead node by at least the resume window: they are
+        # refreshed every quarter window, so they last a window and a quarter.
+        self._ttl_s = int(keep_s * 1.25) + 1
         self._numbers = itertools.count(1)
         self._dispatches: list[tuple[Session, int, str, bytes, int | None, bool]] = []
         self._records: dict[str, SessionRecord] = {}
@@ -188,10 +191,9 @@ class Journal:
                 inline.append([session.number, seq, name, orjson.Fragment(payload)])
             else:
                 by_event.setdefault(event_id, []).extend((session.number, seq))
-        ttl_s = int(self._keep_s * 1.25) + 1
+        ttl_s = self._ttl_s
         async with self._redis.pipeline(transaction=True) as pipe:
             if by_event or inline or releases:
-                oldest = f"{int(time.time() * 1000) - ttl_s * 1000}-0"
                 pipe.xadd(
                     self._log_key(self.node),
                     {
@@ -200,7 +202,7 @@ class Journal:
                         "i": orjson.dumps(inline),
                     },
                     trim_strategy=PureToken.MINID,
-                    threshold=oldest,
+                    threshold=entry_id_before(ttl_s),
                     trim_operator=PureToken.APPROXIMATELY,
                 )
             for session_id, record in records.items():
@@ -213,7 +215,6 @@ class Journal:
     async def _keep_alive(self) -> None:
         """The node's key every second; every session's record once a quarter window, so a
         record outlives its node by at least the resume window."""
-        ttl_s = int(self._keep_s * 1.25) + 1
         last_records = time.monotonic()
         while True:
             await trio.sleep(_REFRESH_S)
@@ -223,7 +224,7 @@ class Journal:
                     if time.monotonic() - last_records > self._keep_s / 4:
                         last_records = time.monotonic()
                         for session_id in self._live:
-                            pipe.expire(self._session_key(session_id), ttl_s)
+                            pipe.expire(self._session_key(session_id), self._ttl_s)
             except (OSError, RedisError) as error:
                 _log.warning("journal refresh failed", extra={"error_type": type(error).__name__})
 

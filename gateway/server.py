@@ -444,13 +444,11 @@ class Gateway:
         listed = revoked.get("session_ids") or []
         assert isinstance(listed, list)
         login_ids = {int(i) for i in listed}
-        candidates = self._sessions.values() if among is None else among
-        ending = [
-            s
-            for s in candidates
-            if (s.user_id == int(str(user_id)) if user_id is not None else False)
-            or s.identity.login_session_id in login_ids
-        ]
+        if user_id is not None:
+            ending = list(self._sessions_of(int(str(user_id)), among))
+        else:
+            candidates = self._sessions.values() if among is None else among
+            ending = [s for s in candidates if s.identity.login_session_id in login_ids]
         for session in ending:
             if session.connection is not None:
                 session.connection.close(Close.AUTHENTICATION_FAILED, "Authentication failed")
