@@ -1,128 +1,79 @@
 """One client's socket: reads awaited by its session task, writes that never wait.
 
-Fanout calls `send` for every recipient of an event without awaiting: the bytes go straight to
-the kernel, and only what the kernel will not take now is queued for this connection's writer
-task. A queue over its bound means a consumer too slow to keep up: `send` says so, and the
-session closes it (4000) so the client RESUMEs, rather than slowing anyone else down.
+The sending side is native (core/fanout.py): fanout writes every recipient's frame straight to
+the kernel in one call per event, and only what the kernel will not take now is queued. A
+connection with a queue gets a writer task for as long as the queue lasts, not for its whole
+life, so an idle connection costs no task. A queue over its bound means a consumer too slow to
+keep up: it is closed (4000) and its client RESUMEs, rather than slowing anyone else down.
 """
 
 from __future__ import annotations
 
-import contextlib
-import socket
-from collections import deque
-
 import trio
 
-from gateway.websocket import close_frame
-
-_RECEIVE_BYTES = 65536
+from core.fanout import SENT_BACKLOGGED, SENT_REFUSED, Outlet
 
 
-class Connection:
-    def __init__(self, sock: socket.socket, max_queued_bytes: int) -> None:
-        sock.setblocking(False)
-        self._sock = sock
-        self._max_queued = max_queued_bytes
-        self._pending: deque[bytes] = deque()  # the head may be the tail of a frame
-        self._head_started = False  # part of the head frame is already on the wire
-        self._queued = 0
-        self._wake = trio.Event()
-        self._flushed = trio.Event()
-        self._flushed.set()
-        self.open = True  # False once the socket failed or a close was sent
+class Connection(Outlet):
+    __slots__ = ("_flushed", "_writers")
 
-    @property
-    def queued(self) -> int:
-        """Bytes waiting for the writer task."""
-        return self._queued
+    def __new__(cls, fd: int, max_queued_bytes: int, writers: trio.Nursery) -> Connection:
+        return super().__new__(cls, fd, max_queued_bytes)
 
-    # Reading: only the session task reads.
+    def __init__(self, fd: int, max_queued_bytes: int, writers: trio.Nursery) -> None:
+        self._writers = writers  # where writer tasks run: they outlive no connection
+        self._flushed: trio.Event | None = None  # set while a writer runs
 
     async def receive(self) -> bytes:
         """The next bytes from the client; b"" when it has gone."""
-        while True:
-            try:
-                return self._sock.recv(_RECEIVE_BYTES)
-            except BlockingIOError:
-                await trio.lowlevel.wait_readable(self._sock)
-            except OSError:
-                self.open = False
-                return b""
+        while (data := self.read()) is None:
+            await trio.lowlevel.wait_readable(self.fileno)
+        return data
 
-    # Writing: anyone, without awaiting.
+    def took(self, sent: int) -> bool:
+        """Starts the writer if `sent` (a SENT_* code) says the queue has just begun; False
+        if the bytes were refused (closed, or the queue full)."""
+        if sent == SENT_BACKLOGGED:
+            self.start_writer()
+        return sent != SENT_REFUSED
 
-    def send(self, data: bytes) -> bool:
-        """Writes `data` now, or queues what the kernel will not take. False if the
-        connection is closed or its queue would pass its bound (nothing is queued then)."""
-        if not self.open:
-            return False
-        if not self._pending:
-            try:
-                sent = self._sock.send(data)
-            except BlockingIOError:
-                sent = 0
-            except OSError:
-                self.open = False
-                return False
-            if sent == len(data):
-                return True
-            self._head_started = sent > 0
-            data = data[sent:]
-        if self._queued + len(data) > self._max_queued:
-            return False
-        self._pending.append(data)
-        self._queued += len(data)
-        self._flushed = trio.Event() if self._flushed.is_set() else self._flushed
-        self._wake.set()
-        return True
+    def send(self, message: bytes) -> bool:
+        """One gateway message, through the connection's compression."""
+        return self.took(self.send_message(message))
 
-    def close(self, code: int, reason: str = "") -> None:
-        """Sends a close frame after whatever whole frames are queued, then no more. A frame
-        already partly sent is finished first, so the stream stays well formed."""
-        if not self.open:
-            return
-        if not self.send(close_frame(code, reason)):
-            self._replace_queue_with_close(code, reason)
-        self.open = False
+    def send_bytes(self, data: bytes) -> bool:
+        """Bytes as they are: HTTP, before the upgrade."""
+        return self.took(self.send_raw(data))
 
-    def _replace_queue_with_close(self, code: int, reason: str) -> None:
-        # The queue is full: drop every frame not yet started, keep a started one's tail.
-        kept = [self._pending[0]] if self._pending and self._head_started else []
-        self._pending = deque([*kept, close_frame(code, reason)])
-        self._queued = sum(len(part) for part in self._pending)
-        self._wake.set()
+    def close(self, code: int, reason: str = "") -> int:
+        """A close frame after the whole frames queued, then no more."""
+        sent = super().close(code, reason)
+        self.took(sent)
+        return sent
 
-    async def writer(self) -> None:
-        """Drains the queue as the socket takes it; runs for the connection's life."""
-        while True:
-            await self._wake.wait()
-            self._wake = trio.Event()
-            while self._pending:
-                await trio.lowlevel.wait_writable(self._sock)
-                head = self._pending[0]
-                try:
-                    sent = self._sock.send(head)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    self.open = False
-                    self._pending.clear()
-                    break
-                self._queued -= sent
-                if sent == len(head):
-                    self._pending.popleft()
-                    self._head_started = False
-                else:
-                    self._pending[0] = head[sent:]
-                    self._head_started = True
-            self._flushed.set()
+    def start_writer(self) -> None:
+        if self._flushed is None:
+            self._flushed = trio.Event()
+            self._writers.start_soon(self._write_queue)
+
+    async def _write_queue(self) -> None:
+        flushed = self._flushed
+        assert flushed is not None
+        try:
+            while not self.flush():
+                await trio.lowlevel.wait_writable(self.fileno)
+        except (trio.ClosedResourceError, OSError):
+            pass  # the connection was shut meanwhile
+        finally:
+            self._flushed = None
+            flushed.set()
 
     async def flushed(self) -> None:
         """Returns once everything queued so far has gone to the kernel (or failed)."""
-        await self._flushed.wait()
+        if self._flushed is not None:
+            await self._flushed.wait()
 
-    def shutdown(self) -> None:
-        with contextlib.suppress(OSError):  # the peer may have gone already
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._sock.close()
+    def shut(self) -> None:
+        """Closes the socket, waking any task waiting on it."""
+        trio.lowlevel.notify_closing(self.fileno)
+        self.shutdown()

@@ -31,12 +31,13 @@ from coredis import PureToken
 from coredis.exceptions import RedisError
 
 from core.bus import entry_id_before, position_of
+from core.fanout import Feed, release
 from core.store.redis import KEY_PREFIX
+from gateway.session import start_writers
 
 if TYPE_CHECKING:
     from core.bus import Position
     from core.store.redis import Redis
-    from gateway.session import Session
 
 _log = logging.getLogger(__name__)
 
@@ -69,6 +70,16 @@ class Logged:
 
 
 @dataclass(frozen=True, slots=True)
+class _Staged:
+    feeds: list[Feed]
+    sent: list[int]  # journal number and seq of each feed, flat
+    name: str
+    payload: bytes
+    event_id: int | None
+    keep: bool
+
+
+@dataclass(frozen=True, slots=True)
 class NodeLog:
     position: Position | None  # the last bus batch the node had handled
     sessions: dict[int, list[Logged]]  # session number → its dispatches, in `seq` order
@@ -84,7 +95,8 @@ class Journal:
         # refreshed every quarter window, so they last a window and a quarter.
         self._ttl_s = int(keep_s * 1.25) + 1
         self._numbers = itertools.count(1)
-        self._dispatches: list[tuple[Session, int, str, bytes, int | None, bool]] = []
+        self._mark = 0  # dispatches staged so far
+        self._dispatches: list[_Staged] = []
         self._records: dict[str, SessionRecord] = {}
         self._releases: list[str] = []
         self._forgotten: list[str] = []
@@ -96,19 +108,25 @@ class Journal:
 
     # Staging: synchronous, in the order things happen; the flusher writes them out together.
 
+    def next_mark(self) -> int:
+        """The mark of the next dispatch to stage: feeds send it once it is released."""
+        return self._mark + 1
+
     def stage(
         self,
-        session: Session,
-        seq: int,
+        feeds: list[Feed],
+        sent: list[int],
         name: str,
         payload: bytes,
         event_id: int | None,
         *,
         keep: bool = True,
     ) -> None:
-        """A dispatch, to reach the session's socket once recorded. `keep=False`: only
-        ordered with the rest, not kept for another node (READY, GUILD_CREATE)."""
-        self._dispatches.append((session, seq, name, payload, event_id, keep))
+        """A dispatch numbered for `feeds` (`sent`: each one's journal number and `seq`), to
+        reach their sockets once recorded. `keep=False`: only ordered with the rest, not kept
+        for another node (READY, GUILD_CREATE)."""
+        self._mark += 1
+        self._dispatches.append(_Staged(feeds, sent, name, payload, event_id, keep))
         self._staged.set()
 
     def stage_session(self, session_id: str, record: SessionRecord) -> None:
@@ -160,6 +178,7 @@ class Journal:
         releases, self._releases = self._releases, []
         forgotten, self._forgotten = self._forgotten, []
         position = self.position
+        mark = self._mark  # the last dispatch staged: all of them are in this flush
         try:
             await self._write(dispatches, records, releases, forgotten, position)
         except BaseException:
@@ -171,12 +190,11 @@ class Journal:
             self._staged.set()
             raise
         self._live.update(records)
-        for session, seq, name, payload, _, _ in dispatches:
-            session.recorded(seq, name, payload)
+        start_writers(release([feed for staged in dispatches for feed in staged.feeds], mark))
 
     async def _write(
         self,
-        dispatches: list[tuple[Session, int, str, bytes, int | None, bool]],
+        dispatches: list[_Staged],
         records: dict[str, SessionRecord],
         releases: list[str],
         forgotten: list[str],
@@ -184,13 +202,17 @@ class Journal:
     ) -> None:
         by_event: dict[int, list[int]] = {}
         inline: list[list[object]] = []
-        for session, seq, name, payload, event_id, keep in dispatches:
-            if not keep:
+        for staged in dispatches:
+            if not staged.keep:
                 continue
-            if event_id is None:
-                inline.append([session.number, seq, name, orjson.Fragment(payload)])
+            sent = staged.sent
+            if staged.event_id is None:
+                payload = orjson.Fragment(staged.payload)
+                inline.extend(
+                    [sent[i], sent[i + 1], staged.name, payload] for i in range(0, len(sent), 2)
+                )
             else:
-                by_event.setdefault(event_id, []).extend((session.number, seq))
+                by_event.setdefault(staged.event_id, []).extend(sent)
         ttl_s = self._ttl_s
         async with self._redis.pipeline(transaction=True) as pipe:
             if by_event or inline or releases:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,6 +22,7 @@ from core.domain.applications import granted_privileged_intents
 from core.domain.permissions import Permission
 from core.errors import ClientError, Unauthorized
 from core.events import ALL_INTENTS, PRIVILEGED_INTENTS, EventName, Intent, needed_intent
+from core.fanout import deliver
 from core.sessions import DEFAULT_LARGE_THRESHOLD, MAX_LARGE_THRESHOLD, MemberRequest
 from core.store import direct, outbox
 from core.store import guilds as guild_store
@@ -31,7 +30,15 @@ from core.store.outbox import Published
 from gateway.connection import Connection
 from gateway.journal import Journal, SessionRecord
 from gateway.presence import Presences, parse_presence
-from gateway.session import RESUME_WINDOW_S, Close, Compressor, Op, Session, encode, op_message
+from gateway.session import (
+    RESUME_WINDOW_S,
+    Close,
+    Op,
+    Session,
+    new_feed,
+    op_message,
+    start_writers,
+)
 from gateway.websocket import (
     MAX_HANDSHAKE_BYTES,
     FrameParser,
@@ -39,7 +46,6 @@ from gateway.websocket import (
     Message,
     Opcode,
     ProtocolError,
-    frame,
     handshake_end,
     http_refusal,
     parse_handshake,
@@ -49,7 +55,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from core.access import GuildSnapshot
-    from core.domain.permissions import ChannelPermissions
+    from core.domain.permissions import ChannelPermissions, GuildMembers
+    from core.fanout import Feed
     from core.services import Services
     from core.sessions import GuildStart, Identity
     from core.store.database import Connection as DbConnection
@@ -67,7 +74,9 @@ CLOSE_FLUSH_S = 2.0  # how long a closing connection's last frames get to leave
 # gateway/journal.py's NODE_TTL_MS) before telling the client to identify again.
 TAKEOVER_TIMEOUT_S = 5.0
 _VERSIONS = {"9", "10"}
+_COMPRESSIONS = {"zlib-stream", "zstd-stream"}
 _MESSAGE_EVENTS = {EventName.MESSAGE_CREATE, EventName.MESSAGE_UPDATE}
+_MESSAGE_CONTENT = int(Intent.MESSAGE_CONTENT)  # a plain int: Flag arithmetic costs µs
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +111,7 @@ class Gateway:
         self._sessions: dict[str, Session] = {}
         self._by_guild: dict[int, set[Session]] = {}
         self._by_user: dict[int, set[Session]] = {}
+        self._audiences: dict[int, _GuildAudience] = {}  # guild id → who sees what there
         self._seen = SeenIds()
         self._presences = Presences()
         self._takeovers: dict[str, _Takeover] = {}
@@ -142,11 +152,8 @@ class Gateway:
                     await self.journal.retire()
                 reconnect = op_message(Op.RECONNECT, None)
                 for session in list(self._sessions.values()):
-                    if session.connection is not None:
-                        session.write(reconnect)
-                        session.connection.close(
-                            Close.UNKNOWN_ERROR, "reconnect: this node is draining"
-                        )
+                    session.write(reconnect)
+                    session.close(Close.UNKNOWN_ERROR, "reconnect: this node is draining")
                 connections.cancel_scope.deadline = (
                     trio.current_time() + self._settings.shutdown_grace_s
                 )
@@ -163,28 +170,22 @@ class Gateway:
                 _log.warning("accept failed", extra={"error_type": type(error).__name__})
                 await trio.sleep(0.1)
                 continue
-            connections.start_soon(self._serve_stream, stream)
+            connections.start_soon(self._serve_stream, stream, connections)
 
     # One connection.
 
-    async def _serve_stream(self, stream: trio.SocketStream) -> None:
+    async def _serve_stream(self, stream: trio.SocketStream, writers: trio.Nursery) -> None:
         # Take the socket from Trio's stream: from here the gateway does its own reads and
         # writes (writes without awaiting, for fanout).
-        fileno = stream.socket.detach()
-        sock = socket.socket(fileno=fileno)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connection = Connection(sock, self._limits.max_queued_bytes)
+        connection = Connection(stream.socket.detach(), self._limits.max_queued_bytes, writers)
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(connection.writer)
-                session = await self._converse(connection)
-                if session is not None and session.connection is connection:
-                    session.detach()
-                with trio.move_on_after(CLOSE_FLUSH_S):
-                    await connection.flushed()
-                nursery.cancel_scope.cancel()
+            session = await self._converse(connection)
+            if session is not None and session.feed.is_on(connection):
+                session.feed.detach()
+            with trio.move_on_after(CLOSE_FLUSH_S):
+                await connection.flushed()
         finally:
-            connection.shutdown()
+            connection.shut()
 
     async def _converse(self, connection: Connection) -> Session | None:
         """The conversation on one connection; returns the session it ended with."""
@@ -196,7 +197,7 @@ class Gateway:
                     return None
                 buffer += data
         if end < 0:
-            connection.send(http_refusal(400, "no WebSocket handshake"))
+            connection.send_bytes(http_refusal(400, "no WebSocket handshake"))
             return None
         try:
             handshake = parse_handshake(buffer[:end])
@@ -204,9 +205,9 @@ class Gateway:
             if origin is not None and origin.rstrip("/") not in self._settings.allowed_origins:
                 raise HandshakeError(403, "origin not allowed")
         except HandshakeError as error:
-            connection.send(http_refusal(error.status, error.reason))
+            connection.send_bytes(http_refusal(error.status, error.reason))
             return None
-        connection.send(handshake.response())
+        connection.send_bytes(handshake.response())
         conversation = _Conversation(self, connection, handshake.query)
         try:
             conversation.check_query()
@@ -236,11 +237,15 @@ class Gateway:
         starts = await self._services.sessions.guilds(identity.user_id, large)
         index, count = shard
         starts = [s for s in starts if (s.guild_id >> 22) % count == index]
+        journal = self.journal
         session = Session(
             id=secrets.token_hex(16),
             identity=identity,
             intents=intents,
             guilds={start.guild_id: start.role_ids for start in starts},
+            feed=new_feed(
+                0 if journal is None else journal.next_number(), held=journal is not None
+            ),
         )
         self._register(session)
         if intents & Intent.GUILD_PRESENCES:
@@ -260,9 +265,12 @@ class Gateway:
             payload = orjson.dumps(
                 {"user": {"id": str(user_id)}, "guild_id": str(guild_id)} | shown
             )
-            for session in self._by_guild.get(guild_id, ()):
-                if session.intents & Intent.GUILD_PRESENCES:
-                    session.dispatch("PRESENCE_UPDATE", payload)
+            feeds = [
+                s.feed
+                for s in self._by_guild.get(guild_id, ())
+                if s.intents & Intent.GUILD_PRESENCES
+            ]
+            self.dispatch(feeds, "PRESENCE_UPDATE", payload)
 
     def _presences_in(self, guild_id: int) -> list[dict[str, object]]:
         users = {s.user_id for s in self._by_guild.get(guild_id, ())}
@@ -279,7 +287,7 @@ class Gateway:
         if self.journal is not None:
             record = SessionRecord(
                 self.journal.node,
-                session.number,
+                session.feed.number,
                 session.user_id,
                 session.intents,
                 shard,
@@ -291,22 +299,48 @@ class Gateway:
     def session(self, session_id: str) -> Session | None:
         return self._sessions.get(session_id)
 
+    def dispatch(
+        self,
+        feeds: list[Feed],
+        name: str,
+        payload: bytes,
+        event_id: int | None = None,
+        *,
+        keep: bool = True,
+    ) -> None:
+        """One dispatch to every feed, numbered, framed and written in one native call; with
+        several nodes, written once the journal has it. `keep=False`: another node need not
+        replay it (READY, GUILD_CREATE)."""
+        if not feeds:
+            return
+        journal = self.journal
+        mark = 0 if journal is None else journal.next_mark()
+        sent, backlogged = deliver(feeds, name, payload, event_id, mark)
+        if journal is not None:
+            journal.stage(feeds, sent, name, payload, event_id, keep=keep)
+        start_writers(backlogged)
+
     def _register(self, session: Session) -> None:
-        if self.journal is not None:
-            session.journal = self.journal
-            session.number = session.number or self.journal.next_number()
         self._sessions[session.id] = session
         self._by_user.setdefault(session.user_id, set()).add(session)
         for guild_id in session.guilds:
-            self._by_guild.setdefault(guild_id, set()).add(session)
+            self._join(session, guild_id)
 
     def _unregister(self, session: Session) -> bool:
         if self._sessions.pop(session.id, None) is None:
             return False
         self._by_user.get(session.user_id, set()).discard(session)
         for guild_id in session.guilds:
-            self._by_guild.get(guild_id, set()).discard(session)
+            self._leave(session, guild_id)
         return True
+
+    def _join(self, session: Session, guild_id: int) -> None:
+        self._by_guild.setdefault(guild_id, set()).add(session)
+        self._audiences.pop(guild_id, None)
+
+    def _leave(self, session: Session, guild_id: int) -> None:
+        self._by_guild.get(guild_id, set()).discard(session)
+        self._audiences.pop(guild_id, None)
 
     def _end(self, session: Session) -> None:
         session.ended = True
@@ -319,9 +353,10 @@ class Gateway:
     async def _forget_expired_sessions(self) -> None:
         while True:
             await trio.sleep(self._limits.resume_window_s / 4)
-            cutoff = time.monotonic() - self._limits.resume_window_s
+            window = self._limits.resume_window_s
             for session in list(self._sessions.values()):
-                if session.detached_at is not None and session.detached_at < cutoff:
+                detached_for = session.feed.detached_for()
+                if detached_for is not None and detached_for > window:
                     self._end(session)
 
     # Fanout.
@@ -387,10 +422,11 @@ class Gateway:
                 self._release(orjson.loads(event.payload))
             return
         needed = needed_intent(event.name, in_guild=event.guild_id is not None)
-        view = _EventView(event)
-        for session in self._audience(event, snapshots, recipients, among):
-            if not needed or session.intents & needed:
-                session.dispatch(event.name, view.payload_for(session), event.id)
+        audience = self._audience(event, snapshots, recipients, among)
+        if needed:
+            audience = [s for s in audience if s.intents & needed]
+        for payload, sessions in _EventView(event).split(audience):
+            self.dispatch([s.feed for s in sessions], event.name, payload, event.id)
         self._follow(event, among)
 
     def _sessions_of(self, user_id: int, among: list[Session] | None) -> Iterable[Session]:
@@ -410,13 +446,22 @@ class Gateway:
         if event.guild_id is None:
             users = recipients.get(event.channel_id or 0, [])
             return [s for u in users for s in self._sessions_of(u, among)]
-        members = (
-            list(self._by_guild.get(event.guild_id, ()))
-            if among is None
-            else [s for s in among if event.guild_id in s.guilds]
-        )
-        snapshot = snapshots.get(event.guild_id)
-        if snapshot is None or not members:
+        guild_id = event.guild_id
+        snapshot = snapshots.get(guild_id)
+        if snapshot is None:
+            return []
+        audience = self._audiences.get(guild_id) if among is None else None
+        if audience is None or audience.snapshot is not snapshot:
+            members = (
+                list(self._by_guild.get(guild_id, ()))
+                if among is None
+                else [s for s in among if guild_id in s.guilds]
+            )
+            audience = _GuildAudience(snapshot, guild_id, members)
+            if among is None:
+                self._audiences[guild_id] = audience
+        members = audience.sessions
+        if not members:
             return []
         if event.name is EventName.GUILD_AUDIT_LOG_ENTRY_CREATE:
             wanted = int(Permission.VIEW_AUDIT_LOG)
@@ -427,16 +472,12 @@ class Gateway:
             ]
         if event.channel_id is None:
             return members
-        layout = _channel_layout(event, snapshot)
-        if layout is None:
-            return []
-        view = int(Permission.VIEW_CHANNEL)
-        return [
-            s
-            for s in members
-            if snapshot.engine.resolve(s.user_id, s.guilds.get(event.guild_id, []), channel=layout)
-            & view
-        ]
+        if event.name in _CHANNEL_EVENTS:
+            # The channel as the event describes it: a deleted channel is no longer in the
+            # snapshot, and its last viewers are the ones to tell.
+            return audience.viewers(_described_channel(event, snapshot))
+        found = snapshot.channels.get(event.channel_id)
+        return [] if found is None else audience.viewers(found.layout, event.channel_id)
 
     def _close_revoked(self, revoked: dict[str, object], among: list[Session] | None) -> None:
         """Ends the sessions of logins that ended, or of a bot whose token was reset."""
@@ -450,8 +491,7 @@ class Gateway:
             candidates = self._sessions.values() if among is None else among
             ending = [s for s in candidates if s.identity.login_session_id in login_ids]
         for session in ending:
-            if session.connection is not None:
-                session.connection.close(Close.AUTHENTICATION_FAILED, "Authentication failed")
+            session.close(Close.AUTHENTICATION_FAILED, "Authentication failed")
             self._end(session)
 
     def _release(self, moved: dict[str, object]) -> None:
@@ -459,9 +499,7 @@ class Gateway:
         session = self._sessions.get(str(moved.get("session_id")))
         if session is None or self.journal is None or moved.get("node") == self.journal.node:
             return
-        if session.connection is not None:
-            session.connection.close(Close.UNKNOWN_ERROR, "resumed on another node")
-            session.detach()
+        session.close(Close.UNKNOWN_ERROR, "resumed on another node")
         self._unregister(session)
         self.journal.stage_release(session.id)
 
@@ -484,7 +522,7 @@ class Gateway:
                 for session in self._sessions_of(user_id, among):
                     session.guilds[guild_id] = roles
                     if among is None:
-                        self._by_guild.setdefault(guild_id, set()).add(session)
+                        self._join(session, guild_id)
         elif event.name is EventName.GUILD_DELETE:
             leaving = (
                 [s for u in event.user_ids for s in self._sessions_of(u, among)]
@@ -493,13 +531,14 @@ class Gateway:
             )
             for session in leaving:
                 session.guilds.pop(guild_id, None)
-                self._by_guild.get(guild_id, set()).discard(session)
+                self._leave(session, guild_id)
         elif event.name is EventName.GUILD_MEMBER_UPDATE:
             member = orjson.loads(event.payload)
             user_id = int(member["user"]["id"])
             for session in self._sessions_of(user_id, among):
                 if guild_id in session.guilds:
                     session.guilds[guild_id] = [int(r) for r in member.get("roles", [])]
+            self._audiences.pop(guild_id, None)  # roles decide who sees what
 
     # Taking a session over from another node.
 
@@ -573,20 +612,20 @@ class Gateway:
             identity=identity,
             intents=record.intents,
             guilds={s.guild_id: s.role_ids for s in starts if (s.guild_id >> 22) % count == index},
-            number=journal.next_number(),
-            journal=journal,
+            feed=new_feed(journal.next_number(), held=True),
         )
         # What the old node sent after `seq`, numbered as it was: kept here too, so that a
         # further move finds it in this node's journal.
-        session.seq = seq
+        session.feed.start_at(seq)
         for logged in missed:
             if logged.dispatch is not None:
-                session.dispatch(*logged.dispatch)
+                self.dispatch([session.feed], *logged.dispatch)
             else:
                 assert logged.event_id is not None
                 event = by_id[logged.event_id]
-                session.dispatch(event.name, _EventView(event).payload_for(session), event.id)
-        session.recorded_seq = known  # the old node's journal has these already
+                payload = _EventView(event).payload_for(session)
+                self.dispatch([session.feed], event.name, payload, event.id)
+        session.feed.set_recorded(known)  # the old node's journal has these already
         # Then what nobody delivered: for a dead node, from where its journal ends to the
         # announcement; and the batches this node took in since the announcement.
         backlog = (
@@ -631,32 +670,74 @@ class _EventView:
         self._readers: set[int] | None = None  # who sees content regardless
         self._blank = b""
 
+    def split(self, sessions: list[Session]) -> list[tuple[bytes, list[Session]]]:
+        """The sessions grouped by the payload each sees."""
+        if not self._ruled:
+            return [(self._event.payload, sessions)]
+        ruled = [s for s in sessions if s.identity.bot and not s.intents & _MESSAGE_CONTENT]
+        if not ruled:
+            return [(self._event.payload, sessions)]
+        blank = {s for s in ruled if s.user_id not in self._content_readers()}
+        return [
+            (self._event.payload, [s for s in sessions if s not in blank]),
+            (self._blank, [s for s in sessions if s in blank]),
+        ]
+
     def payload_for(self, session: Session) -> bytes:
-        if not (
-            self._ruled and session.identity.bot and not session.intents & Intent.MESSAGE_CONTENT
-        ):
+        if not (self._ruled and session.identity.bot and not session.intents & _MESSAGE_CONTENT):
             return self._event.payload
+        return self._event.payload if session.user_id in self._content_readers() else self._blank
+
+    def _content_readers(self) -> set[int]:
         if self._readers is None:
             message = orjson.loads(self._event.payload)
             self._readers = {int(m["id"]) for m in message.get("mentions", [])}
             self._readers.add(int(message.get("author", {}).get("id", 0)))
             message.update(content="", embeds=[], attachments=[], components=[])
             self._blank = orjson.dumps(message)
-        return self._event.payload if session.user_id in self._readers else self._blank
+        return self._readers
 
 
-def _channel_layout(event: Published, snapshot: GuildSnapshot) -> ChannelPermissions | None:
-    if event.name in (EventName.CHANNEL_CREATE, EventName.CHANNEL_UPDATE, EventName.CHANNEL_DELETE):
-        # The channel as the event describes it: a deleted channel is no longer in the
-        # snapshot, and its last viewers are the ones to tell.
-        channel = orjson.loads(event.payload)
-        overwrites = [
-            (int(o["id"]), int(o["type"]), int(o["allow"]), int(o["deny"]))
-            for o in channel.get("permission_overwrites", [])
-        ]
-        return snapshot.engine.channel(overwrites, text=channel.get("type") in (0, 5))
-    found = snapshot.channels.get(event.channel_id or 0)
-    return None if found is None else found.layout
+@dataclass(eq=False, slots=True)
+class _GuildAudience:
+    """A guild's sessions on this node, resolved in bulk against one snapshot of its roles,
+    and who of them can view each channel: one native call per channel, kept until the
+    snapshot, the sessions or their roles change (the gateway then drops it)."""
+
+    snapshot: GuildSnapshot
+    sessions: list[Session]
+    members: GuildMembers
+    by_channel: dict[int, list[Session]]
+
+    def __init__(self, snapshot: GuildSnapshot, guild_id: int, sessions: list[Session]) -> None:
+        self.snapshot = snapshot
+        self.sessions = sessions
+        self.members = snapshot.engine.members(
+            [(s.user_id, s.guilds.get(guild_id, []), False) for s in sessions]
+        )
+        self.by_channel = {}
+
+    def viewers(self, layout: ChannelPermissions, channel_id: int | None = None) -> list[Session]:
+        """The sessions that can view the channel laid out as `layout`; kept by `channel_id`."""
+        if channel_id is not None and (found := self.by_channel.get(channel_id)) is not None:
+            return found
+        can_view = self.members.who_has(int(Permission.VIEW_CHANNEL), layout)
+        found = [s for s, can in zip(self.sessions, can_view, strict=True) if can]
+        if channel_id is not None:
+            self.by_channel[channel_id] = found
+        return found
+
+
+_CHANNEL_EVENTS = {EventName.CHANNEL_CREATE, EventName.CHANNEL_UPDATE, EventName.CHANNEL_DELETE}
+
+
+def _described_channel(event: Published, snapshot: GuildSnapshot) -> ChannelPermissions:
+    channel = orjson.loads(event.payload)
+    overwrites = [
+        (int(o["id"]), int(o["type"]), int(o["allow"]), int(o["deny"]))
+        for o in channel.get("permission_overwrites", [])
+    ]
+    return snapshot.engine.channel(overwrites, text=channel.get("type") in (0, 5))
 
 
 def _member_request(d: object) -> MemberRequest | None:
@@ -699,7 +780,6 @@ class _Conversation:
         self._connection = connection
         self._query = query
         self._parser = FrameParser(MAX_PAYLOAD_BYTES)
-        self._compress: Compressor | None = None
         self._payload_times: list[float] = []
         self.session: Session | None = None
 
@@ -711,21 +791,17 @@ class _Conversation:
         if encoding != "json":
             raise _Closed(Close.DECODE_ERROR, f"encoding {encoding!r} is not supported: use json")
         compress = self._query.get("compress")
-        if compress == "zlib-stream":
-            self._compress = Compressor()
+        if compress in _COMPRESSIONS:
+            self._connection.compress(compress)
         elif compress is not None:
             raise _Closed(Close.DECODE_ERROR, f"compress {compress!r} is not supported")
 
     def send(self, op: Op, d: object) -> None:
         data = op_message(op, d)
-        if self.session is not None and self.session.connection is self._connection:
+        if self.session is not None and self.session.feed.is_on(self._connection):
             self.session.write(data)
         else:
-            self._write(data)
-
-    def _write(self, message: bytes) -> None:
-        """One message on this connection, before it belongs to a session."""
-        self._connection.send(encode(message, self._compress))
+            self._connection.send(data)
 
     async def run(self, early: bytes) -> None:
         limits = self._gateway._limits
@@ -752,7 +828,7 @@ class _Conversation:
             code = int.from_bytes(message.payload[:2], "big") if len(message.payload) >= 2 else 1000
             raise _Closed(code, "", by_client=True)
         if message.opcode is Opcode.PING:
-            self._connection.send(frame(Opcode.PONG, message.payload))
+            self._connection.took(self._connection.send_frame(Opcode.PONG, message.payload))
             return False
         if message.opcode is Opcode.PONG:
             return False
@@ -766,6 +842,8 @@ class _Conversation:
             raise _Closed(Close.DECODE_ERROR, "Error while decoding payload") from None
         d = payload.get("d")
         if op == Op.HEARTBEAT:
+            if self.session is not None and isinstance(d, int) and not isinstance(d, bool):
+                self.session.feed.acknowledge(d)
             self.send(Op.HEARTBEAT_ACK, None)
             return True
         if op == Op.IDENTIFY:
@@ -845,7 +923,7 @@ class _Conversation:
         session, starts = await self._gateway.identify(
             identity, intents, (shard[0], shard[1]), large
         )
-        session.attach(self._connection, self._compress, sent=0)
+        session.attach(self._connection, sent=0)
         self.session = session
         ready: dict[str, object] = {
             "v": int(self._query.get("v", "10")),
@@ -868,10 +946,11 @@ class _Conversation:
             ready["application"] = identity.application
         # Too big to journal for every session: a client resuming on another node from
         # before their end is told to identify again.
-        session.dispatch("READY", orjson.dumps(ready), keep=False)
+        feeds = [session.feed]
+        self._gateway.dispatch(feeds, "READY", orjson.dumps(ready), keep=False)
         for start in starts:
-            session.dispatch("GUILD_CREATE", orjson.dumps(start.payload), keep=False)
-        self._gateway.started(session, (shard[0], shard[1]), large, floor=session.seq)
+            self._gateway.dispatch(feeds, "GUILD_CREATE", orjson.dumps(start.payload), keep=False)
+        self._gateway.started(session, (shard[0], shard[1]), large, floor=session.feed.seq)
         self._gateway.set_presence(identity.user_id, *presence)  # after READY, so it is first
 
     async def _request_members(self, session: Session, d: object) -> None:
@@ -908,7 +987,7 @@ class _Conversation:
                 payload["presences"] = []
             if isinstance(nonce, str):
                 payload["nonce"] = nonce
-            session.dispatch("GUILD_MEMBERS_CHUNK", orjson.dumps(payload))
+            self._gateway.dispatch([session.feed], "GUILD_MEMBERS_CHUNK", orjson.dumps(payload))
 
     async def _resume(self, d: object) -> None:
         if self.session is not None:
@@ -930,28 +1009,26 @@ class _Conversation:
         if (
             session is None
             or session.user_id != identity.user_id
-            or session.missed_since(d["seq"]) is None
+            or session.feed.missed_since(d["seq"]) is None
         ):
             self.send(Op.INVALID_SESSION, False)
             return
-        if session.connection is not None:  # the old socket is still open: it loses
-            session.connection.close(Close.UNKNOWN_ERROR, "resumed elsewhere")
-            session.detach()
+        session.close(Close.UNKNOWN_ERROR, "resumed elsewhere")  # an old socket still open
         # Replay at the pace the client reads (this task may wait; fanout never does).
         # Meanwhile new dispatches only join the replay, so order holds; the session is
         # attached once nothing is left, with no wait in between.
         sent = d["seq"]
-        while missed := session.missed_since(sent):
+        while missed := session.feed.missed_since(sent):
             for message in missed:
                 if self._connection.queued > self._gateway._limits.max_queued_bytes // 2:
                     with trio.move_on_after(self._gateway._limits.heartbeat_deadline_s):
                         await self._connection.flushed()
                     if self._connection.queued > self._gateway._limits.max_queued_bytes // 2:
                         raise _Closed(Close.UNKNOWN_ERROR, "slow consumer: resume")
-                self._write(message)
+                self._connection.send(message)
             sent += len(missed)
         if missed is None:  # a flood pushed out what was not yet replayed
             raise _Closed(Close.UNKNOWN_ERROR, "fell too far behind")
-        session.attach(self._connection, self._compress, sent)
+        session.attach(self._connection, sent)
         self.session = session
-        session.dispatch("RESUMED", b"{}")
+        self._gateway.dispatch([session.feed], "RESUMED", b"{}")

@@ -5,26 +5,24 @@ can RESUME and get every dispatch it missed, in order."""
 from __future__ import annotations
 
 import enum
-import time
-import zlib
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import orjson
 
-from gateway.websocket import Opcode, frame
+from core.fanout import Feed
+from gateway.connection import Connection
 
 if TYPE_CHECKING:
+    from core.fanout import Outlet
     from core.sessions import Identity
-    from gateway.connection import Connection
-    from gateway.journal import Journal
 
 # The resume window: a session stays resumable this long after its connection is lost. It
 # keeps every dispatch of the last REPLAY_KEEP_S and at least its last REPLAY_MIN_EVENTS, never
 # more than REPLAY_MAX_EVENTS (memory stays bounded under a flood). A RESUME asking for more
-# than is kept is refused whole (op 9), never replayed in part. Kept dispatches share their
-# payload with every other session: an entry costs its seq, name and a reference.
+# than is kept is refused whole (op 9), never replayed in part. Nor are dispatches kept once the
+# client's heartbeat acknowledged them: it never resumes from before. Kept dispatches share
+# their payload with every other session: an entry costs one reference (8 bytes).
 RESUME_WINDOW_S = 120.0
 REPLAY_KEEP_S = 60.0
 REPLAY_MIN_EVENTS = 1000
@@ -64,118 +62,59 @@ class Close(enum.IntEnum):
     DISALLOWED_INTENTS = 4014
 
 
-class Compressor:
-    """zlib-stream: one deflate context for the connection's life, every message ending in a
-    sync flush (the 00 00 ff ff suffix clients look for), so each decodes on arrival. Level 1
-    with a 4 KB window: ~8-13 µs and ~18-37 KB a connection against 59 µs and 207 KB at zlib's
-    defaults (ARCHITECTURE.md); clients inflate any level and window."""
-
-    def __init__(self) -> None:
-        self._deflate = zlib.compressobj(1, zlib.DEFLATED, 12)
-
-    def __call__(self, message: bytes) -> bytes:
-        return self._deflate.compress(message) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
-
-
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Session:
+    """Who the session is and what it may see. Its dispatches (numbered, kept for RESUME,
+    written to its connection) are its native `feed`."""
+
     id: str
     identity: Identity
     intents: int
     guilds: dict[int, list[int]]  # guild id → the user's role ids there
-    connection: Connection | None = None
-    compress: Compressor | None = None
-    seq: int = 0  # the last dispatch numbered
-    replay: deque[Replayable] = field(default_factory=deque)
-    detached_at: float | None = None  # monotonic time the connection was lost
+    feed: Feed
     ended: bool = False  # no longer resumable
-    # With several nodes: the session's short name in this node's journal, and the journal
-    # itself. A dispatch reaches the socket only once the journal has it (`recorded`).
-    number: int = 0
-    journal: Journal | None = None
-    recorded_seq: int = 0  # dispatches up to here may be sent
-    written_seq: int = 0  # dispatches up to here were sent on the current connection
 
     @property
     def user_id(self) -> int:
         return self.identity.user_id
 
-    def dispatch(
-        self, name: str, payload: bytes, event_id: int | None = None, *, keep: bool = True
-    ) -> None:
-        """Numbers the dispatch, keeps it for a RESUME, and writes it without waiting (after
-        the journal has it, with several nodes). `keep=False`: another node need not replay it."""
-        self.seq += 1
-        now = time.monotonic()
-        replay = self.replay
-        replay.append((self.seq, name, payload, now, event_id))
-        while len(replay) > REPLAY_MAX_EVENTS or (
-            len(replay) > REPLAY_MIN_EVENTS and replay[0][3] < now - REPLAY_KEEP_S
-        ):
-            replay.popleft()
-        if self.journal is None:
-            self.recorded(self.seq, name, payload)
-        else:
-            self.journal.stage(self, self.seq, name, payload, event_id, keep=keep)
+    @property
+    def connection(self) -> Connection | None:
+        outlet = self.feed.outlet
+        assert outlet is None or isinstance(outlet, Connection)
+        return outlet
 
-    def recorded(self, seq: int, name: str, payload: bytes) -> None:
-        """Dispatch `seq` may leave: sent now if it is the connection's next."""
-        self.recorded_seq = max(self.recorded_seq, seq)  # a taken-over session re-records
-        if self.connection is not None and seq == self.written_seq + 1:
-            self.written_seq = seq
-            self.write(_dispatch_message(seq, name, payload))
-
-    def attach(self, connection: Connection, compress: Compressor | None, sent: int) -> None:
+    def attach(self, connection: Connection, sent: int) -> None:
         """The session continues on `connection`, which has had every dispatch up to `sent`."""
-        self.connection = connection
-        self.compress = compress
-        self.written_seq = sent
-        self.detached_at = None
+        if (backlogged := self.feed.attach(connection, sent)) is not None:
+            assert isinstance(backlogged, Connection)
+            backlogged.start_writer()
 
     def write(self, message: bytes) -> None:
-        """Sends one gateway message on the live connection, if any. A consumer too slow to
-        take it is closed with 4000 and detached: it RESUMEs and gets it from the replay."""
+        """One gateway message other than a dispatch (a heartbeat ACK, say) on the live
+        connection. A consumer too slow to take it is closed (4000): it RESUMEs."""
         connection = self.connection
-        if connection is None:
-            return
-        if not connection.send(encode(message, self.compress)):
-            connection.close(Close.UNKNOWN_ERROR, "slow consumer: resume")
-            self.detach()
+        if connection is not None and not connection.send(message):
+            self.close(Close.UNKNOWN_ERROR, "slow consumer: resume")
 
-    def detach(self) -> None:
-        self.connection = None
-        self.compress = None
-        self.detached_at = time.monotonic()
-
-    def missed_since(self, seq: int) -> list[bytes] | None:
-        """The dispatches after `seq` that may be sent, or None when some of them are no
-        longer kept."""
-        if seq > self.seq or seq < 0:
-            return None
-        if seq >= self.recorded_seq:
-            return []
-        if not self.replay or self.replay[0][0] > seq + 1:
-            return None
-        return [
-            _dispatch_message(number, name, payload)
-            for number, name, payload, _, _ in self.replay
-            if seq < number <= self.recorded_seq
-        ]
+    def close(self, code: int, reason: str) -> None:
+        """Closes the live connection, if any, and detaches from it."""
+        if (closing := self.feed.close(code, reason)) is not None:
+            assert isinstance(closing, Connection)
+            closing.start_writer()
 
 
-Replayable = tuple[int, str, bytes, float, int | None]  # seq, name, payload, time, event id
+def new_feed(number: int, *, held: bool) -> Feed:
+    return Feed(number, held, REPLAY_KEEP_S, REPLAY_MIN_EVENTS, REPLAY_MAX_EVENTS)
 
 
-def encode(message: bytes, compress: Compressor | None) -> bytes:
-    """One gateway message as a WebSocket frame: text, or binary through zlib-stream."""
-    return frame(Opcode.BINARY, compress(message)) if compress else frame(Opcode.TEXT, message)
+def start_writers(outlets: list[Outlet]) -> None:
+    """The connections a delivery left with a queue: their writers take it from here."""
+    for outlet in outlets:
+        assert isinstance(outlet, Connection)
+        outlet.start_writer()
 
 
 def op_message(op: Op, d: object) -> bytes:
     """A message other than a dispatch: no sequence, no name."""
     return orjson.dumps({"op": int(op), "d": d, "s": None, "t": None})
-
-
-def _dispatch_message(seq: int, name: str, payload: bytes) -> bytes:
-    """An op 0 message: the payload, serialized once for everyone, spliced in as it is."""
-    return b'{"op":0,"s":%d,"t":"%s","d":%s}' % (seq, name.encode(), payload)

@@ -1,15 +1,25 @@
-from typing import Final, final
+from typing import Final, Self, final
+
+from typing_extensions import disjoint_base
 
 __all__ = [
     "DISCORD_EPOCH_MS",
     "MAX_SNOWFLAKE_BATCH",
+    "SENT_BACKLOGGED",
+    "SENT_QUEUED",
+    "SENT_REFUSED",
+    "SENT_WRITTEN",
     "ChannelPermissions",
+    "Feed",
     "GuildMembers",
     "GuildPermissions",
+    "Outlet",
     "PermissionsValueError",
     "SnowflakeGenerator",
     "SnowflakeValueError",
     "decode_snowflake",
+    "deliver",
+    "release",
 ]
 
 _Overwrite = tuple[int, int, int, int]
@@ -86,3 +96,99 @@ class GuildMembers:
     def who_has(self, permission: int, channel: ChannelPermissions) -> bytes:
         """One byte per member, in snapshot order: 1 when they have every bit of
         `permission` in `channel`. Runs with the GIL released."""
+
+SENT_WRITTEN: Final[int]
+"""All of it is in the kernel."""
+SENT_BACKLOGGED: Final[int]
+"""Some of it waits in a queue that was empty: start the connection's writer."""
+SENT_QUEUED: Final[int]
+"""Some of it waits behind earlier queued bytes; the writer is already on it."""
+SENT_REFUSED: Final[int]
+"""Not taken: the outlet is closed, or its queue would pass its bound."""
+
+@disjoint_base
+class Outlet:
+    """One connection's sending side: the socket (owned from here on), its compression, and
+    a bounded queue for what the kernel will not take now. Writes never block. Subclassable,
+    so that the gateway's connection is the object fanout hands back to drain."""
+
+    def __new__(cls, fd: int, max_queued: int) -> Self:
+        """Takes ownership of the connected TCP socket `fd` (from `socket.detach()`)."""
+    @property
+    def fileno(self) -> int:
+        """The socket's descriptor, to wait on; not valid after `shutdown`."""
+    @property
+    def queued(self) -> int:
+        """Bytes waiting for the writer."""
+    @property
+    def open(self) -> bool:
+        """False once a close frame went in or the socket failed."""
+    def compress(self, kind: str) -> None:
+        """Compresses every later message: "zlib-stream" or "zstd-stream"."""
+    def read(self) -> bytes | None:
+        """The peer's next bytes: None when none have arrived, b"" at its end."""
+    def send_message(self, message: bytes) -> int:
+        """A gateway message, through the connection's compression; returns a SENT_* code."""
+    def send_frame(self, opcode: int, payload: bytes) -> int:
+        """A frame with this opcode, uncompressed; returns a SENT_* code."""
+    def send_raw(self, data: bytes) -> int:
+        """Bytes as they are (HTTP before the upgrade); returns a SENT_* code."""
+    def close(self, code: int, reason: str) -> int:
+        """A close frame after what is queued, then nothing more; returns a SENT_* code.
+        With the queue full, frames not yet started are dropped for it."""
+    def flush(self) -> bool:
+        """Writes what is queued as far as the kernel takes it; True once nothing is left."""
+    def shutdown(self) -> None:
+        """Closes the socket."""
+
+@final
+class Feed:
+    """One gateway session's dispatches: numbered (`s`), kept for RESUME (every one of the
+    last `keep_s`, at least `min_events`, at most `max_events`, none the client acknowledged),
+    and sent in order on the outlet it is attached to. A held feed (several nodes) sends a
+    dispatch only once `release` says the journal has it."""
+
+    def __new__(
+        cls, number: int, held: bool, keep_s: float, min_events: int, max_events: int
+    ) -> Feed: ...
+    @property
+    def number(self) -> int:
+        """The session's name in this node's journal."""
+    @property
+    def seq(self) -> int:
+        """The last dispatch numbered."""
+    @property
+    def recorded_seq(self) -> int:
+        """Dispatches up to here may be sent (or replayed)."""
+    def set_recorded(self, seq: int) -> None:
+        """A session taken over: another node's journal already has everything up to `seq`."""
+    def start_at(self, seq: int) -> bool:
+        """Numbering carries on from `seq`; False once anything was dispatched."""
+    @property
+    def outlet(self) -> Outlet | None:
+        """The outlet the session is attached to, if any."""
+    def is_on(self, outlet: Outlet) -> bool: ...
+    def detached_for(self) -> float | None:
+        """Seconds since the session lost its connection; None while it has one."""
+    def attach(self, outlet: Outlet, sent: int) -> Outlet | None:
+        """Continues on `outlet`, which has had every dispatch up to `sent`, sending it what
+        it may. Returns the outlet if its writer must be started."""
+    def detach(self) -> None: ...
+    def close(self, code: int, reason: str) -> Outlet | None:
+        """Closes the connection with `code` and detaches; returns the outlet if its writer
+        must be started to send the close."""
+    def acknowledge(self, seq: int) -> None:
+        """The client's heartbeat says it has every dispatch up to `seq`."""
+    def missed_since(self, seq: int) -> list[bytes] | None:
+        """The gateway messages after `seq`, or None when they are not all kept."""
+
+def deliver(
+    feeds: list[Feed], name: str, payload: bytes, event_id: int | None, mark: int
+) -> tuple[list[int], list[Outlet]]:
+    """One dispatch to every feed, each numbered, framed and written in turn; slow consumers
+    are closed (4000) and detached on the way. Returns `[number, seq, …]` of the held feeds,
+    to journal, and the outlets whose writers must be started."""
+
+def release(feeds: list[Feed], mark: int) -> list[Outlet]:
+    """The journal has every dispatch staged up to `mark`: held feeds send them. Returns the
+    outlets whose writers must be started."""

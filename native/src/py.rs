@@ -4,10 +4,15 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
+use std::net::TcpStream;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use pyo3::exceptions::PyOSError;
 use pyo3::types::PyBytes;
 
+use crate::fanout::{self, Dispatch, Outcome, OutletHandle, ReplayLimits, Scratch, Sent};
 use crate::permissions::{self, Overwrite, PermissionsError, Target};
 use crate::snowflake::{self, SnowflakeError};
 
@@ -213,12 +218,276 @@ fn decode_snowflake(snowflake: u64) -> (u64, u64, u64, u64) {
     )
 }
 
+/// One connection's sending side (gateway/connection.py subclasses it). Owns the socket.
+#[pyclass(subclass, module = "trioxide_native._native")]
+struct Outlet {
+    fd: RawFd,
+    inner: fanout::Outlet,
+}
+
+const RECEIVE_BYTES: usize = 65536;
+
+fn sent_code(sent: Sent) -> u8 {
+    match sent {
+        Sent::Written => 0,
+        Sent::Backlogged => 1,
+        Sent::Queued => 2,
+        Sent::Refused => 3,
+    }
+}
+
+#[pymethods]
+impl Outlet {
+    /// Takes ownership of the connected TCP socket `fd` (from `socket.detach()`).
+    #[new]
+    fn new(fd: RawFd, max_queued: usize) -> PyResult<Self> {
+        if fd < 0 {
+            return Err(PyValueError::new_err("not a file descriptor"));
+        }
+        // SAFETY: the caller detached `fd` from its Python socket and hands it over: nothing
+        // else owns or closes it from here on.
+        #[allow(unsafe_code)]
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        let inner = fanout::Outlet::new(TcpStream::from(owned), max_queued)
+            .map_err(|e| PyOSError::new_err(e.to_string()))?;
+        Ok(Self { fd, inner })
+    }
+
+    /// The socket's descriptor, to wait on; not valid after `shutdown`.
+    #[getter]
+    fn fileno(&self) -> RawFd {
+        self.fd
+    }
+
+    /// Bytes waiting for the writer.
+    #[getter]
+    fn queued(&self) -> usize {
+        self.inner.queued()
+    }
+
+    /// False once a close frame went in or the socket failed.
+    #[getter]
+    fn open(&self) -> bool {
+        self.inner.is_open()
+    }
+
+    /// Compresses every later message: "zlib-stream" or "zstd-stream".
+    fn compress(&mut self, kind: &str) -> PyResult<()> {
+        let compression = match kind {
+            "zlib-stream" => fanout::Compression::Zlib,
+            "zstd-stream" => fanout::Compression::Zstd,
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown compression {kind:?}"
+                )))
+            }
+        };
+        self.inner
+            .compress(compression)
+            .map_err(|e| PyOSError::new_err(e.to_string()))
+    }
+
+    /// The peer's next bytes: None when none have arrived, b"" at its end.
+    fn read<'py>(&mut self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        let mut buffer = vec![0; RECEIVE_BYTES];
+        let size = self.inner.receive(&mut buffer)?;
+        Some(PyBytes::new(py, buffer.get(..size).unwrap_or_default()))
+    }
+
+    /// A gateway message; returns a SENT_* code.
+    fn send_message(&mut self, message: &[u8]) -> u8 {
+        sent_code(self.inner.send_message(message, &mut Vec::new()))
+    }
+
+    /// A frame with this opcode, uncompressed; returns a SENT_* code.
+    fn send_frame(&mut self, opcode: u8, payload: &[u8]) -> u8 {
+        sent_code(self.inner.send_frame(opcode, payload))
+    }
+
+    /// Bytes as they are (HTTP before the upgrade); returns a SENT_* code.
+    fn send_raw(&mut self, data: &[u8]) -> u8 {
+        sent_code(self.inner.send_raw(data))
+    }
+
+    /// A close frame after what is queued, then nothing more; returns a SENT_* code.
+    fn close(&mut self, code: u16, reason: &str) -> u8 {
+        sent_code(self.inner.close(code, reason))
+    }
+
+    /// Writes what is queued as far as the kernel takes it; True once nothing is left.
+    fn flush(&mut self) -> bool {
+        self.inner.flush()
+    }
+
+    fn shutdown(&mut self) {
+        self.inner.shutdown();
+    }
+}
+
+impl OutletHandle for Py<Outlet> {
+    fn with_outlet<R>(&self, use_outlet: impl FnOnce(&mut fanout::Outlet) -> R) -> R {
+        Python::attach(|py| use_outlet(&mut self.bind(py).borrow_mut().inner))
+    }
+}
+
+/// One session's numbered dispatches, kept for RESUME, and the outlet it is attached to.
+#[pyclass(module = "trioxide_native._native")]
+struct Feed(fanout::Feed<Py<Outlet>>);
+
+fn to_drain(outcome: Outcome, feed: &Feed, py: Python<'_>, into: &mut Vec<Py<Outlet>>) {
+    if outcome == Outcome::Backlogged {
+        if let Some(outlet) = feed.0.outlet() {
+            into.push(outlet.clone_ref(py));
+        }
+    }
+}
+
+#[pymethods]
+impl Feed {
+    /// `held`: several nodes; a dispatch is sent only once `release` says the journal has it.
+    #[new]
+    fn new(number: u64, held: bool, keep_s: f64, min_events: usize, max_events: usize) -> Self {
+        let limits = ReplayLimits {
+            keep: Duration::from_secs_f64(keep_s.max(0.0)),
+            min_events,
+            max_events,
+        };
+        Self(fanout::Feed::new(number, held, limits))
+    }
+
+    #[getter]
+    fn number(&self) -> u64 {
+        self.0.number
+    }
+
+    /// The last dispatch numbered.
+    #[getter]
+    fn seq(&self) -> u64 {
+        self.0.seq()
+    }
+
+    /// Dispatches up to here may be sent (or replayed).
+    #[getter]
+    fn recorded_seq(&self) -> u64 {
+        self.0.recorded()
+    }
+
+    /// A session taken over: another node's journal already has everything up to `seq`.
+    fn set_recorded(&mut self, seq: u64) {
+        self.0.set_recorded(seq);
+    }
+
+    /// Numbering carries on from `seq`; False once anything was dispatched.
+    fn start_at(&mut self, seq: u64) -> bool {
+        self.0.start_at(seq)
+    }
+
+    /// The outlet the session is attached to, if any.
+    #[getter]
+    fn outlet(&self, py: Python<'_>) -> Option<Py<Outlet>> {
+        self.0.outlet().map(|o| o.clone_ref(py))
+    }
+
+    fn is_on(&self, outlet: &Bound<'_, Outlet>) -> bool {
+        self.0.outlet().is_some_and(|o| o.is(outlet))
+    }
+
+    /// Seconds since the session lost its connection; None while it has one.
+    fn detached_for(&self) -> Option<f64> {
+        self.0.detached_for().map(|d| d.as_secs_f64())
+    }
+
+    /// Continues on `outlet`, which has had every dispatch up to `sent`, and sends it what it
+    /// may. Returns the outlet if its writer must be started.
+    fn attach(&mut self, py: Python<'_>, outlet: Py<Outlet>, sent: u64) -> Option<Py<Outlet>> {
+        let outcome = self.0.attach(outlet, sent, &mut Scratch::default());
+        let mut drain = Vec::new();
+        to_drain(outcome, self, py, &mut drain);
+        drain.pop()
+    }
+
+    fn detach(&mut self) {
+        self.0.detach();
+    }
+
+    /// Closes the connection with `code` and detaches; returns the outlet if its writer must
+    /// be started to send the close.
+    fn close(&mut self, code: u16, reason: &str) -> Option<Py<Outlet>> {
+        match self.0.close(code, reason)? {
+            (outlet, Sent::Backlogged) => Some(outlet),
+            _ => None,
+        }
+    }
+
+    /// The client's heartbeat says it has everything up to `seq`.
+    fn acknowledge(&mut self, seq: u64) {
+        self.0.acknowledge(seq);
+    }
+
+    /// The gateway messages after `seq`, or None when they are not all kept.
+    fn missed_since<'py>(&self, py: Python<'py>, seq: u64) -> Option<Vec<Bound<'py, PyBytes>>> {
+        let missed = self.0.missed_since(seq)?;
+        Some(missed.iter().map(|m| PyBytes::new(py, m)).collect())
+    }
+}
+
+/// One dispatch to every feed in `feeds`, each numbered, framed and written in turn. Returns
+/// `(journal, drain)`: for held feeds, `[number, seq, …]` to journal; the outlets whose
+/// writers must be started. Slow consumers are closed (4000) and detached on the way.
+#[pyfunction]
+#[pyo3(signature = (feeds, name, payload, event_id, mark))]
+fn deliver(
+    py: Python<'_>,
+    feeds: Vec<Bound<'_, Feed>>,
+    name: &str,
+    payload: &[u8],
+    event_id: Option<u64>,
+    mark: u64,
+) -> (Vec<u64>, Vec<Py<Outlet>>) {
+    let dispatch = Arc::new(Dispatch::new(name, payload, event_id, mark));
+    let now = Instant::now();
+    let mut scratch = Scratch::default();
+    let mut journal = Vec::new();
+    let mut drain = Vec::new();
+    for feed in &feeds {
+        let mut feed = feed.borrow_mut();
+        let (seq, outcome) = feed.0.push(&dispatch, now, &mut scratch);
+        if feed.0.recorded() < seq {
+            journal.extend([feed.0.number, seq]);
+        }
+        to_drain(outcome, &feed, py, &mut drain);
+    }
+    (journal, drain)
+}
+
+/// The journal has every dispatch staged up to `mark`: held feeds send them. Returns the
+/// outlets whose writers must be started.
+#[pyfunction]
+fn release(py: Python<'_>, feeds: Vec<Bound<'_, Feed>>, mark: u64) -> Vec<Py<Outlet>> {
+    let mut scratch = Scratch::default();
+    let mut drain = Vec::new();
+    for feed in &feeds {
+        let mut feed = feed.borrow_mut();
+        let outcome = feed.0.release(mark, &mut scratch);
+        to_drain(outcome, &feed, py, &mut drain);
+    }
+    drain
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SnowflakeGenerator>()?;
     m.add_class::<GuildPermissions>()?;
     m.add_class::<GuildMembers>()?;
     m.add_class::<ChannelPermissions>()?;
+    m.add_class::<Outlet>()?;
+    m.add_class::<Feed>()?;
+    m.add_function(wrap_pyfunction!(deliver, m)?)?;
+    m.add_function(wrap_pyfunction!(release, m)?)?;
+    m.add("SENT_WRITTEN", sent_code(Sent::Written))?;
+    m.add("SENT_BACKLOGGED", sent_code(Sent::Backlogged))?;
+    m.add("SENT_QUEUED", sent_code(Sent::Queued))?;
+    m.add("SENT_REFUSED", sent_code(Sent::Refused))?;
     m.add(
         "PermissionsValueError",
         m.py().get_type::<PermissionsValueError>(),

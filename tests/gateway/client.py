@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import trio
+from pyzstd import ZstdDecompressor
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
     AcceptConnection,
@@ -50,7 +51,7 @@ class Refused(Exception):
 class GatewayClient:
     stream: trio.SocketStream
     ws: WSConnection
-    inflate: Any = None  # a zlib decompressobj for zlib-stream
+    inflate: Any = None  # zlib-stream or zstd-stream: a streaming decompressor
     hello: dict[str, Any] = field(default_factory=dict)
     session_id: str = ""
     seq: int = 0
@@ -97,8 +98,11 @@ class GatewayClient:
         raw = await self.get_message()
         if self.inflate is not None:
             assert isinstance(raw, bytes)
-            assert raw.endswith(b"\x00\x00\xff\xff")  # each message ends a flush
-            raw = self.inflate.decompress(raw)
+            if isinstance(self.inflate, ZstdDecompressor):
+                assert not self.inflate.eof  # one frame for the connection's life
+            else:
+                assert raw.endswith(b"\x00\x00\xff\xff")  # each message ends a flush
+            raw = self.inflate.decompress(raw)  # each message decodes whole, on arrival
         payload: dict[str, Any] = json.loads(raw)
         if payload.get("s") is not None:
             assert payload["s"] == self.seq + 1, (payload["s"], self.seq)
@@ -165,9 +169,17 @@ async def open_socket(
         extra = [(name.encode(), value.encode()) for name, value in headers or []]
         request = Request(host=parts.netloc, target=f"/?{query}", extra_headers=extra)
         await stream.send_all(ws.send(request))
-        client = GatewayClient(stream, ws, zlib.decompressobj() if "zlib-stream" in query else None)
+        client = GatewayClient(stream, ws, _decompressor(query))
         assert await client.get_message() == ""  # accepted
         yield client
+
+
+def _decompressor(query: str) -> Any:
+    if "compress=zlib-stream" in query:
+        return zlib.decompressobj()
+    if "compress=zstd-stream" in query:
+        return ZstdDecompressor()
+    return None
 
 
 @asynccontextmanager

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from core.domain.permissions import Permission
 from core.events import Intent
 from tests.api.rooms import new_room, send
@@ -127,12 +129,46 @@ async def test_intents_choose_the_events(api: ApiClient, gateway: str) -> None:
         assert (seen["id"], seen["content"]) == (mention["id"], mention["content"])
 
 
-async def test_zlib_stream_carries_the_same_dispatches(api: ApiClient, gateway: str) -> None:
+@pytest.mark.parametrize("compress", ["zlib-stream", "zstd-stream"])
+async def test_compressed_streams_carry_the_same_dispatches(
+    api: ApiClient, gateway: str, compress: str
+) -> None:
     room = await new_room(api)
-    async with connect(gateway, "v=10&encoding=json&compress=zlib-stream") as member:
+    async with connect(gateway, f"v=10&encoding=json&compress={compress}") as member:
+        await ready(member, room.member)  # HELLO, READY, GUILD_CREATE: compressed too
+        small = await send(api, room.owner, room, content="squeezed")
+        large = await send(
+            api, room.owner, room, content="big " * 400, embeds=[{"description": "wide " * 800}]
+        )
+        again = await send(api, room.owner, room, content="squeezed again")
+        for message in (small, large, again):  # each decodes alone, in one stream (> 4 KB too)
+            assert await member.dispatch("MESSAGE_CREATE") == message
+        await member.send(1, member.seq)
+        assert (await member.receive())["op"] == 11
+
+
+async def test_a_heartbeat_lets_the_acknowledged_dispatches_go(
+    api: ApiClient, gateway: str
+) -> None:
+    """A client never resumes from before the `seq` its heartbeat acknowledged, so those
+    dispatches (READY and GUILD_CREATE, the big ones) are not kept for it."""
+    room = await new_room(api)
+    async with connect(gateway) as member:
         await ready(member, room.member)
-        sent = await send(api, room.owner, room, content="squeezed " * 50)
-        assert await member.dispatch("MESSAGE_CREATE") == sent
+        first = await send(api, room.owner, room, content="before the heartbeat")
+        assert (await member.dispatch("MESSAGE_CREATE"))["id"] == first["id"]
+        session_id, acknowledged = member.session_id, member.seq
+        await member.send(1, acknowledged)
+        assert (await member.receive())["op"] == 11
+        await member.close(4000)
+    resume = {"token": room.member.token, "session_id": session_id}
+    async with connect(gateway) as early:
+        await early.send(6, resume | {"seq": acknowledged - 1})
+        assert await early.receive() == {"op": 9, "d": False, "s": None, "t": None}
+    async with connect(gateway) as again:
+        again.seq = acknowledged
+        await again.send(6, resume | {"seq": acknowledged})
+        assert await again.dispatch("RESUMED") == {}
 
 
 async def test_resume_replays_exactly_what_was_missed_in_order(
