@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from bench.gateway_client import GatewayError, GatewaySession
+from bench.gateway_client import GatewayError, GatewaySession, pump_all
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -98,13 +98,17 @@ class _Worker:
         except (GatewayError, OSError, trio.TooSlowError) as error:
             self.failures.append(type(error).__name__ + ": " + str(error))
 
-    async def pump(self, held: _Held) -> None:
-        gateway = held.gateway
-        assert gateway is not None
-        try:
-            await gateway.pump(lambda _, dispatch: self.on_dispatch(held, dispatch))
-        except (GatewayError, OSError):
-            held.lost_connection = True
+    async def pump(self) -> None:
+        by_session = {h.gateway: h for h in self.held if h.gateway is not None}
+
+        def lost(gateway: GatewaySession) -> None:
+            by_session[gateway].lost_connection = True
+
+        await pump_all(
+            list(by_session),
+            lambda gateway, dispatch: self.on_dispatch(by_session[gateway], dispatch),
+            lost,
+        )
 
     async def resume(self, held: _Held) -> None:
         """RESUMEs on a new connection; returns once RESUMED arrived (or it failed)."""
@@ -158,9 +162,7 @@ async def _serve(plan: Plan, pipe: Connection) -> None:
     worker.cpu_start = usage.ru_utime + usage.ru_stime
     pipe.send({"ready_s": worker.ready_s, "failures": worker.failures[:20]})
     async with trio.open_nursery() as nursery:
-        for held in worker.held:
-            if held.gateway is not None:
-                nursery.start_soon(worker.pump, held)
+        nursery.start_soon(worker.pump)
         while True:
             order = await trio.to_thread.run_sync(pipe.recv, abandon_on_cancel=True)
             if order == "count":

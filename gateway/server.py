@@ -309,13 +309,14 @@ class Gateway:
         keep: bool = True,
     ) -> None:
         """One dispatch to every feed, numbered, framed and written in one native call; with
-        several nodes, written once the journal has it. `keep=False`: another node need not
-        replay it (READY, GUILD_CREATE)."""
+        several nodes, written once the journal has it. `keep=False` (READY, the first
+        GUILD_CREATEs): not kept for a RESUME once sent, here or on another node; a client
+        resuming from before it is told to identify again (op 9)."""
         if not feeds:
             return
         journal = self.journal
         mark = 0 if journal is None else journal.next_mark()
-        sent, backlogged = deliver(feeds, name, payload, event_id, mark)
+        sent, backlogged = deliver(feeds, name, payload, event_id, mark, keep=keep)
         if journal is not None:
             journal.stage(feeds, sent, name, payload, event_id, keep=keep)
         start_writers(backlogged)

@@ -183,11 +183,19 @@ class Feed:
         """The gateway messages after `seq`, or None when they are not all kept."""
 
 def deliver(
-    feeds: list[Feed], name: str, payload: bytes, event_id: int | None, mark: int
+    feeds: list[Feed],
+    name: str,
+    payload: bytes,
+    event_id: int | None,
+    mark: int,
+    *,
+    keep: bool = True,
 ) -> tuple[list[int], list[Outlet]]:
     """One dispatch to every feed, each numbered, framed and written in turn; slow consumers
-    are closed (4000) and detached on the way. Returns `[number, seq, …]` of the held feeds,
-    to journal, and the outlets whose writers must be started."""
+    are closed (4000) and detached on the way. `keep=False`: not kept for a RESUME once sent
+    (READY and the first GUILD_CREATEs: each session's own, and large). Returns
+    `[number, seq, …]` of the held feeds, to journal, and the outlets whose writers must be
+    started."""
 
 def release(feeds: list[Feed], mark: int) -> list[Outlet]:
     """The journal has every dispatch staged up to `mark`: held feeds send them. Returns the

@@ -405,17 +405,21 @@ pub struct Dispatch {
     pub event_id: Option<u64>,
     /// The journal's count at staging: a held feed sends it once the journal has that far.
     pub mark: u64,
+    /// Kept for a RESUME once sent. READY and the first `GUILD_CREATE`s are not: they are each
+    /// session's own and large, and a client resuming from before them identifies again.
+    pub keep: bool,
     at: Instant,
 }
 
 impl Dispatch {
     #[must_use]
-    pub fn new(name: &str, payload: &[u8], event_id: Option<u64>, mark: u64) -> Self {
+    pub fn new(name: &str, payload: &[u8], event_id: Option<u64>, mark: u64, keep: bool) -> Self {
         Self {
             name: name.into(),
             payload: payload.into(),
             event_id,
             mark,
+            keep,
             at: Instant::now(),
         }
     }
@@ -670,6 +674,10 @@ impl<O: OutletHandle> Feed<O> {
             self.close(SLOW_CONSUMER.0, SLOW_CONSUMER.1);
             return Outcome::Closed;
         }
+        while self.first <= self.written && self.kept.front().is_some_and(|d| !d.keep) {
+            self.kept.pop_front();
+            self.first += 1;
+        }
         outcome
     }
 }
@@ -731,7 +739,13 @@ mod tests {
         let mut scratch = Scratch::default();
         let mut feed = Feed::new(1, false, limits());
         feed.attach(Rc::clone(&outlet), 0, &mut scratch);
-        let d = Arc::new(Dispatch::new("MESSAGE_CREATE", b"{\"x\":1}", Some(7), 0));
+        let d = Arc::new(Dispatch::new(
+            "MESSAGE_CREATE",
+            b"{\"x\":1}",
+            Some(7),
+            0,
+            true,
+        ));
         feed.push(&d, Instant::now(), &mut scratch);
         feed.push(&d, Instant::now(), &mut scratch);
         assert_eq!(
@@ -768,7 +782,7 @@ mod tests {
         let mut feed = Feed::new(1, true, limits());
         feed.attach(Rc::clone(&outlet), 0, &mut scratch);
         for mark in 1..=3 {
-            let d = Arc::new(Dispatch::new("E", b"{}", None, mark));
+            let d = Arc::new(Dispatch::new("E", b"{}", None, mark, true));
             feed.push(&d, Instant::now(), &mut scratch);
         }
         assert_eq!(feed.missed_since(0), Some(vec![]));
@@ -783,12 +797,27 @@ mod tests {
         let mut scratch = Scratch::default();
         let mut feed: Feed<Rc<RefCell<Outlet>>> = Feed::new(1, false, limits());
         for _ in 0..8 {
-            let d = Arc::new(Dispatch::new("E", b"{}", None, 0));
+            let d = Arc::new(Dispatch::new("E", b"{}", None, 0, true));
             feed.push(&d, Instant::now(), &mut scratch);
         }
         assert_eq!(feed.missed_since(3).map(|m| m.len()), Some(5));
         assert_eq!(feed.missed_since(2), None);
         assert_eq!(feed.missed_since(9), None);
+    }
+
+    #[test]
+    fn dispatches_not_kept_go_once_sent() {
+        let (outlet, _client) = pair(1 << 20);
+        let mut scratch = Scratch::default();
+        let mut feed = Feed::new(1, false, limits());
+        for keep in [false, false, true] {
+            let d = Arc::new(Dispatch::new("E", b"{}", None, 0, keep));
+            feed.push(&d, Instant::now(), &mut scratch);
+        }
+        assert_eq!(feed.missed_since(0).map(|m| m.len()), Some(3)); // not sent yet
+        feed.attach(Rc::clone(&outlet), 0, &mut scratch);
+        assert_eq!(feed.missed_since(2).map(|m| m.len()), Some(1));
+        assert_eq!(feed.missed_since(1), None);
     }
 
     #[test]
@@ -798,7 +827,7 @@ mod tests {
         let mut feed = Feed::new(1, false, limits());
         feed.attach(Rc::clone(&outlet), 0, &mut scratch);
         for _ in 0..4 {
-            let d = Arc::new(Dispatch::new("E", b"{}", None, 0));
+            let d = Arc::new(Dispatch::new("E", b"{}", None, 0, true));
             feed.push(&d, Instant::now(), &mut scratch);
         }
         feed.acknowledge(3);
@@ -819,7 +848,7 @@ mod tests {
             },
         );
         feed.attach(Rc::clone(&outlet), 0, &mut scratch);
-        let d = Arc::new(Dispatch::new("E", &[b' '; 1000], None, 0));
+        let d = Arc::new(Dispatch::new("E", &[b' '; 1000], None, 0, true));
         let mut outcomes = Vec::new();
         while feed.outlet().is_some() {
             outcomes.push(feed.push(&d, Instant::now(), &mut scratch).1);

@@ -431,11 +431,12 @@ impl Feed {
     }
 }
 
-/// One dispatch to every feed in `feeds`, each numbered, framed and written in turn. Returns
+/// One dispatch to every feed in `feeds`, each numbered, framed and written in turn (`keep`:
+/// kept for a RESUME once sent, unlike READY and the first `GUILD_CREATE`s). Returns
 /// `(journal, drain)`: for held feeds, `[number, seq, …]` to journal; the outlets whose
 /// writers must be started. Slow consumers are closed (4000) and detached on the way.
 #[pyfunction]
-#[pyo3(signature = (feeds, name, payload, event_id, mark))]
+#[pyo3(signature = (feeds, name, payload, event_id, mark, *, keep = true))]
 fn deliver(
     py: Python<'_>,
     feeds: Vec<Bound<'_, Feed>>,
@@ -443,8 +444,9 @@ fn deliver(
     payload: &[u8],
     event_id: Option<u64>,
     mark: u64,
+    keep: bool,
 ) -> (Vec<u64>, Vec<Py<Outlet>>) {
-    let dispatch = Arc::new(Dispatch::new(name, payload, event_id, mark));
+    let dispatch = Arc::new(Dispatch::new(name, payload, event_id, mark, keep));
     let now = Instant::now();
     let mut scratch = Scratch::default();
     let mut journal = Vec::new();

@@ -137,6 +137,7 @@ async def test_a_session_resumed_on_another_node_leaves_the_live_one(
                 await new.dispatch("RESUMED")
                 after = await post(nodes_api, room, 1)
                 assert await messages(new, 1) == after
-                # The first node let the session go: its connection is closed, resumable.
-                assert await messages(old, 1) == before[1:]
+                # The first node let the session go: its connection is closed, resumable. The
+                # second message may or may not have reached it first: the new node replayed
+                # it either way, from the journal.
                 assert await old.closed_with() == 4000
