@@ -189,6 +189,29 @@ class Gateway:
 
     async def _converse(self, connection: Connection) -> Session | None:
         """The conversation on one connection; returns the session it ended with."""
+        upgraded = await self._upgrade(connection)
+        if upgraded is None:
+            return None
+        query, early = upgraded
+        conversation = _Conversation(self, connection, query)
+        try:
+            conversation.check_query()
+            await conversation.run(early)
+        except _Closed as closed:
+            if conversation.session is not None and closed.code in (1000, 1001):
+                self._end(conversation.session)  # a clean close ends the session
+            connection.close(closed.code, closed.reason)  # (an echo, if the client closed)
+            if not closed.by_client:
+                await conversation.await_close_reply()
+        except ProtocolError as error:
+            code = Close.DECODE_ERROR if error.code == 1009 else error.code
+            connection.close(code, error.reason)
+        return conversation.session
+
+    async def _upgrade(self, connection: Connection) -> tuple[dict[str, str], bytes] | None:
+        """The WebSocket handshake: the query and any bytes after it, or None when refused.
+        (Its own frame, so the request's bytes and headers are not kept for the connection's
+        life: an idle session is mostly what it keeps.)"""
         buffer = b""
         with trio.move_on_after(HANDSHAKE_TIMEOUT_S):
             while (end := handshake_end(buffer)) < 0 and len(buffer) < MAX_HANDSHAKE_BYTES:
@@ -208,20 +231,7 @@ class Gateway:
             connection.send_bytes(http_refusal(error.status, error.reason))
             return None
         connection.send_bytes(handshake.response())
-        conversation = _Conversation(self, connection, handshake.query)
-        try:
-            conversation.check_query()
-            await conversation.run(buffer[end:])
-        except _Closed as closed:
-            if conversation.session is not None and closed.code in (1000, 1001):
-                self._end(conversation.session)  # a clean close ends the session
-            connection.close(closed.code, closed.reason)  # (an echo, if the client closed)
-            if not closed.by_client:
-                await conversation.await_close_reply()
-        except ProtocolError as error:
-            code = Close.DECODE_ERROR if error.code == 1009 else error.code
-            connection.close(code, error.reason)
-        return conversation.session
+        return handshake.query, buffer[end:]
 
     # Sessions.
 
@@ -776,6 +786,8 @@ def _member_request(d: object) -> MemberRequest | None:
 class _Conversation:
     """The protocol on one connection, from HELLO to close."""
 
+    __slots__ = ("_connection", "_gateway", "_parser", "_payload_times", "_query", "session")
+
     def __init__(self, gateway: Gateway, connection: Connection, query: dict[str, str]) -> None:
         self._gateway = gateway
         self._connection = connection
@@ -808,6 +820,7 @@ class _Conversation:
         limits = self._gateway._limits
         self.send(Op.HELLO, {"heartbeat_interval": limits.heartbeat_interval_ms})
         pending = self._parser.feed(early) if early else []
+        del early  # not kept for the connection's life
         deadline = trio.current_time() + limits.heartbeat_deadline_s
         while True:
             while pending:

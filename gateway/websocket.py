@@ -141,6 +141,8 @@ class FrameParser:
     RFC 6455 gives, unmasked frames, reserved bits, bad opcodes, fragmented control frames,
     and any message over `max_message` bytes (1009) before buffering it."""
 
+    __slots__ = ("_buffer", "_fragment_opcode", "_fragment_size", "_fragments", "_max")
+
     def __init__(self, max_message: int) -> None:
         self._max = max_message
         self._buffer = bytearray()
