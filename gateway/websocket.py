@@ -1,9 +1,9 @@
-"""RFC 6455 on a plain non-blocking socket: the opening handshake, client frames in, server
-frames out. The gateway owns both directions of the socket (ARCHITECTURE.md: a library writing
+"""RFC 6455 on a plain non-blocking socket: the opening handshake and client frames in (server
+frames are built natively, core/fanout.py). The gateway owns both directions of the socket (ARCHITECTURE.md: a library writing
 its own pong or close frames between ours would corrupt a zlib stream), so this is all of it.
 
 Sans-I/O: `parse_handshake` and `FrameParser` take bytes and return what they found; the
-connection (gateway/connection.py) does the reading and writing.
+connection (gateway/connection.py) does the reading, and native code frames what is written.
 """
 
 from __future__ import annotations
@@ -110,22 +110,6 @@ def http_refusal(status: int, reason: str) -> bytes:
         + ("Sec-WebSocket-Version: 13\r\n" if status == 426 else "")
         + "\r\n"
     ).encode() + body
-
-
-def frame(opcode: Opcode, payload: bytes) -> bytes:
-    """A server frame: final, unmasked."""
-    size = len(payload)
-    if size < 126:
-        head = struct.pack("!BB", 0x80 | opcode, size)
-    elif size < 1 << 16:
-        head = struct.pack("!BBH", 0x80 | opcode, 126, size)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 127, size)
-    return head + payload
-
-
-def close_frame(code: int, reason: str = "") -> bytes:
-    return frame(Opcode.CLOSE, struct.pack("!H", code) + reason.encode()[:123])
 
 
 @dataclass(frozen=True, slots=True)
