@@ -1,6 +1,7 @@
 """RFC 6455 on a plain non-blocking socket: the opening handshake and client frames in (server
-frames are built natively, core/fanout.py). The gateway owns both directions of the socket (ARCHITECTURE.md: a library writing
-its own pong or close frames between ours would corrupt a zlib stream), so this is all of it.
+frames are built natively, core/fanout.py). The gateway owns both directions of the socket
+(ARCHITECTURE.md: a library writing its own pong or close frames between ours would corrupt a
+zlib stream), so this is all of it.
 
 Sans-I/O: `parse_handshake` and `FrameParser` take bytes and return what they found; the
 connection (gateway/connection.py) does the reading, and native code frames what is written.
