@@ -42,6 +42,9 @@ class EventName(enum.StrEnum):
     INVITE_CREATE = "INVITE_CREATE"
     INVITE_DELETE = "INVITE_DELETE"
     GUILD_AUDIT_LOG_ENTRY_CREATE = "GUILD_AUDIT_LOG_ENTRY_CREATE"
+    # Ephemeral, never in the outbox: a gateway node publishes it on the bus itself, with the
+    # guilds it is for; every node then tells its sessions there (gateway/presence.py).
+    PRESENCE_UPDATE = "PRESENCE_UPDATE"
     # Ours, never dispatched: tells every gateway node to close the sessions it names (4004).
     SESSIONS_REVOKED = "SESSIONS_REVOKED"
     # Ours, never dispatched: a gateway node is taking the named session over (gateway/journal.py).
@@ -132,6 +135,7 @@ _INTENT_TABLE: dict[EventName, tuple[Intent, Intent | None]] = {
         )
     },
     EventName.TYPING_START: (Intent.GUILD_MESSAGE_TYPING, Intent.DIRECT_MESSAGE_TYPING),
+    EventName.PRESENCE_UPDATE: (Intent.GUILD_PRESENCES, None),
 }
 
 

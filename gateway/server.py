@@ -10,12 +10,15 @@ the intents they asked for) and hands every recipient its frame without awaiting
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import trio
+from coredis.exceptions import RedisError
 
 from core.bus import Batch, SeenIds
 from core.domain.applications import granted_privileged_intents
@@ -29,7 +32,7 @@ from core.store import guilds as guild_store
 from core.store.outbox import Published
 from gateway.connection import Connection
 from gateway.journal import Journal, SessionRecord
-from gateway.presence import Presences, parse_presence
+from gateway.presence import MemoryBoard, Presences, RedisBoard, parse_presence
 from gateway.session import (
     RESUME_WINDOW_S,
     Close,
@@ -52,7 +55,7 @@ from gateway.websocket import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Sequence
 
     from core.access import GuildSnapshot
     from core.domain.permissions import ChannelPermissions, GuildMembers
@@ -60,6 +63,9 @@ if TYPE_CHECKING:
     from core.services import Services
     from core.sessions import GuildStart, Identity
     from core.store.database import Connection as DbConnection
+    from gateway.presence import Change, Shown
+
+    _PresenceWork = Callable[[], Awaitable[Change | None]]
 
 _log = logging.getLogger(__name__)
 
@@ -113,11 +119,21 @@ class Gateway:
         self._by_user: dict[int, set[Session]] = {}
         self._audiences: dict[int, _GuildAudience] = {}  # guild id → who sees what there
         self._seen = SeenIds()
-        self._presences = Presences()
         self._takeovers: dict[str, _Takeover] = {}
-        # With several nodes (Redis), what each session was sent is journaled there first.
+        # With several nodes (Redis), what each session was sent is journaled there first, and
+        # presences are kept there for every node to see.
         redis = services.redis
-        self.journal = None if redis is None else Journal(redis, self._limits.resume_window_s)
+        window = self._limits.resume_window_s
+        self.journal = None if redis is None else Journal(redis, window)
+        self._presences = (
+            Presences(MemoryBoard(), "local")
+            if redis is None or self.journal is None
+            else Presences(RedisBoard(redis, int(window * 2) + 1), self.journal.node)
+        )
+        # Presence changes, in the order sessions make them (op 3 is rate limited with every
+        # other payload, so this queue is bounded by the connections' own limits).
+        self._presence_changes: trio.MemorySendChannel[_PresenceWork]
+        self._presence_changes, self._presence_work = trio.open_memory_channel(math.inf)
         self.public_url = ""  # known once listening
 
     async def serve(
@@ -137,6 +153,7 @@ class Gateway:
                     if self.journal is not None:
                         await background.start(self.journal.run)
                     await background.start(self._fanout)
+                    background.start_soon(self._keep_presences)
                     background.start_soon(self._forget_expired_sessions)
                     for listener in listeners:
                         background.start_soon(self._accept, listener, connections)
@@ -247,6 +264,11 @@ class Gateway:
         starts = await self._services.sessions.guilds(identity.user_id, large)
         index, count = shard
         starts = [s for s in starts if (s.guild_id >> 22) % count == index]
+        if intents & Intent.GUILD_PRESENCES:
+            for start in starts:
+                members = start.payload["members"]
+                assert isinstance(members, list)
+                start.payload["presences"] = await self.presences_of(start.guild_id, members)
         journal = self.journal
         session = Session(
             id=secrets.token_hex(16),
@@ -257,38 +279,80 @@ class Gateway:
                 0 if journal is None else journal.next_number(), held=journal is not None
             ),
         )
-        self._register(session)
-        if intents & Intent.GUILD_PRESENCES:
-            for start in starts:
-                start.payload["presences"] = self._presences_in(start.guild_id)
+        self._register(session)  # (nothing awaited after the guilds were read but presences)
         return session, starts
 
-    def set_presence(self, user_id: int, status: str, activities: list[dict[str, object]]) -> None:
-        if self._presences.set(user_id, status, activities):
-            self.announce_presence(user_id)
+    # Presence.
 
-    def announce_presence(self, user_id: int) -> None:
-        """PRESENCE_UPDATE, per guild, to the sessions there that asked for presences."""
-        shown = self._presences.shown(user_id)
-        guild_ids = {g for s in self._by_user.get(user_id, ()) for g in s.guilds}
-        for guild_id in guild_ids:
-            payload = orjson.dumps(
-                {"user": {"id": str(user_id)}, "guild_id": str(guild_id)} | shown
-            )
-            feeds = [
-                s.feed
-                for s in self._by_guild.get(guild_id, ())
-                if s.intents & Intent.GUILD_PRESENCES
-            ]
-            self.dispatch(feeds, "PRESENCE_UPDATE", payload)
+    def set_presence(
+        self, session: Session, status: str, activities: list[dict[str, object]]
+    ) -> None:
+        change = partial(
+            self._presences.set,
+            session.user_id,
+            session.id,
+            tuple(session.guilds),
+            status,
+            activities,
+        )
+        self._presence_changes.send_nowait(change)
 
-    def _presences_in(self, guild_id: int) -> list[dict[str, object]]:
-        users = {s.user_id for s in self._by_guild.get(guild_id, ())}
+    async def presences_of(self, guild_id: int, members: list[dict[str, Any]]) -> list[Shown]:
+        """The presences of the guild's `members` (member objects) who are online."""
+        user_ids = [int(member["user"]["id"]) for member in members]
+        online = await self._presences.online(user_ids)
         return [
-            {"user": {"id": str(u)}, "guild_id": str(guild_id)} | shown
-            for u in sorted(users)
-            if (shown := self._presences.shown(u))["status"] != "offline"
+            {"user": {"id": str(u)}, "guild_id": str(guild_id)} | online[u]
+            for u in user_ids
+            if u in online
         ]
+
+    async def _keep_presences(self) -> None:
+        """Makes the presence changes sessions asked for and announces them on the bus, for
+        every node; now and then sweeps away the presences of nodes gone silent."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._sweep_presences)
+            async for change in self._presence_work:
+                try:
+                    made = await change()
+                    if made is not None:
+                        await self._announce([made])
+                except (OSError, RedisError) as error:  # Redis is away: presence is ephemeral
+                    _log.warning("presence not kept", extra={"error_type": type(error).__name__})
+
+    async def _sweep_presences(self) -> None:
+        window = self._limits.resume_window_s
+        while True:
+            try:
+                live = [user_id for user_id, sessions in self._by_user.items() if sessions]
+                if changes := await self._presences.sweep(live, window):
+                    await self._announce(changes)
+            except (OSError, RedisError) as error:
+                _log.warning("presence sweep failed", extra={"error_type": type(error).__name__})
+            await trio.sleep(window / 4)
+
+    async def _announce(self, changes: list[Change]) -> None:
+        events = [
+            Published(secrets.randbits(62), EventName.PRESENCE_UPDATE, None, None, (), c.to_bus())
+            for c in changes
+        ]
+        await self._services.bus.publish(events)
+
+    def _show_presence(self, change: dict[str, object], among: list[Session] | None) -> None:
+        """PRESENCE_UPDATE, per guild, to the sessions there that asked for presences."""
+        guild_ids = change.pop("guild_ids")
+        assert isinstance(guild_ids, list)
+        for guild_id in guild_ids:
+            gid = int(guild_id)
+            sessions = (
+                self._by_guild.get(gid, ())
+                if among is None
+                else [s for s in among if gid in s.guilds]
+            )
+            feeds = [s.feed for s in sessions if s.intents & Intent.GUILD_PRESENCES]
+            if feeds:
+                payload = orjson.dumps({"guild_id": guild_id} | change)
+                self.dispatch(feeds, "PRESENCE_UPDATE", payload)
 
     def started(
         self, session: Session, shard: tuple[int, int], large_threshold: int, *, floor: int
@@ -355,9 +419,11 @@ class Gateway:
 
     def _end(self, session: Session) -> None:
         session.ended = True
-        last = self._by_user.get(session.user_id, set()) == {session}
-        if last and session.id in self._sessions and self._presences.clear(session.user_id):
-            self.announce_presence(session.user_id)  # offline, while the guilds are known
+        if session.id in self._sessions:
+            ending = partial(
+                self._presences.end, session.user_id, session.id, tuple(session.guilds)
+            )
+            self._presence_changes.send_nowait(ending)
         if self._unregister(session) and self.journal is not None:
             self.journal.stage_end(session.id)
 
@@ -431,6 +497,9 @@ class Gateway:
         if event.name is EventName.SESSION_MOVED:
             if among is None:
                 self._release(orjson.loads(event.payload))
+            return
+        if event.name is EventName.PRESENCE_UPDATE:
+            self._show_presence(orjson.loads(event.payload), among)
             return
         needed = needed_intent(event.name, in_guild=event.guild_id is not None)
         audience = self._audience(event, snapshots, recipients, among)
@@ -658,6 +727,9 @@ class Gateway:
         # Nothing awaited since the last look at `moving.batches`: from here fanout has it.
         self._register(session)
         self.started(session, record.shard, record.large_threshold, floor=seq)
+        self._presence_changes.send_nowait(
+            partial(self._presences.adopt, session.user_id, session.id)
+        )
         return session
 
 
@@ -873,7 +945,7 @@ class _Conversation:
                 presence = parse_presence(d)
                 if presence is None:
                     raise _Closed(Close.DECODE_ERROR, "PRESENCE_UPDATE is malformed")
-                self._gateway.set_presence(self.session.user_id, *presence)
+                self._gateway.set_presence(self.session, *presence)
         else:
             raise _Closed(Close.UNKNOWN_OPCODE, "Unknown opcode")
         return False
@@ -965,7 +1037,7 @@ class _Conversation:
         for start in starts:
             self._gateway.dispatch(feeds, "GUILD_CREATE", orjson.dumps(start.payload), keep=False)
         self._gateway.started(session, (shard[0], shard[1]), large, floor=session.feed.seq)
-        self._gateway.set_presence(identity.user_id, *presence)  # after READY, so it is first
+        self._gateway.set_presence(session, *presence)
 
     async def _request_members(self, session: Session, d: object) -> None:
         """op 8: GUILD_MEMBERS_CHUNK dispatches, up to 1,000 members each."""
@@ -998,7 +1070,7 @@ class _Conversation:
             if index == 0 and not_found:
                 payload["not_found"] = [str(i) for i in not_found]
             if d.get("presences") if isinstance(d, dict) else False:
-                payload["presences"] = []
+                payload["presences"] = await self._gateway.presences_of(request.guild_id, chunk)
             if isinstance(nonce, str):
                 payload["nonce"] = nonce
             self._gateway.dispatch([session.feed], "GUILD_MEMBERS_CHUNK", orjson.dumps(payload))

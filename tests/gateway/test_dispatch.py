@@ -275,6 +275,12 @@ async def test_presence_reaches_members_who_asked_and_ends_with_the_last_session
                     str(room.owner.id): "online",
                     str(room.member.id): "dnd",
                 }
+                asked = {"guild_id": room.guild_id, "user_ids": [str(room.member.id)]}
+                await late.send(8, asked | {"presences": True})
+                chunk = await late.next_named("GUILD_MEMBERS_CHUNK")  # (own presence first)
+                assert [(p["user"]["id"], p["status"]) for p in chunk["presences"]] == [
+                    (str(room.member.id), "dnd")
+                ]
             await member.send(3, {"status": "invisible", "activities": [], "since": None})
             assert (await presence_of(owner, room.member))["status"] == "offline"
             await member.send(3, {"status": "idle", "activities": [], "since": None})

@@ -13,10 +13,11 @@ import httpx
 import trio
 
 from bench.server import running_server
+from core.events import Intent
 from tests.api.rooms import Room, new_room, send
 from tests.api.test_guilds import add_member
-from tests.gateway.client import connect
-from tests.gateway.test_dispatch import ready
+from tests.gateway.client import DEFAULT_INTENTS, connect
+from tests.gateway.test_dispatch import presence_of, ready
 from tests.running import ApiClient
 from tests.test_cli import environment
 
@@ -141,3 +142,33 @@ async def test_a_session_resumed_on_another_node_leaves_the_live_one(
                 # second message may or may not have reached it first: the new node replayed
                 # it either way, from the journal.
                 assert await old.closed_with() == 4000
+
+
+async def test_presence_is_one_picture_across_nodes(
+    api: ApiClient, database_url: str, redis_url: str
+) -> None:
+    async with cluster(api, database_url, redis_url) as (nodes_api, first, second):
+        room = await new_room(nodes_api)
+        watching = DEFAULT_INTENTS | Intent.GUILD_PRESENCES
+        async with connect(first.gateway_url) as owner, connect(second.gateway_url) as member:
+            await owner.identify(room.owner.token, intents=watching)
+            await owner.dispatch("GUILD_CREATE")
+            await member.identify(room.member.token, presence={"status": "dnd", "activities": []})
+            await member.dispatch("GUILD_CREATE")
+            assert (await presence_of(owner, room.member))["status"] == "dnd"
+            async with connect(first.gateway_url) as late:  # the member is on the other node
+                await late.identify(room.owner.token, intents=watching)
+                presences = (await late.dispatch("GUILD_CREATE"))["presences"]
+                assert {p["user"]["id"]: p["status"] for p in presences} == {
+                    str(room.owner.id): "online",
+                    str(room.member.id): "dnd",
+                }
+            # The member's latest session decides what others see; when it ends, the one
+            # left on the other node does.
+            async with connect(first.gateway_url) as again:
+                await again.identify(room.member.token, presence={"status": "idle"})
+                assert (await presence_of(owner, room.member))["status"] == "idle"
+                await again.close(1000)
+            assert (await presence_of(owner, room.member))["status"] == "dnd"
+            await member.close(1000)
+            assert (await presence_of(owner, room.member))["status"] == "offline"

@@ -12,15 +12,18 @@ import pytest
 import trio
 
 from core.events import Intent
+from core.store.accounts import insert_user
+from core.store.guilds import insert_member
 from gateway.server import PAYLOADS_PER_MINUTE, Gateway, GatewayLimits
 from tests.api.rooms import new_room
 from tests.conftest import running_gateway
-from tests.gateway.client import Refused, connect, open_socket
+from tests.gateway.client import DEFAULT_INTENTS, Refused, connect, open_socket
 from tests.gateway.test_dispatch import add_bot
 from tests.running import running_api
 
 if TYPE_CHECKING:
     from core.config import Settings
+    from core.store.database import Connection as DbConnection
     from core.store.database import Database
     from tests.running import ApiClient
 
@@ -46,6 +49,43 @@ async def test_identify_gets_ready_then_each_guild_whole(api: ApiClient, gateway
         assert [r["id"] for r in guild["roles"]] == [room.guild_id]  # @everyone
         await client.send(1, client.seq)
         assert await client.receive() == {"op": 11, "d": None, "s": None, "t": None}
+
+
+def seat_many(connection: DbConnection, api: ApiClient, guild_id: int, count: int) -> list[int]:
+    """`count` new members of the guild, seated directly: registering each costs a hash."""
+    user_ids = api.services.snowflakes.next_ids(count)
+    for user_id in user_ids:
+        name = f"seated_{user_id}"
+        insert_user(
+            connection,
+            user_id=user_id,
+            username=name,
+            email=None,
+            password_hash=None,
+            global_name=None,
+        )
+        insert_member(connection, guild_id, user_id, ())
+    return user_ids
+
+
+async def test_members_beyond_large_threshold_come_only_by_request(
+    api: ApiClient, gateway: str
+) -> None:
+    room = await new_room(api)
+    guild_id = int(room.guild_id)
+    await api.services.db.run(lambda c: seat_many(c, api, guild_id, 58))  # 60 in all
+    async with connect(gateway) as client:
+        await client.identify(room.member.token, intents=DEFAULT_INTENTS | Intent.GUILD_MEMBERS)
+        guild = await client.dispatch("GUILD_CREATE")  # at the default threshold, 50
+        assert (guild["member_count"], guild["large"]) == (60, True)
+        assert [m["user"]["id"] for m in guild["members"]] == [str(room.member.id)]
+        await client.send(8, {"guild_id": room.guild_id, "query": "", "limit": 0})
+        assert len((await client.dispatch("GUILD_MEMBERS_CHUNK"))["members"]) == 60
+    for threshold, large, members in ((60, False, 60), (59, True, 1), (251, True, 1)):
+        async with connect(gateway) as client:  # 251 is out of range: the default
+            await client.identify(room.member.token, large_threshold=threshold)
+            guild = await client.dispatch("GUILD_CREATE")
+            assert (guild["large"], len(guild["members"])) == (large, members), threshold
 
 
 async def test_heartbeats_are_answered_before_identify_too(gateway: str) -> None:
