@@ -261,6 +261,7 @@ class MessageAccess:
     guild_id: int | None
     roles: list[Role]  # the guild's, for role mentions; none in a DM
     blocked: bool  # a DM where one of the two has blocked the other
+    sender: tuple[object, ...] | None = None  # the caller's PEOPLE_SELECT row, when asked
 
     def require(self, wanted: Permission) -> None:
         if self.permissions & wanted != wanted:
@@ -274,14 +275,16 @@ def load_message_access(
     user_id: int,
     *,
     lock: bool = False,
+    sender: bool = False,
 ) -> MessageAccess:
     """Access to a channel's messages. A DM's recipients have Discord's implicit DM
-    permissions; anyone else finds it unknown, like a guild channel of a guild they are not in."""
+    permissions; anyone else finds it unknown, like a guild channel of a guild they are not in.
+    `sender`: with the caller as a message's author would show them, in the same round trip."""
     guild_id = store.guild_of_channel(connection, channel_id) if lock else None
     found = (
         store.member_access(connection, guild_id, user_id, lock=True)
         if guild_id is not None
-        else store.channel_member_access(connection, channel_id, user_id)
+        else store.channel_member_access(connection, channel_id, user_id, person=sender)
     )
     if found is None:
         raise UnknownChannel(str(channel_id))
@@ -291,7 +294,12 @@ def load_message_access(
         access = _access(cache, connection, found)
         in_channel = _in_channel(access, channel_id)
         return MessageAccess(
-            in_channel.channel, in_channel.permissions, access.guild.id, access.roles, blocked=False
+            in_channel.channel,
+            in_channel.permissions,
+            access.guild.id,
+            access.roles,
+            blocked=False,
+            sender=found.person,
         )
     channel = store.channel_by_id(connection, channel_id)
     recipients = direct.recipients(connection, channel_id)
@@ -308,4 +316,4 @@ def load_message_access(
         if blocked
         else DM_PERMISSIONS
     )
-    return MessageAccess(channel, permissions, None, [], blocked)
+    return MessageAccess(channel, permissions, None, [], blocked, sender=found.person)

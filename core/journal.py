@@ -8,21 +8,28 @@ from typing import TYPE_CHECKING
 from core import events
 from core.store import guilds as store
 from core.store import outbox
+from core.store.database import execute_together
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from core.domain.audit import AuditAction
     from core.events import Event
     from core.snowflakes import SnowflakeGenerator
-    from core.store.database import Connection
+    from core.store.database import Connection, Statement
 
 
 class Journal:
     def __init__(self, snowflakes: SnowflakeGenerator) -> None:
         self._snowflakes = snowflakes
 
-    def emit(self, connection: Connection, *published: Event) -> None:
-        for event in published:
-            outbox.append(connection, self._snowflakes.next_id(), event)
+    def emit(
+        self, connection: Connection, *published: Event, along: Sequence[Statement] = ()
+    ) -> None:
+        """Writes the events to the outbox; `along`, the change they describe, in the same
+        statement (atomic by itself, and one round trip)."""
+        appended = [outbox.append(self._snowflakes.next_id(), event) for event in published]
+        execute_together(connection, [*along, *appended])
 
     def audit(
         self,

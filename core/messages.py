@@ -102,9 +102,15 @@ def _snowflake_at(moment: dt.datetime) -> int:
 
 
 def _message_access(
-    cache: AccessCache, connection: Connection, channel_id: int, user_id: int, *, lock: bool = False
+    cache: AccessCache,
+    connection: Connection,
+    channel_id: int,
+    user_id: int,
+    *,
+    lock: bool = False,
+    sender: bool = False,
 ) -> MessageAccess:
-    found = load_message_access(cache, connection, channel_id, user_id, lock=lock)
+    found = load_message_access(cache, connection, channel_id, user_id, lock=lock, sender=sender)
     if found.channel.type not in _MESSAGE_CHANNELS:
         raise NotATextChannel(str(channel_id))
     return found
@@ -200,7 +206,7 @@ class Messages:
         ]
 
         def check_access(connection: Connection) -> MessageAccess:
-            found = _message_access(self._access, connection, channel_id, user_id)
+            found = _message_access(self._access, connection, channel_id, user_id, sender=True)
             if found.blocked:
                 raise CannotMessageUser(str(channel_id))
             found.require(Permission.SEND_MESSAGES)
@@ -263,20 +269,21 @@ class Messages:
                 pinned_at=None,
                 edited_at=None,
             )
-            wire = store.views(connection, [message], user_id, self._link, new=attachments)[
-                0
-            ].to_wire(nonce=True)
-            with connection.pipeline():  # the writes go together, in one round trip
-                store.insert_message(connection, message)
-                store.insert_attachments(connection, attachments)
-                self._journal.emit(
-                    connection,
-                    events.in_channel(EventName.MESSAGE_CREATE, found.guild_id, channel_id, wire),
-                )
+            sender = () if found.sender is None else (found.sender,)
+            wire = store.views(
+                connection, [message], user_id, self._link, new=attachments, people=sender
+            )[0].to_wire(nonce=True)
+            # The checks above read what has committed, as a transaction's statements would at
+            # READ COMMITTED; the writes are one statement, atomic by itself.
+            self._journal.emit(
+                connection,
+                events.in_channel(EventName.MESSAGE_CREATE, found.guild_id, channel_id, wire),
+                along=[store.insert_message(message), *store.insert_attachments(attachments)],
+            )
             return wire
 
         if not attachments:
-            return await self._db.run(write)
+            return await self._db.read(write)
         # Files are written only for a sender who may attach them, and removed again if the
         # message is not stored after all: a refused message leaves no file behind.
         await self._db.run(check_access)
@@ -284,7 +291,7 @@ class Messages:
             await self._objects.put(attachment.object_key, upload.data)
         stored = False
         try:
-            wire = await self._db.run(write)
+            wire = await self._db.read(write)
             stored = True
             return wire
         finally:

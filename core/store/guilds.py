@@ -4,13 +4,14 @@ one connection, run through Database.run (one transaction per call)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from psycopg.rows import class_row
 
 from core.domain.guilds import Channel, Guild, Overwrite, Role, signed, unsigned
+from core.store.database import json_text
+from core.store.members import PEOPLE_COLUMNS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -422,6 +423,7 @@ class MemberAccess:
     user_id: int
     version: int
     member: MemberRow | None
+    person: tuple[object, ...] | None = None  # the caller's PEOPLE_SELECT row, when asked
 
 
 def member_access(
@@ -444,23 +446,28 @@ def member_access(
 
 
 def channel_member_access(
-    connection: Connection, channel_id: int, user_id: int
+    connection: Connection, channel_id: int, user_id: int, *, person: bool = False
 ) -> MemberAccess | None:
     """member_access for the guild of a channel, in the same round trip. None when the
-    channel does not exist; guild_id 0 (and no member) for a channel outside any guild."""
+    channel does not exist; guild_id 0 (and no member) for a channel outside any guild.
+    `person`: with the caller's PEOPLE_SELECT row too (a message's sender: its author)."""
+    person_columns = f", {PEOPLE_COLUMNS}" if person else ""
+    person_join = " JOIN users u ON u.id = %s" if person else ""
     row = connection.execute(
         "SELECT c.guild_id, g.access_version, m.role_ids, m.communication_disabled_until"
-        " FROM channels c LEFT JOIN guilds g ON g.id = c.guild_id"
-        " LEFT JOIN members m ON m.guild_id = c.guild_id AND m.user_id = %s WHERE c.id = %s",
-        (user_id, channel_id),
+        f"{person_columns} FROM channels c LEFT JOIN guilds g ON g.id = c.guild_id"
+        " LEFT JOIN members m ON m.guild_id = c.guild_id AND m.user_id = %s"
+        f"{person_join} WHERE c.id = %s",
+        (user_id, user_id, channel_id) if person else (user_id, channel_id),
     ).fetchone()
     if row is None:
         return None
-    guild_id, version, role_ids, until = row
+    guild_id, version, role_ids, until = row[:4]
+    sender = row[4:] if person else None
     if guild_id is None or version is None:
-        return MemberAccess(0, user_id, 0, None)
+        return MemberAccess(0, user_id, 0, None, sender)
     member = None if role_ids is None else _member_row(role_ids, until)
-    return MemberAccess(int(str(guild_id)), user_id, int(str(version)), member)
+    return MemberAccess(int(str(guild_id)), user_id, int(str(version)), member, sender)
 
 
 def guild_of_channel(connection: Connection, channel_id: int) -> int | None:
@@ -523,8 +530,8 @@ def insert_audit_entry(
             user_id,
             target_id,
             action_type,
-            json.dumps(changes),
-            None if options is None else json.dumps(options),
+            json_text(changes),
+            None if options is None else json_text(options),
             reason,
         ),
     )

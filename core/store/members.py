@@ -21,12 +21,15 @@ _MEMBER_SELECT = (
     + " FROM members m JOIN users u ON u.id = m.user_id"
 )
 # Users, each with their member row in one guild where they have one (none in a DM).
-PEOPLE_SELECT = (
-    "SELECT "
-    + ", ".join(f"u.{column}" for column in _USER_FIELDS)
+# A user (u) and their membership (m) of one guild, if any: a row for person().
+PEOPLE_COLUMNS = (
+    ", ".join(f"u.{column}" for column in _USER_FIELDS)
     + ", m.guild_id, m.nick, m.role_ids, m.joined_at, m.deaf, m.mute, m.flags,"
     " m.communication_disabled_until"
-    " FROM users u LEFT JOIN members m ON m.user_id = u.id AND m.guild_id = %s"
+)
+PEOPLE_SELECT = (
+    f"SELECT {PEOPLE_COLUMNS} FROM users u LEFT JOIN members m"
+    " ON m.user_id = u.id AND m.guild_id = %s"
 )
 MEMBER_FIELDS = frozenset({"nick", "role_ids", "deaf", "mute", "communication_disabled_until"})
 

@@ -3,7 +3,6 @@ connection. A page of messages is read with a fixed number of queries, whatever 
 
 from __future__ import annotations
 
-import json
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
@@ -13,13 +12,14 @@ from core.domain.attachments import Attachment
 from core.domain.messages import Message, MessageView, Reaction
 from core.domain.users import User
 from core.store.accounts import USER_COLUMNS
+from core.store.database import json_text
 from core.store.members import PEOPLE_SELECT, person
 
 if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable, Sequence
 
-    from core.store.database import Connection, Cursor
+    from core.store.database import Connection, Cursor, Statement
 
 _COLUMNS = (
     "id, channel_id, guild_id, author_id, type, content, flags, tts, mention_everyone,"
@@ -31,8 +31,8 @@ assert _COLUMNS.split(", ") == [field.name for field in fields(Message)]
 _MESSAGE_ROW = args_row(Message)
 
 
-def insert_message(connection: Connection, message: Message) -> None:
-    connection.execute(
+def insert_message(message: Message) -> Statement:
+    return (
         f"INSERT INTO messages ({_COLUMNS}) VALUES"
         " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (
@@ -47,7 +47,7 @@ def insert_message(connection: Connection, message: Message) -> None:
             message.mention_everyone,
             message.mention_ids,
             message.mention_role_ids,
-            json.dumps(message.embeds),
+            json_text(message.embeds),
             message.nonce,
             message.referenced_message_id,
             message.pinned_at,
@@ -124,9 +124,9 @@ _ATTACHMENT_COLUMNS = (
 )
 
 
-def insert_attachments(connection: Connection, attachments: Sequence[Attachment]) -> None:
-    for a in attachments:
-        connection.execute(
+def insert_attachments(attachments: Sequence[Attachment]) -> list[Statement]:
+    return [
+        (
             f"INSERT INTO attachments ({_ATTACHMENT_COLUMNS})"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             (
@@ -140,6 +140,8 @@ def insert_attachments(connection: Connection, attachments: Sequence[Attachment]
                 a.object_key,
             ),
         )
+        for a in attachments
+    ]
 
 
 def attachment_in(connection: Connection, channel_id: int, attachment_id: int) -> Attachment | None:
@@ -160,11 +162,13 @@ def views(
     link: Callable[[Attachment], str],
     *,
     new: Sequence[Attachment] | None = None,
+    people: Sequence[tuple[object, ...]] = (),
 ) -> list[MessageView]:
     """Each message with its author, member, mentions, reactions, attachments (with links made
     by `link`) and the message it replies to, in one round trip (two for replies).
     `new`: the messages were written in this transaction, with these attachments and no
-    reactions yet, so neither is read back."""
+    reactions yet, so neither is read back. `people`: PEOPLE_SELECT rows read already (a new
+    message's sender); only the others are read."""
     if not messages:
         return []
     referenced_ids = {m.referenced_message_id for m in messages if m.referenced_message_id}
@@ -180,24 +184,29 @@ def views(
     )
     everything = [*messages, *referenced.values()]
     user_ids = {m.author_id for m in everything} | {u for m in everything for u in m.mention_ids}
+    user_ids -= {int(str(row[0])) for row in people}
     ids = [m.id for m in everything]
-    with connection.pipeline():
-        people = connection.execute(
-            f"{PEOPLE_SELECT} WHERE u.id = ANY(%s)", (messages[0].guild_id, list(user_ids))
-        )
-        reactions = None if new is not None else _reactions(connection, ids, viewer_id)
-        files = (
-            None
-            if new is not None
-            else connection.cursor(row_factory=class_row(Attachment)).execute(
-                f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments WHERE message_id = ANY(%s)"
-                " ORDER BY id",
-                (ids,),
+    if new is not None and not user_ids:  # nothing left to read
+        more_people, reactions, files = None, None, None
+    else:
+        with connection.pipeline():
+            more_people = connection.execute(
+                f"{PEOPLE_SELECT} WHERE u.id = ANY(%s)", (messages[0].guild_id, list(user_ids))
             )
-        )
+            reactions = None if new is not None else _reactions(connection, ids, viewer_id)
+            files = (
+                None
+                if new is not None
+                else connection.cursor(row_factory=class_row(Attachment)).execute(
+                    f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments WHERE message_id = ANY(%s)"
+                    " ORDER BY id",
+                    (ids,),
+                )
+            )
     users: dict[int, dict[str, object]] = {}
     members: dict[int, dict[str, object]] = {}
-    for user, member in (person(row) for row in people.fetchall()):
+    rows = [*people, *(more_people.fetchall() if more_people is not None else ())]
+    for user, member in (person(row) for row in rows):
         users[user.id] = user.to_wire()
         if member is not None:
             members[user.id] = {k: v for k, v in member.to_wire().items() if k != "user"}
@@ -250,11 +259,11 @@ def edit_message(
     """Keeps the current version in the edit history, then applies `changes`."""
     connection.execute(
         "INSERT INTO message_edits (message_id, content, embeds) VALUES (%s, %s, %s)",
-        (message.id, message.content, json.dumps(message.embeds)),
+        (message.id, message.content, json_text(message.embeds)),
     )
     allowed = {"content", "embeds", "flags", "mention_everyone", "mention_ids", "mention_role_ids"}
     assert set(changes) <= allowed, set(changes) - allowed
-    values = [json.dumps(v) if k == "embeds" else v for k, v in changes.items()]
+    values = [json_text(v) if k == "embeds" else v for k, v in changes.items()]
     assignments = ", ".join(f"{column} = %s" for column in changes)
     connection.execute(
         f"UPDATE messages SET {assignments}, edited_at = %s WHERE id = %s",

@@ -3,17 +3,17 @@ so a committed change is never without its event and a rolled-back one never has
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from psycopg.rows import args_row
 
 from core.events import EventName
+from core.store.database import json_text
 
 if TYPE_CHECKING:
     from core.events import Event
-    from core.store.database import Connection
+    from core.store.database import Connection, Statement
 
 # What each committed change NOTIFYs (see migrations/0008_outbox_notify.sql).
 NOTIFY_CHANNEL = "trioxide_outbox"
@@ -45,9 +45,9 @@ def _published(
     )
 
 
-def append(connection: Connection, event_id: int, event: Event) -> None:
+def append(event_id: int, event: Event) -> Statement:
     """Records `event` under `event_id` (a snowflake: receivers drop duplicates by it)."""
-    connection.execute(
+    return (
         "INSERT INTO outbox (id, event, guild_id, channel_id, user_ids, payload)"
         " VALUES (%s, %s, %s, %s, %s, %s)",
         (
@@ -56,7 +56,7 @@ def append(connection: Connection, event_id: int, event: Event) -> None:
             event.guild_id,
             event.channel_id,
             list(event.user_ids) or None,
-            json.dumps(event.payload),
+            json_text(event.payload),
         ),
     )
 
