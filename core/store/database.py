@@ -146,6 +146,7 @@ def json_text(value: object) -> str:
 
 
 Connection = psycopg.Connection[tuple[object, ...]]
+_IDLE = TransactionStatus.IDLE
 Cursor = psycopg.Cursor[tuple[object, ...]]
 
 
@@ -186,35 +187,16 @@ class Database:
             connection = await self._connection()
 
             def in_transaction() -> T:
-                try:
-                    result = work(connection)
-                except BaseException:
-                    if not connection.broken:
-                        connection.rollback()
-                    raise
-                connection.commit()
-                return result
-
-            def outside_transaction() -> T:
-                connection.autocommit = True
-                try:
+                with connection.transaction():  # rolled back if `work` raises
                     return work(connection)
-                finally:
-                    # Otherwise the connection is left in autocommit, and closed below.
-                    if connection.info.transaction_status == TransactionStatus.IDLE:
-                        connection.autocommit = False
 
             try:
                 with trio.CancelScope(shield=True):
                     result: T = await greenback.with_portal_run_sync(
-                        in_transaction if transaction else outside_transaction
+                        in_transaction if transaction else partial(work, connection)
                     )
             finally:
-                if (
-                    connection.broken
-                    or connection.autocommit
-                    or connection.info.transaction_status != TransactionStatus.IDLE
-                ):
+                if connection.broken or connection.pgconn.transaction_status != _IDLE:
                     connection.close()
                 else:
                     self._idle.append(connection)
@@ -229,10 +211,12 @@ class Database:
                 return connection
         try:
             # Connecting blocks in libpq's own waits: a worker thread, once per connection.
+            # Autocommit: a transaction is begun only where one is asked for (run).
             connection = await trio.to_thread.run_sync(
                 partial(
                     _TrioConnection.connect,
                     self.url,
+                    autocommit=True,
                     connect_timeout=max(1, round(self.timeout_s)),
                 )
             )
