@@ -502,11 +502,9 @@ class Gateway:
             self._show_presence(orjson.loads(event.payload), among)
             return
         needed = needed_intent(event.name, in_guild=event.guild_id is not None)
-        audience = self._audience(event, snapshots, recipients, among)
-        if needed:
-            audience = [s for s in audience if s.intents & needed]
-        for payload, sessions in _EventView(event).split(audience):
-            self.dispatch([s.feed for s in sessions], event.name, payload, event.id)
+        audience = self._audience(event, snapshots, recipients, among, needed)
+        for payload, feeds in _EventView(event).split(audience):
+            self.dispatch(feeds, event.name, payload, event.id)
         self._follow(event, among)
 
     def _sessions_of(self, user_id: int, among: list[Session] | None) -> Iterable[Session]:
@@ -520,16 +518,19 @@ class Gateway:
         snapshots: dict[int, GuildSnapshot],
         recipients: dict[int, list[int]],
         among: list[Session] | None,
-    ) -> list[Session]:
+        needed: int,
+    ) -> _Recipients:
+        """Who receives `event`: the sessions that may see it and asked for it (`needed`)."""
         if event.user_ids:
-            return [s for u in event.user_ids for s in self._sessions_of(u, among)]
+            sessions = [s for u in event.user_ids for s in self._sessions_of(u, among)]
+            return _Recipients.of(sessions, needed)
         if event.guild_id is None:
             users = recipients.get(event.channel_id or 0, [])
-            return [s for u in users for s in self._sessions_of(u, among)]
+            return _Recipients.of([s for u in users for s in self._sessions_of(u, among)], needed)
         guild_id = event.guild_id
         snapshot = snapshots.get(guild_id)
         if snapshot is None:
-            return []
+            return _NOBODY
         audience = self._audiences.get(guild_id) if among is None else None
         if audience is None or audience.snapshot is not snapshot:
             members = (
@@ -542,22 +543,25 @@ class Gateway:
                 self._audiences[guild_id] = audience
         members = audience.sessions
         if not members:
-            return []
+            return _NOBODY
         if event.name is EventName.GUILD_AUDIT_LOG_ENTRY_CREATE:
             wanted = int(Permission.VIEW_AUDIT_LOG)
-            return [
+            auditors = [
                 s
                 for s in members
                 if snapshot.engine.resolve(s.user_id, s.guilds.get(event.guild_id, [])) & wanted
             ]
+            return _Recipients.of(auditors, needed)
         if event.channel_id is None:
-            return members
+            return _Recipients.of(members, needed)
         if event.name in _CHANNEL_EVENTS:
             # The channel as the event describes it: a deleted channel is no longer in the
             # snapshot, and its last viewers are the ones to tell.
-            return audience.viewers(_described_channel(event, snapshot))
+            return _Recipients.of(audience.viewers(_described_channel(event, snapshot)), needed)
         found = snapshot.channels.get(event.channel_id)
-        return [] if found is None else audience.viewers(found.layout, event.channel_id)
+        if found is None:
+            return _NOBODY
+        return audience.recipients(found.layout, event.channel_id, needed)
 
     def _close_revoked(self, revoked: dict[str, object], among: list[Session] | None) -> None:
         """Ends the sessions of logins that ended, or of a bot whose token was reset."""
@@ -753,17 +757,16 @@ class _EventView:
         self._readers: set[int] | None = None  # who sees content regardless
         self._blank = b""
 
-    def split(self, sessions: list[Session]) -> list[tuple[bytes, list[Session]]]:
-        """The sessions grouped by the payload each sees."""
-        if not self._ruled:
-            return [(self._event.payload, sessions)]
-        ruled = [s for s in sessions if s.identity.bot and not s.intents & _MESSAGE_CONTENT]
-        if not ruled:
-            return [(self._event.payload, sessions)]
-        blank = {s for s in ruled if s.user_id not in self._content_readers()}
+    def split(self, recipients: _Recipients) -> list[tuple[bytes, list[Feed]]]:
+        """The recipients' feeds grouped by the payload each sees."""
+        if not self._ruled or not recipients.ruled:
+            return [(self._event.payload, recipients.feeds)]
+        blank = {s for s in recipients.ruled if s.user_id not in self._content_readers()}
+        if not blank:
+            return [(self._event.payload, recipients.feeds)]
         return [
-            (self._event.payload, [s for s in sessions if s not in blank]),
-            (self._blank, [s for s in sessions if s in blank]),
+            (self._event.payload, [s.feed for s in recipients.sessions if s not in blank]),
+            (self._blank, [s.feed for s in blank]),
         ]
 
     def payload_for(self, session: Session) -> bytes:
@@ -781,6 +784,26 @@ class _EventView:
         return self._readers
 
 
+@dataclass(frozen=True, slots=True)
+class _Recipients:
+    """An event's audience, ready to dispatch to: the sessions, their feeds, and the bots among
+    them without MESSAGE_CONTENT (who may see a guild message blank). Kept per channel and
+    intent by _GuildAudience, so a busy channel's events cost no per-session Python."""
+
+    sessions: list[Session]
+    feeds: list[Feed]
+    ruled: list[Session]
+
+    @classmethod
+    def of(cls, sessions: Iterable[Session], needed: int) -> _Recipients:
+        chosen = [s for s in sessions if s.intents & needed] if needed else list(sessions)
+        ruled = [s for s in chosen if s.identity.bot and not s.intents & _MESSAGE_CONTENT]
+        return cls(chosen, [s.feed for s in chosen], ruled)
+
+
+_NOBODY = _Recipients([], [], [])
+
+
 @dataclass(eq=False, slots=True)
 class _GuildAudience:
     """A guild's sessions on this node, resolved in bulk against one snapshot of its roles,
@@ -791,6 +814,7 @@ class _GuildAudience:
     sessions: list[Session]
     members: GuildMembers
     by_channel: dict[int, list[Session]]
+    prepared: dict[tuple[int, int], _Recipients]  # by channel id and intent needed
 
     def __init__(self, snapshot: GuildSnapshot, guild_id: int, sessions: list[Session]) -> None:
         self.snapshot = snapshot
@@ -799,6 +823,14 @@ class _GuildAudience:
             [(s.user_id, s.guilds.get(guild_id, []), False) for s in sessions]
         )
         self.by_channel = {}
+        self.prepared = {}
+
+    def recipients(self, layout: ChannelPermissions, channel_id: int, needed: int) -> _Recipients:
+        """viewers(), of those who asked for what needs `needed`; kept."""
+        key = (channel_id, needed)
+        if (found := self.prepared.get(key)) is None:
+            found = self.prepared[key] = _Recipients.of(self.viewers(layout, channel_id), needed)
+        return found
 
     def viewers(self, layout: ChannelPermissions, channel_id: int | None = None) -> list[Session]:
         """The sessions that can view the channel laid out as `layout`; kept by `channel_id`."""
