@@ -236,7 +236,9 @@ class MessageView:
             "tts": message.tts,
             "mention_everyone": message.mention_everyone,
             "mentions": self.mentions,
-            "mention_roles": [str(r) for r in message.mention_role_ids],
+            "mention_roles": [str(r) for r in message.mention_role_ids]
+            if message.mention_role_ids
+            else [],
             "attachments": self.attachments,
             "embeds": message.embeds,
             "pinned": message.pinned_at is not None,

@@ -7,7 +7,9 @@ import datetime as dt
 
 def iso(moment: dt.datetime) -> str:
     """`2026-11-21T10:17:17.000000+00:00`, whatever the datetime's own zone."""
-    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    if moment.tzinfo is not dt.UTC:  # (most are UTC already: a page has a hundred of these)
+        moment = moment.astimezone(dt.UTC)
+    return moment.isoformat(timespec="microseconds")
 
 
 def iso_or_none(moment: dt.datetime | None) -> str | None:

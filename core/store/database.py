@@ -27,7 +27,7 @@ from psycopg.types.json import set_json_loads
 from psycopg.waiting import Ready, Wait
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Generator, Sequence
+    from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
 
 T = TypeVar("T")
 
@@ -137,6 +137,12 @@ def execute_together(connection: psycopg.Connection[Any], statements: Sequence[S
     clauses = ", ".join(f"s{i} AS ({sql})" for i, (sql, _) in enumerate(leading))
     params = [p for _, values in leading for p in values]
     connection.execute(f"WITH {clauses} {last}", (*params, *last_params))
+
+
+def id_array(ids: Iterable[int]) -> str:
+    """Ids as one array literal, for `= ANY(%s::bigint[])`. psycopg adapts a list in Python,
+    element by element: for a page's fifty message ids, half the statement's cost."""
+    return "{" + ",".join(map(str, ids)) + "}"
 
 
 def json_text(value: object) -> str:

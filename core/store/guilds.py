@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 from psycopg.rows import class_row
 
 from core.domain.guilds import Channel, Guild, Overwrite, Role, signed, unsigned
-from core.store.database import json_text
+from core.store.database import id_array, json_text
 from core.store.members import PEOPLE_COLUMNS
 
 if TYPE_CHECKING:
@@ -341,8 +341,8 @@ def overwrites_of(connection: Connection, channel_ids: Sequence[int]) -> dict[in
     found: dict[int, list[Overwrite]] = {channel_id: [] for channel_id in channel_ids}
     rows = connection.execute(
         "SELECT channel_id, target_id, type, allow, deny FROM permission_overwrites"
-        " WHERE channel_id = ANY(%s) ORDER BY channel_id, type, target_id",
-        (list(channel_ids),),
+        " WHERE channel_id = ANY(%s::bigint[]) ORDER BY channel_id, type, target_id",
+        (id_array(channel_ids),),
     ).fetchall()
     for row in rows:
         overwrite = _overwrite(row)
@@ -492,7 +492,7 @@ def access_versions(connection: Connection, guild_ids: list[int]) -> dict[int, i
     if not guild_ids:
         return {}
     rows = connection.execute(
-        "SELECT id, access_version FROM guilds WHERE id = ANY(%s)", (guild_ids,)
+        "SELECT id, access_version FROM guilds WHERE id = ANY(%s::bigint[])", (id_array(guild_ids),)
     ).fetchall()
     return {int(str(guild_id)): int(str(version)) for guild_id, version in rows}
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from core.domain.members import Member
 from core.domain.users import User
 from core.store.accounts import USER_COLUMNS
+from core.store.database import id_array
 
 if TYPE_CHECKING:
     from core.store.database import Connection
@@ -83,8 +84,9 @@ def members_page(connection: Connection, guild_id: int, *, after: int, limit: in
 
 def members_by_ids(connection: Connection, guild_id: int, user_ids: list[int]) -> list[Member]:
     rows = connection.execute(
-        f"{_MEMBER_SELECT} WHERE m.guild_id = %s AND m.user_id = ANY(%s) ORDER BY m.user_id",
-        (guild_id, user_ids),
+        f"{_MEMBER_SELECT} WHERE m.guild_id = %s AND m.user_id = ANY(%s::bigint[])"
+        " ORDER BY m.user_id",
+        (guild_id, id_array(user_ids)),
     ).fetchall()
     return [_member(row) for row in rows]
 

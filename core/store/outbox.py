@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from psycopg.rows import args_row
 
 from core.events import EventName
-from core.store.database import json_text
+from core.store.database import id_array, json_text
 
 if TYPE_CHECKING:
     from core.events import Event
@@ -80,8 +80,8 @@ def by_ids(connection: Connection, event_ids: list[int]) -> list[Published]:
         connection.cursor(row_factory=args_row(_published))
         .execute(
             "SELECT id, event, guild_id, channel_id, user_ids, payload::text FROM outbox"
-            " WHERE id = ANY(%s) ORDER BY id",
-            (event_ids,),
+            " WHERE id = ANY(%s::bigint[]) ORDER BY id",
+            (id_array(event_ids),),
         )
         .fetchall()
     )
@@ -89,6 +89,7 @@ def by_ids(connection: Connection, event_ids: list[int]) -> list[Published]:
 
 def mark_published(connection: Connection, event_ids: list[int]) -> None:
     connection.execute(
-        "UPDATE outbox SET published_at = now() WHERE id = ANY(%s) AND published_at IS NULL",
-        (event_ids,),
+        "UPDATE outbox SET published_at = now()"
+        " WHERE id = ANY(%s::bigint[]) AND published_at IS NULL",
+        (id_array(event_ids),),
     )
