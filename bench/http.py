@@ -4,11 +4,11 @@ load generator is not what a benchmark measures."""
 
 from __future__ import annotations
 
-import json
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import orjson
 import trio
 
 if TYPE_CHECKING:
@@ -21,7 +21,8 @@ class Answer:
     body: bytes
 
     def json(self) -> object:
-        return json.loads(self.body)
+        # orjson: a history page's 30 KB parse in a tenth of the time, which the timings count.
+        return orjson.loads(self.body)
 
 
 class Connection:
@@ -40,7 +41,7 @@ class Connection:
     ) -> Answer:
         if self._closing:  # servers cap requests per connection (hypercorn: 1,000); reconnect
             await self._reconnect()
-        payload = b"" if body is None else json.dumps(body).encode()
+        payload = b"" if body is None else orjson.dumps(body)
         lines = [
             f"{method} {path} HTTP/1.1",
             f"Host: {self._host}:{self._port}",
