@@ -11,14 +11,20 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.domain.guilds import highest_position
+from core.domain.guilds import ChannelType, highest_position
 from core.domain.permissions import (
     ALL_PERMISSIONS,
     ChannelPermissions,
     GuildPermissions,
     Permission,
 )
-from core.errors import MissingAccess, MissingPermissions, UnknownChannel, UnknownGuild
+from core.errors import (
+    MissingAccess,
+    MissingPermissions,
+    NotATextChannel,
+    UnknownChannel,
+    UnknownGuild,
+)
 from core.store import direct
 from core.store import guilds as store
 
@@ -268,6 +274,25 @@ class MessageAccess:
             raise MissingPermissions(wanted.name or str(int(wanted)))
 
 
+# Channels whose chat takes messages (voice channels have a text chat too).
+MESSAGE_CHANNELS = frozenset(
+    {
+        ChannelType.GUILD_TEXT,
+        ChannelType.GUILD_ANNOUNCEMENT,
+        ChannelType.GUILD_VOICE,
+        ChannelType.GUILD_STAGE_VOICE,
+        ChannelType.DM,
+        ChannelType.GROUP_DM,
+    }
+)
+
+
+def _with_chat(found: MessageAccess) -> MessageAccess:
+    if found.channel.type not in MESSAGE_CHANNELS:
+        raise NotATextChannel(str(found.channel.id))
+    return found
+
+
 def load_message_access(
     cache: AccessCache,
     connection: Connection,
@@ -278,7 +303,8 @@ def load_message_access(
     sender: bool = False,
 ) -> MessageAccess:
     """Access to a channel's messages. A DM's recipients have Discord's implicit DM
-    permissions; anyone else finds it unknown, like a guild channel of a guild they are not in.
+    permissions; anyone else finds it unknown, like a guild channel of a guild they are not in;
+    a channel without a chat (a category, say) is NotATextChannel.
     `sender`: with the caller as a message's author would show them, in the same round trip."""
     guild_id = store.guild_of_channel(connection, channel_id) if lock else None
     found = (
@@ -293,13 +319,15 @@ def load_message_access(
             raise UnknownChannel(str(channel_id))
         access = _access(cache, connection, found)
         in_channel = _in_channel(access, channel_id)
-        return MessageAccess(
-            in_channel.channel,
-            in_channel.permissions,
-            access.guild.id,
-            access.roles,
-            blocked=False,
-            sender=found.person,
+        return _with_chat(
+            MessageAccess(
+                in_channel.channel,
+                in_channel.permissions,
+                access.guild.id,
+                access.roles,
+                blocked=False,
+                sender=found.person,
+            )
         )
     channel = store.channel_by_id(connection, channel_id)
     recipients = direct.recipients(connection, channel_id)
@@ -316,4 +344,4 @@ def load_message_access(
         if blocked
         else DM_PERMISSIONS
     )
-    return MessageAccess(channel, permissions, None, [], blocked, sender=found.person)
+    return _with_chat(MessageAccess(channel, permissions, None, [], blocked, sender=found.person))

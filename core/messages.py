@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from core import events
-from core.access import load_access, load_message_access
+from core.access import MESSAGE_CHANNELS, load_access, load_message_access
 from core.domain import messages as rules
 from core.domain.attachments import (
     Attachment,
@@ -21,7 +21,6 @@ from core.domain.attachments import (
     link_is_valid,
     signed_url,
 )
-from core.domain.guilds import ChannelType
 from core.domain.messages import AllowedMentions, Message, MessageType
 from core.domain.permissions import Permission
 from core.domain.timestamps import iso_or_none
@@ -31,7 +30,6 @@ from core.errors import (
     InvalidForm,
     MaxPins,
     MissingPermissions,
-    NotATextChannel,
     NotTheAuthor,
     TooOldToBulkDelete,
     UnknownEmoji,
@@ -52,17 +50,6 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
-# Channels whose chat takes messages (voice channels have a text chat too).
-_MESSAGE_CHANNELS = frozenset(
-    {
-        ChannelType.GUILD_TEXT,
-        ChannelType.GUILD_ANNOUNCEMENT,
-        ChannelType.GUILD_VOICE,
-        ChannelType.GUILD_STAGE_VOICE,
-        ChannelType.DM,
-        ChannelType.GROUP_DM,
-    }
-)
 _SUPPRESS_EMBEDS = 1 << 2  # the only message flag a client may set
 
 
@@ -99,21 +86,6 @@ class Draft:
 def _snowflake_at(moment: dt.datetime) -> int:
     """The smallest snowflake issued at `moment`: for "messages since" queries."""
     return max(0, int(moment.timestamp() * 1000) - DISCORD_EPOCH_MS) << 22
-
-
-def _message_access(
-    cache: AccessCache,
-    connection: Connection,
-    channel_id: int,
-    user_id: int,
-    *,
-    lock: bool = False,
-    sender: bool = False,
-) -> MessageAccess:
-    found = load_message_access(cache, connection, channel_id, user_id, lock=lock, sender=sender)
-    if found.channel.type not in _MESSAGE_CHANNELS:
-        raise NotATextChannel(str(channel_id))
-    return found
 
 
 def _message(
@@ -206,7 +178,7 @@ class Messages:
         ]
 
         def check_access(connection: Connection) -> MessageAccess:
-            found = _message_access(self._access, connection, channel_id, user_id, sender=True)
+            found = load_message_access(self._access, connection, channel_id, user_id, sender=True)
             if found.blocked:
                 raise CannotMessageUser(str(channel_id))
             found.require(Permission.SEND_MESSAGES)
@@ -309,7 +281,7 @@ class Messages:
         limit: int,
     ) -> list[dict[str, object]]:
         def read(connection: Connection) -> list[dict[str, object]]:
-            found = _message_access(self._access, connection, channel_id, user_id)
+            found = load_message_access(self._access, connection, channel_id, user_id)
             found.require(Permission.READ_MESSAGE_HISTORY)
             page = store.page(
                 connection, channel_id, before=before, after=after, around=around, limit=limit
@@ -320,7 +292,7 @@ class Messages:
 
     async def get(self, user_id: int, channel_id: int, message_id: int) -> dict[str, object]:
         def read(connection: Connection) -> dict[str, object]:
-            found = _message_access(self._access, connection, channel_id, user_id)
+            found = load_message_access(self._access, connection, channel_id, user_id)
             found.require(Permission.READ_MESSAGE_HISTORY)
             return store.views(
                 connection, [_message(connection, channel_id, message_id)], user_id, self._link
@@ -349,7 +321,7 @@ class Messages:
         check.done()
 
         def write(connection: Connection) -> dict[str, object]:
-            found = _message_access(self._access, connection, channel_id, user_id)
+            found = load_message_access(self._access, connection, channel_id, user_id)
             message = _message(connection, channel_id, message_id, lock=True)
             changes: dict[str, object] = {}
             if given & {"content", "embeds"}:
@@ -398,7 +370,7 @@ class Messages:
 
     async def delete(self, user_id: int, channel_id: int, message_id: int) -> None:
         def write(connection: Connection) -> list[str]:
-            found = _message_access(self._access, connection, channel_id, user_id)
+            found = load_message_access(self._access, connection, channel_id, user_id)
             message = _message(connection, channel_id, message_id, lock=True)
             if message.author_id != user_id:
                 found.require(Permission.MANAGE_MESSAGES)
@@ -443,7 +415,7 @@ class Messages:
             raise TooOldToBulkDelete(str(channel_id))
 
         def write(connection: Connection) -> list[str]:
-            found = _message_access(self._access, connection, channel_id, user_id)
+            found = load_message_access(self._access, connection, channel_id, user_id)
             found.require(Permission.MANAGE_MESSAGES)
             deleted, keys = store.delete_messages(connection, channel_id, message_ids)
             if deleted:
@@ -468,7 +440,7 @@ class Messages:
         """The channel's pinned messages, most recently pinned first, with when each was pinned."""
 
         def read(connection: Connection) -> list[tuple[str | None, dict[str, object]]]:
-            found = _message_access(self._access, connection, channel_id, user_id)
+            found = load_message_access(self._access, connection, channel_id, user_id)
             found.require(Permission.READ_MESSAGE_HISTORY)
             pinned = store.pinned(connection, channel_id)
             return [
@@ -480,7 +452,7 @@ class Messages:
 
     async def set_pin(self, user_id: int, channel_id: int, message_id: int, *, pin: bool) -> None:
         def write(connection: Connection) -> None:
-            found = _message_access(self._access, connection, channel_id, user_id, lock=True)
+            found = load_message_access(self._access, connection, channel_id, user_id, lock=True)
             if not found.permissions & (Permission.MANAGE_MESSAGES | Permission.PIN_MESSAGES):
                 raise MissingPermissions("PIN_MESSAGES")
             message = _message(connection, channel_id, message_id, lock=True)
@@ -509,7 +481,7 @@ class Messages:
         emoji = _emoji(raw_emoji)
 
         def write(connection: Connection) -> None:
-            found = _message_access(self._access, connection, channel_id, user_id)
+            found = load_message_access(self._access, connection, channel_id, user_id)
             found.require(Permission.READ_MESSAGE_HISTORY)
             _message(connection, channel_id, message_id)
             if not store.has_reaction(connection, message_id, emoji):
@@ -548,7 +520,7 @@ class Messages:
         emoji = None if raw_emoji is None else _emoji(raw_emoji)
 
         def write(connection: Connection) -> None:
-            found = _message_access(self._access, connection, channel_id, user_id)
+            found = load_message_access(self._access, connection, channel_id, user_id)
             _message(connection, channel_id, message_id)
             if everyone or of_user != user_id:
                 found.require(Permission.MANAGE_MESSAGES)
@@ -599,7 +571,7 @@ class Messages:
         emoji = _emoji(raw_emoji)
 
         def read(connection: Connection) -> list[dict[str, object]]:
-            found = _message_access(self._access, connection, channel_id, user_id)
+            found = load_message_access(self._access, connection, channel_id, user_id)
             found.require(Permission.READ_MESSAGE_HISTORY)
             _message(connection, channel_id, message_id)
             return [
@@ -618,7 +590,7 @@ class Messages:
             channel_ids = [
                 channel_id
                 for channel_id, c in access.snapshot.channels.items()
-                if c.channel.type in _MESSAGE_CHANNELS
+                if c.channel.type in MESSAGE_CHANNELS
                 and access.in_channel(channel_id) & readable == readable
                 and (not query.channel_ids or channel_id in query.channel_ids)
             ]
@@ -645,7 +617,7 @@ class Messages:
         """TYPING_START for the channel's viewers; nothing is stored."""
 
         def write(connection: Connection) -> None:
-            found = _message_access(self._access, connection, channel_id, user_id)
+            found = load_message_access(self._access, connection, channel_id, user_id)
             found.require(Permission.SEND_MESSAGES)
             self._journal.emit(
                 connection,
