@@ -101,6 +101,14 @@ class _Run:
     started: float = field(default_factory=time.monotonic)
     own_cpu_start: float = field(default_factory=_own_cpu_s)
 
+    async def provision(self, *, bots: int) -> None:
+        """Checks the run's bounds, then provisions its guilds and `bots` behind the sessions."""
+        options = self.options
+        _check_bounds(options, options.sessions)
+        await self.target.provision(
+            self.fleet, spaces=options.guilds, bots=bots, owner_token=options.token
+        )
+
     def generator(self, worker_cpu_s: list[float], wall_s: float) -> dict[str, Any]:
         """The generator's own cost, with a warning if a process of it was saturated."""
         coordinator = _own_cpu_s() - self.own_cpu_start
@@ -243,13 +251,7 @@ async def gateway_fanout(run: _Run) -> Report:
     """N sessions in G guilds; messages POSTed at rate R; every dispatch timed from the POST's
     answer to each session's receipt, and counted: lost, duplicated, out of sequence."""
     options = run.options
-    _check_bounds(options, options.sessions)
-    await run.target.provision(
-        run.fleet,
-        spaces=options.guilds,
-        bots=options.bots or options.sessions,
-        owner_token=options.token,
-    )
+    await run.provision(bots=options.bots or options.sessions)
     probe = ServerProbe(options.gateway_pid)
     async with AsyncExitStack() as stack:
         publishers = await _open_publishers(run, stack, max(1, min(8, int(options.rate // 50) + 1)))
@@ -326,11 +328,8 @@ async def gateway_connect(run: _Run) -> Report:
     """N sessions opened at a rate: time to READY and the first GUILD_CREATE, how many held,
     and the server's memory per session."""
     options = run.options
-    _check_bounds(options, options.sessions)
     bots = options.bots or min(options.sessions, 100)
-    await run.target.provision(
-        run.fleet, spaces=options.guilds, bots=bots, owner_token=options.token
-    )
+    await run.provision(bots=bots)
     probe = ServerProbe(options.gateway_pid)
     async with AsyncExitStack() as stack:
         connection = await run.target.open(stack)
@@ -378,13 +377,7 @@ async def resume_storm(run: _Run) -> Report:
     """M sessions lose their sockets at once; messages are posted while they are away; they all
     RESUME together: time to RESUMED, and whether each got exactly what it missed."""
     options = run.options
-    _check_bounds(options, options.sessions)
-    await run.target.provision(
-        run.fleet,
-        spaces=options.guilds,
-        bots=options.bots or options.sessions,
-        owner_token=options.token,
-    )
+    await run.provision(bots=options.bots or options.sessions)
     async with AsyncExitStack() as stack:
         connection = await run.target.open(stack)
         url = await run.gateway_url(connection)
