@@ -221,13 +221,17 @@ def views(
         found_files.setdefault(attachment.message_id, []).append(attachment)
 
     def view(message: Message) -> MessageView:
+        # (Fifty of these a page: most messages mention no one and carry no files.)
+        files = found_files.get(message.id)
         return MessageView(
             message=message,
-            author=users.get(message.author_id, {"id": str(message.author_id)}),
+            author=users.get(message.author_id) or {"id": str(message.author_id)},
             member=members.get(message.author_id),
-            mentions=[users[u] for u in message.mention_ids if u in users],
-            reactions=found_reactions.get(message.id, []),
-            attachments=[a.to_wire(link(a)) for a in found_files.get(message.id, [])],
+            mentions=[users[u] for u in message.mention_ids if u in users]
+            if message.mention_ids
+            else [],
+            reactions=found_reactions.get(message.id) or [],
+            attachments=[a.to_wire(link(a)) for a in files] if files else [],
         )
 
     result = []
