@@ -124,7 +124,9 @@ class Board(Protocol):
 
 
 class Presences:
-    """The presences of every session, and what changes in what others see."""
+    """The presences of every session, and what changes in what others see. A change is read,
+    then written: two nodes changing one user's presence at the same moment may both announce
+    it, or announce it in either order; the board itself ends up right."""
 
     def __init__(self, board: Board, node: str) -> None:
         self._board = board
