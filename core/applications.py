@@ -140,7 +140,7 @@ class Applications:
                 raise UnknownApplication(str(bot_id))
             return _view(connection, application)
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def bot_for_token(self, token: str) -> int | None:
         """The bot user whose token this is, or None."""

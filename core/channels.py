@@ -171,7 +171,7 @@ class Channels:
                 if access.in_channel(channel.id) & Permission.VIEW_CHANNEL
             ]
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def create(
         self, user_id: int, guild_id: int, fields: ChannelFields, reason: str | None
@@ -243,7 +243,7 @@ class Channels:
             assert channel is not None  # found: it exists
             return channel.to_wire(found.overwrites)
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def update(
         self, user_id: int, channel_id: int, fields: ChannelFields, reason: str | None

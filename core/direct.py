@@ -135,7 +135,7 @@ class Direct:
                 dm_wire(connection, c, user_id) for c in store.dm_channels_of(connection, user_id)
             ]
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def get(self, user_id: int, channel_id: int) -> dict[str, object]:
         def read(connection: Connection) -> dict[str, object]:
@@ -143,7 +143,7 @@ class Direct:
                 raise UnknownChannel(str(channel_id))
             return dm_wire(connection, channel_id, user_id)
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     # Relationships.
 
@@ -164,7 +164,7 @@ class Direct:
                     )
             return found
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def relate(self, user_id: int, other_id: int, kind: int | None) -> None:
         """PUT /users/@me/relationships/{id}: a friend request (accepting theirs makes friends),

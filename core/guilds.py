@@ -112,7 +112,7 @@ class Guilds:
                 wire |= {"approximate_member_count": count, "approximate_presence_count": 0}
             return wire
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def update(
         self, user_id: int, guild_id: int, edit: GuildChanges, reason: str | None
@@ -227,7 +227,7 @@ class Guilds:
                 )
             return found
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def leave(self, user_id: int, guild_id: int) -> None:
         def write(connection: Connection) -> None:
@@ -279,4 +279,4 @@ class Guilds:
                 "auto_moderation_rules": [],
             }
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)

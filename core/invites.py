@@ -167,7 +167,7 @@ class Invites:
             )
             return [_wire(connection, invite, metadata=True) for invite in invites]
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def of_guild(self, user_id: int, guild_id: int) -> list[dict[str, object]]:
         def read(connection: Connection) -> list[dict[str, object]]:
@@ -179,7 +179,7 @@ class Invites:
                 for i in store.invites_where(connection, guild_id=guild_id, channel_id=None)
             ]
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def look_up(self, code: str, *, with_counts: bool) -> dict[str, object]:
         """Public: anyone holding the code may see where it leads."""
@@ -190,7 +190,7 @@ class Invites:
                 raise UnknownInvite(code)
             return _wire(connection, invite, metadata=False, counts=with_counts)
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def delete(self, user_id: int, code: str, reason: str | None) -> dict[str, object]:
         def write(connection: Connection) -> dict[str, object]:

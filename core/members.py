@@ -103,7 +103,7 @@ class Members:
                 for m in store.members_page(connection, guild_id, after=after, limit=limit)
             ]
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def search(
         self, user_id: int, guild_id: int, query: str, limit: int
@@ -112,14 +112,14 @@ class Members:
             load_access(self._access, connection, guild_id, user_id)
             return [m.to_wire() for m in store.search_members(connection, guild_id, query, limit)]
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def get(self, user_id: int, guild_id: int, member_id: int) -> dict[str, object]:
         def read(connection: Connection) -> dict[str, object]:
             load_access(self._access, connection, guild_id, user_id)
             return _member_in(connection, guild_id, member_id).to_wire()
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def update(
         self, user_id: int, guild_id: int, member_id: int, edit: MemberChanges, reason: str | None
@@ -338,7 +338,7 @@ class Members:
                 )
             ]
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def ban(self, user_id: int, guild_id: int, banned_id: int) -> dict[str, object]:
         def read(connection: Connection) -> dict[str, object]:
@@ -348,7 +348,7 @@ class Members:
                 raise UnknownBan(str(banned_id))
             return ban_wire(found.user, found.reason)
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def add_bans(
         self,

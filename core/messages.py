@@ -255,7 +255,7 @@ class Messages:
             return wire
 
         if not attachments:
-            return await self._db.read(write)
+            return await self._db.autocommit(write)
         # Files are written only for a sender who may attach them, and removed again if the
         # message is not stored after all: a refused message leaves no file behind.
         await self._db.run(check_access)
@@ -263,7 +263,7 @@ class Messages:
             await self._objects.put(attachment.object_key, upload.data)
         stored = False
         try:
-            wire = await self._db.read(write)
+            wire = await self._db.autocommit(write)
             stored = True
             return wire
         finally:
@@ -288,7 +288,7 @@ class Messages:
             )
             return [view.to_wire() for view in store.views(connection, page, user_id, self._link)]
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def get(self, user_id: int, channel_id: int, message_id: int) -> dict[str, object]:
         def read(connection: Connection) -> dict[str, object]:
@@ -298,7 +298,7 @@ class Messages:
                 connection, [_message(connection, channel_id, message_id)], user_id, self._link
             )[0].to_wire()
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def edit(
         self,
@@ -448,7 +448,7 @@ class Messages:
                 for view in store.views(connection, pinned, user_id, self._link)
             ]
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def set_pin(self, user_id: int, channel_id: int, message_id: int, *, pin: bool) -> None:
         def write(connection: Connection) -> None:
@@ -579,7 +579,7 @@ class Messages:
                 for u in store.reactors(connection, message_id, emoji, after=after, limit=limit)
             ]
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def search(self, user_id: int, guild_id: int, query: SearchQuery) -> dict[str, object]:
         """Discord's guild message search, over only the channels the caller can read."""
@@ -611,7 +611,7 @@ class Messages:
             # Discord nests each hit in a list (once it carried context messages around it).
             return {"total_results": total, "messages": [[view.to_wire()] for view in views]}
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def typing(self, user_id: int, channel_id: int) -> None:
         """TYPING_START for the channel's viewers; nothing is stored."""

@@ -34,12 +34,14 @@ async def publish_pending(db: Database, bus: Bus, batch: int = BATCH) -> int:
     """Publishes every committed, unpublished event; returns how many."""
     published = 0
     while True:
-        events = await db.read(lambda connection: outbox.pending(connection, batch))
+        events = await db.autocommit(lambda connection: outbox.pending(connection, batch))
         if not events:
             return published
         await bus.publish(events)
         mark = partial(outbox.mark_published, event_ids=[event.id for event in events])
-        await db.read(mark)  # one statement, atomic by itself: no BEGIN and COMMIT to wait for
+        await db.autocommit(
+            mark
+        )  # one statement, atomic by itself: no BEGIN and COMMIT to wait for
         published += len(events)
 
 

@@ -86,7 +86,7 @@ class Roles:
                 for role in load_access(self._access, connection, guild_id, user_id).roles
             ]
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def create(
         self, user_id: int, guild_id: int, fields: RoleFields, reason: str | None

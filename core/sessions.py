@@ -87,7 +87,7 @@ class Sessions:
                 login_session_id,
             )
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def guilds(self, user_id: int, large_threshold: int) -> list[GuildStart]:
         def read(connection: Connection) -> list[GuildStart]:
@@ -99,7 +99,7 @@ class Sessions:
                 for m in memberships
             ]
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
     async def members(
         self, user_id: int, request: MemberRequest
@@ -127,7 +127,7 @@ class Sessions:
                 )
             return [m.to_wire() for m in found], []
 
-        return await self._db.read(read)
+        return await self._db.autocommit(read)
 
 
 @dataclass(frozen=True, slots=True)

@@ -479,7 +479,7 @@ class Gateway:
             return snapshots, {c: direct.recipients(connection, c) for c in dm_channels}
 
         snapshots, recipients = (
-            await self._services.db.read(read) if guild_ids or dm_channels else ({}, {})
+            await self._services.db.autocommit(read) if guild_ids or dm_channels else ({}, {})
         )
         for event in events:
             self._deliver_one(event, snapshots, recipients, among)
@@ -685,7 +685,7 @@ class Gateway:
         if [logged.seq for logged in missed] != list(range(seq + 1, known + 1)):
             return None  # the client is ahead of the journal, or some of it is gone
         wanted = [logged.event_id for logged in missed if logged.event_id is not None]
-        events = await self._services.db.read(lambda c: outbox.by_ids(c, wanted))
+        events = await self._services.db.autocommit(lambda c: outbox.by_ids(c, wanted))
         by_id = {event.id: event for event in events}
         if len(by_id) < len(set(wanted)):
             return None  # outside the outbox's retention

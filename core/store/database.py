@@ -8,7 +8,8 @@ the store stays plain synchronous functions on a connection, and a query costs n
 Measured on this machine class (bench/database.py, one-statement transactions, pool of 8): at
 32 concurrent tasks, worker threads did 1,500/s at 790 µs of this process's CPU each (waking a
 thread is dear here); driven by Trio, 2,070/s at 460 µs. One task alone: 1,930/s and 1,790/s.
-Callers see only `Database.run`, so the choice can change here alone.
+Callers see only `Database.run` and `Database.autocommit`, so the choice can change here
+alone.
 """
 
 from __future__ import annotations
@@ -152,8 +153,8 @@ def json_text(value: object) -> str:
 
 
 Connection = psycopg.Connection[tuple[object, ...]]
-_IDLE = TransactionStatus.IDLE
 Cursor = psycopg.Cursor[tuple[object, ...]]
+_IDLE = TransactionStatus.IDLE
 
 
 class DatabaseUnavailable(psycopg.OperationalError):
@@ -175,10 +176,11 @@ class Database:
         exchange cut in half would leave the connection unusable), as a statement would."""
         return await self._use(work, transaction=True)
 
-    async def read(self, work: Callable[[Connection], T]) -> T:
-        """Runs `work(connection)` outside a transaction: each statement (or pipeline) sees
-        what has committed when it runs. For reads that need no snapshot across statements;
-        it saves BEGIN and COMMIT, two of a history page's five round trips."""
+    async def autocommit(self, work: Callable[[Connection], T]) -> T:
+        """Runs `work(connection)` outside a transaction: each statement (or pipeline) commits
+        by itself and sees what has committed when it runs. For reads that need no snapshot
+        across statements, and for writes that are one statement (execute_together); it
+        saves the BEGIN and COMMIT round trips."""
         return await self._use(work, transaction=False)
 
     async def _use(self, work: Callable[[Connection], T], *, transaction: bool) -> T:

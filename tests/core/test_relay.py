@@ -78,7 +78,7 @@ async def test_what_was_pending_is_published_in_order_and_marked(
     async with bus.subscribe() as received, trio.open_nursery() as nursery:
         await nursery.start(run_relay, own_db, bus)
         assert await next_channels(received) == [1, 2, 3]
-        assert await own_db.read(lambda c: outbox.pending(c, 10)) == []
+        assert await own_db.autocommit(lambda c: outbox.pending(c, 10)) == []
         nursery.cancel_scope.cancel()
 
 
@@ -120,7 +120,7 @@ async def test_the_relay_comes_back_after_its_connection_is_cut(own_db: Database
         await nursery.start(
             lambda task_status: run_relay(own_db, bus, poll_s=3600, task_status=task_status)
         )
-        cut = await own_db.read(
+        cut = await own_db.autocommit(
             lambda c: c.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                 " WHERE query LIKE 'LISTEN%%' AND datname = current_database()"
