@@ -108,15 +108,18 @@ async def running_server(
 
 
 @contextmanager
-def redis_server(folder: Path) -> Iterator[str]:
+def redis_server(folder: Path, cpu: int | None = None) -> Iterator[str]:
     """A redis-server of its own on a Unix socket in `folder` (no port to race for),
-    persisting nothing; yields its URL once it accepts connections, stops it on exit."""
+    persisting nothing; yields its URL once it accepts connections, stops it on exit.
+    `cpu` pins it to one core."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (`make test` installs it)")
     socket_path = folder / "redis.sock"
+    pinned = [] if cpu is None else ["taskset", "-c", str(cpu)]
     server = subprocess.Popen(
         [
+            *pinned,
             binary,
             "--port",
             "0",

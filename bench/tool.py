@@ -37,6 +37,7 @@ GUILDS, GUILD_MESSAGES, MESSAGE_CONTENT = 1 << 0, 1 << 9, 1 << 15
 SATURATED = 0.9  # of one core: past this, a generator process is the bottleneck
 DRAIN_S = 5.0  # after the last POST, how long deliveries may still arrive
 _LATENCY_SAMPLES = 20_000  # kept for the histogram
+_SETTLE_SAMPLE_S = 0.5  # /proc counts CPU in 10 ms ticks: long enough to see 5 %
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,21 @@ class ServerProbe:
             fields = file.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    async def settle(self, *, busy_share: float = 0.05, timeout_s: float = 30.0) -> float:
+        """Waits until the server's CPU use falls under `busy_share` of a core (what a burst
+        of connections set off, such as their presence announcements, is done), so that it
+        is not counted against what is measured next. Returns the seconds waited."""
+        started = time.monotonic()
+        before = self.cpu_s()
+        while before is not None and time.monotonic() - started < timeout_s:
+            await trio.sleep(_SETTLE_SAMPLE_S)
+            after = self.cpu_s()
+            assert after is not None
+            if after - before < busy_share * _SETTLE_SAMPLE_S:
+                break
+            before = after
+        return time.monotonic() - started
+
     def rss_bytes(self) -> int | None:
         if self.pid is None:
             return None
@@ -83,6 +99,14 @@ class ServerProbe:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1]) * 1024
         return None
+
+
+def machine_steal_s() -> float:
+    """CPU time the hypervisor gave to others, all cores, since boot: a run during which it
+    grew measured a busy host as much as the server."""
+    with open("/proc/stat") as file:
+        fields = file.readline().split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
 
 
 def _own_cpu_s() -> float:
@@ -263,10 +287,12 @@ async def gateway_fanout(run: _Run) -> Report:
         failures = [f for ready in readies for f in ready["failures"]]
         if not _connected_spaces(readies):
             raise BenchError(f"no gateway session became ready: {failures[:1]}")
-        cpu_before, wall_start = probe.cpu_s(), time.monotonic()
+        settle_s = await probe.settle()
+        cpu_before, wall_start, steal_before = probe.cpu_s(), time.monotonic(), machine_steal_s()
         answered, errors, publish_s = await _publish(run, publishers, options.duration_s)
         await _await_deliveries(workers, expected=len(answered) * len(tokens))
         cpu_after, wall_s = probe.cpu_s(), time.monotonic() - wall_start
+        steal_s = machine_steal_s() - steal_before
         reports = await workers.order("stop")
     sessions = [s for report in reports for s in report["sessions"]]
     audience: dict[int, int] = {}
@@ -310,6 +336,8 @@ async def gateway_fanout(run: _Run) -> Report:
             "latency_ms": percentiles(latencies),
         },
         "server": {
+            "settled_s": round(settle_s, 2),
+            "machine_steal_s": round(steal_s, 2),
             "cpu_s": None if server_cpu is None else round(server_cpu, 3),
             "cpu_us_per_delivery": None
             if server_cpu is None or not deliveries
@@ -568,9 +596,10 @@ async def run_many(names: list[tuple[str, Options]]) -> list[Report]:
 
 @asynccontextmanager
 async def started_server(options: Options) -> AsyncIterator[Options]:
-    """This machine's Trioxide as the issue benchmarks it: the API (and relay) in one process
-    on its own PostgreSQL, the gateway in another pinned to core 0, sharing a Redis; the
-    generator pinned to the other cores."""
+    """This machine's Trioxide as the issue benchmarks it: the gateway in a process pinned to
+    the first core, alone; the API (and relay) in another on its own PostgreSQL, their Redis
+    and the generator on the other cores. (Unpinned, the API and PostgreSQL took turns on the
+    gateway's core, and its p99 went from 14 to 50-70 ms.)"""
     import tempfile
     from pathlib import Path
 
@@ -579,10 +608,12 @@ async def started_server(options: Options) -> AsyncIterator[Options]:
     cores = sorted(os.sched_getaffinity(0))
     with (
         tempfile.TemporaryDirectory(prefix="trioxide-bench-redis-") as folder,
-        redis_server(Path(folder)) as redis_url,
+        redis_server(Path(folder), cpu=cores[-1]) as redis_url,
     ):
         shared = {"REDIS_URL": redis_url, "TRIOXIDE_JWT_KEYS": f"bench:{os.urandom(24).hex()}"}
-        async with running_server("api,worker", {**shared, "TRIOXIDE_PROCESS_ID": "1"}) as api:
+        async with running_server(
+            "api,worker", {**shared, "TRIOXIDE_PROCESS_ID": "1"}, cpu=cores[-1]
+        ) as api:
             gateway_env = {
                 **shared,
                 "DATABASE_URL": api.database_url,

@@ -32,7 +32,7 @@ from coredis.exceptions import RedisError
 
 from core.bus import entry_id_before, position_of
 from core.fanout import Feed, release
-from core.store.redis import KEY_PREFIX
+from core.store.redis import KEY_PREFIX, expire_all
 from gateway.session import start_writers
 
 if TYPE_CHECKING:
@@ -241,12 +241,11 @@ class Journal:
         while True:
             await trio.sleep(_REFRESH_S)
             try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    pipe.set(self._node_key(self.node), b"1", px=NODE_TTL_MS)
-                    if time.monotonic() - last_records > self._keep_s / 4:
-                        last_records = time.monotonic()
-                        for session_id in self._live:
-                            pipe.expire(self._session_key(session_id), self._ttl_s)
+                await self._redis.set(self._node_key(self.node), b"1", px=NODE_TTL_MS)
+                if time.monotonic() - last_records > self._keep_s / 4:
+                    last_records = time.monotonic()
+                    keys = [self._session_key(s) for s in self._live]
+                    await expire_all(self._redis, keys, self._ttl_s)
             except (OSError, RedisError) as error:
                 _log.warning("journal refresh failed", extra={"error_type": type(error).__name__})
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 import orjson
 from coredis import PureToken
 
-from core.store.redis import KEY_PREFIX
+from core.store.redis import KEY_PREFIX, expire_all
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable
@@ -255,8 +255,7 @@ class RedisBoard:
             pipe.zadd(_NODES, {node: now})
             pipe.expire(_NODES, self._ttl_s)
             pipe.expire(_node_key(node), self._ttl_s)
-            for user_id in live_user_ids:
-                pipe.expire(_user_key(user_id), self._ttl_s)
+        await expire_all(self._redis, map(_user_key, live_user_ids), self._ttl_s)
         silent = await self._redis.zrange(_NODES, 0, now - silent_s, sortby=PureToken.BYSCORE)
         swept = []
         for found in silent:

@@ -83,6 +83,8 @@ _VERSIONS = {"9", "10"}
 _COMPRESSIONS = {"zlib-stream", "zstd-stream"}
 _MESSAGE_EVENTS = {EventName.MESSAGE_CREATE, EventName.MESSAGE_UPDATE}
 _MESSAGE_CONTENT = int(Intent.MESSAGE_CONTENT)  # a plain int: Flag arithmetic costs µs
+_GUILD_PRESENCES = int(Intent.GUILD_PRESENCES)
+_PRESENCE_BATCH = 128  # presence changes announced together, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,12 +315,29 @@ class Gateway:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._sweep_presences)
             async for change in self._presence_work:
-                try:
-                    made = await change()
-                    if made is not None:
-                        await self._announce([made])
-                except (OSError, RedisError) as error:  # Redis is away: presence is ephemeral
-                    _log.warning("presence not kept", extra={"error_type": type(error).__name__})
+                # What else is waiting goes out with it, in one bus publish: a thousand sessions
+                # identifying at once are a thousand changes.
+                pending = [change]
+                while len(pending) < _PRESENCE_BATCH:
+                    try:
+                        pending.append(self._presence_work.receive_nowait())
+                    except trio.WouldBlock:
+                        break
+                made: list[Change] = []
+                for work in pending:
+                    try:
+                        if (one := await work()) is not None:
+                            made.append(one)
+                    except (OSError, RedisError) as error:  # Redis away: presence is ephemeral
+                        _log.warning(
+                            "presence not kept", extra={"error_type": type(error).__name__}
+                        )
+                try:  # (one by one, each change was a bus entry and a fanout of its own)
+                    await self._announce(made)
+                except (OSError, RedisError) as error:
+                    _log.warning(
+                        "presence not announced", extra={"error_type": type(error).__name__}
+                    )
 
     async def _sweep_presences(self) -> None:
         window = self._limits.resume_window_s
@@ -332,6 +351,8 @@ class Gateway:
             await trio.sleep(window / 4)
 
     async def _announce(self, changes: list[Change]) -> None:
+        if not changes:
+            return
         events = [
             Published(secrets.randbits(62), EventName.PRESENCE_UPDATE, None, None, (), c.to_bus())
             for c in changes
@@ -349,7 +370,7 @@ class Gateway:
                 if among is None
                 else [s for s in among if gid in s.guilds]
             )
-            feeds = [s.feed for s in sessions if s.intents & Intent.GUILD_PRESENCES]
+            feeds = [s.feed for s in sessions if s.intents & _GUILD_PRESENCES]
             if feeds:
                 payload = orjson.dumps({"guild_id": guild_id} | change)
                 self.dispatch(feeds, "PRESENCE_UPDATE", payload)
