@@ -281,11 +281,15 @@ class Messages:
         limit: int,
     ) -> list[dict[str, object]]:
         def read(connection: Connection) -> list[dict[str, object]]:
-            found = load_message_access(self._access, connection, channel_id, user_id)
-            found.require(Permission.READ_MESSAGE_HISTORY)
-            page = store.page(
-                connection, channel_id, before=before, after=after, around=around, limit=limit
-            )
+            # The page is asked for first and read only once access is granted: both come
+            # back in the one round trip of the access check.
+            with connection.pipeline():
+                asked = store.ask_page(
+                    connection, channel_id, before=before, after=after, around=around, limit=limit
+                )
+                found = load_message_access(self._access, connection, channel_id, user_id)
+                found.require(Permission.READ_MESSAGE_HISTORY)
+                page = asked.rows()
             return [view.to_wire() for view in store.views(connection, page, user_id, self._link)]
 
         return await self._db.autocommit(read)

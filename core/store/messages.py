@@ -3,7 +3,7 @@ connection. A page of messages is read with a fixed number of queries, whatever 
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 from psycopg.rows import args_row, class_row
@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     import datetime as dt
     from collections.abc import Callable, Sequence
 
-    from core.store.database import Connection, Cursor, Statement
+    from psycopg import Cursor
+
+    from core.store.database import Connection, Statement
 
 _COLUMNS = (
     "id, channel_id, guild_id, author_id, type, content, flags, tts, mention_everyone,"
@@ -86,7 +88,21 @@ def by_nonce(
     )
 
 
-def page(
+@dataclass(frozen=True, slots=True)
+class PageQuery:
+    """A history page asked for and not read yet: inside a pipeline, its rows come back in
+    the round trip of whatever is read next (the caller's access check)."""
+
+    newest_first: list[Cursor[Message]]
+    oldest_first: list[Cursor[Message]]
+
+    def rows(self) -> list[Message]:
+        """The page, newest first, like Discord's."""
+        newer = [m for cursor in self.oldest_first for m in cursor.fetchall()]
+        return [*reversed(newer), *(m for c in self.newest_first for m in c.fetchall())]
+
+
+def ask_page(
     connection: Connection,
     channel_id: int,
     *,
@@ -94,30 +110,34 @@ def page(
     after: int | None,
     around: int | None,
     limit: int,
-) -> list[Message]:
-    """A history page, newest first, like Discord's."""
+) -> PageQuery:
     # Binary: fifty rows of arrays and timestamps load in C, not through text parsers.
-    cursor = connection.cursor(row_factory=_MESSAGE_ROW, binary=True)
+    def cursor() -> Cursor[Message]:
+        return connection.cursor(row_factory=_MESSAGE_ROW, binary=True)
+
     select = f"SELECT {_COLUMNS} FROM messages WHERE channel_id = %s"
     if around is not None:
-        older = cursor.execute(
+        older = cursor().execute(
             f"{select} AND id <= %s ORDER BY id DESC LIMIT %s",
             (channel_id, around, (limit + 1) // 2),
-        ).fetchall()
-        newer = cursor.execute(
+        )
+        newer = cursor().execute(
             f"{select} AND id > %s ORDER BY id LIMIT %s", (channel_id, around, limit // 2)
-        ).fetchall()
-        return list(reversed(newer)) + older
+        )
+        return PageQuery([older], [newer])
     if after is not None:
-        rows = cursor.execute(
+        rows = cursor().execute(
             f"{select} AND id > %s ORDER BY id LIMIT %s", (channel_id, after, limit)
-        ).fetchall()
-        return list(reversed(rows))
+        )
+        return PageQuery([], [rows])
     if before is not None:
-        return cursor.execute(
+        rows = cursor().execute(
             f"{select} AND id < %s ORDER BY id DESC LIMIT %s", (channel_id, before, limit)
-        ).fetchall()
-    return cursor.execute(f"{select} ORDER BY id DESC LIMIT %s", (channel_id, limit)).fetchall()
+        )
+        return PageQuery([rows], [])
+    return PageQuery(
+        [cursor().execute(f"{select} ORDER BY id DESC LIMIT %s", (channel_id, limit))], []
+    )
 
 
 _ATTACHMENT_COLUMNS = (
