@@ -64,11 +64,17 @@ class AccessCache:
         self._capacity = capacity
         self._snapshots: OrderedDict[int, GuildSnapshot] = OrderedDict()
 
+    def cached(self, guild_id: int, version: int) -> GuildSnapshot | None:
+        """The guild at `version` or newer, if the cache has it."""
+        found = self._snapshots.get(guild_id)
+        if found is None or found.version < version:
+            return None
+        self._snapshots.move_to_end(guild_id)
+        return found
+
     def snapshot(self, connection: Connection, guild_id: int, version: int) -> GuildSnapshot:
         """The guild at `version` (or newer), from the cache or loaded and kept now."""
-        found = self._snapshots.get(guild_id)
-        if found is not None and found.version == version:
-            self._snapshots.move_to_end(guild_id)
+        if (found := self.cached(guild_id, version)) is not None:
             return found
         loaded = _load_snapshot(connection, guild_id)
         self._snapshots[guild_id] = loaded

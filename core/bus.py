@@ -163,7 +163,8 @@ def position_of(entry_id: bytes | str) -> Position:
 def _encode(events: Sequence[Published]) -> dict[str, bytes]:
     """Headers as JSON, payloads (JSON already) concatenated: nothing serialized twice."""
     headers = [
-        [e.id, str(e.name), e.guild_id, e.channel_id, e.user_ids, len(e.payload)] for e in events
+        [e.id, str(e.name), e.guild_id, e.channel_id, e.user_ids, len(e.payload), e.access_version]
+        for e in events
     ]
     return {"h": orjson.dumps(headers), "p": b"".join(e.payload for e in events)}
 
@@ -172,11 +173,14 @@ def _decode(fields: Mapping[str | bytes, str | bytes]) -> list[Published]:
     events = []
     payloads, at = fields[b"p"], 0
     assert isinstance(payloads, bytes)  # the client does not decode responses
-    for event_id, name, guild_id, channel_id, user_ids, size in orjson.loads(fields[b"h"]):
+    for event_id, name, guild_id, channel_id, user_ids, size, *rest in orjson.loads(fields[b"h"]):
         payload = payloads[at : at + size]
         at += size
+        version = rest[0] if rest else None  # (an entry from before versions were carried)
         events.append(
-            Published(event_id, EventName(name), guild_id, channel_id, tuple(user_ids), payload)
+            Published(
+                event_id, EventName(name), guild_id, channel_id, tuple(user_ids), payload, version
+            )
         )
     return events
 

@@ -491,17 +491,27 @@ class Gateway:
         if not events:
             return
         cache = self._services.access
+        snapshots: dict[int, GuildSnapshot] = {}
+        if among is None:
+            # Live events carry their guild's version as the relay read it, after they
+            # committed: the snapshot is usually cached, and then no read is needed here.
+            for gid, version in _carried_versions(events, guild_ids).items():
+                if (found := cache.cached(gid, version)) is not None:
+                    snapshots[gid] = found
+        unread = guild_ids - snapshots.keys()
 
         def read(connection: DbConnection) -> tuple[dict[int, GuildSnapshot], dict[int, list[int]]]:
             # Read after the events committed: a permission change committed before an event
-            # is in the snapshot that event is checked against.
-            versions = guild_store.access_versions(connection, list(guild_ids))
-            snapshots = {gid: cache.snapshot(connection, gid, v) for gid, v in versions.items()}
-            return snapshots, {c: direct.recipients(connection, c) for c in dm_channels}
+            # is in the snapshot that event is checked against. (A replay reads the current
+            # versions, so a session that lost access meanwhile gets nothing it no longer may.)
+            versions = guild_store.access_versions(connection, list(unread))
+            loaded = {gid: cache.snapshot(connection, gid, v) for gid, v in versions.items()}
+            return loaded, {c: direct.recipients(connection, c) for c in dm_channels}
 
-        snapshots, recipients = (
-            await self._services.db.autocommit(read) if guild_ids or dm_channels else ({}, {})
-        )
+        recipients: dict[int, list[int]] = {}
+        if unread or dm_channels:
+            loaded, recipients = await self._services.db.autocommit(read)
+            snapshots |= loaded
         for event in events:
             self._deliver_one(event, snapshots, recipients, among)
 
@@ -862,6 +872,21 @@ class _GuildAudience:
         if channel_id is not None:
             self.by_channel[channel_id] = found
         return found
+
+
+def _carried_versions(events: Sequence[Published], guild_ids: set[int]) -> dict[int, int]:
+    """The newest access_version the events carry for each of `guild_ids` that all of that
+    guild's events carry one for (an event from an older node may not)."""
+    versions: dict[int, int] = {}
+    lacking: set[int] = set()
+    for event in events:
+        if event.guild_id not in guild_ids:
+            continue
+        if event.access_version is None:
+            lacking.add(event.guild_id)
+        else:
+            versions[event.guild_id] = max(versions.get(event.guild_id, 0), event.access_version)
+    return {gid: v for gid, v in versions.items() if gid not in lacking}
 
 
 _CHANNEL_EVENTS = {EventName.CHANNEL_CREATE, EventName.CHANNEL_UPDATE, EventName.CHANNEL_DELETE}

@@ -30,6 +30,10 @@ class Published:
     channel_id: int | None
     user_ids: tuple[int, ...]
     payload: bytes
+    # The guild's access_version as read after the event committed (by the relay), so that a
+    # gateway checks who may see it without a read of its own; None outside a guild, for a
+    # guild since deleted, and for events that never were in the outbox (presence).
+    access_version: int | None = None
 
 
 def _published(
@@ -39,10 +43,24 @@ def _published(
     channel_id: int | None,
     user_ids: list[int] | None,
     payload: str,
+    access_version: int | None,
 ) -> Published:
     return Published(
-        event_id, EventName(name), guild_id, channel_id, tuple(user_ids or ()), payload.encode()
+        event_id,
+        EventName(name),
+        guild_id,
+        channel_id,
+        tuple(user_ids or ()),
+        payload.encode(),
+        access_version,
     )
+
+
+# An event with its guild's access_version as it stands when read (see Published).
+_SELECT = (
+    "SELECT o.id, o.event, o.guild_id, o.channel_id, o.user_ids, o.payload::text,"
+    " g.access_version FROM outbox o LEFT JOIN guilds g ON g.id = o.guild_id"
+)
 
 
 def append(event_id: int, event: Event) -> Statement:
@@ -66,8 +84,7 @@ def pending(connection: Connection, limit: int) -> list[Published]:
     return (
         connection.cursor(row_factory=args_row(_published))
         .execute(
-            "SELECT id, event, guild_id, channel_id, user_ids, payload::text FROM outbox"
-            " WHERE published_at IS NULL ORDER BY id LIMIT %s",
+            f"{_SELECT} WHERE o.published_at IS NULL ORDER BY o.id LIMIT %s",
             (limit,),
         )
         .fetchall()
@@ -79,8 +96,7 @@ def by_ids(connection: Connection, event_ids: list[int]) -> list[Published]:
     return (
         connection.cursor(row_factory=args_row(_published))
         .execute(
-            "SELECT id, event, guild_id, channel_id, user_ids, payload::text FROM outbox"
-            " WHERE id = ANY(%s::bigint[]) ORDER BY id",
+            f"{_SELECT} WHERE o.id = ANY(%s::bigint[]) ORDER BY o.id",
             (id_array(event_ids),),
         )
         .fetchall()

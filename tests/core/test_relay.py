@@ -157,11 +157,31 @@ async def test_a_posted_message_reaches_the_bus_as_the_api_answered_it(api: ApiC
         assert event.name is EventName.MESSAGE_CREATE
         assert (event.guild_id, event.channel_id) == (int(room.guild_id), int(room.channel_id))
         assert json.loads(event.payload) == sent
+        # With the guild's access_version as it stood after the commit: gateways check the
+        # audience against it without a read of their own.
+        version = await api.services.db.run(
+            lambda c: c.execute(
+                "SELECT access_version FROM guilds WHERE id = %s", (int(room.guild_id),)
+            ).fetchone()
+        )
+        assert version is not None
+        assert event.access_version == version[0]
         nursery.cancel_scope.cancel()
 
 
 def typing_event(event_id: int) -> Published:
     return Published(event_id, EventName.TYPING_START, None, event_id, (), b"{}")
+
+
+async def test_the_redis_bus_carries_every_field_of_an_event(redis_url: str) -> None:
+    event = Published(7, EventName.MESSAGE_CREATE, 11, 13, (17, 19), b'{"id":"7"}', 23)
+    async with open_redis(redis_url) as client:
+        bus = RedisBus(client)
+        start = await bus.publish([typing_event(6)])
+        end = await bus.publish([event, typing_event(8)])
+        await bus.publish([typing_event(9)])
+        (batch,) = await bus.between(start, (end[0], end[1] + 1))
+    assert batch.events == [event, typing_event(8)]
 
 
 async def test_the_redis_bus_gives_back_what_was_published_between_two_positions(
