@@ -25,6 +25,17 @@ async def ready(client: GatewayClient, who: Person, guilds: int = 1) -> None:
         await client.dispatch("GUILD_CREATE")
 
 
+async def settle(api: ApiClient, room: Room, *clients: GatewayClient) -> None:
+    """Returns once `clients` have had every event committed so far: events the room's set-up
+    committed before they identified may still be on their way (the relay is at least once,
+    not instant), and a test that counts dispatches must not count those. A message posted
+    now has the newest id, so it is relayed after all of them."""
+    barrier = await send(api, room.owner, room, content="barrier")
+    for client in clients:
+        while (await client.next_named("MESSAGE_CREATE"))["id"] != barrier["id"]:
+            pass
+
+
 async def add_bot(api: ApiClient, room: Room) -> tuple[str, str]:
     """A bot seated in the room's guild: its user id and token."""
     application = await create(api, room.owner, "Watcher")
@@ -72,6 +83,7 @@ async def test_a_channel_the_member_cannot_view_sends_them_nothing(
     async with connect(gateway) as owner, connect(gateway) as member:
         await ready(owner, room.owner)
         await ready(member, room.member)
+        await settle(api, room, owner, member)
         hidden = await api.http.post(
             f"/api/v10/channels/{secret['id']}/messages",
             headers=room.owner.auth,
@@ -179,6 +191,7 @@ async def test_resume_replays_exactly_what_was_missed_in_order(
         await ready(owner, room.owner)
         async with connect(gateway) as member:
             await ready(member, room.member)
+            await settle(api, room, owner, member)
             session_id, seq = member.session_id, member.seq
             await member.close(4000)  # as discord.py does when it means to resume
         missed = [await send(api, room.owner, room, content=f"missed {i}") for i in range(3)]
