@@ -57,7 +57,10 @@ async def test_gateway_fanout_delivers_every_message_to_every_session_once(
             assert figures["expected_deliveries"] == figures["deliveries"] == 60
             assert (figures["lost"], figures["duplicated"], figures["out_of_sequence"]) == (0, 0, 0)
             assert figures["latency_ms"]["count"] == 60
-            assert 0 <= figures["latency_ms"]["p50"] <= figures["latency_ms"]["max"]
+            # Timed from the POST's answer: a dispatch may beat the answer to the generator (the
+            # relay wakes at the commit), so a latency can be a little below zero.
+            latency = figures["latency_ms"]
+            assert latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["max"]
             assert report["generator"]["cpu_s"] > 0
             assert report["warnings"] == []
 
