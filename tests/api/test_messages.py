@@ -97,6 +97,52 @@ async def test_history_pages_before_after_and_around(api: ApiClient, room: Room)
     }
 
 
+async def test_a_history_page_shows_each_message_as_fetching_it_alone_does(
+    api: ApiClient, room: Room
+) -> None:
+    # A page reads what it shows by SQL over the page; one message reads it by ids. Both must
+    # show the same: authors with their member (a nick), mentions, each viewer's reactions,
+    # and the message replied to, also when that lies outside the page.
+    nick = await api.http.patch(
+        f"/api/v10/guilds/{room.guild_id}/members/@me",
+        headers=room.member.auth,
+        json={"nick": "Quiet"},
+    )
+    assert nick.status_code == 200, nick.text
+    # The owner is mentioned, and reacts, but writes none of them.
+    question = await send(api, room.member, room, content="who is there?")
+    answer = await send(
+        api,
+        room.member,
+        room,
+        content=f"me, <@{room.owner.id}>",
+        message_reference={"message_id": question["id"]},
+    )
+    plain = await send(api, room.member, room, content="plain")
+    thumbs = "%F0%9F%91%8D"
+    for message, who in ((question, room.member), (question, room.owner), (answer, room.owner)):
+        reacted = await api.http.put(
+            room.url(f"/{message['id']}/reactions/{thumbs}/@me"), headers=who.auth
+        )
+        assert reacted.status_code == 204
+    ids = [question["id"], answer["id"], plain["id"]]
+    for viewer in (room.owner, room.member):
+        alone = {
+            i: (await api.http.get(room.url(f"/{i}"), headers=viewer.auth)).json() for i in ids
+        }
+        for query, shown in (
+            ("", ids),
+            (f"?before={plain['id']}&limit=1", ids[1:2]),  # the question only as replied to
+            (f"?after={question['id']}", ids[1:]),
+            (f"?around={answer['id']}&limit=3", ids),
+        ):
+            page = (await api.http.get(room.url(query), headers=viewer.auth)).json()
+            assert page == [alone[i] for i in reversed(shown)], query
+    assert alone[answer["id"]]["member"]["nick"] == "Quiet"
+    assert alone[answer["id"]]["referenced_message"]["reactions"][0]["count"] == 2
+    assert str(room.owner.id) in {u["id"] for u in alone[answer["id"]]["mentions"]}
+
+
 async def test_enforced_nonce_returns_the_first_message_instead_of_a_second(
     api: ApiClient, room: Room
 ) -> None:
@@ -146,7 +192,8 @@ async def test_bad_messages_are_refused_and_nothing_is_stored(
 async def test_replies_carry_the_message_they_answer_and_mention_its_author(
     api: ApiClient, room: Room
 ) -> None:
-    question = await send(api, room.owner, room, content="who is there?")
+    # The owner is mentioned, and reacts, but writes none of them.
+    question = await send(api, room.member, room, content="who is there?")
     answer = await send(
         api, room.member, room, content="me", message_reference={"message_id": question["id"]}
     )
