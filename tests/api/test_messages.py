@@ -192,8 +192,7 @@ async def test_bad_messages_are_refused_and_nothing_is_stored(
 async def test_replies_carry_the_message_they_answer_and_mention_its_author(
     api: ApiClient, room: Room
 ) -> None:
-    # The owner is mentioned, and reacts, but writes none of them.
-    question = await send(api, room.member, room, content="who is there?")
+    question = await send(api, room.owner, room, content="who is there?")
     answer = await send(
         api, room.member, room, content="me", message_reference={"message_id": question["id"]}
     )
