@@ -6,12 +6,12 @@ import logging
 
 import psycopg
 import trio
-from coredis.exceptions import RedisError
 from quart import Blueprint, Response
 
 from api.responses import json_response
 from api.services import services
 from core.store.migrations import migration_problem
+from core.store.redis import RedisError
 
 blueprint = Blueprint("health", __name__)
 _log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ async def _problem() -> str | None:
         with trio.move_on_after(_REDIS_PING_TIMEOUT_S) as scope:
             try:
                 await found.redis.ping()
-            except (RedisError, OSError) as error:
+            except RedisError as error:
                 return f"redis unreachable ({type(error).__name__})"
         if scope.cancelled_caught:
             return f"redis unreachable (no answer in {_REDIS_PING_TIMEOUT_S} s)"

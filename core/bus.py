@@ -15,12 +15,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import orjson
 import trio
-from coredis import PureToken
-from coredis.exceptions import RedisError
 
 from core.events import EventName
 from core.store.outbox import Published
-from core.store.redis import KEY_PREFIX
+from core.store.redis import KEY_PREFIX, RedisError, fields_of
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping, Sequence
@@ -94,6 +92,7 @@ KEEP_S = 300
 _READ_BLOCK_MS = 1000
 _READ_COUNT = 64
 _RETRY_S = 0.5
+_READ = ("XREAD", "COUNT", _READ_COUNT, "BLOCK", _READ_BLOCK_MS, "STREAMS", STREAM)  # + after id
 
 
 class RedisBus:
@@ -103,14 +102,10 @@ class RedisBus:
         self._redis = redis
 
     async def publish(self, events: Sequence[Published]) -> Position:
-        entry_id = await self._redis.xadd(
-            STREAM,
-            _encode(events),
-            trim_strategy=PureToken.MINID,
-            threshold=entry_id_before(KEEP_S),
-            trim_operator=PureToken.APPROXIMATELY,
+        headers, payloads = _encode(events)
+        entry_id = await self._redis.execute(
+            "XADD", STREAM, "MINID", "~", entry_id_before(KEEP_S), "*", "h", headers, "p", payloads
         )
-        assert entry_id is not None
         return position_of(entry_id)
 
     @asynccontextmanager
@@ -119,8 +114,8 @@ class RedisBus:
         receive: trio.MemoryReceiveChannel[Batch]
         send, receive = trio.open_memory_channel(_SUBSCRIBER_BACKLOG)
         # From the newest entry now, so nothing published after subscribe() returns is missed.
-        newest = await self._redis.xrevrange(STREAM, count=1)
-        start = newest[0].identifier if newest else b"0-0"
+        newest = await self._redis.execute("XREVRANGE", STREAM, "+", "-", "COUNT", 1)
+        start = newest[0][0] if newest else b"0-0"
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._read, start, send)
             async with receive:
@@ -131,21 +126,21 @@ class RedisBus:
         async with send:
             while True:
                 try:
-                    found = await self._redis.xread(
-                        {STREAM: last}, count=_READ_COUNT, block=_READ_BLOCK_MS
-                    )
-                except (OSError, RedisError):  # Redis went away: carry on from `last`
+                    found = await self._redis.execute(*_READ, last)
+                except RedisError:  # Redis went away: carry on from `last`
                     await trio.sleep(_RETRY_S)
                     continue
-                for entry in (found or {}).get(STREAM.encode(), ()):
-                    last = entry.identifier
-                    await send.send(Batch(position_of(last), _decode(entry.field_values)))
+                for _, entries in found or ():  # [[stream, entries]], or nil after the block
+                    for last, fields in entries:
+                        await send.send(Batch(position_of(last), _decode(fields_of(fields))))
 
     async def between(self, after: Position, before: Position) -> list[Batch]:
-        entries = await self._redis.xrange(
-            STREAM, f"({after[0]}-{after[1]}", f"({before[0]}-{before[1]}"
+        entries = await self._redis.execute(
+            "XRANGE", STREAM, f"({after[0]}-{after[1]}", f"({before[0]}-{before[1]}"
         )
-        return [Batch(position_of(e.identifier), _decode(e.field_values)) for e in entries]
+        return [
+            Batch(position_of(entry_id), _decode(fields_of(fields))) for entry_id, fields in entries
+        ]
 
 
 def entry_id_before(seconds: float) -> str:
@@ -160,19 +155,18 @@ def position_of(entry_id: bytes | str) -> Position:
     return int(ms), int(sequence)
 
 
-def _encode(events: Sequence[Published]) -> dict[str, bytes]:
+def _encode(events: Sequence[Published]) -> tuple[bytes, bytes]:
     """Headers as JSON, payloads (JSON already) concatenated: nothing serialized twice."""
     headers = [
         [e.id, str(e.name), e.guild_id, e.channel_id, e.user_ids, len(e.payload), e.access_version]
         for e in events
     ]
-    return {"h": orjson.dumps(headers), "p": b"".join(e.payload for e in events)}
+    return orjson.dumps(headers), b"".join(e.payload for e in events)
 
 
-def _decode(fields: Mapping[str | bytes, str | bytes]) -> list[Published]:
+def _decode(fields: Mapping[bytes, bytes]) -> list[Published]:
     events = []
     payloads, at = fields[b"p"], 0
-    assert isinstance(payloads, bytes)  # the client does not decode responses
     for event_id, name, guild_id, channel_id, user_ids, size, *rest in orjson.loads(fields[b"h"]):
         payload = payloads[at : at + size]
         at += size

@@ -27,17 +27,15 @@ from typing import TYPE_CHECKING
 
 import orjson
 import trio
-from coredis import PureToken
-from coredis.exceptions import RedisError
 
 from core.bus import entry_id_before, position_of
 from core.fanout import Feed, release
-from core.store.redis import KEY_PREFIX, expire_all
+from core.store.redis import KEY_PREFIX, RedisError, expire_all, fields_of
 from gateway.session import start_writers
 
 if TYPE_CHECKING:
     from core.bus import Position
-    from core.store.redis import Redis
+    from core.store.redis import Command, Redis
 
 _log = logging.getLogger(__name__)
 
@@ -152,7 +150,7 @@ class Journal:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Keeps this node alive in Redis and flushes what is staged, until cancelled."""
-        await self._redis.set(self._node_key(self.node), b"1", px=NODE_TTL_MS)
+        await self._mark_alive()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._keep_alive)
             task_status.started()
@@ -160,7 +158,7 @@ class Journal:
                 await self._staged.wait()
                 try:
                     await self.flush()
-                except (OSError, RedisError) as error:
+                except RedisError as error:
                     _log.warning("journal flush failed", extra={"error_type": type(error).__name__})
                     await trio.sleep(_RETRY_S)
 
@@ -169,7 +167,7 @@ class Journal:
         sessions over at once."""
         with trio.CancelScope(shield=True), trio.move_on_after(5):
             await self.flush()
-            await self._redis.delete([self._node_key(self.node)])
+            await self._redis.execute("DEL", self._node_key(self.node))
 
     async def flush(self) -> None:
         self._staged = trio.Event()
@@ -214,25 +212,32 @@ class Journal:
             else:
                 by_event.setdefault(staged.event_id, []).extend(sent)
         ttl_s = self._ttl_s
-        async with self._redis.pipeline(transaction=True) as pipe:
-            if by_event or inline or releases:
-                pipe.xadd(
+        commands: list[Command] = []
+        if by_event or inline or releases:
+            commands.append(
+                (
+                    "XADD",
                     self._log_key(self.node),
-                    {
-                        "p": b"" if position is None else b"%d-%d" % position,
-                        "e": orjson.dumps(list(by_event.items())),
-                        "i": orjson.dumps(inline),
-                    },
-                    trim_strategy=PureToken.MINID,
-                    threshold=entry_id_before(ttl_s),
-                    trim_operator=PureToken.APPROXIMATELY,
+                    "MINID",
+                    "~",
+                    entry_id_before(ttl_s),
+                    "*",
+                    "p",
+                    b"" if position is None else b"%d-%d" % position,
+                    "e",
+                    orjson.dumps(list(by_event.items())),
+                    "i",
+                    orjson.dumps(inline),
                 )
-            for session_id, record in records.items():
-                pipe.set(self._session_key(session_id), orjson.dumps(asdict(record)), ex=ttl_s)
-            for session_id in releases:
-                pipe.set(self._released_key(session_id), b"1", ex=ttl_s)
-            if forgotten:
-                pipe.delete([self._session_key(s) for s in forgotten])
+            )
+        for session_id, record in records.items():
+            key = self._session_key(session_id)
+            commands.append(("SET", key, orjson.dumps(asdict(record)), "EX", ttl_s))
+        for session_id in releases:
+            commands.append(("SET", self._released_key(session_id), b"1", "EX", ttl_s))
+        if forgotten:
+            commands.append(("DEL", *(self._session_key(s) for s in forgotten)))
+        await self._redis.pipeline(commands, transaction=True)
 
     async def _keep_alive(self) -> None:
         """The node's key every second; every session's record once a quarter window, so a
@@ -241,18 +246,21 @@ class Journal:
         while True:
             await trio.sleep(_REFRESH_S)
             try:
-                await self._redis.set(self._node_key(self.node), b"1", px=NODE_TTL_MS)
+                await self._mark_alive()
                 if time.monotonic() - last_records > self._keep_s / 4:
                     last_records = time.monotonic()
                     keys = [self._session_key(s) for s in self._live]
                     await expire_all(self._redis, keys, self._ttl_s)
-            except (OSError, RedisError) as error:
+            except RedisError as error:
                 _log.warning("journal refresh failed", extra={"error_type": type(error).__name__})
+
+    async def _mark_alive(self) -> None:
+        await self._redis.execute("SET", self._node_key(self.node), b"1", "PX", NODE_TTL_MS)
 
     # Reading, by the node taking a session over.
 
     async def record_of(self, session_id: str) -> SessionRecord | None:
-        found = await self._redis.get(self._session_key(session_id))
+        found = await self._redis.execute("GET", self._session_key(session_id))
         if found is None:
             return None
         fields = orjson.loads(found)
@@ -264,12 +272,12 @@ class Journal:
         then all it ever sent); None if neither happened in time."""
         with trio.move_on_after(timeout_s):
             while True:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    released = pipe.exists([self._released_key(session_id)])
-                    alive = pipe.exists([self._node_key(node)])
-                if await released:
+                released, alive = await self._redis.pipeline(
+                    [("EXISTS", self._released_key(session_id)), ("EXISTS", self._node_key(node))]
+                )
+                if released:
                     return True
-                if not await alive:
+                if not alive:
                     return False
                 await trio.sleep(_RELEASE_POLL_S)
         return None
@@ -277,8 +285,8 @@ class Journal:
     async def node_log(self, node: str) -> NodeLog:
         position: Position | None = None
         sessions: dict[int, list[Logged]] = {}
-        for entry in await self._redis.xrange(self._log_key(node)):
-            fields = entry.field_values
+        for _, flat in await self._redis.execute("XRANGE", self._log_key(node), "-", "+"):
+            fields = fields_of(flat)
             if reached := fields[b"p"]:
                 position = position_of(reached)
             for event_id, pairs in orjson.loads(fields[b"e"]):

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import orjson
-from coredis import PureToken
 
-from core.store.redis import KEY_PREFIX, expire_all
+from core.store.redis import KEY_PREFIX, expire_all, fields_of
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable
@@ -229,48 +228,55 @@ class RedisBoard:
         ordered = list(user_ids)
         if not ordered:
             return {}
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pending = [pipe.hgetall(_user_key(u)) for u in ordered]
+        replies = await self._redis.pipeline([("HGETALL", _user_key(u)) for u in ordered])
         found: dict[int, Sessions] = {}
-        for user_id, entries in zip(ordered, pending, strict=True):
-            if sessions := {k.decode(): _decode(v) for k, v in (await entries).items()}:
+        for user_id, entries in zip(ordered, replies, strict=True):
+            if sessions := {k.decode(): _decode(v) for k, v in fields_of(entries).items()}:
                 found[user_id] = sessions
         return found
 
     async def put(self, user_id: int, session_id: str, presence: Presence) -> None:
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(_user_key(user_id), {session_id: _encode(presence)})
-            pipe.expire(_user_key(user_id), self._ttl_s)
-            pipe.sadd(_node_key(presence.node), [str(user_id)])
-            pipe.expire(_node_key(presence.node), self._ttl_s)
+        user, node = _user_key(user_id), _node_key(presence.node)
+        await self._redis.pipeline(
+            [
+                ("HSET", user, session_id, _encode(presence)),
+                ("EXPIRE", user, self._ttl_s),
+                ("SADD", node, user_id),
+                ("EXPIRE", node, self._ttl_s),
+            ],
+            transaction=True,
+        )
 
     async def remove(self, user_id: int, session_id: str) -> None:
-        await self._redis.hdel(_user_key(user_id), [session_id])
+        await self._redis.execute("HDEL", _user_key(user_id), session_id)
 
     async def sweep(
         self, node: str, live_user_ids: Collection[int], silent_s: float
     ) -> list[tuple[int, Sessions, Sessions]]:
         now = time.time()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(_NODES, {node: now})
-            pipe.expire(_NODES, self._ttl_s)
-            pipe.expire(_node_key(node), self._ttl_s)
+        await self._redis.pipeline(
+            [
+                ("ZADD", _NODES, now, node),
+                ("EXPIRE", _NODES, self._ttl_s),
+                ("EXPIRE", _node_key(node), self._ttl_s),
+            ]
+        )
         await expire_all(self._redis, map(_user_key, live_user_ids), self._ttl_s)
-        silent = await self._redis.zrange(_NODES, 0, now - silent_s, sortby=PureToken.BYSCORE)
+        silent = await self._redis.execute("ZRANGE", _NODES, 0, now - silent_s, "BYSCORE")
         swept = []
         for found in silent:
-            dead = found.decode() if isinstance(found, bytes) else str(found)
+            dead = found.decode()
             # Whoever removes the node from the set sweeps it: exactly one node does.
-            if dead == node or not await self._redis.zrem(_NODES, [dead]):
+            if dead == node or not await self._redis.execute("ZREM", _NODES, dead):
                 continue
-            users = await self._redis.smembers(_node_key(dead))
+            users = await self._redis.execute("SMEMBERS", _node_key(dead))
             for user_id, sessions in (await self.of_users([int(u) for u in users])).items():
                 removed = {s: p for s, p in sessions.items() if p.node == dead}
                 if removed:
-                    await self._redis.hdel(_user_key(user_id), list(removed))
+                    await self._redis.execute("HDEL", _user_key(user_id), *removed)
                     left = {s: p for s, p in sessions.items() if s not in removed}
                     swept.append((user_id, removed, left))
-            await self._redis.delete([_node_key(dead)])
+            await self._redis.execute("DEL", _node_key(dead))
         return swept
 
 

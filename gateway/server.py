@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 import trio
-from coredis.exceptions import RedisError
 
 from core.bus import Batch, SeenIds
 from core.domain.applications import granted_privileged_intents
@@ -30,6 +29,7 @@ from core.sessions import DEFAULT_LARGE_THRESHOLD, MAX_LARGE_THRESHOLD, MemberRe
 from core.store import direct, outbox
 from core.store import guilds as guild_store
 from core.store.outbox import Published
+from core.store.redis import RedisError
 from gateway.connection import Connection
 from gateway.journal import Journal, SessionRecord
 from gateway.presence import MemoryBoard, Presences, RedisBoard, parse_presence
@@ -328,13 +328,13 @@ class Gateway:
                     try:
                         if (one := await work()) is not None:
                             made.append(one)
-                    except (OSError, RedisError) as error:  # Redis away: presence is ephemeral
+                    except RedisError as error:  # Redis away: presence is ephemeral
                         _log.warning(
                             "presence not kept", extra={"error_type": type(error).__name__}
                         )
                 try:  # (one by one, each change was a bus entry and a fanout of its own)
                     await self._announce(made)
-                except (OSError, RedisError) as error:
+                except RedisError as error:
                     _log.warning(
                         "presence not announced", extra={"error_type": type(error).__name__}
                     )
@@ -346,7 +346,7 @@ class Gateway:
                 live = [user_id for user_id, sessions in self._by_user.items() if sessions]
                 if changes := await self._presences.sweep(live, window):
                     await self._announce(changes)
-            except (OSError, RedisError) as error:
+            except RedisError as error:
                 _log.warning("presence sweep failed", extra={"error_type": type(error).__name__})
             await trio.sleep(window / 4)
 

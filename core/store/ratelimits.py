@@ -64,11 +64,11 @@ class RedisRateLimits:
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._script = redis.register_script(_HIT_SCRIPT)
+        self._script = redis.script(_HIT_SCRIPT)
 
     async def hit(self, key: str, limit: Limit) -> Decision:
         period_ms = max(1, int(limit.period_s * 1000))
-        result: object = await self._script(keys=[f"{KEY_PREFIX}rl:{key}"], args=[period_ms])
+        result: object = await self._script([f"{KEY_PREFIX}rl:{key}"], [period_ms])
         assert isinstance(result, list)  # the script returns {used, left_ms}
         used, left_ms = int(result[0]), int(result[1])
         reset_after_s = left_ms / 1000

@@ -61,7 +61,9 @@ class RedisRevokedSessions:
 
     async def revoke(self, session_ids: list[int]) -> None:
         for session_id in session_ids:
-            await self._redis.set(f"{KEY_PREFIX}revoked:{session_id}", b"1", ex=_REMEMBER_S)
+            await self._redis.execute(
+                "SET", f"{KEY_PREFIX}revoked:{session_id}", b"1", "EX", _REMEMBER_S
+            )
 
     async def is_revoked(self, session_id: int) -> bool:
-        return await self._redis.exists([f"{KEY_PREFIX}revoked:{session_id}"]) > 0
+        return bool(await self._redis.execute("EXISTS", f"{KEY_PREFIX}revoked:{session_id}"))

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 import trio
-from coredis import PureToken
 
 from core.bus import Batch, Bus, InProcessBus, RedisBus, SeenIds
 from core.events import Event, EventName
@@ -207,7 +206,7 @@ async def test_a_redis_subscriber_loses_nothing_when_its_connection_is_cut(
             await bus.publish([typing_event(11)])
             assert await next_channels(received) == [11]
             # Every other client's connection, the subscriber's blocking read among them.
-            await other.client_kill(type_=PureToken.NORMAL, skipme=True)
+            await other.execute("CLIENT", "KILL", "TYPE", "NORMAL", "SKIPME", "yes")
             await RedisBus(other).publish([typing_event(12)])
             await RedisBus(other).publish([typing_event(13)])
             assert await next_channels(received) == [12]
