@@ -164,6 +164,12 @@ def _url(raw: str) -> str:
     return raw
 
 
+def _redis_url(raw: str) -> str:
+    if raw.partition("://")[0] not in ("redis", "rediss", "unix"):
+        raise ValueError("expected redis://, rediss:// (TLS) or unix:// (a socket path)")
+    return raw
+
+
 def _endpoint(raw: str) -> str:
     scheme, _, rest = raw.partition("://")
     if scheme not in ("http", "https") or not rest.rstrip("/") or "/" in rest.rstrip("/"):
@@ -247,7 +253,10 @@ DATABASE_URL = Variable(
     _url,
 )
 REDIS_URL = Variable(
-    "REDIS_URL", None, "Redis shared by several processes; unset: everything in-process", _url
+    "REDIS_URL",
+    None,
+    "Redis shared by several processes; unset: everything in-process",
+    _redis_url,
 )
 DATA_DIR = Variable(
     "TRIOXIDE_DATA_DIR", "./.data", "local state: the embedded PostgreSQL and uploads", Path

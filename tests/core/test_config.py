@@ -66,6 +66,7 @@ def test_roles_option_overrides_the_variable() -> None:
         ({"TRIOXIDE_LOG_LEVEL": "loud"}, None, "TRIOXIDE_LOG_LEVEL", "debug, info"),
         ({"TRIOXIDE_LOG_FORMAT": "xml"}, None, "TRIOXIDE_LOG_FORMAT", "auto"),
         ({"TRIOXIDE_S3_ENDPOINT": "s3.example"}, None, "TRIOXIDE_S3_ENDPOINT", "http(s)://"),
+        ({"REDIS_URL": "cache:6379"}, None, "REDIS_URL", "redis://, rediss://"),
         (
             {"TRIOXIDE_S3_ENDPOINT": "https://s3.example/bucket"},
             None,

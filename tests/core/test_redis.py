@@ -4,6 +4,9 @@ scripts, databases and passwords, and connections that are cut off or cannot be 
 from __future__ import annotations
 
 import secrets
+import socket
+import subprocess
+import threading
 from typing import TYPE_CHECKING
 
 import pytest
@@ -13,6 +16,7 @@ from bench.server import redis_server
 from core.store.redis import KEY_PREFIX, Redis, RedisConnectionError, RedisError, open_redis
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 
@@ -120,3 +124,62 @@ async def test_a_redis_that_is_not_there_or_goes_away_is_a_connection_error(
 def test_only_redis_urls_are_taken() -> None:
     with pytest.raises(ValueError, match="not a Redis URL"):
         Redis("http://127.0.0.1:6379")
+
+
+@pytest.fixture
+def tls_redis(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """A redis-server speaking only TLS on a free port, with a self-signed certificate for
+    localhost: (port, certificate)."""
+    cert, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *(
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+            ),
+            *("-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", str(key_file)),
+            *("-out", str(cert), "-addext", "subjectAltName=DNS:localhost"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            *("redis-server", "--port", "0", "--tls-port", str(port), "--tls-auth-clients", "no"),
+            *("--tls-cert-file", str(cert), "--tls-key-file", str(key_file), "--save", ""),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    try:
+        for line in server.stdout:
+            if "ready to accept connections" in line.lower():
+                break
+        assert server.poll() is None, "redis-server exited during start-up"
+        threading.Thread(target=server.stdout.read, daemon=True).start()
+        yield port, cert
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        server.stdout.close()
+
+
+async def test_rediss_urls_speak_tls_and_verify_the_server(
+    tls_redis: tuple[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, cert = tls_redis
+    async with open_redis(f"rediss://localhost:{port}") as untrusted:
+        with pytest.raises(RedisConnectionError):  # a certificate nobody vouches for
+            await untrusted.ping()
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the self-signed certificate as a CA
+    async with open_redis(f"rediss://localhost:{port}") as trusted:
+        assert await trusted.execute("ECHO", "over tls") == b"over tls"
