@@ -47,6 +47,10 @@ class RedisConnectionError(RedisError):
     """The connection to Redis could not be made, or broke during a command."""
 
 
+class _Unanswered(RedisConnectionError):
+    """The connection broke before any of a command's reply arrived."""
+
+
 class _Connection:
     """One connection: a command (or pipeline) is written whole, then its replies read."""
 
@@ -55,6 +59,7 @@ class _Connection:
         self._reader = hiredis.Reader()
 
     async def exchange(self, payload: bytes, replies: int) -> list[Reply]:
+        answered = False
         try:
             await self._stream.send_all(payload)
             found: list[Reply] = []
@@ -63,13 +68,15 @@ class _Connection:
                 if reply is False:  # (hiredis: not a whole reply yet)
                     data = await self._stream.receive_some(_RECEIVE_BYTES)
                     if not data:
-                        raise RedisConnectionError("Redis closed the connection")
+                        raise OSError("Redis closed the connection")
+                    answered = True
                     self._reader.feed(data)  # type: ignore[arg-type]  # (takes any buffer)
                 else:
                     found.append(reply)
             return found
         except (OSError, trio.BrokenResourceError, hiredis.ProtocolError) as error:
-            raise RedisConnectionError(str(error) or type(error).__name__) from error
+            broke = _Unanswered if not answered else RedisConnectionError
+            raise broke(str(error) or type(error).__name__) from error
 
     async def aclose(self) -> None:
         await trio.aclose_forcefully(self._stream)
@@ -127,7 +134,17 @@ class Redis:
         await self.execute("PING")
 
     async def _exchange(self, payload: bytes, replies: int) -> list[Reply]:
-        connection = self._idle.pop() if self._idle else await self._connect()
+        if self._idle:
+            try:
+                return await self._use(self._idle.pop(), payload, replies)
+            except _Unanswered:
+                # Closed while it sat idle (Redis restarted, or timed idle clients out): the
+                # command met a dead socket, so it goes again on a new connection. (It runs
+                # twice only if Redis ran it and died before a byte of its reply left.)
+                pass
+        return await self._use(await self._connect(), payload, replies)
+
+    async def _use(self, connection: _Connection, payload: bytes, replies: int) -> list[Reply]:
         try:
             found = await connection.exchange(payload, replies)
         except BaseException:

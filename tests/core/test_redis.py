@@ -90,6 +90,17 @@ async def test_a_command_cut_off_by_cancellation_does_not_answer_the_next_one(
     assert await redis.execute("GET", name) == b"value"
 
 
+async def test_a_pooled_connection_that_redis_closed_while_idle_is_replaced(
+    redis: Redis, redis_url: str
+) -> None:
+    name = key("name")
+    await redis.pipeline([("SET", name, "kept")])  # leaves a connection in the pool
+    async with open_redis(redis_url) as other:
+        killed = await other.execute("CLIENT", "KILL", "TYPE", "NORMAL", "SKIPME", "yes")
+    assert killed >= 1
+    assert await redis.execute("GET", name) == b"kept"
+
+
 async def test_databases_and_passwords_in_the_url(tmp_path: Path) -> None:
     with redis_server(tmp_path) as url:
         async with open_redis(url) as plain:
