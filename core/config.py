@@ -165,8 +165,9 @@ def _url(raw: str) -> str:
 
 
 def _redis_url(raw: str) -> str:
-    if raw.partition("://")[0] not in ("redis", "rediss", "unix"):
-        raise ValueError("expected redis://, rediss:// (TLS) or unix:// (a socket path)")
+    from core.store.redis import Redis  # (the client's own reading of it: no I/O)
+
+    Redis(raw)
     return raw
 
 

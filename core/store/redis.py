@@ -88,14 +88,17 @@ class Redis:
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("redis", "rediss", "unix"):
-            raise ValueError(f"not a Redis URL (redis://, rediss:// or unix://): {parts.scheme}")
+            raise ValueError("expected redis://, rediss:// (TLS) or unix:// (a socket path)")
         self._unix_path = parts.path if parts.scheme == "unix" else None
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or 6379
         self._tls = parts.scheme == "rediss"
         query = parse_qs(parts.query)
         path_db = parts.path.strip("/") if parts.scheme != "unix" else ""
-        self._db = int(query.get("db", [path_db or "0"])[0])
+        db = query.get("db", [path_db or "0"])[0]
+        if not db.isdigit():
+            raise ValueError(f"the database (/N or ?db=N) must be a number, not {db!r}")
+        self._db = int(db)
         self._username = unquote(parts.username) if parts.username else None
         self._password = unquote(parts.password) if parts.password else None
         self._idle: list[_Connection] = []

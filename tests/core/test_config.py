@@ -67,6 +67,7 @@ def test_roles_option_overrides_the_variable() -> None:
         ({"TRIOXIDE_LOG_FORMAT": "xml"}, None, "TRIOXIDE_LOG_FORMAT", "auto"),
         ({"TRIOXIDE_S3_ENDPOINT": "s3.example"}, None, "TRIOXIDE_S3_ENDPOINT", "http(s)://"),
         ({"REDIS_URL": "cache:6379"}, None, "REDIS_URL", "redis://, rediss://"),
+        ({"REDIS_URL": "redis://cache:6379/zero"}, None, "REDIS_URL", "must be a number"),
         (
             {"TRIOXIDE_S3_ENDPOINT": "https://s3.example/bucket"},
             None,

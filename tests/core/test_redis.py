@@ -133,7 +133,7 @@ async def test_a_redis_that_is_not_there_or_goes_away_is_a_connection_error(
 
 
 def test_only_redis_urls_are_taken() -> None:
-    with pytest.raises(ValueError, match="not a Redis URL"):
+    with pytest.raises(ValueError, match="expected redis://"):
         Redis("http://127.0.0.1:6379")
 
 
