@@ -20,6 +20,11 @@ class MigrationError(TrioxideError):
     """The migrations on disk and the ones recorded in the database disagree, or one failed."""
 
 
+class ShardingRequired(TrioxideError):
+    """A bot identified on a shard that would hold more guilds than one shard may. Only the
+    gateway raises it (close 4011); GET /gateway/bot recommends enough shards."""
+
+
 # Errors a client causes. Each wire maps them in one place (api/errors.py, gateway/close.py).
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from core.access import AccessCache, load_access
 from core.domain.permissions import Permission
 from core.domain.timestamps import iso
-from core.errors import Unauthorized
+from core.errors import ShardingRequired, Unauthorized
 from core.store import accounts as account_store
 from core.store import applications as application_store
 from core.store import guilds as guild_store
@@ -26,6 +26,10 @@ MAX_LARGE_THRESHOLD = 250
 # REQUEST_GUILD_MEMBERS: at most this many user_ids, and results of a query.
 MAX_REQUESTED_IDS = 100
 MAX_QUERY_RESULTS = 100
+# Discord's sharding: a shard may hold 2,500 guilds (past that IDENTIFY closes 4011), and
+# GET /gateway/bot recommends one shard per 1,000.
+MAX_GUILDS_PER_SHARD = 2500
+GUILDS_PER_RECOMMENDED_SHARD = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,17 +93,29 @@ class Sessions:
 
         return await self._db.autocommit(read)
 
-    async def guilds(self, user_id: int, large_threshold: int) -> list[GuildStart]:
+    async def guilds(
+        self, user_id: int, large_threshold: int, shard: tuple[int, int], max_guilds: int
+    ) -> list[GuildStart]:
+        """The guilds a session on `shard` (index, count) starts with; ShardingRequired when
+        there are more than `max_guilds` of them."""
+
         def read(connection: Connection) -> list[GuildStart]:
             memberships = guild_store.guilds_of_user(
-                connection, user_id, before=None, after=None, limit=10_000
+                connection, user_id, before=None, after=None, limit=max_guilds + 1, shard=shard
             )
+            if len(memberships) > max_guilds:
+                raise ShardingRequired(f"more than {max_guilds} guilds on one shard")
             return [
                 _guild_start(self._access, connection, m.guild.id, user_id, large_threshold)
                 for m in memberships
             ]
 
         return await self._db.autocommit(read)
+
+    async def recommended_shards(self, user_id: int) -> int:
+        """Discord's advice for GET /gateway/bot: one shard per 1,000 guilds."""
+        count = await self._db.autocommit(lambda c: guild_store.guild_count_of_user(c, user_id))
+        return max(1, -(-count // GUILDS_PER_RECOMMENDED_SHARD))
 
     async def members(
         self, user_id: int, request: MemberRequest

@@ -22,10 +22,15 @@ import trio
 from core.bus import Batch, SeenIds
 from core.domain.applications import granted_privileged_intents
 from core.domain.permissions import Permission
-from core.errors import ClientError, Unauthorized
+from core.errors import ClientError, ShardingRequired, Unauthorized
 from core.events import ALL_INTENTS, PRIVILEGED_INTENTS, EventName, Intent, needed_intent
 from core.fanout import deliver
-from core.sessions import DEFAULT_LARGE_THRESHOLD, MAX_LARGE_THRESHOLD, MemberRequest
+from core.sessions import (
+    DEFAULT_LARGE_THRESHOLD,
+    MAX_GUILDS_PER_SHARD,
+    MAX_LARGE_THRESHOLD,
+    MemberRequest,
+)
 from core.store import direct, outbox
 from core.store import guilds as guild_store
 from core.store.outbox import Published
@@ -94,11 +99,22 @@ class GatewayLimits:
     heartbeat_interval_ms: int = HEARTBEAT_INTERVAL_MS
     resume_window_s: float = RESUME_WINDOW_S
     max_queued_bytes: int = MAX_QUEUED_BYTES
+    # From HELLO to IDENTIFY or RESUME, whatever the heartbeats; past it, close 4009. Long
+    # enough for a sharded bot waiting for its identify slot (discord.py waits 5 s a shard
+    # after connecting), short enough that a connection never identifying holds nothing long.
+    identify_timeout_s: float = 60.0
+    max_guilds_per_shard: int = MAX_GUILDS_PER_SHARD
 
     @property
     def heartbeat_deadline_s(self) -> float:
         # One interval plus a quarter for the client's jitter and the network.
         return self.heartbeat_interval_ms * 1.25 / 1000
+
+    @property
+    def heartbeat_ask_s(self) -> float:
+        # Late enough that a client on time has heartbeated already (no extra round trip),
+        # early enough that one asked has time to answer before the deadline.
+        return self.heartbeat_interval_ms * 1.1 / 1000
 
 
 class _Closed(Exception):
@@ -263,9 +279,12 @@ class Gateway:
     ) -> tuple[Session, list[GuildStart]]:
         """A new session, registered for fanout, and the guilds it starts with (with the
         presences of their members online, for a session that asked for them)."""
-        starts = await self._services.sessions.guilds(identity.user_id, large)
-        index, count = shard
-        starts = [s for s in starts if (s.guild_id >> 22) % count == index]
+        try:
+            starts = await self._services.sessions.guilds(
+                identity.user_id, large, shard, self._limits.max_guilds_per_shard
+            )
+        except ShardingRequired:
+            raise _Closed(Close.SHARDING_REQUIRED, "Sharding required") from None
         if intents & Intent.GUILD_PRESENCES:
             for start in starts:
                 members = start.payload["members"]
@@ -720,13 +739,20 @@ class Gateway:
         by_id = {event.id: event for event in events}
         if len(by_id) < len(set(wanted)):
             return None  # outside the outbox's retention
-        starts = await self._services.sessions.guilds(identity.user_id, record.large_threshold)
-        index, count = record.shard
+        try:
+            starts = await self._services.sessions.guilds(
+                identity.user_id,
+                record.large_threshold,
+                record.shard,
+                self._limits.max_guilds_per_shard,
+            )
+        except ShardingRequired:
+            return None  # it joined guilds meanwhile: identify again, with more shards
         session = Session(
             id=session_id,
             identity=identity,
             intents=record.intents,
-            guilds={s.guild_id: s.role_ids for s in starts if (s.guild_id >> 22) % count == index},
+            guilds={s.guild_id: s.role_ids for s in starts},
             feed=new_feed(journal.next_number(), held=True),
         )
         # What the old node sent after `seq`, numbered as it was: kept here too, so that a
@@ -971,19 +997,32 @@ class _Conversation:
         self.send(Op.HELLO, {"heartbeat_interval": limits.heartbeat_interval_ms})
         pending = self._parser.feed(early) if early else []
         del early  # not kept for the connection's life
-        deadline = trio.current_time() + limits.heartbeat_deadline_s
+        heard_at = trio.current_time()
+        identify_by = heard_at + limits.identify_timeout_s
+        asked = False  # for a heartbeat (op 1), since the last one
         while True:
             while pending:
                 message = pending.pop(0)
                 if await self._handle(message):
-                    deadline = trio.current_time() + limits.heartbeat_deadline_s
-            with trio.move_on_at(deadline):
+                    heard_at, asked = trio.current_time(), False
+            now = trio.current_time()
+            if self.session is None and now >= identify_by:
+                raise _Closed(Close.SESSION_TIMED_OUT, "Session timed out: identify sooner")
+            if now >= heard_at + limits.heartbeat_deadline_s:
+                raise _Closed(Close.UNKNOWN_ERROR, "no heartbeat in time: resume")
+            if not asked and now >= heard_at + limits.heartbeat_ask_s:
+                # "The gateway may request a heartbeat" (Gateway docs): a client whose timer
+                # slipped answers at once, before the deadline closes it.
+                self.send(Op.HEARTBEAT, None)
+                asked = True
+            wake = heard_at + (limits.heartbeat_deadline_s if asked else limits.heartbeat_ask_s)
+            if self.session is None:
+                wake = min(wake, identify_by)
+            with trio.move_on_at(wake):
                 data = await self._connection.receive()
                 if not data:
                     return
                 pending = self._parser.feed(data)
-                continue
-            raise _Closed(Close.UNKNOWN_ERROR, "no heartbeat in time: resume")
 
     async def _handle(self, message: Message) -> bool:
         """Handles one frame; True when it was a heartbeat."""
@@ -1170,11 +1209,13 @@ class _Conversation:
         session = self._gateway.session(d["session_id"])
         if session is None and self._gateway.journal is not None:
             session = await self._gateway.take_over(d["session_id"], identity, d["seq"])
-        if (
-            session is None
-            or session.user_id != identity.user_id
-            or session.feed.missed_since(d["seq"]) is None
-        ):
+        if session is None or session.user_id != identity.user_id:
+            self.send(Op.INVALID_SESSION, False)
+            return
+        if d["seq"] > session.feed.seq:
+            # Never sent: the client's count is wrong, and so would be anything replayed.
+            raise _Closed(Close.INVALID_SEQ, "Invalid seq")
+        if session.feed.missed_since(d["seq"]) is None:
             self.send(Op.INVALID_SESSION, False)
             return
         session.close(Close.UNKNOWN_ERROR, "resumed elsewhere")  # an old socket still open

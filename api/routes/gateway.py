@@ -11,7 +11,7 @@ from core.errors import Unauthorized
 
 blueprint = Blueprint("gateway", __name__)
 
-# Our IDENTIFY budget, in Discord's shape: one shard, and as many starts as Discord's default.
+# Our IDENTIFY budget, in Discord's shape: as many starts as Discord's default.
 _SESSION_STARTS = 1000
 _DAY_MS = 86_400_000
 
@@ -34,7 +34,7 @@ async def gateway_bot() -> Response:
     return json_response(
         {
             "url": _url(),
-            "shards": 1,
+            "shards": await services().sessions.recommended_shards(principal.user_id),
             "session_start_limit": {
                 "total": _SESSION_STARTS,
                 "remaining": _SESSION_STARTS,

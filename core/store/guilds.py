@@ -168,17 +168,33 @@ class MembershipRow:
 
 
 def guilds_of_user(
-    connection: Connection, user_id: int, *, before: int | None, after: int | None, limit: int
+    connection: Connection,
+    user_id: int,
+    *,
+    before: int | None,
+    after: int | None,
+    limit: int,
+    shard: tuple[int, int] = (0, 1),
 ) -> list[MembershipRow]:
-    """The user's guilds in id order, paged like Discord's (after/before a guild id)."""
+    """The user's guilds in id order, paged like Discord's (after/before a guild id); only
+    those of `shard` (index, count), by Discord's rule: (guild_id >> 22) % count == index."""
+    index, count = shard
     rows = connection.execute(
         f"SELECT {', '.join('g.' + c.strip() for c in _GUILD_COLUMNS.split(','))}, m.role_ids"
         " FROM members m JOIN guilds g ON g.id = m.guild_id WHERE m.user_id = %s"
         " AND (%s::bigint IS NULL OR g.id < %s) AND (%s::bigint IS NULL OR g.id > %s)"
-        " ORDER BY g.id LIMIT %s",
-        (user_id, before, before, after, after, limit),
+        " AND (g.id >> 22) %% %s = %s ORDER BY g.id LIMIT %s",
+        (user_id, before, before, after, after, count, index, limit),
     ).fetchall()
     return [MembershipRow(Guild(*row[:-1]), [int(str(r)) for r in row[-1]]) for row in rows]  # type: ignore[arg-type, attr-defined]
+
+
+def guild_count_of_user(connection: Connection, user_id: int) -> int:
+    row = connection.execute(
+        "SELECT count(*) FROM members WHERE user_id = %s", (user_id,)
+    ).fetchone()
+    assert row is not None
+    return int(str(row[0]))
 
 
 def member_counts(connection: Connection, guild_id: int) -> int:

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from core.domain.permissions import Permission
-from core.events import Intent
+from core.events import ALL_INTENTS, Intent
+from gateway.server import GatewayLimits
 from tests.api.rooms import new_room, send
 from tests.api.test_applications import create, reset
+from tests.conftest import running_gateway
 from tests.gateway.client import DEFAULT_INTENTS, connect
 
 if TYPE_CHECKING:
@@ -143,6 +145,82 @@ async def test_intents_choose_the_events(api: ApiClient, gateway: str) -> None:
         assert (seen["id"], seen["content"]) == (mention["id"], mention["content"])
 
 
+async def names_until(client: GatewayClient, last: str, content: str | None = None) -> list[str]:
+    """The names of the dispatches that arrive up to the first `last` (with `content`)."""
+    names: list[str] = []
+    while True:
+        payload = await client.receive()
+        if payload["op"] != 0:
+            continue
+        names.append(payload["t"])
+        if payload["t"] == last and (content is None or payload["d"].get("content") == content):
+            return names
+
+
+async def test_every_intent_lets_through_its_own_events_and_no_others(
+    api: ApiClient, gateway: str
+) -> None:
+    room = await new_room(api)
+    bot_id, token = await add_bot(api, room)
+    stranger = await api.register()
+    everything = ALL_INTENTS  # privileged ones too: open to every bot by default
+    async with (
+        connect(gateway) as full,
+        connect(gateway) as guilds_only,
+        connect(gateway) as dms_only,
+        connect(gateway) as auditor,
+    ):
+        for client, intents in (
+            (full, everything),
+            (guilds_only, Intent.GUILDS),
+            (dms_only, Intent.DIRECT_MESSAGES),
+        ):
+            await client.identify(token, intents=int(intents))
+            await client.dispatch("GUILD_CREATE")  # every guild, whatever the intents
+        await ready(auditor, room.owner)  # the owner may view the audit log; the bot may not
+        await settle(api, room, full, auditor)
+        guild = f"/api/v10/guilds/{room.guild_id}"
+        owner = room.owner.auth
+        await api.http.post(f"/api/v10/channels/{room.channel_id}/typing", headers=owner)
+        said = await send(api, room.member, room, content="hello")
+        await api.http.put(room.url(f"/{said['id']}/reactions/%F0%9F%91%8D/@me"), headers=owner)
+        await api.http.post(f"/api/v10/channels/{room.channel_id}/invites", headers=owner, json={})
+        await api.http.patch(f"{guild}/members/{room.member.id}", headers=owner, json={"nick": "N"})
+        await api.http.put(f"{guild}/bans/{stranger.id}", headers=owner, json={})
+        dm = (
+            await api.http.post(
+                "/api/v10/users/@me/channels",
+                headers=room.member.auth,
+                json={"recipient_id": bot_id},
+            )
+        ).json()
+        dm_url = f"/api/v10/channels/{dm['id']}/messages"
+        await api.http.post(dm_url, headers=room.member.auth, json={"content": "psst"})
+        await api.http.patch(guild, headers=owner, json={"name": "Later"})
+        await api.http.post(dm_url, headers=room.member.auth, json={"content": "the end"})
+
+        seen = set(await names_until(full, "MESSAGE_CREATE", "the end"))
+        assert {
+            "TYPING_START",
+            "MESSAGE_CREATE",
+            "MESSAGE_REACTION_ADD",
+            "INVITE_CREATE",
+            "GUILD_MEMBER_UPDATE",
+            "GUILD_BAN_ADD",
+            "CHANNEL_CREATE",
+            "GUILD_UPDATE",
+        } <= seen
+        assert "GUILD_AUDIT_LOG_ENTRY_CREATE" not in seen  # needs VIEW_AUDIT_LOG, not intents
+        assert "GUILD_AUDIT_LOG_ENTRY_CREATE" in await names_until(auditor, "GUILD_UPDATE")
+        # A DM's CHANNEL_CREATE needs no intent; the rest of the guild's needs its own.
+        assert await names_until(guilds_only, "GUILD_UPDATE") == ["CHANNEL_CREATE", "GUILD_UPDATE"]
+        assert await names_until(dms_only, "MESSAGE_CREATE") == ["CHANNEL_CREATE", "MESSAGE_CREATE"]
+        # In a DM the content is the bot's without MESSAGE_CONTENT (Discord's exception).
+        assert await dms_only.dispatch("MESSAGE_CREATE") == (
+            await api.http.get(f"{dm_url}?limit=1", headers=room.member.auth)
+        ).json()[0] | {"content": "the end"}
+
+
 @pytest.mark.parametrize("compress", ["zlib-stream", "zstd-stream"])
 async def test_compressed_streams_carry_the_same_dispatches(
     api: ApiClient, gateway: str, compress: str
@@ -209,20 +287,56 @@ async def test_resume_replays_exactly_what_was_missed_in_order(
             assert (await again.dispatch("MESSAGE_CREATE"))["id"] == after["id"]
 
 
-async def test_a_resume_outside_the_window_is_refused_whole(api: ApiClient, gateway: str) -> None:
-    person = await api.register()
+async def test_a_resume_past_the_window_is_refused_whole(api: ApiClient) -> None:
+    room = await new_room(api)
+    watching = DEFAULT_INTENTS | Intent.GUILD_PRESENCES
+    limits = GatewayLimits(resume_window_s=0.5)
+    async with running_gateway(api, limits) as url, connect(url) as owner:
+        await owner.identify(room.owner.token, intents=watching)
+        await owner.dispatch("GUILD_CREATE")
+        async with connect(url) as member:
+            await ready(member, room.member)
+            assert (await presence_of(owner, room.member))["status"] == "online"
+            session_id, seq = member.session_id, member.seq
+            await member.close(4000)  # resumable: the session waits for its client
+        # The window passes and the session ends; its user goes offline with it.
+        assert (await presence_of(owner, room.member))["status"] == "offline"
+        async with connect(url) as late:
+            resume = {"token": room.member.token, "session_id": session_id, "seq": seq}
+            await late.send(6, resume)
+            assert await late.receive() == {"op": 9, "d": False, "s": None, "t": None}
+
+
+async def test_a_resume_of_an_unknown_or_anothers_session_is_refused(
+    api: ApiClient, gateway: str
+) -> None:
+    person, other = await api.register(), await api.register()
     async with connect(gateway) as first:
         await first.identify(person.token)
         session_id = first.session_id
         await first.close(4000)
-    for session, seq in ((session_id, 99), ("no-such-session", 0)):
-        async with connect(gateway) as again:
-            await again.send(6, {"token": person.token, "session_id": session, "seq": seq})
-            assert await again.receive() == {"op": 9, "d": False, "s": None, "t": None}
-    other = await api.register()
+    async with connect(gateway) as again:
+        await again.send(6, {"token": person.token, "session_id": "no-such-session", "seq": 0})
+        assert await again.receive() == {"op": 9, "d": False, "s": None, "t": None}
     async with connect(gateway) as thief:  # someone else's session is not theirs to resume
         await thief.send(6, {"token": other.token, "session_id": session_id, "seq": 1})
         assert (await thief.receive())["op"] == 9
+
+
+async def test_a_resume_from_a_seq_never_sent_closes_4007(api: ApiClient, gateway: str) -> None:
+    person = await api.register()
+    async with connect(gateway) as first:
+        await first.identify(person.token)
+        session_id, seq = first.session_id, first.seq
+        await first.close(4000)
+    resume = {"token": person.token, "session_id": session_id}
+    async with connect(gateway) as ahead:
+        await ahead.send(6, resume | {"seq": seq + 1000})
+        assert await ahead.closed_with() == 4007
+    async with connect(gateway) as again:  # the refusal changed nothing
+        again.seq = seq
+        await again.send(6, resume | {"seq": seq})
+        assert await again.dispatch("RESUMED") == {}
 
 
 async def test_request_guild_members_answers_in_chunks(api: ApiClient, gateway: str) -> None:

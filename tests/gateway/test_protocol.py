@@ -154,6 +154,82 @@ async def test_a_silent_client_is_closed_with_a_resumable_code(api: ApiClient) -
         assert await client.closed_with() == 4000  # Discord's "reconnect and resume"
 
 
+async def test_a_late_client_is_asked_for_a_heartbeat_and_lives_on_if_it_answers(
+    api: ApiClient,
+) -> None:
+    person = await api.register()
+    # Slower than 1 s: the ask comes 1.1 intervals after the last heartbeat, and the interval
+    # must leave the client time to answer before the deadline (1.25 intervals).
+    limits = GatewayLimits(heartbeat_interval_ms=800)
+    async with running_gateway(api, limits) as url, connect(url) as client:
+        await client.identify(person.token)
+        while (asked := await client.receive())["op"] == 0:
+            pass  # GUILD_CREATEs, presences: whatever came before the ask
+        assert asked == {"op": 1, "d": None, "s": None, "t": None}
+        await client.send(1, client.seq)
+        assert (await client.receive())["op"] == 11
+        await client.send(4, {"guild_id": None, "channel_id": None})  # op 4: taken, ignored
+        await client.send(1, client.seq)
+        assert (await client.receive())["op"] == 11  # still open: the answer counted
+
+
+async def test_a_connection_that_never_identifies_closes_4009(api: ApiClient) -> None:
+    limits = GatewayLimits(identify_timeout_s=0.3)
+    async with running_gateway(api, limits) as url, connect(url) as client:
+        await client.send(1, None)  # heartbeats keep a connection, not an unidentified one
+        assert (await client.receive())["op"] == 11
+        assert await client.closed_with() == 4009
+
+
+async def test_gateway_routes_say_where_and_how_many_shards(api: ApiClient) -> None:
+    room = await new_room(api)
+    _, token = await add_bot(api, room)
+    url = (await api.http.get("/api/v10/gateway")).json()["url"]  # anyone may ask
+    assert url.startswith("ws://")
+    bot = await api.http.get("/api/v10/gateway/bot", headers={"Authorization": f"Bot {token}"})
+    assert bot.json() == {
+        "url": url,
+        "shards": 1,  # one per 1,000 guilds
+        "session_start_limit": {
+            "total": 1000,
+            "remaining": 1000,
+            "reset_after": 86_400_000,
+            "max_concurrency": 1,
+        },
+    }
+    person = await api.http.get("/api/v10/gateway/bot", headers=room.owner.auth)
+    assert person.status_code == 401
+
+
+async def test_a_shard_over_its_guild_limit_closes_4011(api: ApiClient) -> None:
+    rooms = [await new_room(api), await new_room(api)]
+    bot_id, token = await add_bot(api, rooms[0])
+    added = await api.http.put(
+        f"/api/v10/guilds/{rooms[1].guild_id}/members/{bot_id}",
+        headers=rooms[1].owner.auth,
+        json={},
+    )
+    assert added.status_code in (201, 204)
+    guild_ids = {int(room.guild_id) for room in rooms}
+    limits = GatewayLimits(max_guilds_per_shard=1)
+    async with running_gateway(api, limits) as url:
+        async with connect(url) as unsharded:
+            await unsharded.send(2, {"token": token, "intents": 0, "properties": {}})
+            assert await unsharded.closed_with() == 4011
+        for index in (0, 1):  # Discord's rule: (guild_id >> 22) % shards == index
+            mine = {g for g in guild_ids if (g >> 22) % 2 == index}
+            async with connect(url) as shard:
+                await shard.send(
+                    2, {"token": token, "intents": 0, "properties": {}, "shard": [index, 2]}
+                )
+                if len(mine) > 1:
+                    assert await shard.closed_with() == 4011
+                    continue
+                ready = await shard.dispatch("READY")
+                assert {int(g["id"]) for g in ready["guilds"]} == mine
+                assert ready["shard"] == [index, 2]
+
+
 async def test_a_browser_from_another_origin_is_refused(gateway: str) -> None:
     with pytest.raises(Refused) as refused:
         async with open_socket(gateway, headers=[("Origin", "https://evil.example")]):
@@ -174,6 +250,22 @@ async def test_ending_a_login_closes_its_sessions_with_4004(api: ApiClient, gate
         assert await ended.closed_with() == 4004
         await kept.send(1, None)  # the other login's session lives on
         assert (await kept.receive())["op"] == 11
+
+
+async def test_changing_the_password_closes_the_other_logins_sessions_with_4004(
+    api: ApiClient, gateway: str
+) -> None:
+    person = await api.register()
+    other_login = await api.login(person)
+    async with connect(gateway) as other:
+        await other.identify(other_login["token"])
+        changed = await api.http.patch(
+            "/api/v10/users/@me",
+            headers=person.auth,
+            json={"password": person.password, "new_password": "a-brand-new-password"},
+        )
+        assert changed.status_code == 200
+        assert await other.closed_with() == 4004
 
 
 async def test_resetting_a_bot_token_closes_the_bots_sessions_with_4004(
