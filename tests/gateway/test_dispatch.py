@@ -418,16 +418,19 @@ async def test_presence_reaches_members_who_asked_and_ends_with_the_last_session
         assert (await presence_of(owner, room.member))["status"] == "offline"
 
 
-async def test_a_kicked_member_gets_guild_delete_and_nothing_more(
-    api: ApiClient, gateway: str
+@pytest.mark.parametrize(("method", "path"), [("DELETE", "members"), ("PUT", "bans")])
+async def test_a_kicked_or_banned_member_gets_guild_delete_and_nothing_more(
+    api: ApiClient, gateway: str, method: str, path: str
 ) -> None:
     room = await new_room(api)
     async with connect(gateway) as member:
         await ready(member, room.member)
-        kicked = await api.http.delete(
-            f"/api/v10/guilds/{room.guild_id}/members/{room.member.id}", headers=room.owner.auth
+        removed = await api.http.request(
+            method,
+            f"/api/v10/guilds/{room.guild_id}/{path}/{room.member.id}",
+            headers=room.owner.auth,
         )
-        assert kicked.status_code == 204
+        assert removed.status_code == 204
         assert (await member.next_named("GUILD_DELETE"))["id"] == room.guild_id
         await send(api, room.owner, room, content="after the kick")
         # A marker from elsewhere: the member's own new guild. The message never came first.
