@@ -13,6 +13,7 @@ from tests.api.rooms import Room, count_messages, send
 from tests.api.test_auth import field_errors
 from tests.api.test_guilds import (
     MISSING_PERMISSIONS,
+    add_member,
     new_guild,
     new_role,
     outbox_events,
@@ -404,6 +405,46 @@ async def test_a_new_emoji_needs_add_reactions_but_joining_one_does_not(
     assert (
         await api.http.put(f"{base}/%E2%9C%85/@me", headers=room.member.auth)
     ).status_code == 204
+
+
+async def test_moderators_clear_one_emoji_and_reactors_come_in_pages(
+    api: ApiClient, room: Room
+) -> None:
+    message = await send(api, room.owner, room, content="vote")
+    base = room.url(f"/{message['id']}/reactions")
+    third = await api.register()
+    await add_member(api, room.guild_id, third)
+    people = sorted((room.owner, room.member, third), key=lambda p: p.id)
+    for person in people:
+        assert (await api.http.put(f"{base}/%E2%9C%85/@me", headers=person.auth)).status_code == 204
+    await api.http.put(f"{base}/%E2%9D%8C/@me", headers=room.member.auth)
+    first = (await api.http.get(f"{base}/%E2%9C%85?limit=2", headers=third.auth)).json()
+    rest = (
+        await api.http.get(f"{base}/%E2%9C%85?limit=2&after={first[-1]['id']}", headers=third.auth)
+    ).json()
+    assert [u["id"] for u in first + rest] == [str(p.id) for p in people]  # by id, in pages
+    refused = await api.http.delete(f"{base}/%E2%9C%85", headers=room.member.auth)
+    assert refused.json() == MISSING_PERMISSIONS
+    assert (await api.http.delete(f"{base}/%E2%9C%85", headers=room.owner.auth)).status_code == 204
+    left = (await api.http.get(room.url(f"/{message['id']}"), headers=room.member.auth)).json()
+    assert [(r["emoji"]["name"], r["count"]) for r in left["reactions"]] == [("❌", 1)]
+    assert "MESSAGE_REACTION_REMOVE_EMOJI" in await outbox_events(api, room.guild_id)
+
+
+async def test_pin_messages_alone_lets_a_member_pin(api: ApiClient, room: Room) -> None:
+    message = await send(api, room.owner, room, content="pin me")
+    pin = f"/api/v10/channels/{room.channel_id}/pins/{message['id']}"
+    assert (await api.http.put(pin, headers=room.member.auth)).json() == MISSING_PERMISSIONS
+    granted = await api.http.put(
+        f"/api/v10/channels/{room.channel_id}/permissions/{room.member.id}",
+        headers=room.owner.auth,
+        json={"type": 1, "allow": str(int(P.PIN_MESSAGES))},
+    )
+    assert granted.status_code == 204
+    assert (await api.http.put(pin, headers=room.member.auth)).status_code == 204
+    assert (await api.http.get(room.url(f"/{message['id']}"), headers=room.owner.auth)).json()[
+        "pinned"
+    ] is True
 
 
 async def test_pins_on_both_routes_and_their_permission(api: ApiClient, room: Room) -> None:
