@@ -190,16 +190,16 @@ def guilds_of_user(
 
 
 def guild_count_of_user(connection: Connection, user_id: int) -> int:
-    row = connection.execute(
-        "SELECT count(*) FROM members WHERE user_id = %s", (user_id,)
-    ).fetchone()
-    assert row is not None
-    return int(str(row[0]))
+    return _count_members(connection, "user_id", user_id)
 
 
 def member_counts(connection: Connection, guild_id: int) -> int:
+    return _count_members(connection, "guild_id", guild_id)
+
+
+def _count_members(connection: Connection, column: str, value: int) -> int:
     row = connection.execute(
-        "SELECT count(*) FROM members WHERE guild_id = %s", (guild_id,)
+        f"SELECT count(*) FROM members WHERE {column} = %s", (value,)
     ).fetchone()
     assert row is not None
     return int(str(row[0]))
