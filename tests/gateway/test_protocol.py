@@ -16,6 +16,7 @@ from core.store.accounts import insert_user
 from core.store.guilds import insert_member
 from gateway.server import PAYLOADS_PER_MINUTE, Gateway, GatewayLimits
 from tests.api.rooms import new_room
+from tests.api.test_messages import TIMESTAMP
 from tests.conftest import running_gateway
 from tests.gateway.client import DEFAULT_INTENTS, Refused, connect, open_socket
 from tests.gateway.test_dispatch import add_bot
@@ -47,6 +48,8 @@ async def test_identify_gets_ready_then_each_guild_whole(api: ApiClient, gateway
         }
         assert (guild["member_count"], guild["large"]) == (2, False)
         assert [r["id"] for r in guild["roles"]] == [room.guild_id]  # @everyone
+        assert (guild["threads"], guild["voice_states"]) == ([], [])
+        assert TIMESTAMP.match(guild["joined_at"])  # when this user joined
         await client.send(1, client.seq)
         assert await client.receive() == {"op": 11, "d": None, "s": None, "t": None}
 
