@@ -37,7 +37,7 @@ from core.errors import (
 )
 from core.events import EventName
 from core.journal import Journal
-from core.snowflakes import DISCORD_EPOCH_MS
+from core.snowflakes import first_snowflake_at
 from core.store import messages as store
 from core.store.objects import ObjectStoreUnavailable
 
@@ -81,11 +81,6 @@ class Draft:
     allowed_mentions: AllowedMentions | None = None
     flags: int = 0
     uploads: tuple[Upload, ...] = ()
-
-
-def _snowflake_at(moment: dt.datetime) -> int:
-    """The smallest snowflake issued at `moment`: for "messages since" queries."""
-    return max(0, int(moment.timestamp() * 1000) - DISCORD_EPOCH_MS) << 22
 
 
 def _message(
@@ -191,7 +186,7 @@ class Messages:
         def write(connection: Connection) -> dict[str, object]:
             found = check_access(connection)
             if draft.enforce_nonce and nonce is not None:
-                since = _snowflake_at(dt.datetime.now(dt.UTC) - rules.NONCE_WINDOW)
+                since = first_snowflake_at(dt.datetime.now(dt.UTC) - rules.NONCE_WINDOW)
                 earlier = store.by_nonce(connection, channel_id, user_id, nonce, since)
                 if earlier is not None:  # a client's retry: the first message, not a second
                     return self._view(connection, earlier, user_id)

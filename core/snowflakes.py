@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from trioxide_native import (
     DISCORD_EPOCH_MS,
     MAX_SNOWFLAKE_BATCH,
@@ -10,10 +12,19 @@ from trioxide_native import (
     decode_snowflake,
 )
 
+if TYPE_CHECKING:
+    import datetime as dt
+
 __all__ = [
     "DISCORD_EPOCH_MS",
     "MAX_SNOWFLAKE_BATCH",
     "SnowflakeGenerator",
     "SnowflakeValueError",
     "decode_snowflake",
+    "first_snowflake_at",
 ]
+
+
+def first_snowflake_at(moment: dt.datetime) -> int:
+    """The smallest snowflake issued at `moment`: the bound of a "since" or "before" query."""
+    return max(0, int(moment.timestamp() * 1000) - DISCORD_EPOCH_MS) << 22

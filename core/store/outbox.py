@@ -109,3 +109,13 @@ def mark_published(connection: Connection, event_ids: list[int]) -> None:
         " WHERE id = ANY(%s::bigint[]) AND published_at IS NULL",
         (id_array(event_ids),),
     )
+
+
+def forget_published(connection: Connection, before_id: int, limit: int) -> int:
+    """Deletes up to `limit` published events older than `before_id` (a snowflake, so by the
+    primary key); how many it deleted. Unpublished events are never forgotten."""
+    return connection.execute(
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox"
+        " WHERE id < %s AND published_at IS NOT NULL ORDER BY id LIMIT %s)",
+        (before_id, limit),
+    ).rowcount

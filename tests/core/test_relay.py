@@ -3,6 +3,7 @@ by NOTIFY, with polling and reconnection behind it; what rolls back never is."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import TYPE_CHECKING
 
@@ -12,8 +13,8 @@ import trio
 from core.bus import Batch, Bus, InProcessBus, RedisBus, SeenIds
 from core.events import Event, EventName
 from core.journal import Journal
-from core.relay import run_relay
-from core.snowflakes import SnowflakeGenerator
+from core.relay import OUTBOX_RETENTION_S, forget_published, run_relay
+from core.snowflakes import SnowflakeGenerator, first_snowflake_at
 from core.store import outbox
 from core.store.database import open_database
 from core.store.migrations import apply_migrations, load_migrations
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from tests.running import ApiClient
 
 journal = Journal(SnowflakeGenerator(1, 1))
+snowflakes = SnowflakeGenerator(1, 2)  # for rows this file writes by hand
 
 
 def typing_in(channel_id: int) -> Event:
@@ -211,3 +213,23 @@ async def test_a_redis_subscriber_loses_nothing_when_its_connection_is_cut(
             await RedisBus(other).publish([typing_event(13)])
             assert await next_channels(received) == [12]
             assert await next_channels(received) == [13]
+
+
+async def test_published_events_past_their_retention_are_forgotten_and_no_others(
+    own_db: Database,
+) -> None:
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=2 * OUTBOX_RETENTION_S)
+    old = [first_snowflake_at(long_ago) + n for n in range(4)]
+    recent = snowflakes.next_ids(2)
+
+    def write(connection: Connection) -> None:
+        for event_id in old + recent:
+            connection.execute(*outbox.append(event_id, typing_in(1)))
+        outbox.mark_published(connection, old[:3] + recent[:1])
+
+    await own_db.run(write)
+    # In batches of one: the loop goes on until a batch comes back short.
+    assert await forget_published(own_db, batch=1) == 3
+    left = await own_db.autocommit(lambda c: c.execute("SELECT id FROM outbox").fetchall())
+    # The old event never published stays (the relay still owes it); recent ones stay.
+    assert sorted(int(str(row[0])) for row in left) == sorted([old[3], *recent])
