@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 import orjson
 import trio
 
-from core.events import EventName
-from core.store.outbox import Published
+from core.events import EventName, Published
 from core.store.redis import KEY_PREFIX, RedisError, fields_of
 
 if TYPE_CHECKING:

@@ -91,6 +91,7 @@ class Settings:
     public_gateway_url: str | None  # None: derived from the gateway's listener
     allowed_origins: frozenset[str]  # browser origins the gateway accepts
     privileged_intents: bool  # bots may ask for GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT
+    bus_outage_close_s: float = 30.0  # sessions held up by a Redis outage this long close 4000
 
 
 # Parsers: raw text in, value out; ValueError with the accepted range when the text is wrong.
@@ -368,6 +369,13 @@ PRIVILEGED_INTENTS = Variable(
     "on: every bot may ask for the privileged intents; off: only as its application's flags allow",
     _switch,
 )
+BUS_OUTAGE_CLOSE_S = Variable(
+    "TRIOXIDE_BUS_OUTAGE_CLOSE_S",
+    "30",
+    "with REDIS_URL: gateway sessions whose events a Redis outage holds up this long are closed"
+    " with 4000 (they resume); 1 to 100, inside the 120 s resume window",
+    _seconds_in(1, 100),
+)
 RATE_LIMITS = Variable("TRIOXIDE_RATE_LIMITS", "on", "on, or off for load benchmarks", _switch)
 
 # Any: each variable parses to its own type; the table is read only for names, defaults, help.
@@ -400,6 +408,7 @@ VARIABLES: tuple[Variable[Any], ...] = (
     PUBLIC_GATEWAY_URL,
     ALLOWED_ORIGINS,
     PRIVILEGED_INTENTS,
+    BUS_OUTAGE_CLOSE_S,
 )
 
 
@@ -454,4 +463,5 @@ def load_settings(environ: Mapping[str, str], *, roles: str | None = None) -> Se
         public_gateway_url=(PUBLIC_GATEWAY_URL.read(environ) or "").rstrip("/") or None,
         allowed_origins=ALLOWED_ORIGINS.read(environ) or frozenset(),
         privileged_intents=PRIVILEGED_INTENTS.require(environ),
+        bus_outage_close_s=BUS_OUTAGE_CLOSE_S.require(environ),
     )

@@ -51,6 +51,23 @@ class EventName(enum.StrEnum):
     SESSION_MOVED = "SESSION_MOVED"
 
 
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A committed event as the bus carries it. `payload` is the JSON of the dispatch's `d`,
+    serialized once, to be spliced into every recipient's frame as it is."""
+
+    id: int  # a snowflake: receivers drop an id they have seen (delivery is at-least-once)
+    name: EventName
+    guild_id: int | None
+    channel_id: int | None
+    user_ids: tuple[int, ...]
+    payload: bytes
+    # The guild's access_version as read after the event committed (by the relay), so that a
+    # gateway checks who may see it without a read of its own; None outside a guild, for a
+    # guild since deleted, and for events that never were in the outbox (presence).
+    access_version: int | None = None
+
+
 class Intent(enum.IntFlag):
     """Discord's gateway intents: which events a session asked for."""
 

@@ -13,6 +13,7 @@ from core.accounts import Accounts
 from core.applications import Applications
 from core.bus import Bus, InProcessBus, RedisBus
 from core.channels import Channels
+from core.delivery import Delivery
 from core.direct import Direct
 from core.guilds import Guilds
 from core.invites import Invites
@@ -59,6 +60,7 @@ class Services:
     direct: Direct
     rate_limits: RateLimits
     sessions: Sessions
+    delivery: Delivery  # what the gateway reads to deliver events
     access: AccessCache
     bus: Bus  # committed events, from the relay to every gateway
     redis: Redis | None  # None: one process, everything shared in memory
@@ -116,6 +118,7 @@ async def build_services(
         ),
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
         sessions=Sessions(db, access, accounts, applications),
+        delivery=Delivery(db, access),
         access=access,
         bus=RedisBus(redis) if redis else InProcessBus(),
         redis=redis,

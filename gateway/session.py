@@ -4,13 +4,11 @@ can RESUME and get every dispatch it missed, in order."""
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import orjson
-
 from core.fanout import Feed
+from gateway.close import Close
 from gateway.connection import Connection
 
 if TYPE_CHECKING:
@@ -27,39 +25,6 @@ RESUME_WINDOW_S = 120.0
 REPLAY_KEEP_S = 60.0
 REPLAY_MIN_EVENTS = 1000
 REPLAY_MAX_EVENTS = 10_000
-
-
-class Op(enum.IntEnum):
-    DISPATCH = 0
-    HEARTBEAT = 1
-    IDENTIFY = 2
-    PRESENCE_UPDATE = 3
-    VOICE_STATE_UPDATE = 4
-    RESUME = 6
-    RECONNECT = 7
-    REQUEST_GUILD_MEMBERS = 8
-    INVALID_SESSION = 9
-    HELLO = 10
-    HEARTBEAT_ACK = 11
-
-
-class Close(enum.IntEnum):
-    """Discord's gateway close codes."""
-
-    UNKNOWN_ERROR = 4000
-    UNKNOWN_OPCODE = 4001
-    DECODE_ERROR = 4002
-    NOT_AUTHENTICATED = 4003
-    AUTHENTICATION_FAILED = 4004
-    ALREADY_AUTHENTICATED = 4005
-    INVALID_SEQ = 4007
-    RATE_LIMITED = 4008
-    SESSION_TIMED_OUT = 4009
-    INVALID_SHARD = 4010
-    SHARDING_REQUIRED = 4011
-    INVALID_API_VERSION = 4012
-    INVALID_INTENTS = 4013
-    DISALLOWED_INTENTS = 4014
 
 
 @dataclass(eq=False, slots=True)
@@ -113,8 +78,3 @@ def start_writers(outlets: list[Outlet]) -> None:
     for outlet in outlets:
         assert isinstance(outlet, Connection)
         outlet.start_writer()
-
-
-def op_message(op: Op, d: object) -> bytes:
-    """A message other than a dispatch: no sequence, no name."""
-    return orjson.dumps({"op": int(op), "d": d, "s": None, "t": None})

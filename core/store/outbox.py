@@ -3,12 +3,11 @@ so a committed change is never without its event and a rolled-back one never has
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from psycopg.rows import args_row
 
-from core.events import EventName
+from core.events import EventName, Published
 from core.store.database import id_array, json_text
 
 if TYPE_CHECKING:
@@ -17,23 +16,6 @@ if TYPE_CHECKING:
 
 # What each committed change NOTIFYs (see migrations/0008_outbox_notify.sql).
 NOTIFY_CHANNEL = "trioxide_outbox"
-
-
-@dataclass(frozen=True, slots=True)
-class Published:
-    """A committed event as the bus carries it. `payload` is the JSON of the dispatch's `d`,
-    serialized once, to be spliced into every recipient's frame as it is."""
-
-    id: int  # a snowflake: receivers drop an id they have seen (delivery is at-least-once)
-    name: EventName
-    guild_id: int | None
-    channel_id: int | None
-    user_ids: tuple[int, ...]
-    payload: bytes
-    # The guild's access_version as read after the event committed (by the relay), so that a
-    # gateway checks who may see it without a read of its own; None outside a guild, for a
-    # guild since deleted, and for events that never were in the outbox (presence).
-    access_version: int | None = None
 
 
 def _published(

@@ -11,14 +11,13 @@ import pytest
 import trio
 
 from core.bus import Batch, Bus, InProcessBus, RedisBus, SeenIds
-from core.events import Event, EventName
+from core.events import Event, EventName, Published
 from core.journal import Journal
 from core.relay import OUTBOX_RETENTION_S, forget_published, run_relay
 from core.snowflakes import SnowflakeGenerator, first_snowflake_at
 from core.store import outbox
 from core.store.database import open_database
 from core.store.migrations import apply_migrations, load_migrations
-from core.store.outbox import Published
 from core.store.redis import open_redis
 from tests.api.rooms import new_room
 from tests.conftest import fresh_database

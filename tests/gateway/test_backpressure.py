@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from core.events import EventName
-from core.store.outbox import Published
+from core.events import EventName, Published
 from gateway.server import GatewayLimits
 from tests.api.rooms import new_room
 from tests.conftest import running_gateway

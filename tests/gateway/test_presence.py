@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING
 
-from gateway.presence import Change, Presences, RedisBoard
+from core.presence import Change, Presences, RedisBoard
 
 if TYPE_CHECKING:
     from core.store.redis import Redis

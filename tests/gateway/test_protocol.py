@@ -14,7 +14,8 @@ import trio
 from core.events import Intent
 from core.store.accounts import insert_user
 from core.store.guilds import insert_member
-from gateway.server import PAYLOADS_PER_MINUTE, Gateway, GatewayLimits
+from gateway.limits import PAYLOADS_PER_MINUTE
+from gateway.server import Gateway, GatewayLimits
 from tests.api.rooms import new_room
 from tests.api.test_messages import TIMESTAMP
 from tests.conftest import running_gateway

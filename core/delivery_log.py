@@ -1,6 +1,6 @@
-"""The delivery journal: with several gateway nodes (REDIS_URL set), what each node sent each of
-its sessions, kept in Redis so that another node can take a session over when its client
-RESUMEs there, after the first node died, drained or was asked to let go.
+"""The delivery log (the journal): with several gateway nodes (REDIS_URL set), what each node
+sent each of its sessions, kept in Redis so that another node can take a session over when its
+client RESUMEs there, after the first node died, drained or was asked to let go.
 
 A node writes ahead: a dispatch reaches its socket only after the journal entry naming it is in
 Redis. So a client never holds a `seq` the journal cannot account for, and the node taking over
@@ -19,9 +19,7 @@ has let a session go.
 from __future__ import annotations
 
 import itertools
-import logging
 import secrets
-import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -29,15 +27,15 @@ import orjson
 import trio
 
 from core.bus import entry_id_before, position_of
-from core.fanout import Feed, release
-from core.store.redis import KEY_PREFIX, RedisError, expire_all, fields_of
-from gateway.session import start_writers
+from core.fanout import Feed, Outlet, release
+from core.faults import report_fault
+from core.store.redis import KEY_PREFIX, expire_all, fields_of
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from core.bus import Position
     from core.store.redis import Command, Redis
-
-_log = logging.getLogger(__name__)
 
 NODE_TTL_MS = 3000  # a node whose key is this stale is dead: its sessions can be taken over
 _REFRESH_S = 1.0
@@ -84,8 +82,17 @@ class NodeLog:
 
 
 class Journal:
-    def __init__(self, redis: Redis, keep_s: float) -> None:
+    """`released` is handed the outlets a flush left with queued bytes: their writers must
+    start (the gateway's connections)."""
+
+    def __init__(
+        self, redis: Redis, keep_s: float, released: Callable[[list[Outlet]], None]
+    ) -> None:
         self.node = secrets.token_hex(4)
+        self._released = released
+        # When the oldest dispatch still waiting for Redis was staged, while a flush fails:
+        # the gateway closes (resumably) the sessions it holds up past a deadline.
+        self.stalled_since: float | None = None
         self.position: Position | None = None  # set by the fanout after each batch it handled
         self._redis = redis
         self._keep_s = keep_s
@@ -100,6 +107,12 @@ class Journal:
         self._forgotten: list[str] = []
         self._live: set[str] = set()  # session keys this node refreshes
         self._staged = trio.Event()
+        self._first_staged_at = 0.0
+
+    @property
+    def pending(self) -> int:
+        """Dispatches staged and not yet written to Redis."""
+        return len(self._dispatches)
 
     def next_number(self) -> int:
         return next(self._numbers)
@@ -124,6 +137,8 @@ class Journal:
         reach their sockets once recorded. `keep=False`: only ordered with the rest, not kept
         for another node (READY, GUILD_CREATE)."""
         self._mark += 1
+        if not self._dispatches and self.stalled_since is None:
+            self._first_staged_at = trio.current_time()
         self._dispatches.append(_Staged(feeds, sent, name, payload, event_id, keep))
         self._staged.set()
 
@@ -158,9 +173,13 @@ class Journal:
                 await self._staged.wait()
                 try:
                     await self.flush()
-                except RedisError as error:
-                    _log.warning("journal flush failed", extra={"error_type": type(error).__name__})
+                except Exception as error:  # the boundary: what is staged waits, in order
+                    if self.stalled_since is None:
+                        self.stalled_since = self._first_staged_at
+                        report_fault("journal", error)
                     await trio.sleep(_RETRY_S)
+                else:
+                    self.stalled_since = None
 
     async def retire(self) -> None:
         """A draining node: flushes the rest, then stops being alive, so other nodes take its
@@ -188,7 +207,7 @@ class Journal:
             self._staged.set()
             raise
         self._live.update(records)
-        start_writers(release([feed for staged in dispatches for feed in staged.feeds], mark))
+        self._released(release([feed for staged in dispatches for feed in staged.feeds], mark))
 
     async def _write(
         self,
@@ -242,17 +261,22 @@ class Journal:
     async def _keep_alive(self) -> None:
         """The node's key every second; every session's record once a quarter window, so a
         record outlives its node by at least the resume window."""
-        last_records = time.monotonic()
+        last_records = trio.current_time()
+        failing = False
         while True:
             await trio.sleep(_REFRESH_S)
             try:
                 await self._mark_alive()
-                if time.monotonic() - last_records > self._keep_s / 4:
-                    last_records = time.monotonic()
+                if trio.current_time() - last_records > self._keep_s / 4:
+                    last_records = trio.current_time()
                     keys = [self._session_key(s) for s in self._live]
                     await expire_all(self._redis, keys, self._ttl_s)
-            except RedisError as error:
-                _log.warning("journal refresh failed", extra={"error_type": type(error).__name__})
+            except Exception as error:  # the boundary: tried again in a second
+                if not failing:
+                    report_fault("journal-refresh", error)
+                failing = True
+            else:
+                failing = False
 
     async def _mark_alive(self) -> None:
         await self._redis.execute("SET", self._node_key(self.node), b"1", "PX", NODE_TTL_MS)

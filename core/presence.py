@@ -30,41 +30,8 @@ if TYPE_CHECKING:
 
     from core.store.redis import Redis
 
-STATUSES = frozenset({"online", "idle", "dnd", "invisible", "offline"})
-MAX_ACTIVITIES = 10
-
 Activities = list[dict[str, object]]
 Shown = dict[str, object]  # status, activities, client_status: as others see them
-
-
-def parse_presence(d: object) -> tuple[str, Activities] | None:
-    """The status and activities of a PRESENCE_UPDATE (op 3) or IDENTIFY's `presence`; None
-    when malformed."""
-    if not isinstance(d, dict):
-        return None
-    status, activities = d.get("status", "online"), d.get("activities") or []
-    if status not in STATUSES or not isinstance(activities, list):
-        return None
-    if len(activities) > MAX_ACTIVITIES:
-        return None
-    kept: Activities = []
-    for activity in activities:
-        if not isinstance(activity, dict) or not isinstance(activity.get("name"), str):
-            return None
-        kind = activity.get("type", 0)
-        if not isinstance(kind, int) or not 0 <= kind <= 6:
-            return None
-        kept.append({"name": activity["name"][:128], "type": kind} | _optional(activity))
-    return str(status), kept
-
-
-def _optional(activity: dict[str, object]) -> dict[str, object]:
-    extra: dict[str, object] = {}
-    for key in ("state", "url"):
-        value = activity.get(key)
-        if isinstance(value, str):
-            extra[key] = value[:128] if key == "state" else value[:512]
-    return extra
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +87,14 @@ class Board(Protocol):
         """Keeps `node`'s presences alive; removes those of nodes silent for `silent_s`, as
         (user id, what was removed, what is left)."""
         ...
+
+
+def open_presences(redis: Redis | None, node: str | None, resume_window_s: float) -> Presences:
+    """The presences of this node's sessions: in memory, or with `redis` (and this node's
+    name) on a board every node shares, keys lasting two resume windows."""
+    if redis is None or node is None:
+        return Presences(MemoryBoard(), "local")
+    return Presences(RedisBoard(redis, int(resume_window_s * 2) + 1), node)
 
 
 class Presences:
