@@ -149,42 +149,6 @@ async def test_more_than_120_payloads_a_minute_close_4008(gateway: str) -> None:
         assert await client.closed_with() == 4008
 
 
-async def test_a_silent_client_is_closed_with_a_resumable_code(api: ApiClient) -> None:
-    person = await api.register()
-    limits = GatewayLimits(heartbeat_interval_ms=200)
-    async with running_gateway(api, limits) as url, connect(url) as client:
-        assert client.hello == {"heartbeat_interval": 200}
-        await client.identify(person.token)
-        assert await client.closed_with() == 4000  # Discord's "reconnect and resume"
-
-
-async def test_a_late_client_is_asked_for_a_heartbeat_and_lives_on_if_it_answers(
-    api: ApiClient,
-) -> None:
-    person = await api.register()
-    # Slower than 1 s: the ask comes 1.1 intervals after the last heartbeat, and the interval
-    # must leave the client time to answer before the deadline (1.25 intervals).
-    limits = GatewayLimits(heartbeat_interval_ms=800)
-    async with running_gateway(api, limits) as url, connect(url) as client:
-        await client.identify(person.token)
-        while (asked := await client.receive())["op"] == 0:
-            pass  # GUILD_CREATEs, presences: whatever came before the ask
-        assert asked == {"op": 1, "d": None, "s": None, "t": None}
-        await client.send(1, client.seq)
-        assert (await client.receive())["op"] == 11
-        await client.send(4, {"guild_id": None, "channel_id": None})  # op 4: taken, ignored
-        await client.send(1, client.seq)
-        assert (await client.receive())["op"] == 11  # still open: the answer counted
-
-
-async def test_a_connection_that_never_identifies_closes_4009(api: ApiClient) -> None:
-    limits = GatewayLimits(identify_timeout_s=0.3)
-    async with running_gateway(api, limits) as url, connect(url) as client:
-        await client.send(1, None)  # heartbeats keep a connection, not an unidentified one
-        assert (await client.receive())["op"] == 11
-        assert await client.closed_with() == 4009
-
-
 async def test_gateway_routes_say_where_and_how_many_shards(api: ApiClient) -> None:
     room = await new_room(api)
     _, token = await add_bot(api, room)
