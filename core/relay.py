@@ -121,25 +121,33 @@ async def run_relay(
 
 
 class _Boundary:
-    """One loop's fault boundary: logs the first fault of an outage (and a change of fault)
-    and its end, not every retry, counts faults, and says how long to wait before retrying."""
+    """One loop's fault boundary: logs the first fault of an outage (and a change of what
+    failed) and its end, not every retry, counts faults, and says how long to wait."""
 
     def __init__(self, loop: str) -> None:
         self._loop = loop
         self._failures = 0  # in a row: the current outage's
-        self._last: type[Exception] | None = None
-        self.faults = 0  # since start
+        self._failing: str | None = None  # what: "redis", "the database" or "unexpected"
+        self.faults = 0  # since start (TODO(#18): exported with the metrics)
 
     def failed(self, error: Exception) -> float:
         """Records `error`; the seconds to wait before the next try."""
         self.faults += 1
-        if self._failures == 0 or type(error) is not self._last:
+        if isinstance(error, RedisError):
+            failing = "redis"
+        elif isinstance(error, psycopg.OperationalError):  # DatabaseUnavailable is one too
+            failing = "the database"
+        else:
+            failing = "unexpected"
+        if failing != self._failing:
             extra = {"loop": self._loop, "error_type": type(error).__name__}
-            if isinstance(error, (RedisError, psycopg.OperationalError)):
-                _log.warning("relay lost a store; retrying", extra=extra)
-            else:
+            if failing == "unexpected":
                 _log.error("relay failed; starting over", extra=extra, exc_info=error)
-        self._last = type(error)
+            elif failing == "redis":
+                _log.warning("relay lost redis; retrying", extra=extra)
+            else:
+                _log.warning("relay lost the database; retrying", extra=extra)
+            self._failing = failing
         self._failures += 1
         return min(RETRY_MAX_S, RETRY_S * 2.0 ** (self._failures - 1))
 
@@ -147,7 +155,7 @@ class _Boundary:
         if self._failures:
             _log.info("relay recovered", extra={"loop": self._loop, "failures": self._failures})
         self._failures = 0
-        self._last = None
+        self._failing = None
 
 
 async def _forget_periodically(db: Database) -> None:

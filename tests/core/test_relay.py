@@ -327,9 +327,7 @@ async def test_a_failing_publish_is_retried_logged_once_and_ends_nothing(
             nursery.cancel_scope.cancel()
     faults = [r for r in caplog.records if r.levelno >= logging.WARNING]
     said = (
-        "relay lost a store; retrying"
-        if level == logging.WARNING
-        else "relay failed; starting over"
+        "relay lost redis; retrying" if level == logging.WARNING else "relay failed; starting over"
     )
     assert [(r.levelno, r.getMessage()) for r in faults] == [(level, said)]
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == [

@@ -29,7 +29,7 @@ IDENTIFY_CLOSE_S = 10
 async def test_postgres_stopped_and_restarted_under_sessions_recovers_by_itself(
     own_postgres: OwnPostgres, settings: Settings, tmp_path: Path
 ) -> None:
-    # About 10 s: a server process starts on a new cluster (migrations), the cluster stops
+    # Several seconds: a server process starts on a new cluster (migrations), the cluster stops
     # and recovers from its WAL, and requests wait out the pool's timeout meanwhile.
     database_url = own_postgres.url("trioxide")
     env = node_environment(database_url, TRIOXIDE_DB_TIMEOUT_S="2")

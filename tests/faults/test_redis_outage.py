@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 async def test_redis_killed_and_restarted_under_two_processes_loses_and_repeats_nothing(
     postgres_admin_url: str, own_redis: OwnRedis, settings: Settings, tmp_path: Path
 ) -> None:
-    # About 10 s: two server processes start (migrations, listeners), Redis is killed and
+    # Several seconds: two server processes start (migrations, listeners), Redis is killed and
     # started again, and the relay's retry backoff runs before the outage's messages go out.
     with fresh_database(postgres_admin_url) as database_url:
         env = node_environment(database_url, REDIS_URL=own_redis.url)
