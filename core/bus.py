@@ -3,10 +3,33 @@ Stream when REDIS_URL is set. Delivery is at-least-once (a relay may publish an 
 a subscriber drops ids it has seen. The bus is not the record of events (the outbox in
 PostgreSQL is), but the Redis one is ordered and kept for a while: every batch has a position,
 a subscriber that loses its connection carries on from its last position without a gap, and a
-gateway taking over a dead node's sessions reads back what that node never got to deliver."""
+gateway taking over a dead node's sessions reads back what that node never got to deliver.
+
+When Redis is lost. A Redis without persistence comes back from a restart (or a failover, or
+an eviction) without the stream: entries a subscriber had not read yet are gone, though the
+outbox says they were published. So the stream is never created by a publish (XADD
+NOMKSTREAM): a publish that finds it missing raises BusLost and adds nothing. The relay then
+`restore`s it, in one transaction, with what the outbox published in the last KEEP_S (at most
+REPLAY_MAX_EVENTS), ids unchanged and marked as replayed, before publishing anything new; it
+also checks for the stream when idle, so a loss is mended within its poll interval even with
+nothing to publish. What is guaranteed, with at least one relay running:
+- every committed event reaches every subscriber that was reading when it was published, or
+  that subscribed before it was committed, even across Redis restarts that lose the stream;
+  the replay may repeat what a subscriber had read, and it drops repeats by id (SeenIds);
+- a subscriber skips replayed events older than its own subscription: it was not there for
+  them, so its sessions had them elsewhere or began after them (judged by the event's
+  snowflake time against Redis's clock at subscription; an event from within clock skew of
+  a subscriber's start, published after it and lost unread, is the one case this misses);
+- a subscriber never stalls: entries of a recreated stream get ids by Redis's clock, after
+  anything read from the old one; if that clock is behind, the subscriber notices that the
+  newest entry is older than its last read one and reads the new stream from the start. Its
+  positions then go back: a position compares only with positions of the same stream.
+Not guaranteed: what a dead gateway node's journal (also in Redis) held; a session taken
+over from such a node after the loss is asked to identify again."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from contextlib import asynccontextmanager
@@ -17,6 +40,7 @@ import orjson
 import trio
 
 from core.events import EventName, Published
+from core.snowflakes import DISCORD_EPOCH_MS
 from core.store.redis import KEY_PREFIX, RedisError, fields_of
 
 if TYPE_CHECKING:
@@ -24,6 +48,8 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
     from core.store.redis import Redis
+
+_log = logging.getLogger(__name__)
 
 # Batches a subscriber may fall behind by before publishing waits for it. Publishing waits
 # rather than drops: what waits is the relay, and the outbox holds what it has not published.
@@ -38,8 +64,27 @@ class Batch:
     events: Sequence[Published]
 
 
+class BusLost(RedisError):
+    """The bus no longer holds what it was given (Redis came back without the stream): the
+    events published lately must be given to `restore` before anything new is published.
+    Nothing was published by the call that raised it. A RedisError, so that a caller that
+    only publishes now and then (presence) treats it as Redis being away."""
+
+
 class Bus(Protocol):
-    async def publish(self, events: Sequence[Published]) -> Position: ...
+    async def publish(self, events: Sequence[Published]) -> Position:
+        """Publishes `events` as one batch. BusLost (publishing nothing) if the bus lost
+        what it kept."""
+        ...
+
+    async def check_kept(self) -> None:
+        """BusLost if the bus lost what it kept; returns otherwise."""
+        ...
+
+    async def restore(self, batches: Sequence[Sequence[Published]]) -> None:
+        """After BusLost: publishes `batches` again, all or none, ids unchanged, so that
+        subscribers get what they had not read (and drop what they had, by id)."""
+        ...
 
     def subscribe(self) -> AbstractAsyncContextManager[trio.MemoryReceiveChannel[Batch]]:
         """The batches published while it is open, in the order they were published."""
@@ -67,6 +112,13 @@ class InProcessBus:
                 self._subscribers.discard(subscriber)
         return batch.position
 
+    async def check_kept(self) -> None:
+        return  # memory is lost only with the process, and its subscribers with it
+
+    async def restore(self, batches: Sequence[Sequence[Published]]) -> None:
+        for events in batches:
+            await self.publish(events)
+
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[trio.MemoryReceiveChannel[Batch]]:
         send: trio.MemorySendChannel[Batch]
@@ -86,12 +138,18 @@ class InProcessBus:
 
 STREAM = f"{KEY_PREFIX}events"
 # How long the Redis bus keeps a batch: past the gateway's resume window, so a session taken
-# over from a dead node can still be given what that node never delivered.
+# over from a dead node can still be given what that node never delivered. Also how far back
+# a restore replays.
 KEEP_S = 300
+# The most events a restore replays (the newest of the last KEEP_S): a quarter of the ids a
+# subscriber remembers (SeenIds), so that it drops every one it had read; and one Redis
+# transaction of a few MB at most.
+REPLAY_MAX_EVENTS = 16_384
 _READ_BLOCK_MS = 1000
 _READ_COUNT = 64
 _RETRY_S = 0.5
 _READ = ("XREAD", "COUNT", _READ_COUNT, "BLOCK", _READ_BLOCK_MS, "STREAMS", STREAM)  # + after id
+_REPLAYED = b"r"  # the field that marks an entry a restore wrote
 
 
 class RedisBus:
@@ -102,10 +160,37 @@ class RedisBus:
 
     async def publish(self, events: Sequence[Published]) -> Position:
         headers, payloads = _encode(events)
+        # NOMKSTREAM: only a restore makes the stream, so a missing one is a lost one.
         entry_id = await self._redis.execute(
-            "XADD", STREAM, "MINID", "~", entry_id_before(KEEP_S), "*", "h", headers, "p", payloads
+            "XADD",
+            STREAM,
+            "NOMKSTREAM",
+            "MINID",
+            "~",
+            entry_id_before(KEEP_S),
+            "*",
+            "h",
+            headers,
+            "p",
+            payloads,
         )
+        if entry_id is None:
+            raise BusLost(f"{STREAM} is gone")
         return position_of(entry_id)
+
+    async def check_kept(self) -> None:
+        if not await self._redis.execute("EXISTS", STREAM):
+            raise BusLost(f"{STREAM} is gone")
+
+    async def restore(self, batches: Sequence[Sequence[Published]]) -> None:
+        # One transaction: a restore cut short would leave a stream that exists, and nothing
+        # would tell the next publish that the rest is missing. With nothing to replay, one
+        # empty entry makes the stream (subscribers skip it).
+        commands = [
+            ("XADD", STREAM, "*", "h", headers, "p", payloads, _REPLAYED, b"1")
+            for headers, payloads in map(_encode, batches or [()])
+        ]
+        await self._redis.pipeline(commands, transaction=True)
 
     @asynccontextmanager
     async def subscribe(self) -> AsyncIterator[trio.MemoryReceiveChannel[Batch]]:
@@ -114,24 +199,63 @@ class RedisBus:
         send, receive = trio.open_memory_channel(_SUBSCRIBER_BACKLOG)
         # From the newest entry now, so nothing published after subscribe() returns is missed.
         newest = await self._redis.execute("XREVRANGE", STREAM, "+", "-", "COUNT", 1)
-        start = newest[0][0] if newest else b"0-0"
+        if newest:
+            start: bytes = newest[0][0]
+            since_ms = position_of(start)[0]
+        else:
+            start = b"0-0"
+            seconds, microseconds = await self._redis.execute("TIME")
+            since_ms = int(seconds) * 1000 + int(microseconds) // 1000
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._read, start, send)
+            nursery.start_soon(self._read, start, since_ms, send)
             async with receive:
                 yield receive
             nursery.cancel_scope.cancel()
 
-    async def _read(self, last: str | bytes, send: trio.MemorySendChannel[Batch]) -> None:
+    async def _read(self, last: bytes, since_ms: int, send: trio.MemorySendChannel[Batch]) -> None:
+        """Sends every batch after `last` to `send` until cancelled or the receiver closes.
+        The bus reader's fault boundary: Redis going away is logged once and waited out;
+        an entry that cannot be read is logged and skipped."""
+        failing = False
+        check = False  # whether `last` may be of a stream since lost
         async with send:
             while True:
                 try:
+                    if check:
+                        last = await self._restart_if_recreated(last)
+                        check = False
                     found = await self._redis.execute(*_READ, last)
-                except RedisError:  # Redis went away: carry on from `last`
+                except RedisError as error:  # Redis went away: carry on from `last`
+                    if not failing:
+                        _log.warning(
+                            "bus reader lost redis; retrying",
+                            extra={"error_type": type(error).__name__, "retry_s": _RETRY_S},
+                        )
+                        failing = True
+                    check = True
                     await trio.sleep(_RETRY_S)
                     continue
-                for _, entries in found or ():  # [[stream, entries]], or nil after the block
+                if failing:
+                    _log.info("bus reader reached redis again")
+                    failing = False
+                if found is None:  # nothing within the block: idle, or reading a lost stream
+                    check = True
+                    continue
+                for _, entries in found:  # [[stream, entries]]
                     for last, fields in entries:
-                        await send.send(Batch(position_of(last), _decode(fields_of(fields))))
+                        if (batch := _batch(last, fields, since_ms)) is not None:
+                            await send.send(batch)
+
+    async def _restart_if_recreated(self, last: bytes) -> bytes:
+        """`last`, or "0-0" if the stream was made again since `last` was read and its
+        entries are numbered before it (Redis's clock is behind): without this, reading
+        after `last` would wait for that clock to catch up. Ids only grow within a stream,
+        so a newest entry older than one already read means a new stream."""
+        newest = await self._redis.execute("XREVRANGE", STREAM, "+", "-", "COUNT", 1)
+        if newest and position_of(newest[0][0]) < position_of(last):
+            _log.warning("bus stream was made again behind the last entry read; from its start")
+            return b"0-0"
+        return last
 
     async def between(self, after: Position, before: Position) -> list[Batch]:
         entries = await self._redis.execute(
@@ -152,6 +276,24 @@ def position_of(entry_id: bytes | str) -> Position:
     text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     ms, _, sequence = text.partition("-")
     return int(ms), int(sequence)
+
+
+def _batch(entry_id: bytes, flat: Sequence[bytes], since_ms: int) -> Batch | None:
+    """The batch an entry holds, without the replayed events from before `since_ms` (the
+    subscriber was not there for them); None if nothing is left (a restore with nothing to
+    replay writes an empty entry), or if it cannot be read."""
+    try:
+        fields = fields_of(flat)
+        events = _decode(fields)
+    except (ValueError, KeyError, TypeError, IndexError) as error:
+        _log.error(
+            "bus entry unreadable; skipped",
+            extra={"entry_id": entry_id.decode(), "error_type": type(error).__name__},
+        )
+        return None
+    if _REPLAYED in fields:
+        events = [e for e in events if (e.id >> 22) + DISCORD_EPOCH_MS >= since_ms]
+    return Batch(position_of(entry_id), events) if events else None
 
 
 def _encode(events: Sequence[Published]) -> tuple[bytes, bytes]:

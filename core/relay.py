@@ -7,6 +7,15 @@ loses them. Rows are marked published only after the bus has taken them; a relay
 between publishes them again, and subscribers drop the repeat by its id. Several relays (one
 per worker process) may run at once: the same holds.
 
+Outages. Each loop (the relay, the retention) has one fault boundary: losing Redis or
+PostgreSQL is logged once per outage (and once when it ends), retried with a backoff growing
+to RETRY_MAX_S, and never ends the process; any other exception is logged once with its
+traceback and the loop starts over after the same backoff. While Redis is away, committed
+events wait in the outbox (PostgreSQL is the record); they are published once it is back. If
+it came back without the stream (no persistence), the relay first gives the bus what it
+published in the bus's keep window (core/bus.py says what subscribers are then guaranteed),
+and notices such a loss within its poll interval even when there is nothing to publish.
+
 Published events are kept OUTBOX_RETENTION_S, then deleted: the outbox would otherwise grow
 forever, and keep the words of messages their authors have since deleted.
 """
@@ -21,9 +30,11 @@ from typing import TYPE_CHECKING
 import psycopg
 import trio
 
+from core.bus import KEEP_S, REPLAY_MAX_EVENTS, BusLost
 from core.snowflakes import first_snowflake_at
 from core.store import outbox
 from core.store.database import open_listener
+from core.store.redis import RedisError
 
 if TYPE_CHECKING:
     from core.bus import Bus
@@ -33,7 +44,11 @@ _log = logging.getLogger(__name__)
 
 BATCH = 256  # events per read, publish and mark
 POLL_S = 1.0  # the fallback: how stale an event can get if every notification were lost
-RETRY_S = 1.0  # after losing the database, before trying again
+# After a fault, the first retry comes this soon, and each next one twice as late up to
+# RETRY_MAX_S: a restarted Redis or PostgreSQL is used within seconds, a long outage costs
+# a connection attempt every few seconds.
+RETRY_S = 0.25
+RETRY_MAX_S = 4.0
 # A session taken over by another gateway node is replayed from the outbox by event id, for
 # as long as it is resumable (gateway/session.py: 120 s), and the Redis bus keeps its batches
 # 5 minutes (core/bus.py); past both, an event is needed by no one. A replay that finds an
@@ -44,18 +59,34 @@ FORGET_BATCH = 5000  # rows per DELETE: short statements, however far behind it 
 
 
 async def publish_pending(db: Database, bus: Bus, batch: int = BATCH) -> int:
-    """Publishes every committed, unpublished event; returns how many."""
+    """Publishes every committed, unpublished event; returns how many. If the bus lost what
+    it kept, restores it first."""
     published = 0
     while True:
         events = await db.autocommit(lambda connection: outbox.pending(connection, batch))
         if not events:
             return published
-        await bus.publish(events)
+        try:
+            await bus.publish(events)
+        except BusLost:
+            await restore_bus(db, bus)
+            continue  # (read again: another relay may have published these meanwhile)
         mark = partial(outbox.mark_published, event_ids=[event.id for event in events])
         await db.autocommit(
             mark
         )  # one statement, atomic by itself: no BEGIN and COMMIT to wait for
         published += len(events)
+
+
+async def restore_bus(db: Database, bus: Bus, batch: int = BATCH) -> int:
+    """Gives a bus that lost what it kept (BusLost) the events published in its keep window
+    again, ids unchanged, in id order; returns how many."""
+    events = await db.autocommit(
+        partial(outbox.published_since, seconds=KEEP_S, limit=REPLAY_MAX_EVENTS)
+    )
+    await bus.restore([events[at : at + batch] for at in range(0, len(events), batch)])
+    _log.warning("bus was lost; restored", extra={"events": len(events), "keep_s": KEEP_S})
+    return len(events)
 
 
 async def forget_published(
@@ -89,12 +120,53 @@ async def run_relay(
         task_status.started()
 
 
+class _Boundary:
+    """One loop's fault boundary: logs the first fault of an outage (and a change of what
+    failed) and its end, not every retry, counts faults, and says how long to wait."""
+
+    def __init__(self, loop: str) -> None:
+        self._loop = loop
+        self._failures = 0  # in a row: the current outage's
+        self._failing: str | None = None  # what: "redis", "the database" or "unexpected"
+        self.faults = 0  # since start (TODO(#18): exported with the metrics)
+
+    def failed(self, error: Exception) -> float:
+        """Records `error`; the seconds to wait before the next try."""
+        self.faults += 1
+        if isinstance(error, RedisError):
+            failing = "redis"
+        elif isinstance(error, psycopg.OperationalError):  # DatabaseUnavailable is one too
+            failing = "the database"
+        else:
+            failing = "unexpected"
+        if failing != self._failing:
+            extra = {"loop": self._loop, "error_type": type(error).__name__}
+            if failing == "unexpected":
+                _log.error("relay failed; starting over", extra=extra, exc_info=error)
+            elif failing == "redis":
+                _log.warning("relay lost redis; retrying", extra=extra)
+            else:
+                _log.warning("relay lost the database; retrying", extra=extra)
+            self._failing = failing
+        self._failures += 1
+        return min(RETRY_MAX_S, RETRY_S * 2.0 ** (self._failures - 1))
+
+    def succeeded(self) -> None:
+        if self._failures:
+            _log.info("relay recovered", extra={"loop": self._loop, "failures": self._failures})
+        self._failures = 0
+        self._failing = None
+
+
 async def _forget_periodically(db: Database) -> None:
+    boundary = _Boundary("retention")
     while True:
         try:
             await forget_published(db)
-        except psycopg.OperationalError as error:  # the relay's own loop says so too
-            _log.warning("outbox retention skipped", extra={"error_type": type(error).__name__})
+        except Exception as error:  # the boundary: anything but cancellation is retried
+            await trio.sleep(boundary.failed(error))
+            continue
+        boundary.succeeded()
         await trio.sleep(FORGET_EVERY_S)
 
 
@@ -106,19 +178,30 @@ async def _relay(
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     started = False
+    boundary = _Boundary("relay")
     while True:
         try:
             # LISTEN first, then drain: nothing committed in between goes unnoticed.
             async with open_listener(db.url, outbox.NOTIFY_CHANNEL, db.timeout_s) as listener:
                 while True:
-                    await publish_pending(db, bus)
-                    if not started:
-                        task_status.started()
-                        started = True
-                    await listener.wait(poll_s)
-        except psycopg.OperationalError as error:  # DatabaseUnavailable is one too
-            _log.warning(
-                "relay lost the database; retrying",
-                extra={"error_type": type(error).__name__, "retry_s": RETRY_S},
-            )
-            await trio.sleep(RETRY_S)
+                    try:
+                        if await publish_pending(db, bus):
+                            boundary.succeeded()  # (only a pass that reached both stores)
+                        if not started:
+                            task_status.started()
+                            started = True
+                        if not await listener.wait(poll_s):
+                            # Idle: a bus lost now would otherwise wait for the next commit.
+                            await _check_bus(db, bus)
+                            boundary.succeeded()
+                    except RedisError as error:  # Redis alone: keep listening meanwhile
+                        await trio.sleep(boundary.failed(error))
+        except Exception as error:  # the boundary: anything but cancellation is retried
+            await trio.sleep(boundary.failed(error))
+
+
+async def _check_bus(db: Database, bus: Bus) -> None:
+    try:
+        await bus.check_kept()
+    except BusLost:
+        await restore_bus(db, bus)

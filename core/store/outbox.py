@@ -85,6 +85,21 @@ def by_ids(connection: Connection, event_ids: list[int]) -> list[Published]:
     )
 
 
+def published_since(connection: Connection, seconds: float, limit: int) -> list[Published]:
+    """The newest `limit` events published in the last `seconds`, oldest id first: what a bus
+    that lost what it kept must be given again."""
+    return (
+        connection.cursor(row_factory=args_row(_published))
+        .execute(
+            f"{_SELECT} WHERE o.id IN (SELECT id FROM outbox"
+            " WHERE published_at > now() - make_interval(secs => %s)"
+            " ORDER BY id DESC LIMIT %s) ORDER BY o.id",
+            (seconds, limit),
+        )
+        .fetchall()
+    )
+
+
 def mark_published(connection: Connection, event_ids: list[int]) -> None:
     connection.execute(
         "UPDATE outbox SET published_at = now()"

@@ -1,16 +1,20 @@
 """The outbox relay against a real PostgreSQL: what commits is published, in id order, woken
-by NOTIFY, with polling and reconnection behind it; what rolls back never is."""
+by NOTIFY, with polling and reconnection behind it; what rolls back never is. Redis going away,
+or coming back without the stream, loses nothing and ends nothing."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import time
 from typing import TYPE_CHECKING
 
 import pytest
 import trio
 
-from core.bus import Batch, Bus, InProcessBus, RedisBus, SeenIds
+from core import relay
+from core.bus import STREAM, Batch, Bus, InProcessBus, RedisBus, SeenIds
 from core.events import Event, EventName, Published
 from core.journal import Journal
 from core.relay import OUTBOX_RETENTION_S, forget_published, run_relay
@@ -18,13 +22,17 @@ from core.snowflakes import SnowflakeGenerator, first_snowflake_at
 from core.store import outbox
 from core.store.database import open_database
 from core.store.migrations import apply_migrations, load_migrations
-from core.store.redis import open_redis
+from core.store.redis import RedisConnectionError, open_redis
 from tests.api.rooms import new_room
 from tests.conftest import fresh_database
+from tests.faults.servers import OwnRedis
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Iterator, Sequence
+    from contextlib import AbstractAsyncContextManager
+    from pathlib import Path
 
+    from core.bus import Position
     from core.store.database import Connection, Database
     from tests.running import ApiClient
 
@@ -232,3 +240,210 @@ async def test_published_events_past_their_retention_are_forgotten_and_no_others
     left = await own_db.autocommit(lambda c: c.execute("SELECT id FROM outbox").fetchall())
     # The old event never published stays (the relay still owes it); recent ones stay.
     assert sorted(int(str(row[0])) for row in left) == sorted([old[3], *recent])
+
+
+# Outages. Issue #18: a Redis restart ended the worker, and what was committed meanwhile never
+# reached anyone.
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    """A redis-server of this test's own, persisting nothing: one a test may kill, or empty."""
+    server = OwnRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries within milliseconds: what is tested is that the relay retries, not when."""
+    monkeypatch.setattr(relay, "RETRY_S", 0.01)
+    monkeypatch.setattr(relay, "RETRY_MAX_S", 0.05)
+
+
+async def first_times(
+    received: trio.MemoryReceiveChannel[Batch], seen: SeenIds, count: int
+) -> list[int]:
+    """The channel ids of the next `count` events received for the first time, as a gateway
+    counts them (it drops an id it has seen)."""
+    found: list[int] = []
+    with trio.fail_after(10):
+        while len(found) < count:
+            batch = await received.receive()
+            found += [e.channel_id or 0 for e in batch.events if seen.first_time(e.id)]
+    return found
+
+
+class FailingBus:
+    """A bus that refuses its first `failures` publishes with `error`."""
+
+    def __init__(self, error: Exception, failures: int) -> None:
+        self._bus = InProcessBus()
+        self._error = error
+        self._failures = failures
+
+    async def publish(self, events: Sequence[Published]) -> Position:
+        if self._failures:
+            self._failures -= 1
+            raise self._error
+        return await self._bus.publish(events)
+
+    def subscribe(self) -> AbstractAsyncContextManager[trio.MemoryReceiveChannel[Batch]]:
+        return self._bus.subscribe()
+
+    async def check_kept(self) -> None:
+        await self._bus.check_kept()
+
+    async def restore(self, batches: Sequence[Sequence[Published]]) -> None:
+        await self._bus.restore(batches)
+
+    async def between(self, after: Position, before: Position) -> list[Batch]:
+        return await self._bus.between(after, before)
+
+
+@pytest.mark.usefixtures("quick_retries")
+@pytest.mark.parametrize(
+    ("error", "level"),
+    [
+        (RedisConnectionError("cannot connect (OSError)"), logging.WARNING),
+        (RuntimeError("a bug"), logging.ERROR),
+    ],
+)
+async def test_a_failing_publish_is_retried_logged_once_and_ends_nothing(
+    own_db: Database, error: Exception, level: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    bus = FailingBus(error, failures=5)
+    await commit(own_db, 1)
+    with caplog.at_level(logging.INFO, logger="core.relay"):
+        async with bus.subscribe() as received, trio.open_nursery() as nursery:
+            nursery.start_soon(run_relay, own_db, bus)
+            assert await next_channels(received) == [1]
+            await commit(own_db, 2)
+            assert await next_channels(received) == [2]
+            nursery.cancel_scope.cancel()
+    faults = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    said = (
+        "relay lost redis; retrying" if level == logging.WARNING else "relay failed; starting over"
+    )
+    assert [(r.levelno, r.getMessage()) for r in faults] == [(level, said)]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == [
+        "relay recovered"
+    ]
+    assert await own_db.autocommit(lambda c: outbox.pending(c, 10)) == []
+
+
+@pytest.mark.usefixtures("quick_retries")
+async def test_events_committed_while_redis_is_down_are_published_once_it_is_back(
+    own_db: Database, own_redis: OwnRedis
+) -> None:
+    seen = SeenIds()
+    async with (
+        open_redis(own_redis.url) as for_relay,
+        open_redis(own_redis.url) as for_reader,
+        trio.open_nursery() as nursery,
+    ):
+        await nursery.start(
+            lambda task_status: run_relay(
+                own_db, RedisBus(for_relay), poll_s=0.05, task_status=task_status
+            )
+        )
+        async with RedisBus(for_reader).subscribe() as received:
+            await commit(own_db, 1)
+            assert await first_times(received, seen, 1) == [1]
+            await trio.to_thread.run_sync(own_redis.kill)
+            await commit(own_db, 2)
+            await commit(own_db, 3, 4)
+            await trio.to_thread.run_sync(own_redis.start)  # empty: the stream is gone
+            await commit(own_db, 5)
+            # Each once, in order; the replay of 1 is dropped by its id.
+            assert await first_times(received, seen, 4) == [2, 3, 4, 5]
+        nursery.cancel_scope.cancel()
+    assert await own_db.autocommit(lambda c: outbox.pending(c, 10)) == []
+
+
+async def published_unseen(db: Database, *channel_ids: int, ago_s: float = 0) -> None:
+    """Events marked published `ago_s` ago that no subscriber read: as a stream since lost
+    leaves them."""
+    ids = snowflakes.next_ids(len(channel_ids))
+
+    def write(connection: Connection) -> None:
+        for event_id, channel_id in zip(ids, channel_ids, strict=True):
+            connection.execute(*outbox.append(event_id, typing_in(channel_id)))
+        connection.execute(
+            "UPDATE outbox SET published_at = now() - make_interval(secs => %s) WHERE id = ANY(%s)",
+            (ago_s, ids),
+        )
+
+    await db.run(write)
+
+
+async def test_a_lost_stream_is_restored_with_the_recent_events_before_new_ones(
+    own_db: Database, own_redis: OwnRedis
+) -> None:
+    async with open_redis(own_redis.url) as client, trio.open_nursery() as nursery:
+        bus = RedisBus(client)
+        async with bus.subscribe() as received:  # on a Redis without the stream: from "0-0"
+            await published_unseen(own_db, 1, ago_s=2 * 300)  # past the bus's keep window
+            await published_unseen(own_db, 2, 3)
+            await nursery.start(
+                lambda task_status: run_relay(own_db, bus, poll_s=3600, task_status=task_status)
+            )
+            await commit(own_db, 4)
+            assert await next_channels(received) == [2, 3]  # the restore, before anything new
+            assert await next_channels(received) == [4]
+        nursery.cancel_scope.cancel()
+
+
+async def test_an_idle_relay_restores_a_lost_stream_within_its_poll(
+    own_db: Database, own_redis: OwnRedis
+) -> None:
+    async with open_redis(own_redis.url) as client, trio.open_nursery() as nursery:
+        bus = RedisBus(client)
+        await nursery.start(
+            lambda task_status: run_relay(own_db, bus, poll_s=0.05, task_status=task_status)
+        )
+        async with bus.subscribe() as received:
+            await commit(own_db, 1)
+            assert await next_channels(received) == [1]
+            await client.execute("DEL", STREAM)
+            # Nothing committed since: the restore alone brings back 1, which the subscriber
+            # drops by id as a gateway does.
+            assert await next_channels(received) == [1]
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_subscriber_reads_a_stream_made_again_behind_its_last_entry(
+    own_redis: OwnRedis,
+) -> None:
+    # About 1 s: the subscriber looks for a new stream once a read has blocked empty (1 s).
+    async with open_redis(own_redis.url) as client:
+        bus = RedisBus(client)
+        await bus.restore([])
+        async with bus.subscribe() as received:
+            # An entry from an hour ahead, as a Redis whose clock was ahead leaves behind.
+            ahead_ms = int(time.time() * 1000) + 3_600_000
+            headers = json.dumps([[20, "TYPING_START", None, 20, [], 2, None]])
+            await client.execute("XADD", STREAM, f"{ahead_ms}-0", "h", headers, "p", "{}")
+            assert await next_channels(received) == [20]
+            await client.execute("DEL", STREAM)
+            await bus.restore([])
+            await bus.publish([typing_event(21)])  # numbered by now: before what it read
+            assert await next_channels(received) == [21]
+
+
+async def test_a_subscriber_skips_replayed_events_from_before_it_subscribed(
+    own_redis: OwnRedis,
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    before = first_snowflake_at(now - dt.timedelta(seconds=1))
+    after = first_snowflake_at(now + dt.timedelta(seconds=1))
+    async with open_redis(own_redis.url) as client:
+        bus = RedisBus(client)
+        await bus.restore([])
+        async with bus.subscribe() as received:
+            await bus.restore([[typing_event(before), typing_event(after)]])
+            batch = await received.receive()
+    assert [e.id for e in batch.events] == [after]

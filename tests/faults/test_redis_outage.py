@@ -1,0 +1,63 @@
+"""redis-server SIGKILLed and restarted, empty, under two processes (api,worker and gateway):
+every message the API accepted reaches a connected client once, in order, and both processes
+live. Issue #18: the worker used to exit, and what was committed meanwhile reached no one."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import trio
+
+from bench.server import running_server
+from tests.api.rooms import new_room
+from tests.conftest import fresh_database
+from tests.faults.nodes import ChannelReader, api_client, node_environment, post, post_when_back
+from tests.gateway.test_dispatch import add_bot
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from core.config import Settings
+    from tests.faults.servers import OwnRedis
+
+
+async def test_redis_killed_and_restarted_under_two_processes_loses_and_repeats_nothing(
+    postgres_admin_url: str, own_redis: OwnRedis, settings: Settings, tmp_path: Path
+) -> None:
+    # Several seconds: two server processes start (migrations, listeners), Redis is killed and
+    # started again, and the relay's retry backoff runs before the outage's messages go out.
+    with fresh_database(postgres_admin_url) as database_url:
+        env = node_environment(database_url, REDIS_URL=own_redis.url)
+        async with (
+            running_server("api,worker", {**env, "TRIOXIDE_PROCESS_ID": "1"}) as worker,
+            running_server("gateway", {**env, "TRIOXIDE_PROCESS_ID": "2"}) as gateway,
+            api_client(worker.api_url, database_url, settings, tmp_path) as api,
+        ):
+            room = await new_room(api)
+            _, bot_token = await add_bot(api, room)
+            bot = {"Authorization": f"Bot {bot_token}"}  # a bot's token is checked without Redis
+            reader = ChannelReader(gateway.gateway_url, room.owner)
+            try:
+                await reader.open()
+                before = [await post_when_back(api, room, bot, f"before {n}") for n in range(3)]
+                assert await reader.messages(3) == before
+
+                await trio.to_thread.run_sync(own_redis.kill)
+                during = []
+                for n in range(3):
+                    response = await post(api, room, bot, f"during {n}")
+                    assert response.status_code in (200, 503), response.text
+                    if response.status_code == 200:  # committed: it must arrive
+                        during.append(str(response.json()["id"]))
+                await trio.to_thread.run_sync(own_redis.start)  # empty: the stream is gone
+                after = [await post_when_back(api, room, bot, f"after {n}") for n in range(3)]
+
+                # Each once, in order, whatever the gateway did meanwhile (close 4000, resume).
+                assert await reader.messages(len(during) + 3) == during + after
+                # Nothing more is on its way: the next message is the next one posted.
+                barrier = await post_when_back(api, room, bot, "barrier")
+                assert await reader.messages(1) == [barrier]
+            finally:
+                await reader.aclose()
+            assert worker.process.poll() is None, "the api,worker process ended"
+            assert gateway.process.poll() is None, "the gateway process ended"
