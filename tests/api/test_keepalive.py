@@ -11,6 +11,7 @@ import h11
 import trio
 
 from api.forms import MAX_JSON_BYTES
+from api.keepalive import DRAIN_MAX_BYTES
 
 if TYPE_CHECKING:
     from tests.running import ApiClient
@@ -123,4 +124,20 @@ async def test_body_declared_over_the_limit_is_refused_at_once_and_closed(
             assert body == b'{"message":"Request entity too large","code":40005}'
             assert _header(response, b"connection") == b"close"
             # Then the server closes its side: nothing more is read or answered.
+            assert await connection.stream.receive_some(65536) == b""
+
+
+async def test_large_body_answered_unread_closes_the_connection_at_once(api: ApiClient) -> None:
+    # Over DRAIN_MAX_BYTES: not worth receiving only to drop, so the answer says it closes,
+    # without waiting for a body that has not come.
+    connection = await _open(api)
+    async with connection.stream:
+        with trio.fail_after(5):
+            connection.next_cycle("POST", "/api/v10/users/@me/channels")
+            declared = {"Content-Length": str(DRAIN_MAX_BYTES + 1), "Authorization": "Bearer x"}
+            await connection.send("POST", "/api/v10/users/@me/channels", headers=declared)
+            response, body = await connection.response()
+            assert response.status_code == 401
+            assert body == b'{"message":"401: Unauthorized","code":0}'
+            assert _header(response, b"connection") == b"close"
             assert await connection.stream.receive_some(65536) == b""
