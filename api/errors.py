@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import psycopg
 from werkzeug.exceptions import HTTPException
 
 from api.ratelimits import too_many_requests
@@ -37,11 +38,16 @@ from core.errors import (
     UnknownRole,
     UnknownUser,
 )
+from core.store.redis import RedisError
 
 if TYPE_CHECKING:
     from quart import Quart, Response
 
 _log = logging.getLogger(__name__)
+
+# How long a client waits before retrying while PostgreSQL or Redis cannot be reached: long
+# enough for a restart or a failover, short enough that nobody gives up.
+UNAVAILABLE_RETRY_AFTER_S = 5
 
 # Discord's status, JSON code and message for each client error (Discord's "JSON Error Codes").
 _RENDERING: dict[type[ClientError], tuple[int, int, str]] = {
@@ -117,6 +123,16 @@ def install_error_handlers(app: Quart) -> None:
         if status == 413:
             return _body(413, 40005, "Request entity too large")
         return _body(status, 0, f"{status}: {error.name}")
+
+    # PostgreSQL (DatabaseUnavailable is one of these) or Redis out of reach. Redis holds the
+    # revoked sessions: while it is down no token can be checked, so requests fail closed.
+    @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(RedisError)
+    async def unavailable(error: Exception) -> Response:
+        _log.warning("a store is unavailable", extra={"error_type": type(error).__name__})
+        response = _body(503, 0, "503: Service Unavailable")
+        response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_S)
+        return response
 
     @app.errorhandler(Exception)
     async def internal_error(error: Exception) -> Response:

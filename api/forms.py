@@ -4,7 +4,6 @@ types, unknown keys); the domain checks the rules. Every problem becomes Discord
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
@@ -12,7 +11,9 @@ from typing import Annotated, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from quart import request
 
-from core.errors import FieldError, InvalidForm, InvalidJson, PayloadTooLarge
+from api.client_json import check_values, decode_json
+from core.domain.snowflakes import MAX_SNOWFLAKE, MAX_STORED_SNOWFLAKE, parse_snowflake
+from core.errors import FieldError, InvalidForm, PayloadTooLarge
 
 # The largest JSON body: room for a 5 MiB image as base64 with the rest of a profile.
 MAX_JSON_BYTES = 8 * 1024 * 1024
@@ -26,18 +27,19 @@ class Form(BaseModel):
 
 M = TypeVar("M", bound=Form)
 
-MAX_SNOWFLAKE = 2**63 - 1
-
 
 def _digits_to_int(value: object) -> object:
-    """Discord sends snowflakes and permission sets as decimal strings; ints are fine too."""
-    if isinstance(value, str) and value.isdigit() and len(value) <= 20:
-        return int(value)
+    """Discord sends snowflakes and permission sets as decimal strings; ints are fine too.
+    Anything else is left for the type check to refuse."""
+    if isinstance(value, str):
+        parsed = parse_snowflake(value)
+        return value if parsed is None else parsed
     return value
 
 
-Snowflake = Annotated[int, BeforeValidator(_digits_to_int), Field(ge=0, le=MAX_SNOWFLAKE)]
-PermissionBits = Annotated[int, BeforeValidator(_digits_to_int), Field(ge=0, le=2**64 - 1)]
+# An id above bigint names nothing this server stored, and must not reach PostgreSQL.
+Snowflake = Annotated[int, BeforeValidator(_digits_to_int), Field(ge=0, le=MAX_STORED_SNOWFLAKE)]
+PermissionBits = Annotated[int, BeforeValidator(_digits_to_int), Field(ge=0, le=MAX_SNOWFLAKE)]
 
 
 def _iso_to_datetime(value: object) -> object:
@@ -70,33 +72,10 @@ _DISCORD_ERRORS = {
 }
 
 
-def _text_problems(value: object, path: tuple[str | int, ...]) -> list[tuple[str | int, ...]]:
-    """Paths of strings PostgreSQL cannot store: with NUL, or lone surrogates (not UTF-8)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return [path]
-        return [path] if "\x00" in value else []
-    if isinstance(value, dict):
-        return [p for key, item in value.items() for p in _text_problems(item, (*path, key))]
-    if isinstance(value, list):
-        return [p for index, item in enumerate(value) for p in _text_problems(item, (*path, index))]
-    return []
-
-
 def validate(model: type[M], data: object) -> M:
     """`data` as `model`, or InvalidForm listing every problem."""
     if not isinstance(data, dict):
         raise InvalidForm({(): [FieldError(*_DISCORD_ERRORS["model_type"])]})
-    bad_text = _text_problems(data, ())
-    if bad_text:
-        raise InvalidForm(
-            {
-                path: [FieldError("BASE_TYPE_STRING", "Must be valid UTF-8 text without NUL.")]
-                for path in bad_text
-            }
-        )
     try:
         return model.model_validate(data)
     except ValidationError as error:
@@ -119,11 +98,7 @@ async def parse_json() -> object:
         raise PayloadTooLarge(MAX_JSON_BYTES)
     if not raw.strip():
         return {}
-    try:
-        data: object = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise InvalidJson("body is not UTF-8 JSON") from None
-    return data
+    return decode_json(raw)
 
 
 async def parse_body(model: type[M]) -> M:
@@ -150,11 +125,9 @@ async def parse_multipart(model: type[M]) -> tuple[M, list[FilePart]]:
     raw = form.get("payload_json")
     if raw is None:
         data: object = {key: value for key, value in form.items()}
+        check_values(data)
     else:
-        try:
-            data = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError):
-            raise InvalidJson("payload_json is not JSON") from None
+        data = decode_json(raw)
     parts = []
     for name, storage in files.items(multi=True):
         match = _FILE_FIELD.match(name)

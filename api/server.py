@@ -11,6 +11,7 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 
 from api.app import create_app
+from api.keepalive import DrainUnread
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -31,7 +32,7 @@ async def serve_api(
     config.graceful_timeout = found.settings.shutdown_grace_s
     config.accesslog = None  # access lines would carry client addresses
     config.errorlog = logging.getLogger("hypercorn.error")
-    app = create_app(found)
+    app = DrainUnread(create_app(found))
 
     async with trio.open_nursery() as nursery:
         urls: list[str] = await nursery.start(

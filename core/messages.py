@@ -37,7 +37,6 @@ from core.errors import (
 )
 from core.events import EventName
 from core.journal import Journal
-from core.snowflakes import first_snowflake_at
 from core.store import messages as store
 from core.store.objects import ObjectStoreUnavailable
 
@@ -183,13 +182,22 @@ class Messages:
                 found.require(Permission.ATTACH_FILES)
             return found
 
+        enforce_nonce = nonce if draft.enforce_nonce else None
+        retried: list[int] = []  # the earlier message, when this send is a client's retry
+
         def write(connection: Connection) -> dict[str, object]:
             found = check_access(connection)
-            if draft.enforce_nonce and nonce is not None:
-                since = first_snowflake_at(dt.datetime.now(dt.UTC) - rules.NONCE_WINDOW)
-                earlier = store.by_nonce(connection, channel_id, user_id, nonce, since)
-                if earlier is not None:  # a client's retry: the first message, not a second
-                    return self._view(connection, earlier, user_id)
+            if enforce_nonce is not None:
+                # The first statement of the transaction: a simultaneous send with this nonce
+                # waits here for ours to commit, then answers our message (issue #18).
+                earlier = store.claim_nonce(
+                    connection, channel_id, user_id, enforce_nonce, message_id, rules.NONCE_WINDOW
+                )
+                if earlier is not None:
+                    retried.append(earlier)
+                    return self._view(
+                        connection, _message(connection, channel_id, earlier), user_id
+                    )
             replied = None
             if draft.reply_to is not None:
                 replied = store.message_in(connection, channel_id, draft.reply_to)
@@ -249,8 +257,10 @@ class Messages:
             )
             return wire
 
+        # A claimed nonce and its message commit together, so that send is one transaction.
+        run = self._db.autocommit if enforce_nonce is None else self._db.run
         if not attachments:
-            return await self._db.autocommit(write)
+            return await run(write)
         # Files are written only for a sender who may attach them, and removed again if the
         # message is not stored after all: a refused message leaves no file behind.
         await self._db.run(check_access)
@@ -258,8 +268,8 @@ class Messages:
             await self._objects.put(attachment.object_key, upload.data)
         stored = False
         try:
-            wire = await self._db.autocommit(write)
-            stored = True
+            wire = await run(write)
+            stored = not retried  # a retry answers the first message, with its own files
             return wire
         finally:
             if not stored:

@@ -8,7 +8,7 @@ from quart import Blueprint, Response, request
 
 from api.auth import current_principal
 from api.forms import FilePart, Form, Snowflake, parse_body, parse_multipart
-from api.params import query_int, query_snowflake, snowflake
+from api.params import query_int, query_snowflake, query_snowflakes, snowflake
 from api.responses import json_response, no_content
 from api.services import services
 from core.domain.attachments import Upload
@@ -302,13 +302,6 @@ async def typing(channel_id: str) -> Response:
 _HAS = frozenset({"link", "embed", "file", "image"})
 
 
-def _snowflake_list(name: str) -> tuple[int, ...]:
-    values = request.args.getlist(name)
-    if any(not v.isdigit() or len(v) > 20 for v in values):
-        raise InvalidForm.one(name, "NUMBER_TYPE_COERCE", "Value is not snowflake.")
-    return tuple(int(v) for v in values)
-
-
 @blueprint.get("/guilds/<guild_id>/messages/search")
 async def search(guild_id: str) -> Response:
     principal = await current_principal()
@@ -320,9 +313,9 @@ async def search(guild_id: str) -> Response:
         raise InvalidForm.one("has", "BASE_TYPE_CHOICES", f"Value must be one of {sorted(_HAS)}.")
     query = SearchQuery(
         content=content or None,
-        author_ids=_snowflake_list("author_id"),
-        channel_ids=_snowflake_list("channel_id"),
-        mentions=_snowflake_list("mentions"),
+        author_ids=query_snowflakes("author_id"),
+        channel_ids=query_snowflakes("channel_id"),
+        mentions=query_snowflakes("mentions"),
         has=has,
         min_id=query_snowflake("min_id"),
         max_id=query_snowflake("max_id"),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.domain.permissions import ALL_PERMISSIONS, Permission
+from core.domain.snowflakes import parse_decimal
 
 if TYPE_CHECKING:
     from core.errors import FormCheck
@@ -288,11 +289,8 @@ def parse_permissions(raw: str | int) -> int | None:
     """Discord sends permission sets as decimal strings (ints are accepted too)."""
     if isinstance(raw, int):
         return raw if 0 <= raw <= ALL_PERMISSIONS else None
-    text = raw.strip()
-    if not text.isdigit() or len(text) > 20:
-        return None
-    value = int(text)
-    return value if value <= ALL_PERMISSIONS else None
+    value = parse_decimal(raw.strip())
+    return value if value is not None and 0 <= value <= ALL_PERMISSIONS else None
 
 
 def highest_position(roles: list[Role], role_ids: list[int]) -> int:

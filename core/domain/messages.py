@@ -7,6 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from core.domain.snowflakes import MAX_STORED_SNOWFLAKE
 from core.domain.timestamps import iso, iso_or_none
 from core.errors import FieldError, FormCheck, InvalidForm
 from core.snowflakes import decode_snowflake
@@ -21,10 +22,11 @@ BULK_DELETE_MIN, BULK_DELETE_MAX = 2, 100
 BULK_DELETE_MAX_AGE = dt.timedelta(days=14)
 HISTORY_MAX = 100
 
-_USER_MENTION = re.compile(r"<@!?(\d{1,20})>")
-_ROLE_MENTION = re.compile(r"<@&(\d{1,20})>")
+# ASCII digits only: re's \d also matches "٣", which int() would take.
+_USER_MENTION = re.compile(r"<@!?([0-9]{1,20})>")
+_ROLE_MENTION = re.compile(r"<@&([0-9]{1,20})>")
 _EVERYONE = re.compile(r"@(everyone|here)\b")
-_CUSTOM_EMOJI = re.compile(r"^(?:a:)?([A-Za-z0-9_]{2,32}):(\d{1,20})$")
+_CUSTOM_EMOJI = re.compile(r"^(?:a:)?([A-Za-z0-9_]{2,32}):([0-9]{1,20})$")
 
 
 class MessageType:
@@ -60,8 +62,9 @@ def parse_mentions(
 ) -> Mentions:
     """Who `content` mentions, as `allowed_mentions` permits (absent: everything parses).
     @everyone and @here count only for those with MENTION_EVERYONE."""
-    users = list(dict.fromkeys(int(m) for m in _USER_MENTION.findall(content)))
-    roles = list(dict.fromkeys(int(m) for m in _ROLE_MENTION.findall(content)))
+    # An id no stored object can have (above bigint) mentions nobody.
+    users = list(dict.fromkeys(_stored_ids(_USER_MENTION.findall(content))))
+    roles = list(dict.fromkeys(_stored_ids(_ROLE_MENTION.findall(content))))
     everyone = bool(_EVERYONE.search(content))
     if allowed is not None:
         parse = set(allowed.parse or ())
@@ -69,6 +72,10 @@ def parse_mentions(
         roles = [r for r in roles if "roles" in parse or r in (allowed.roles or ())]
         everyone = everyone and "everyone" in parse
     return Mentions(tuple(users), tuple(roles), everyone and may_mention_everyone)
+
+
+def _stored_ids(found: list[str]) -> list[int]:
+    return [int(text) for text in found if int(text) <= MAX_STORED_SNOWFLAKE]
 
 
 def check_allowed_mentions(check: FormCheck, allowed: AllowedMentions) -> None:

@@ -72,20 +72,37 @@ def message_in(
     )
 
 
-def by_nonce(
-    connection: Connection, channel_id: int, author_id: int, nonce: str, since_id: int
-) -> Message | None:
-    """The author's message with this nonce sent since `since_id` (the window's first snowflake)."""
-    return (
-        connection.cursor(row_factory=_MESSAGE_ROW)
-        .execute(
-            f"SELECT {_COLUMNS} FROM messages"
-            " WHERE channel_id = %s AND author_id = %s AND nonce = %s"
-            " AND id >= %s ORDER BY id LIMIT 1",
-            (channel_id, author_id, nonce, since_id),
-        )
-        .fetchone()
-    )
+def claim_nonce(
+    connection: Connection,
+    channel_id: int,
+    author_id: int,
+    nonce: str,
+    message_id: int,
+    window: dt.timedelta,
+) -> int | None:
+    """Claims `nonce` for `message_id`, which must then be written in the same transaction.
+    None if claimed; else the id of the message the nonce created within `window`. A send
+    meeting another's uncommitted claim waits for that transaction (the primary key's lock)."""
+    for _ in range(3):  # the winner's row can vanish between the two statements (deleted)
+        claimed = connection.execute(
+            "INSERT INTO message_nonces (channel_id, author_id, nonce, message_id)"
+            " VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (channel_id, author_id, nonce) DO UPDATE"
+            " SET message_id = EXCLUDED.message_id, created_at = now()"
+            " WHERE message_nonces.created_at <= now() - %s::interval"
+            " RETURNING message_id",
+            (channel_id, author_id, nonce, message_id, window),
+        ).fetchone()
+        if claimed is not None:
+            return None
+        earlier = connection.execute(
+            "SELECT message_id FROM message_nonces"
+            " WHERE channel_id = %s AND author_id = %s AND nonce = %s",
+            (channel_id, author_id, nonce),
+        ).fetchone()
+        if earlier is not None:
+            return int(str(earlier[0]))
+    raise RuntimeError("a nonce's row kept changing under its claim")
 
 
 @dataclass(frozen=True, slots=True)
