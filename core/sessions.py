@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from core.access import AccessCache, load_access
 from core.domain.permissions import Permission
+from core.domain.snowflakes import MAX_STORED_SNOWFLAKE
 from core.domain.timestamps import iso
 from core.errors import ShardingRequired, Unauthorized
 from core.store import accounts as account_store
@@ -128,7 +129,9 @@ class Sessions:
                 return [], []
             if request.user_ids is not None:
                 ids = request.user_ids[:MAX_REQUESTED_IDS]
-                found = member_store.members_by_ids(connection, request.guild_id, ids)
+                # (An id past bigint names no one: never sent to PostgreSQL.)
+                stored = [i for i in ids if i <= MAX_STORED_SNOWFLAKE]
+                found = member_store.members_by_ids(connection, request.guild_id, stored)
                 seen = {m.user.id for m in found}
                 return [m.to_wire() for m in found], [i for i in ids if i not in seen]
             if request.query:

@@ -14,12 +14,12 @@ from typing import TypeGuard
 
 import orjson
 
+from core.domain.snowflakes import MAX_SNOWFLAKE, parse_snowflake
 from core.events import ALL_INTENTS
 from core.sessions import DEFAULT_LARGE_THRESHOLD, MAX_LARGE_THRESHOLD, MemberRequest
 from gateway.close import DecodeError, InvalidIntents, InvalidSeq, InvalidShard
 
 MAX_SEQ = 2**64 - 1
-MAX_SNOWFLAKE = 2**64 - 1
 STATUSES = frozenset({"online", "idle", "dnd", "invisible", "offline"})
 MAX_ACTIVITIES = 10
 MAX_NONCE_BYTES = 32  # REQUEST_GUILD_MEMBERS' nonce (Gateway docs)
@@ -58,10 +58,7 @@ def snowflake(value: object) -> int | None:
     """A snowflake as clients send it (a string of ASCII digits, or an int); None if not one."""
     if _is_int(value):
         return value if 0 <= value <= MAX_SNOWFLAKE else None
-    if isinstance(value, str) and 0 < len(value) <= 20 and value.isascii() and value.isdigit():
-        number = int(value)
-        return number if number <= MAX_SNOWFLAKE else None
-    return None
+    return parse_snowflake(value) if isinstance(value, str) else None
 
 
 @dataclass(frozen=True, slots=True)
