@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import math
+import secrets
+from typing import TYPE_CHECKING
 
+import greenback
 import pytest
+import trio
+import trio.testing
 
 from core import metrics
 from core.metrics import CallbackGauge, Counter, Gauge, Histogram, Registry
+from core.store.database import open_database
+from core.store.redis import KEY_PREFIX, RedisConnectionError, RedisError, open_redis
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from trio.testing import MockClock
+
+    from core.store.database import Connection
+    from core.store.redis import Redis
 
 
 def test_render_writes_help_type_and_samples_exactly() -> None:
@@ -186,3 +201,51 @@ def test_trioxide_metrics_are_declared_in_the_default_registry() -> None:
         "trioxide_redis_errors_total",
     ):
         assert f"# TYPE {name} " in rendered
+
+
+def _value(counter: Counter, *labels: str) -> float:
+    return counter.labels(*labels).value
+
+
+async def test_redis_errors_are_counted_by_kind(
+    tmp_path: Path, redis: Redis, redis_url: str
+) -> None:
+    kinds = ("connect", "broken", "reply")
+    before = [_value(metrics.REDIS_ERRORS, kind) for kind in kinds]
+    async with open_redis(f"unix://{tmp_path}/nothing.sock") as absent:
+        with pytest.raises(RedisConnectionError):
+            await absent.ping()
+    name = f"{KEY_PREFIX}test:{secrets.token_hex(4)}"
+    await redis.execute("SET", name, "text")  # leaves a connection in the pool
+    with pytest.raises(RedisError, match="WRONGTYPE"):
+        await redis.execute("LPUSH", name, "x")
+    async with open_redis(redis_url) as other:  # breaks that idle connection
+        await other.execute("CLIENT", "KILL", "TYPE", "NORMAL", "SKIPME", "yes")
+    assert await redis.execute("GET", name) == b"text"  # retried on a new connection
+    after = [_value(metrics.REDIS_ERRORS, kind) for kind in kinds]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1]
+
+
+async def test_pool_wait_is_observed_zero_when_free_and_its_length_when_not(
+    database_url: str, mock_clock: MockClock
+) -> None:
+    wait = metrics.DB_POOL_WAIT.labels()
+    counts, total = list(wait.counts), wait.sum
+    async with open_database(database_url, pool_size=1, timeout_s=5) as small:
+        held, release = trio.Event(), trio.Event()
+
+        def hold(connection: Connection) -> None:
+            held.set()
+            greenback.await_(release.wait())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(small.run, hold)
+            await held.wait()
+            nursery.start_soon(small.run, lambda c: c.execute("SELECT 1").fetchone())
+            await trio.testing.wait_all_tasks_blocked()
+            mock_clock.jump(0.3)  # the second call has waited 0.3 s for the only connection
+            release.set()
+    added = [after - before for after, before in zip(wait.counts, counts, strict=True)]
+    bounds = [*metrics.DB_POOL_WAIT.bounds, math.inf]
+    assert {bounds[i]: n for i, n in enumerate(added) if n} == {0.0: 1, 0.5: 1}
+    assert wait.sum - total == pytest.approx(0.3)
