@@ -10,6 +10,7 @@ from api import health
 from api.errors import install_error_handlers
 from api.forms import MAX_JSON_BYTES
 from api.keepalive import install_body_limits
+from api.metrics import install_metrics
 from api.ratelimits import install_rate_limits
 from api.routes import attachments, discord_api
 from api.services import install
@@ -26,6 +27,7 @@ def create_app(found: Services) -> QuartTrio:
     )
     install(app.extensions, found)
     install_error_handlers(app)
+    install_metrics(app)  # first: a request refused by a limit still has its route
     install_body_limits(app)
     install_rate_limits(app)
     app.register_blueprint(health.blueprint)

@@ -58,8 +58,14 @@ async def check_login_account(login: str) -> None:
         raise RateLimited(decision.reset_after_s, scope="user", is_global=False)
 
 
+# Blueprints served without limits: /metrics is scraped by the operator's Prometheus.
+_UNLIMITED_BLUEPRINTS = frozenset({"metrics"})
+
+
 async def _before_request() -> None:
     if not services().settings.rate_limits or request.endpoint is None:
+        return
+    if request.blueprint in _UNLIMITED_BLUEPRINTS:
         return
     limits = services().rate_limits
     caller = _caller_key()

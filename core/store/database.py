@@ -27,6 +27,8 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.json import set_json_loads
 from psycopg.waiting import Ready, Wait
 
+from core.metrics import DB_POOL_WAIT
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
 
@@ -155,6 +157,7 @@ def json_text(value: object) -> str:
 Connection = psycopg.Connection[tuple[object, ...]]
 Cursor = psycopg.Cursor[tuple[object, ...]]
 _IDLE = TransactionStatus.IDLE
+_POOL_WAIT = DB_POOL_WAIT.labels()
 
 
 class DatabaseUnavailable(psycopg.OperationalError):
@@ -186,9 +189,12 @@ class Database:
     async def _use(self, work: Callable[[Connection], T], *, transaction: bool) -> T:
         try:
             self._slots.acquire_nowait()  # (a cancel scope costs more than the query's send)
+            _POOL_WAIT.observe(0.0)
         except trio.WouldBlock:
+            started = trio.current_time()
             with trio.move_on_after(self.timeout_s) as waited:
                 await self._slots.acquire()
+            _POOL_WAIT.observe(trio.current_time() - started)
             if waited.cancelled_caught:
                 raise DatabaseUnavailable("every connection stayed busy") from None
         try:

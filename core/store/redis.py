@@ -20,6 +20,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import hiredis
 import trio
 
+from core.metrics import REDIS_ERRORS
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
 
@@ -37,6 +39,11 @@ _REFRESH_CHUNK = 100
 _CONNECT_TIMEOUT_S = 5.0
 _IDLE_KEPT = 16  # connections kept open between bursts (a blocking read holds one of its own)
 _RECEIVE_BYTES = 65_536
+# Counted where each error is raised. A stale idle connection counts as broken even though the
+# command is retried on a new one: it still means Redis dropped us (a restart, say).
+_CONNECT_ERRORS = REDIS_ERRORS.labels(kind="connect")
+_BROKEN_ERRORS = REDIS_ERRORS.labels(kind="broken")
+_REPLY_ERRORS = REDIS_ERRORS.labels(kind="reply")
 
 
 class RedisError(Exception):
@@ -76,6 +83,7 @@ class _Connection:
             return found
         except (OSError, trio.BrokenResourceError, hiredis.ProtocolError) as error:
             broke = _Unanswered if not answered else RedisConnectionError
+            _BROKEN_ERRORS.inc()
             raise broke(str(error) or type(error).__name__) from error
 
     async def aclose(self) -> None:
@@ -126,6 +134,7 @@ class Redis:
                 _checked(reply)
             executed = replies[-1]
             if executed is None:
+                _REPLY_ERRORS.inc()
                 raise RedisError("the transaction was aborted")
             replies = executed
         return [_checked(reply) for reply in replies]
@@ -174,6 +183,7 @@ class Redis:
                 else:
                     stream = await trio.open_tcp_stream(self._host, self._port)
         except (OSError, trio.TooSlowError) as error:
+            _CONNECT_ERRORS.inc()
             raise RedisConnectionError(f"cannot connect ({type(error).__name__})") from error
         connection = _Connection(stream)
         hello: list[Command] = []
@@ -226,6 +236,7 @@ _EXEC = _pack(("EXEC",))
 
 def _checked(reply: Reply) -> Reply:
     if isinstance(reply, hiredis.ReplyError):
+        _REPLY_ERRORS.inc()
         raise RedisError(str(reply))
     return reply
 
