@@ -40,7 +40,8 @@ import orjson
 import trio
 
 from core.events import EventName, Published
-from core.snowflakes import DISCORD_EPOCH_MS
+from core.faults import Boundary
+from core.snowflakes import snowflake_ms
 from core.store.redis import KEY_PREFIX, RedisError, fields_of
 
 if TYPE_CHECKING:
@@ -147,7 +148,6 @@ KEEP_S = 300
 REPLAY_MAX_EVENTS = 16_384
 _READ_BLOCK_MS = 1000
 _READ_COUNT = 64
-_RETRY_S = 0.5
 _READ = ("XREAD", "COUNT", _READ_COUNT, "BLOCK", _READ_BLOCK_MS, "STREAMS", STREAM)  # + after id
 _REPLAYED = b"r"  # the field that marks an entry a restore wrote
 
@@ -214,9 +214,9 @@ class RedisBus:
 
     async def _read(self, last: bytes, since_ms: int, send: trio.MemorySendChannel[Batch]) -> None:
         """Sends every batch after `last` to `send` until cancelled or the receiver closes.
-        The bus reader's fault boundary: Redis going away is logged once and waited out;
-        an entry that cannot be read is logged and skipped."""
-        failing = False
+        The bus reader's fault boundary: Redis going away (or any fault reading) is logged
+        once and waited out; an entry that cannot be read is logged and skipped."""
+        boundary = Boundary("bus-reader")
         check = False  # whether `last` may be of a stream since lost
         async with send:
             while True:
@@ -225,19 +225,11 @@ class RedisBus:
                         last = await self._restart_if_recreated(last)
                         check = False
                     found = await self._redis.execute(*_READ, last)
-                except RedisError as error:  # Redis went away: carry on from `last`
-                    if not failing:
-                        _log.warning(
-                            "bus reader lost redis; retrying",
-                            extra={"error_type": type(error).__name__, "retry_s": _RETRY_S},
-                        )
-                        failing = True
+                except Exception as error:  # Redis went away: carry on from `last`
                     check = True
-                    await trio.sleep(_RETRY_S)
+                    await trio.sleep(boundary.failed(error))
                     continue
-                if failing:
-                    _log.info("bus reader reached redis again")
-                    failing = False
+                boundary.succeeded()
                 if found is None:  # nothing within the block: idle, or reading a lost stream
                     check = True
                     continue
@@ -292,7 +284,7 @@ def _batch(entry_id: bytes, flat: Sequence[bytes], since_ms: int) -> Batch | Non
         )
         return None
     if _REPLAYED in fields:
-        events = [e for e in events if (e.id >> 22) + DISCORD_EPOCH_MS >= since_ms]
+        events = [e for e in events if snowflake_ms(e.id) >= since_ms]
     return Batch(position_of(entry_id), events) if events else None
 
 

@@ -28,7 +28,7 @@ import trio
 
 from core.bus import entry_id_before, position_of
 from core.fanout import Feed, Outlet, release
-from core.faults import report_fault
+from core.faults import Boundary
 from core.store.redis import KEY_PREFIX, expire_all, fields_of
 
 if TYPE_CHECKING:
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 NODE_TTL_MS = 3000  # a node whose key is this stale is dead: its sessions can be taken over
 _REFRESH_S = 1.0
 _RELEASE_POLL_S = 0.05
-_RETRY_S = 0.5  # after Redis refused a flush; the dispatches wait, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +168,7 @@ class Journal:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._keep_alive)
             task_status.started()
+            boundary = Boundary("journal")
             while True:
                 await self._staged.wait()
                 try:
@@ -176,10 +176,10 @@ class Journal:
                 except Exception as error:  # the boundary: what is staged waits, in order
                     if self.stalled_since is None:
                         self.stalled_since = self._first_staged_at
-                        report_fault("journal", error)
-                    await trio.sleep(_RETRY_S)
+                    await trio.sleep(boundary.failed(error))
                 else:
                     self.stalled_since = None
+                    boundary.succeeded()
 
     async def retire(self) -> None:
         """A draining node: flushes the rest, then stops being alive, so other nodes take its
@@ -262,7 +262,7 @@ class Journal:
         """The node's key every second; every session's record once a quarter window, so a
         record outlives its node by at least the resume window."""
         last_records = trio.current_time()
-        failing = False
+        boundary = Boundary("journal-refresh")
         while True:
             await trio.sleep(_REFRESH_S)
             try:
@@ -272,11 +272,9 @@ class Journal:
                     keys = [self._session_key(s) for s in self._live]
                     await expire_all(self._redis, keys, self._ttl_s)
             except Exception as error:  # the boundary: tried again in a second
-                if not failing:
-                    report_fault("journal-refresh", error)
-                failing = True
+                boundary.failed(error)
             else:
-                failing = False
+                boundary.succeeded()
 
     async def _mark_alive(self) -> None:
         await self._redis.execute("SET", self._node_key(self.node), b"1", "PX", NODE_TTL_MS)

@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from functools import partial
 from typing import TYPE_CHECKING
 
-import psycopg
 import trio
 
 from core.bus import KEEP_S, REPLAY_MAX_EVENTS, BusLost
-from core.snowflakes import first_snowflake_at
+from core.faults import Boundary
+from core.metrics import OUTBOX_LAG, OUTBOX_PUBLISHED
+from core.snowflakes import first_snowflake_at, snowflake_seconds
 from core.store import outbox
 from core.store.database import open_listener
 from core.store.redis import RedisError
@@ -44,11 +46,6 @@ _log = logging.getLogger(__name__)
 
 BATCH = 256  # events per read, publish and mark
 POLL_S = 1.0  # the fallback: how stale an event can get if every notification were lost
-# After a fault, the first retry comes this soon, and each next one twice as late up to
-# RETRY_MAX_S: a restarted Redis or PostgreSQL is used within seconds, a long outage costs
-# a connection attempt every few seconds.
-RETRY_S = 0.25
-RETRY_MAX_S = 4.0
 # A session taken over by another gateway node is replayed from the outbox by event id, for
 # as long as it is resumable (gateway/session.py: 120 s), and the Redis bus keeps its batches
 # 5 minutes (core/bus.py); past both, an event is needed by no one. A replay that finds an
@@ -65,7 +62,9 @@ async def publish_pending(db: Database, bus: Bus, batch: int = BATCH) -> int:
     while True:
         events = await db.autocommit(lambda connection: outbox.pending(connection, batch))
         if not events:
+            OUTBOX_LAG.set(0)
             return published
+        OUTBOX_LAG.set(max(0.0, time.time() - snowflake_seconds(events[0].id)))
         try:
             await bus.publish(events)
         except BusLost:
@@ -76,6 +75,7 @@ async def publish_pending(db: Database, bus: Bus, batch: int = BATCH) -> int:
             mark
         )  # one statement, atomic by itself: no BEGIN and COMMIT to wait for
         published += len(events)
+        OUTBOX_PUBLISHED.inc(len(events))
 
 
 async def restore_bus(db: Database, bus: Bus, batch: int = BATCH) -> int:
@@ -120,46 +120,8 @@ async def run_relay(
         task_status.started()
 
 
-class _Boundary:
-    """One loop's fault boundary: logs the first fault of an outage (and a change of what
-    failed) and its end, not every retry, counts faults, and says how long to wait."""
-
-    def __init__(self, loop: str) -> None:
-        self._loop = loop
-        self._failures = 0  # in a row: the current outage's
-        self._failing: str | None = None  # what: "redis", "the database" or "unexpected"
-        self.faults = 0  # since start (TODO(#18): exported with the metrics)
-
-    def failed(self, error: Exception) -> float:
-        """Records `error`; the seconds to wait before the next try."""
-        self.faults += 1
-        if isinstance(error, RedisError):
-            failing = "redis"
-        elif isinstance(error, psycopg.OperationalError):  # DatabaseUnavailable is one too
-            failing = "the database"
-        else:
-            failing = "unexpected"
-        if failing != self._failing:
-            extra = {"loop": self._loop, "error_type": type(error).__name__}
-            if failing == "unexpected":
-                _log.error("relay failed; starting over", extra=extra, exc_info=error)
-            elif failing == "redis":
-                _log.warning("relay lost redis; retrying", extra=extra)
-            else:
-                _log.warning("relay lost the database; retrying", extra=extra)
-            self._failing = failing
-        self._failures += 1
-        return min(RETRY_MAX_S, RETRY_S * 2.0 ** (self._failures - 1))
-
-    def succeeded(self) -> None:
-        if self._failures:
-            _log.info("relay recovered", extra={"loop": self._loop, "failures": self._failures})
-        self._failures = 0
-        self._failing = None
-
-
 async def _forget_periodically(db: Database) -> None:
-    boundary = _Boundary("retention")
+    boundary = Boundary("retention")
     while True:
         try:
             await forget_published(db)
@@ -178,7 +140,7 @@ async def _relay(
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     started = False
-    boundary = _Boundary("relay")
+    boundary = Boundary("relay")
     while True:
         try:
             # LISTEN first, then drain: nothing committed in between goes unnoticed.

@@ -15,6 +15,12 @@ import trio
 from core.domain.applications import granted_privileged_intents
 from core.errors import ClientError, Unauthorized
 from core.events import PRIVILEGED_INTENTS, Intent
+from core.metrics import (
+    GATEWAY_IDENTIFIES,
+    GATEWAY_REPLAY_SIZE,
+    GATEWAY_RESUMES,
+    GATEWAY_SLOW_CONSUMER_CLOSES,
+)
 from gateway import payloads
 from gateway.close import (
     AlreadyAuthenticated,
@@ -82,7 +88,7 @@ class Node(Protocol):
 
 
 class Conversation:
-    __slots__ = ("_connection", "_node", "_parser", "_payload_times", "_query", "session")
+    __slots__ = ("_connection", "_node", "_parser", "_payload_times", "_query", "doing", "session")
 
     def __init__(self, node: Node, connection: Connection, query: dict[str, str]) -> None:
         self._node = node
@@ -91,6 +97,7 @@ class Conversation:
         self._parser = FrameParser(MAX_PAYLOAD_BYTES)
         self._payload_times: list[float] = []
         self.session: Session | None = None
+        self.doing: Op | None = None  # the opcode being handled, if the handler awaits
 
     def check_query(self) -> None:
         if self._query.get("v", "10") not in _VERSIONS:
@@ -162,7 +169,9 @@ class Conversation:
         needs_session, handle = handler
         if needs_session and self.session is None:
             raise NotAuthenticated
+        self.doing = Op(op)
         await handle(self, d)
+        self.doing = None
         return op == Op.HEARTBEAT
 
     async def await_close_reply(self) -> None:
@@ -234,6 +243,7 @@ class Conversation:
             node.dispatch(feeds, "GUILD_CREATE", orjson.dumps(start.payload), keep=False)
         node.started(session, shard, asked.large_threshold, floor=session.feed.seq)
         node.set_presence(session, asked.status, asked.activities)
+        GATEWAY_IDENTIFIES.labels(outcome="ok").inc()
 
     async def _presence_update(self, d: object) -> None:
         """op 3."""
@@ -258,12 +268,14 @@ class Conversation:
             raise AuthenticationFailed from None
         session = await node.find(asked.session_id, identity, asked.seq)
         if session is None or session.user_id != identity.user_id:
+            GATEWAY_RESUMES.labels(outcome="invalid").inc()
             self.send(Op.INVALID_SESSION, False)
             return
         if asked.seq > session.feed.seq:
             # Never sent: the client's count is wrong, and so would be anything replayed.
             raise InvalidSeq
         if session.feed.missed_since(asked.seq) is None:
+            GATEWAY_RESUMES.labels(outcome="invalid").inc()
             self.send(Op.INVALID_SESSION, False)
             return
         session.close(Resumable.code, "resumed elsewhere")  # an old socket still open
@@ -278,6 +290,7 @@ class Conversation:
                     with trio.move_on_after(limits.heartbeat_deadline_s):
                         await self._connection.flushed()
                     if self._connection.queued > limits.max_queued_bytes // 2:
+                        GATEWAY_SLOW_CONSUMER_CLOSES.inc()
                         raise Resumable("slow consumer: resume")
                 self._connection.send(message)
             sent += len(missed)
@@ -286,6 +299,8 @@ class Conversation:
         session.attach(self._connection, sent)
         self.session = session
         node.dispatch([session.feed], "RESUMED", b"{}")
+        GATEWAY_RESUMES.labels(outcome="ok").inc()
+        GATEWAY_REPLAY_SIZE.observe(sent - asked.seq)
 
     async def _request_guild_members(self, d: object) -> None:
         """op 8: GUILD_MEMBERS_CHUNK dispatches, up to 1,000 members each."""

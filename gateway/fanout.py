@@ -12,6 +12,7 @@ never the task.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import orjson
@@ -21,7 +22,9 @@ from core.bus import SeenIds
 from core.domain.permissions import Permission
 from core.events import EventName, Intent, needed_intent
 from core.fanout import deliver
-from core.faults import OUTAGES, report_fault
+from core.faults import OUTAGES, Boundary, report_fault
+from core.metrics import BUS_LAG, GATEWAY_DELIVERIES
+from core.snowflakes import snowflake_seconds
 from gateway.audience import (
     CHANNEL_EVENTS,
     NOBODY,
@@ -48,8 +51,9 @@ if TYPE_CHECKING:
     from gateway.session import Session
 
 _GUILD_PRESENCES = int(Intent.GUILD_PRESENCES)
-_RETRY_S = 0.5  # after a store outage, doubling to _MAX_RETRY_S
-_MAX_RETRY_S = 5.0
+_DELIVERIES = GATEWAY_DELIVERIES
+# Events whose ids are not snowflakes of their commit (made up by a gateway node): no lag.
+_NOT_COMMITTED = {EventName.PRESENCE_UPDATE, EventName.SESSION_MOVED}
 
 
 class Fanout:
@@ -59,6 +63,7 @@ class Fanout:
         self._delivery = delivery
         self._journal = journal
         self._seen = SeenIds()
+        self._lag = BUS_LAG.labels(node="local" if journal is None else journal.node)
         self.watchers: list[Callable[[Batch], None]] = []  # told of each batch before it goes
 
     def dispatch(
@@ -79,6 +84,7 @@ class Fanout:
         journal = self._journal
         mark = 0 if journal is None else journal.next_mark()
         sent, backlogged = deliver(feeds, name, payload, event_id, mark, keep=keep)
+        _DELIVERIES.inc(len(feeds))
         if journal is not None:
             journal.stage(feeds, sent, name, payload, event_id, keep=keep)
         start_writers(backlogged)
@@ -108,20 +114,21 @@ class Fanout:
                 await self._deliver_batch(batch)
                 if self._journal is not None:
                     self._journal.position = batch.position  # after: its dispatches are staged
+                committed = [e.id for e in batch.events if e.name not in _NOT_COMMITTED]
+                if committed:  # how long the newest event took from its commit to here
+                    self._lag.set(max(0.0, time.time() - snowflake_seconds(max(committed))))
 
     async def _deliver_batch(self, batch: Batch) -> None:
         events = [event for event in batch.events if self._seen.first_time(event.id)]
-        delay, failing = _RETRY_S, False
+        boundary = Boundary("fanout")
         while True:
             try:
                 await self.deliver(events, among=None)
-                return
             except OUTAGES as error:  # nothing of the batch went yet: it waits, in order
-                if not failing:
-                    report_fault("fanout", error)
-                failing = True
-                await trio.sleep(delay)
-                delay = min(delay * 2, _MAX_RETRY_S)
+                await trio.sleep(boundary.failed(error))
+            else:
+                boundary.succeeded()
+                return
 
     # Delivery.
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from core.events import EventName, Published
-from core.faults import report_fault
+from core.faults import Boundary, report_fault
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -110,12 +110,15 @@ class PresencePump:
             report_fault("presence", error)
 
     async def _sweep(self, hub: Hub) -> None:
+        boundary = Boundary("presence-sweep")
         while True:
             try:
                 if changes := await self._presences.sweep(hub.live_user_ids(), self._window_s):
                     await self._announce(changes)
             except Exception as error:  # tried again next time round
-                report_fault("presence-sweep", error)
+                boundary.failed(error)
+            else:
+                boundary.succeeded()
             await trio.sleep(self._window_s / 4)
 
     async def _announce(self, changes: list[Change]) -> None:

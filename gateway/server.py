@@ -19,7 +19,15 @@ import trio
 from core.delivery_log import Journal
 from core.errors import ClientError, ShardingRequired
 from core.events import Intent
-from core.faults import report_fault
+from core.faults import is_outage, report_fault
+from core.metrics import (
+    CONTENT_TYPE,
+    GATEWAY_CLOSES,
+    GATEWAY_IDENTIFIES,
+    GATEWAY_RESUMES,
+    GATEWAY_SESSIONS,
+    REGISTRY,
+)
 from core.presence import open_presences
 from gateway.close import ClientClosed, Close, Closing, close_for
 from gateway.connection import Connection
@@ -108,7 +116,8 @@ class Gateway:
                         background.start_soon(self._accept, listener, connections)
                     _log.info("gateway listening", extra={"url": url})
                     task_status.started(url)
-                    await shutdown.wait()
+                    with GATEWAY_SESSIONS.track(self._sessions_by_state):
+                        await shutdown.wait()
                     background.cancel_scope.cancel()
                 for listener in listeners:
                     listener.socket.close()  # stop accepting
@@ -179,6 +188,12 @@ class Gateway:
             if not isinstance(error, _PROTOCOL):
                 report_fault("gateway-connection", error)  # a fault or an outage: counted
             code, reason = close_for(error, has_session=conversation.session is not None)
+            if conversation.doing in (Op.IDENTIFY, Op.RESUME):
+                outcomes = (
+                    GATEWAY_IDENTIFIES if conversation.doing is Op.IDENTIFY else GATEWAY_RESUMES
+                )
+                outcomes.labels(outcome=_outcome(error)).inc()
+            GATEWAY_CLOSES.labels(code=str(code)).inc()
             connection.close(code, reason)
             await conversation.await_close_reply()
         return conversation.session
@@ -196,6 +211,9 @@ class Gateway:
                 buffer += data
         if end < 0:
             connection.send_bytes(http_refusal(400, "no WebSocket handshake"))
+            return None
+        if (metrics := _metrics_answer(buffer[:end])) is not None:
+            connection.send_bytes(metrics)
             return None
         try:
             handshake = parse_handshake(buffer[:end])
@@ -266,6 +284,10 @@ class Gateway:
     ) -> tuple[list[dict[str, object]], list[int]]:
         return await self._services.sessions.members(user_id, request)
 
+    def _sessions_by_state(self) -> dict[tuple[str, ...], float]:
+        connected = sum(1 for s in self.hub.sessions.values() if s.connection is not None)
+        return {("connected",): connected, ("detached",): len(self.hub.sessions) - connected}
+
     # Sessions' ends.
 
     def _ended(self, session: Session, registered: bool) -> None:
@@ -303,3 +325,26 @@ class Gateway:
 
 # Ends that are the protocol working, not faults.
 _PROTOCOL = (Closing, ProtocolError, ClientError, ShardingRequired)
+
+
+def _outcome(error: Exception) -> str:
+    """How an IDENTIFY or RESUME that ended the connection went, for the metrics."""
+    if isinstance(error, _PROTOCOL):
+        return "refused"
+    return "unavailable" if is_outage(error) else "fault"
+
+
+def _metrics_answer(head: bytes) -> bytes | None:
+    """The answer to `GET /metrics` on the gateway's listener (Prometheus scrapes each node
+    where it listens); None for anything else."""
+    if not head.startswith(b"GET /metrics "):
+        return None
+    body = REGISTRY.render()
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: "
+        + CONTENT_TYPE.encode()
+        + b"\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\nConnection: close\r\n\r\n"
+        + body
+    )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.fanout import Feed
+from core.metrics import GATEWAY_SLOW_CONSUMER_CLOSES
 from gateway.close import Close
 from gateway.connection import Connection
 
@@ -60,6 +61,7 @@ class Session:
         connection. A consumer too slow to take it is closed (4000): it RESUMEs."""
         connection = self.connection
         if connection is not None and not connection.send(message):
+            GATEWAY_SLOW_CONSUMER_CLOSES.inc()
             self.close(Close.UNKNOWN_ERROR, "slow consumer: resume")
 
     def close(self, code: int, reason: str) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 import trio
 
-from core import relay
+from core import faults
 from core.bus import STREAM, Batch, Bus, InProcessBus, RedisBus, SeenIds
 from core.events import Event, EventName, Published
 from core.journal import Journal
@@ -260,8 +260,8 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
 @pytest.fixture
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries within milliseconds: what is tested is that the relay retries, not when."""
-    monkeypatch.setattr(relay, "RETRY_S", 0.01)
-    monkeypatch.setattr(relay, "RETRY_MAX_S", 0.05)
+    monkeypatch.setattr(faults, "RETRY_S", 0.01)
+    monkeypatch.setattr(faults, "RETRY_MAX_S", 0.05)
 
 
 async def first_times(
@@ -317,21 +317,19 @@ async def test_a_failing_publish_is_retried_logged_once_and_ends_nothing(
 ) -> None:
     bus = FailingBus(error, failures=5)
     await commit(own_db, 1)
-    with caplog.at_level(logging.INFO, logger="core.relay"):
+    with caplog.at_level(logging.INFO, logger="core.faults"):
         async with bus.subscribe() as received, trio.open_nursery() as nursery:
             nursery.start_soon(run_relay, own_db, bus)
             assert await next_channels(received) == [1]
             await commit(own_db, 2)
             assert await next_channels(received) == [2]
             nursery.cancel_scope.cancel()
-    faults = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    said = (
-        "relay lost redis; retrying" if level == logging.WARNING else "relay failed; starting over"
-    )
-    assert [(r.levelno, r.getMessage()) for r in faults] == [(level, said)]
-    assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == [
-        "relay recovered"
+    logged = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    said = "store unavailable" if level == logging.WARNING else "fault"
+    assert [(r.levelno, r.getMessage(), getattr(r, "boundary", None)) for r in logged] == [
+        (level, said, "relay")
     ]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == ["recovered"]
     assert await own_db.autocommit(lambda c: outbox.pending(c, 10)) == []
 
 
