@@ -50,6 +50,9 @@ lint: setup ## ruff, mypy --strict, import contracts, cargo fmt/clippy, stub che
 	$(BIN)/ruff check $(PY_DIRS)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	@# One concept per module (STYLE.md 2): none of the servers' modules past 600 lines.
+	@find core api gateway -name '*.py' -exec wc -l {} + | awk '$$2 != "total" && $$1 > 600 \
+		{ print $$2 " has " $$1 " lines: split it by concept (STYLE.md 2)"; bad = 1 } END { exit bad }'
 	cargo fmt --manifest-path native/Cargo.toml --check
 	cargo clippy --manifest-path native/Cargo.toml --all-targets --all-features --quiet -- -D warnings
 	$(BIN)/python -m mypy.stubtest trioxide_native._native

@@ -1,4 +1,4 @@
-"""Messages: send, read history, edit, delete, pin, react, type."""
+"""Messages: send, read history, edit, delete, pin, search, type. (Reactions: core/reactions.py.)"""
 
 from __future__ import annotations
 
@@ -32,7 +32,6 @@ from core.errors import (
     MissingPermissions,
     NotTheAuthor,
     TooOldToBulkDelete,
-    UnknownEmoji,
     UnknownMessage,
 )
 from core.events import EventName
@@ -82,7 +81,7 @@ class Draft:
     uploads: tuple[Upload, ...] = ()
 
 
-def _message(
+def existing_message(
     connection: Connection, channel_id: int, message_id: int, *, lock: bool = False
 ) -> Message:
     message = store.message_in(connection, channel_id, message_id, lock=lock)
@@ -196,7 +195,7 @@ class Messages:
                 if earlier is not None:
                     retried.append(earlier)
                     return self._view(
-                        connection, _message(connection, channel_id, earlier), user_id
+                        connection, existing_message(connection, channel_id, earlier), user_id
                     )
             replied = None
             if draft.reply_to is not None:
@@ -304,7 +303,10 @@ class Messages:
             found = load_message_access(self._access, connection, channel_id, user_id)
             found.require(Permission.READ_MESSAGE_HISTORY)
             return store.views(
-                connection, [_message(connection, channel_id, message_id)], user_id, self._link
+                connection,
+                [existing_message(connection, channel_id, message_id)],
+                user_id,
+                self._link,
             )[0].to_wire()
 
         return await self._db.autocommit(read)
@@ -331,7 +333,7 @@ class Messages:
 
         def write(connection: Connection) -> dict[str, object]:
             found = load_message_access(self._access, connection, channel_id, user_id)
-            message = _message(connection, channel_id, message_id, lock=True)
+            message = existing_message(connection, channel_id, message_id, lock=True)
             changes: dict[str, object] = {}
             if given & {"content", "embeds"}:
                 if message.author_id != user_id:
@@ -366,7 +368,7 @@ class Messages:
                 changes["flags"] = flags
             if changes:
                 store.edit_message(connection, message, changes, dt.datetime.now(dt.UTC))
-            edited = _message(connection, channel_id, message_id)
+            edited = existing_message(connection, channel_id, message_id)
             wire = store.views(connection, [edited], user_id, self._link)[0].to_wire()
             if changes:
                 self._journal.emit(
@@ -380,7 +382,7 @@ class Messages:
     async def delete(self, user_id: int, channel_id: int, message_id: int) -> None:
         def write(connection: Connection) -> list[str]:
             found = load_message_access(self._access, connection, channel_id, user_id)
-            message = _message(connection, channel_id, message_id, lock=True)
+            message = existing_message(connection, channel_id, message_id, lock=True)
             if message.author_id != user_id:
                 found.require(Permission.MANAGE_MESSAGES)
             _, keys = store.delete_messages(connection, channel_id, [message_id])
@@ -464,7 +466,7 @@ class Messages:
             found = load_message_access(self._access, connection, channel_id, user_id, lock=True)
             if not found.permissions & (Permission.MANAGE_MESSAGES | Permission.PIN_MESSAGES):
                 raise MissingPermissions("PIN_MESSAGES")
-            message = _message(connection, channel_id, message_id, lock=True)
+            message = existing_message(connection, channel_id, message_id, lock=True)
             if pin == (message.pinned_at is not None):
                 return
             if pin and len(store.pinned(connection, channel_id)) >= rules.MAX_PINS:
@@ -483,112 +485,6 @@ class Messages:
             )
 
         await self._db.run(write)
-
-    # Reactions.
-
-    async def react(self, user_id: int, channel_id: int, message_id: int, raw_emoji: str) -> None:
-        emoji = _emoji(raw_emoji)
-
-        def write(connection: Connection) -> None:
-            found = load_message_access(self._access, connection, channel_id, user_id)
-            found.require(Permission.READ_MESSAGE_HISTORY)
-            _message(connection, channel_id, message_id)
-            if not store.has_reaction(connection, message_id, emoji):
-                found.require(Permission.ADD_REACTIONS)
-            if store.add_reaction(connection, message_id, emoji, user_id):
-                self._journal.emit(
-                    connection,
-                    events.in_channel(
-                        EventName.MESSAGE_REACTION_ADD,
-                        found.guild_id,
-                        channel_id,
-                        {
-                            "user_id": str(user_id),
-                            "message_id": str(message_id),
-                            "emoji": rules.emoji_wire(emoji),
-                            "burst": False,
-                            "type": 0,
-                        },
-                    ),
-                )
-
-        await self._db.run(write)
-
-    async def unreact(
-        self,
-        user_id: int,
-        channel_id: int,
-        message_id: int,
-        raw_emoji: str | None,
-        *,
-        of_user: int | None,
-        everyone: bool,
-    ) -> None:
-        """Removes reactions: the caller's own (of_user = caller), another user's, all of one
-        emoji (everyone), or all (no emoji, everyone). Only one's own needs no MANAGE_MESSAGES."""
-        emoji = None if raw_emoji is None else _emoji(raw_emoji)
-
-        def write(connection: Connection) -> None:
-            found = load_message_access(self._access, connection, channel_id, user_id)
-            _message(connection, channel_id, message_id)
-            if everyone or of_user != user_id:
-                found.require(Permission.MANAGE_MESSAGES)
-            removed = store.remove_reactions(
-                connection, message_id, emoji=emoji, user_id=None if everyone else of_user
-            )
-            if not removed:
-                return
-            ids: dict[str, object] = {"message_id": str(message_id)}
-            if not everyone:
-                event = events.in_channel(
-                    EventName.MESSAGE_REACTION_REMOVE,
-                    found.guild_id,
-                    channel_id,
-                    ids
-                    | {
-                        "user_id": str(of_user),
-                        "emoji": rules.emoji_wire(emoji or ""),
-                        "burst": False,
-                        "type": 0,
-                    },
-                )
-            elif emoji is not None:
-                event = events.in_channel(
-                    EventName.MESSAGE_REACTION_REMOVE_EMOJI,
-                    found.guild_id,
-                    channel_id,
-                    ids | {"emoji": rules.emoji_wire(emoji)},
-                )
-            else:
-                event = events.in_channel(
-                    EventName.MESSAGE_REACTION_REMOVE_ALL, found.guild_id, channel_id, ids
-                )
-            self._journal.emit(connection, event)
-
-        await self._db.run(write)
-
-    async def reactors(
-        self,
-        user_id: int,
-        channel_id: int,
-        message_id: int,
-        raw_emoji: str,
-        *,
-        after: int,
-        limit: int,
-    ) -> list[dict[str, object]]:
-        emoji = _emoji(raw_emoji)
-
-        def read(connection: Connection) -> list[dict[str, object]]:
-            found = load_message_access(self._access, connection, channel_id, user_id)
-            found.require(Permission.READ_MESSAGE_HISTORY)
-            _message(connection, channel_id, message_id)
-            return [
-                u.to_wire()
-                for u in store.reactors(connection, message_id, emoji, after=after, limit=limit)
-            ]
-
-        return await self._db.autocommit(read)
 
     async def search(self, user_id: int, guild_id: int, query: SearchQuery) -> dict[str, object]:
         """Discord's guild message search, over only the channels the caller can read."""
@@ -642,13 +538,3 @@ class Messages:
             )
 
         await self._db.run(write)
-
-
-def _emoji(raw: str) -> str:
-    try:
-        key = rules.emoji_key(raw)
-    except InvalidForm:
-        raise UnknownEmoji(raw) from None
-    if ":" in key:
-        raise UnknownEmoji(raw)  # custom emoji arrive with guild emoji
-    return key

@@ -20,6 +20,7 @@ from core.invites import Invites
 from core.members import Members
 from core.messages import Messages
 from core.passwords import Passwords
+from core.reactions import Reactions
 from core.roles import Roles
 from core.sessions import Sessions
 from core.snowflakes import SnowflakeGenerator
@@ -57,6 +58,7 @@ class Services:
     members: Members
     invites: Invites
     messages: Messages
+    reactions: Reactions
     direct: Direct
     rate_limits: RateLimits
     sessions: Sessions
@@ -116,6 +118,7 @@ async def build_services(
             settings.public_url,
             settings.max_upload_bytes,
         ),
+        reactions=Reactions(db, snowflakes, access),
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
         sessions=Sessions(db, access, accounts, applications),
         delivery=Delivery(db, access),

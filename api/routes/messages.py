@@ -239,14 +239,14 @@ async def pin(channel_id: str, message_id: str) -> Response:
 @blueprint.put("/channels/<channel_id>/messages/<message_id>/reactions/<emoji>/@me")
 async def react(channel_id: str, message_id: str, emoji: str) -> Response:
     principal = await current_principal()
-    await services().messages.react(principal.user_id, *_ids(channel_id, message_id), emoji)
+    await services().reactions.react(principal.user_id, *_ids(channel_id, message_id), emoji)
     return no_content()
 
 
 @blueprint.delete("/channels/<channel_id>/messages/<message_id>/reactions/<emoji>/@me")
 async def unreact_own(channel_id: str, message_id: str, emoji: str) -> Response:
     principal = await current_principal()
-    await services().messages.unreact(
+    await services().reactions.unreact(
         principal.user_id,
         *_ids(channel_id, message_id),
         emoji,
@@ -259,7 +259,7 @@ async def unreact_own(channel_id: str, message_id: str, emoji: str) -> Response:
 @blueprint.delete("/channels/<channel_id>/messages/<message_id>/reactions/<emoji>/<user_id>")
 async def unreact_user(channel_id: str, message_id: str, emoji: str, user_id: str) -> Response:
     principal = await current_principal()
-    await services().messages.unreact(
+    await services().reactions.unreact(
         principal.user_id,
         *_ids(channel_id, message_id),
         emoji,
@@ -273,7 +273,7 @@ async def unreact_user(channel_id: str, message_id: str, emoji: str, user_id: st
 @blueprint.delete("/channels/<channel_id>/messages/<message_id>/reactions")
 async def unreact_all(channel_id: str, message_id: str, emoji: str | None = None) -> Response:
     principal = await current_principal()
-    await services().messages.unreact(
+    await services().reactions.unreact(
         principal.user_id, *_ids(channel_id, message_id), emoji, of_user=None, everyone=True
     )
     return no_content()
@@ -282,7 +282,7 @@ async def unreact_all(channel_id: str, message_id: str, emoji: str | None = None
 @blueprint.get("/channels/<channel_id>/messages/<message_id>/reactions/<emoji>")
 async def reactors(channel_id: str, message_id: str, emoji: str) -> Response:
     principal = await current_principal()
-    users = await services().messages.reactors(
+    users = await services().reactions.reactors(
         principal.user_id,
         *_ids(channel_id, message_id),
         emoji,
