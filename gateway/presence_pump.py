@@ -66,6 +66,11 @@ class PresencePump:
 
         self._offer(session.id, change)
 
+    @property
+    def waiting(self) -> int:
+        """Changes waiting to be made: at most one per session."""
+        return len(self._waiting)
+
     def _offer(self, session_id: str, work: _Work) -> None:
         self._waiting.pop(session_id, None)  # the newest goes last: order is kept
         self._waiting[session_id] = work

@@ -315,11 +315,15 @@ class Gateway:
         deadline_s = self.limits.bus_outage_close_s
         while True:
             await trio.sleep(min(1.0, deadline_s / 4))
-            stalled = journal.stalled_since
-            if stalled is None or trio.current_time() - stalled < deadline_s:
+            stalled, now = journal.stalled_since, trio.current_time()
+            if stalled is None or now - stalled < deadline_s:
                 continue
             for session in list(self.hub.sessions.values()):
-                if session.connection is not None and session.feed.recorded_seq < session.feed.seq:
+                if (
+                    session.connection is not None
+                    and session.feed.recorded_seq < session.feed.seq
+                    and now - session.attached_at >= deadline_s  # (a resumed one gets its time)
+                ):
                     session.close(Close.UNKNOWN_ERROR, "events delayed: resume")
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import trio
+
 from core.fanout import Feed
 from core.metrics import GATEWAY_SLOW_CONSUMER_CLOSES
 from gateway.close import Close
@@ -39,6 +41,7 @@ class Session:
     guilds: dict[int, list[int]]  # guild id → the user's role ids there
     feed: Feed
     ended: bool = False  # no longer resumable
+    attached_at: float = 0.0  # when it last took a connection (Trio's clock)
 
     @property
     def user_id(self) -> int:
@@ -52,6 +55,7 @@ class Session:
 
     def attach(self, connection: Connection, sent: int) -> None:
         """The session continues on `connection`, which has had every dispatch up to `sent`."""
+        self.attached_at = trio.current_time()
         if (backlogged := self.feed.attach(connection, sent)) is not None:
             assert isinstance(backlogged, Connection)
             backlogged.start_writer()

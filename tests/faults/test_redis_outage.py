@@ -9,15 +9,21 @@ from typing import TYPE_CHECKING
 import trio
 
 from bench.server import running_server
+from core.events import Intent
+from core.store.redis import open_redis
+from gateway.limits import GatewayLimits
 from tests.api.rooms import new_room
-from tests.conftest import fresh_database
+from tests.conftest import fresh_database, running_gateway
 from tests.faults.nodes import ChannelReader, api_client, node_environment, post, post_when_back
+from tests.gateway.client import DEFAULT_INTENTS, connect
 from tests.gateway.test_dispatch import add_bot
+from tests.running import running_api
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from core.config import Settings
+    from core.store.database import Database
     from tests.faults.servers import OwnRedis
 
 
@@ -61,3 +67,36 @@ async def test_redis_killed_and_restarted_under_two_processes_loses_and_repeats_
                 await reader.aclose()
             assert worker.process.poll() is None, "the api,worker process ended"
             assert gateway.process.poll() is None, "the gateway process ended"
+
+
+async def test_a_session_held_up_by_a_redis_outage_is_closed_4000_and_resumes_whole(
+    settings: Settings, db: Database, own_redis: OwnRedis
+) -> None:
+    # About two seconds: the outage deadline is shrunk to one second, and it must pass. With
+    # several nodes a dispatch waits for the journal in Redis; while Redis is away, a session
+    # held up past the deadline is closed resumably, and once Redis is back its RESUME gets
+    # what was held, once and in order.
+    limits = GatewayLimits(bus_outage_close_s=1.0)
+    async with (
+        open_redis(own_redis.url) as redis,
+        running_api(settings, db, redis=redis) as api,
+        running_gateway(api, limits) as url,
+    ):
+        room = await new_room(api)
+        _, token = await add_bot(api, room)  # a bot's token is checked without Redis
+        async with connect(url) as bot:
+            bot.wait_s = 10
+            await bot.identify(token, intents=DEFAULT_INTENTS | Intent.GUILD_MEMBERS)
+            await bot.dispatch("GUILD_CREATE")
+            session_id, seq = bot.session_id, bot.seq
+            await trio.to_thread.run_sync(own_redis.kill)
+            await bot.send(8, {"guild_id": room.guild_id, "query": "", "limit": 0})
+            assert await bot.closed_with() == 4000  # held: nothing came, and it was told so
+        await trio.to_thread.run_sync(own_redis.start)  # empty
+        async with connect(url) as bot:
+            bot.wait_s = 10
+            bot.seq = seq
+            await bot.send(6, {"token": token, "session_id": session_id, "seq": seq})
+            chunk = await bot.dispatch("GUILD_MEMBERS_CHUNK")  # what was held, first
+            assert len(chunk["members"]) == 3
+            assert await bot.dispatch("RESUMED") == {}

@@ -1,14 +1,25 @@
 """The presence board in a real Redis, as several nodes share it: what a user shows is their
-latest session's presence, wherever it is, and a node gone silent is swept exactly once."""
+latest session's presence, wherever it is, and a node gone silent is swept exactly once; and
+the pump that makes the changes, bounded."""
 
 from __future__ import annotations
 
 import secrets
 from typing import TYPE_CHECKING
 
-from core.presence import Change, Presences, RedisBoard
+import orjson
+import trio
+
+from core.presence import Change, Presences, RedisBoard, open_presences
+from core.sessions import Identity
+from gateway.hub import Hub
+from gateway.presence_pump import PresencePump
+from gateway.session import Session, new_feed
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from core.events import Published
     from core.store.redis import Redis
 
 OFFLINE: dict[str, object] = {"status": "offline", "activities": [], "client_status": {}}
@@ -54,3 +65,46 @@ async def test_ending_a_session_shows_the_users_other_sessions_or_offline(redis:
     assert await second.end(user, "b", (1, 2)) is None  # already over
     assert await first.end(user, "a", (1,)) == Change(user, (1,), OFFLINE)
     assert await first.online([user]) == {}
+
+
+class _RecordingBus:
+    """A bus that keeps what is published: the pump's only way out."""
+
+    def __init__(self) -> None:
+        self.published: list[list[Published]] = []
+        self.went = trio.Event()
+
+    async def publish(self, events: Sequence[Published]) -> tuple[int, int]:
+        self.published.append(list(events))
+        self.went.set()
+        return (len(self.published), 0)
+
+
+async def test_a_flood_of_presence_updates_waits_as_one_change_per_session() -> None:
+    # Issue 18: the queue was unbounded (math.inf). Now one change waits per session, the
+    # latest: a thousand op 3s from one session cost one entry, and nothing ever blocks.
+    bus = _RecordingBus()
+    pump = PresencePump(bus, open_presences(None, None, 120.0), 120.0)  # type: ignore[arg-type]
+    hub = Hub(lambda session, registered: None)
+    flooding = _session("a", user_id=1, guild_id=10)
+    other = _session("b", user_id=2, guild_id=10)
+    for n in range(1000):
+        pump.set(flooding, "online" if n % 2 else "idle", [])
+    pump.set(other, "dnd", [])
+    pump.set(flooding, "dnd", [])  # the last word
+    assert pump.waiting == 2
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(pump.run, hub)
+        with trio.fail_after(5):
+            await bus.went.wait()
+        nursery.cancel_scope.cancel()
+    [batch] = bus.published
+    shown = {
+        orjson.loads(e.payload)["user"]["id"]: orjson.loads(e.payload)["status"] for e in batch
+    }
+    assert shown == {"1": "dnd", "2": "dnd"}
+
+
+def _session(session_id: str, user_id: int, guild_id: int) -> Session:
+    identity = Identity(user_id, {"id": str(user_id)}, False, None, None)
+    return Session(session_id, identity, 0, {guild_id: []}, new_feed(0, held=False))
