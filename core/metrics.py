@@ -90,7 +90,12 @@ class _Metric(Generic[Child]):
     kind = ""
 
     def __init__(
-        self, name: str, help: str, labelnames: Sequence[str], registry: Registry | None
+        self,
+        name: str,
+        help: str,
+        labelnames: Sequence[str] = (),
+        *,
+        registry: Registry | None = None,
     ) -> None:
         if not _NAME.fullmatch(name):
             raise ValueError(f"metric name {name!r} is not a Prometheus name")
@@ -178,16 +183,6 @@ class Counter(_Metric[CounterChild]):
 
     kind = "counter"
 
-    def __init__(
-        self,
-        name: str,
-        help: str,
-        labelnames: Sequence[str] = (),
-        *,
-        registry: Registry | None = None,
-    ) -> None:
-        super().__init__(name, help, labelnames, registry)
-
     def _new_child(self) -> CounterChild:
         return CounterChild()
 
@@ -225,16 +220,6 @@ class Gauge(_Metric[GaugeChild]):
 
     kind = "gauge"
 
-    def __init__(
-        self,
-        name: str,
-        help: str,
-        labelnames: Sequence[str] = (),
-        *,
-        registry: Registry | None = None,
-    ) -> None:
-        super().__init__(name, help, labelnames, registry)
-
     def _new_child(self) -> GaugeChild:
         return GaugeChild()
 
@@ -267,7 +252,7 @@ class CallbackGauge(_Metric[GaugeChild]):
         *,
         registry: Registry | None = None,
     ) -> None:
-        super().__init__(name, help, labelnames, registry)
+        super().__init__(name, help, labelnames, registry=registry)
         self._sources: list[Reading] = []
 
     def _new_child(self) -> GaugeChild:
@@ -332,7 +317,7 @@ class Histogram(_Metric[HistogramChild]):
         if "le" in labelnames:
             raise ValueError(f"{name}: 'le' is the bucket label")
         self.bounds = bounds
-        super().__init__(name, help, labelnames, registry)
+        super().__init__(name, help, labelnames, registry=registry)
 
     def _new_child(self) -> HistogramChild:
         return HistogramChild(self.bounds)
