@@ -88,8 +88,8 @@ def main() -> None:
         outlet = Outlet(sock.detach(), 1 << 20)
         if arguments.compress:
             outlet.compress(arguments.compress)
-        feed = Feed(0, False, 60.0, 1000, 10_000)
-        feed.attach(outlet, 0)
+        feed = Feed(0, False, 60.0, 1000, 10_000, time.monotonic())
+        feed.attach(outlet, 0, time.monotonic())
         feeds.append(feed)
     plain = accepted[count:]
     for sock in plain:
@@ -97,7 +97,7 @@ def main() -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def native(_: int) -> None:
-        deliver(feeds, "MESSAGE_CREATE", _PAYLOAD, None, 0)
+        deliver(feeds, "MESSAGE_CREATE", _PAYLOAD, None, 0, time.monotonic())
 
     seqs = [0] * count
 

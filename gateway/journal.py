@@ -188,7 +188,8 @@ class Journal:
             self._staged.set()
             raise
         self._live.update(records)
-        start_writers(release([feed for staged in dispatches for feed in staged.feeds], mark))
+        feeds = [feed for staged in dispatches for feed in staged.feeds]
+        start_writers(release(feeds, mark, trio.current_time()))
 
     async def _write(
         self,

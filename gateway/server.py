@@ -216,7 +216,7 @@ class Gateway:
         try:
             session = await self._converse(connection)
             if session is not None and session.feed.is_on(connection):
-                session.feed.detach()
+                session.feed.detach(trio.current_time())
             with trio.move_on_after(CLOSE_FLUSH_S):
                 await connection.flushed()
         finally:
@@ -430,7 +430,8 @@ class Gateway:
             return
         journal = self.journal
         mark = 0 if journal is None else journal.next_mark()
-        sent, backlogged = deliver(feeds, name, payload, event_id, mark, keep=keep)
+        now = trio.current_time()
+        sent, backlogged = deliver(feeds, name, payload, event_id, mark, now, keep=keep)
         if journal is not None:
             journal.stage(feeds, sent, name, payload, event_id, keep=keep)
         start_writers(backlogged)
@@ -471,8 +472,9 @@ class Gateway:
         while True:
             await trio.sleep(self._limits.resume_window_s / 4)
             window = self._limits.resume_window_s
+            now = trio.current_time()
             for session in list(self._sessions.values()):
-                detached_for = session.feed.detached_for()
+                detached_for = session.feed.detached_for(now)
                 if detached_for is not None and detached_for > window:
                     self._end(session)
 

@@ -1,5 +1,6 @@
 //! Trioxide's hot paths in plain Rust. `py` is the only module that knows about Python.
 
+pub mod deflate;
 pub mod fanout;
 pub mod permissions;
 pub mod snowflake;

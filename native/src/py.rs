@@ -7,7 +7,6 @@ use pyo3::prelude::*;
 use std::net::TcpStream;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyOSError;
 use pyo3::types::PyBytes;
@@ -328,6 +327,21 @@ impl OutletHandle for Py<Outlet> {
     fn with_outlet<R>(&self, use_outlet: impl FnOnce(&mut fanout::Outlet) -> R) -> R {
         Python::attach(|py| use_outlet(&mut self.bind(py).borrow_mut().inner))
     }
+
+    fn unlocked(&self, work: &mut (dyn FnMut() + Send)) {
+        Python::attach(|py| py.detach(work));
+    }
+}
+
+/// `now`, checked: a time on the caller's clock, in seconds.
+fn clock(now: f64) -> PyResult<f64> {
+    if now.is_finite() {
+        Ok(now)
+    } else {
+        Err(PyValueError::new_err(format!(
+            "now must be a finite number of seconds, not {now}"
+        )))
+    }
 }
 
 /// One session's numbered dispatches, kept for RESUME, and the outlet it is attached to.
@@ -345,14 +359,27 @@ fn to_drain(outcome: Outcome, feed: &Feed, py: Python<'_>, into: &mut Vec<Py<Out
 #[pymethods]
 impl Feed {
     /// `held`: several nodes; a dispatch is sent only once `release` says the journal has it.
+    /// Detached (not yet on a connection) since `now`.
     #[new]
-    fn new(number: u64, held: bool, keep_s: f64, min_events: usize, max_events: usize) -> Self {
+    fn new(
+        number: u64,
+        held: bool,
+        keep_s: f64,
+        min_events: usize,
+        max_events: usize,
+        now: f64,
+    ) -> PyResult<Self> {
+        if keep_s.is_nan() || keep_s < 0.0 {
+            return Err(PyValueError::new_err(format!(
+                "keep_s must be 0 or more seconds, not {keep_s}"
+            )));
+        }
         let limits = ReplayLimits {
-            keep: Duration::from_secs_f64(keep_s.max(0.0)),
+            keep_s,
             min_events,
             max_events,
         };
-        Self(fanout::Feed::new(number, held, limits))
+        Ok(Self(fanout::Feed::new(number, held, limits, clock(now)?)))
     }
 
     #[getter]
@@ -377,7 +404,8 @@ impl Feed {
         self.0.set_recorded(seq);
     }
 
-    /// Numbering carries on from `seq`; False once anything was dispatched.
+    /// Numbering carries on from `seq`; False once anything was dispatched, or for a `seq`
+    /// over `MAX_START_SEQ` (numbering must never run out).
     fn start_at(&mut self, seq: u64) -> bool {
         self.0.start_at(seq)
     }
@@ -392,31 +420,41 @@ impl Feed {
         self.0.outlet().is_some_and(|o| o.is(outlet))
     }
 
-    /// Seconds since the session lost its connection; None while it has one.
-    fn detached_for(&self) -> Option<f64> {
-        self.0.detached_for().map(|d| d.as_secs_f64())
+    /// Seconds from losing its connection to `now`; None while it has one.
+    fn detached_for(&self, now: f64) -> PyResult<Option<f64>> {
+        Ok(self.0.detached_for(clock(now)?))
     }
 
     /// Continues on `outlet`, which has had every dispatch up to `sent`, and sends it what it
     /// may. Returns the outlet if its writer must be started.
-    fn attach(&mut self, py: Python<'_>, outlet: Py<Outlet>, sent: u64) -> Option<Py<Outlet>> {
-        let outcome = self.0.attach(outlet, sent, &mut Scratch::default());
+    fn attach(
+        &mut self,
+        py: Python<'_>,
+        outlet: Py<Outlet>,
+        sent: u64,
+        now: f64,
+    ) -> PyResult<Option<Py<Outlet>>> {
+        let outcome = self
+            .0
+            .attach(outlet, sent, clock(now)?, &mut Scratch::default());
         let mut drain = Vec::new();
         to_drain(outcome, self, py, &mut drain);
-        drain.pop()
+        Ok(drain.pop())
     }
 
-    fn detach(&mut self) {
-        self.0.detach();
+    /// Leaves the connection, if any: detached since `now`.
+    fn detach(&mut self, now: f64) -> PyResult<()> {
+        self.0.detach(clock(now)?);
+        Ok(())
     }
 
-    /// Closes the connection with `code` and detaches; returns the outlet if its writer must
-    /// be started to send the close.
-    fn close(&mut self, code: u16, reason: &str) -> Option<Py<Outlet>> {
-        match self.0.close(code, reason)? {
-            (outlet, Sent::Backlogged) => Some(outlet),
+    /// Closes the connection with `code` and detaches (since `now`); returns the outlet if its
+    /// writer must be started to send the close.
+    fn close(&mut self, code: u16, reason: &str, now: f64) -> PyResult<Option<Py<Outlet>>> {
+        Ok(match self.0.close(code, reason, clock(now)?) {
+            Some((outlet, Sent::Backlogged)) => Some(outlet),
             _ => None,
-        }
+        })
     }
 
     /// The client's heartbeat says it has everything up to `seq`.
@@ -434,9 +472,11 @@ impl Feed {
 /// One dispatch to every feed in `feeds`, each numbered, framed and written in turn (`keep`:
 /// kept for a RESUME once sent, unlike READY and the first `GUILD_CREATE`s). Returns
 /// `(journal, drain)`: for held feeds, `[number, seq, …]` to journal; the outlets whose
-/// writers must be started. Slow consumers are closed (4000) and detached on the way.
+/// writers must be started. Slow consumers are closed (4000) and detached on the way. `now`
+/// (seconds, the caller's clock) dates the dispatch for replay trimming.
 #[pyfunction]
-#[pyo3(signature = (feeds, name, payload, event_id, mark, *, keep = true))]
+#[pyo3(signature = (feeds, name, payload, event_id, mark, now, *, keep = true))]
+#[allow(clippy::too_many_arguments)] // the Python signature: one coarse call per event
 fn deliver(
     py: Python<'_>,
     feeds: Vec<Bound<'_, Feed>>,
@@ -444,36 +484,49 @@ fn deliver(
     payload: &[u8],
     event_id: Option<u64>,
     mark: u64,
+    now: f64,
     keep: bool,
-) -> (Vec<u64>, Vec<Py<Outlet>>) {
-    let dispatch = Arc::new(Dispatch::new(name, payload, event_id, mark, keep));
-    let now = Instant::now();
+) -> PyResult<(Vec<u64>, Vec<Py<Outlet>>)> {
+    let dispatch = Arc::new(Dispatch::new(
+        name,
+        payload,
+        event_id,
+        mark,
+        keep,
+        clock(now)?,
+    ));
     let mut scratch = Scratch::default();
     let mut journal = Vec::new();
     let mut drain = Vec::new();
     for feed in &feeds {
         let mut feed = feed.borrow_mut();
-        let (seq, outcome) = feed.0.push(&dispatch, now, &mut scratch);
+        let (seq, outcome) = feed.0.push(&dispatch, &mut scratch);
         if feed.0.recorded() < seq {
             journal.extend([feed.0.number, seq]);
         }
         to_drain(outcome, &feed, py, &mut drain);
     }
-    (journal, drain)
+    Ok((journal, drain))
 }
 
-/// The journal has every dispatch staged up to `mark`: held feeds send them. Returns the
-/// outlets whose writers must be started.
+/// The journal has every dispatch staged up to `mark`: held feeds send them (a slow consumer
+/// is closed at `now`). Returns the outlets whose writers must be started.
 #[pyfunction]
-fn release(py: Python<'_>, feeds: Vec<Bound<'_, Feed>>, mark: u64) -> Vec<Py<Outlet>> {
+fn release(
+    py: Python<'_>,
+    feeds: Vec<Bound<'_, Feed>>,
+    mark: u64,
+    now: f64,
+) -> PyResult<Vec<Py<Outlet>>> {
+    let now = clock(now)?;
     let mut scratch = Scratch::default();
     let mut drain = Vec::new();
     for feed in &feeds {
         let mut feed = feed.borrow_mut();
-        let outcome = feed.0.release(mark, &mut scratch);
+        let outcome = feed.0.release(mark, now, &mut scratch);
         to_drain(outcome, &feed, py, &mut drain);
     }
-    drain
+    Ok(drain)
 }
 
 #[pymodule]
