@@ -11,6 +11,8 @@ __all__ = [
     "SENT_WRITTEN",
     "ChannelPermissions",
     "Feed",
+    "FrameParser",
+    "FrameValueError",
     "GuildMembers",
     "GuildPermissions",
     "Outlet",
@@ -214,3 +216,24 @@ def deliver(
 def release(feeds: list[Feed], mark: int, now: float) -> list[Outlet]:
     """The journal has every dispatch staged up to `mark`: held feeds send them (a slow
     consumer is closed at `now`). Returns the outlets whose writers must be started."""
+
+class FrameValueError(ValueError):
+    """Client frames that break RFC 6455. `code` is the close code to answer with (1002, or
+    1009 for a message over the limit), `reason` the close reason."""
+
+    code: int
+    reason: str
+
+@final
+class FrameParser:
+    """One connection's client frames (RFC 6455): masked, maybe fragmented, control frames
+    between. Holds at most one unfinished frame and one unfinished message."""
+
+    def __new__(cls, max_bytes: int) -> FrameParser:
+        """Refuses data messages over `max_bytes` (1009) as soon as a frame header says so."""
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        """The whole messages and control frames `data` completes, as `(opcode, payload)`.
+        Raises FrameValueError when the frames break RFC 6455, then on every later call."""
+    @property
+    def buffered(self) -> int:
+        """Bytes held for an unfinished frame and an unfinished message."""

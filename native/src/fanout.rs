@@ -261,7 +261,7 @@ impl Outlet {
             frame.clear();
             frame.resize(MAX_HEADER, 0);
             Codec::zlib_start(started, frame);
-            dispatch.write_prefix(seq, &mut scratch.message);
+            Dispatch::write_prefix(seq, &mut scratch.message);
             deflate::stored(&scratch.message, frame);
             frame.extend_from_slice(shared);
             return self.send_framed(BINARY, frame);
@@ -459,12 +459,12 @@ impl Dispatch {
 
     /// `{"op":0,"s":<seq>,"t":<name>,"d":<payload>}`, appended to `out`.
     pub fn write_message(&self, seq: u64, out: &mut Vec<u8>) {
-        self.write_prefix(seq, out);
+        Self::write_prefix(seq, out);
         self.write_shared(out);
     }
 
     /// Each session's own part: `{"op":0,"s":<seq>,`.
-    fn write_prefix(&self, seq: u64, out: &mut Vec<u8>) {
+    fn write_prefix(seq: u64, out: &mut Vec<u8>) {
         let mut digits = itoa::Buffer::new();
         out.extend_from_slice(b"{\"op\":0,\"s\":");
         out.extend_from_slice(digits.format(seq).as_bytes());

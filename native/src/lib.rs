@@ -2,6 +2,7 @@
 
 pub mod deflate;
 pub mod fanout;
+pub mod frames;
 pub mod permissions;
 pub mod snowflake;
 

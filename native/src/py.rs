@@ -12,6 +12,7 @@ use pyo3::exceptions::PyOSError;
 use pyo3::types::PyBytes;
 
 use crate::fanout::{self, Dispatch, Outcome, OutletHandle, ReplayLimits, Scratch, Sent};
+use crate::frames::{self, FrameError};
 use crate::permissions::{self, Overwrite, PermissionsError, Target};
 use crate::snowflake::{self, SnowflakeError};
 
@@ -35,6 +36,29 @@ create_exception!(
 
 fn permissions_error(error: &PermissionsError) -> PyErr {
     PermissionsValueError::new_err(error.to_string())
+}
+
+create_exception!(
+    _native,
+    FrameValueError,
+    PyValueError,
+    "Client frames that break RFC 6455: `.code` is the close code to answer with (1002, or \
+     1009 for a message over the limit), `.reason` the close reason."
+);
+
+fn frame_error(py: Python<'_>, error: &FrameError) -> PyErr {
+    let reason = error.to_string();
+    let err = FrameValueError::new_err(reason.clone());
+    let value = err.value(py);
+    // Plain attributes on the instance; setting them on a fresh exception cannot fail short
+    // of memory, and then that error is the one to raise.
+    if let Err(failed) = value
+        .setattr("code", error.code())
+        .and_then(|()| value.setattr("reason", reason))
+    {
+        return failed;
+    }
+    err
 }
 
 /// Discord overwrites as `(id, type, allow, deny)`, type 0 for a role and 1 for a member.
@@ -529,6 +553,40 @@ fn release(
     Ok(drain)
 }
 
+/// One connection's client frames (RFC 6455): masked, maybe fragmented, control frames
+/// between. Holds at most one unfinished frame and one unfinished message.
+#[pyclass(module = "trioxide_native._native")]
+struct FrameParser(frames::FrameParser);
+
+#[pymethods]
+impl FrameParser {
+    /// Refuses data messages over `max_bytes` (1009) as soon as a frame header says so.
+    #[new]
+    fn new(max_bytes: usize) -> Self {
+        Self(frames::FrameParser::new(max_bytes))
+    }
+
+    /// The whole messages and control frames `data` completes, as `(opcode, payload)`.
+    /// Raises `FrameValueError` when the frames break RFC 6455, then on every later call.
+    fn feed<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &[u8],
+    ) -> PyResult<Vec<(u8, Bound<'py, PyBytes>)>> {
+        let messages = self.0.feed(data).map_err(|e| frame_error(py, &e))?;
+        Ok(messages
+            .iter()
+            .map(|m| (m.opcode as u8, PyBytes::new(py, &m.payload)))
+            .collect())
+    }
+
+    /// Bytes held for an unfinished frame and an unfinished message.
+    #[getter]
+    fn buffered(&self) -> usize {
+        self.0.buffered()
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SnowflakeGenerator>()?;
@@ -537,6 +595,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ChannelPermissions>()?;
     m.add_class::<Outlet>()?;
     m.add_class::<Feed>()?;
+    m.add_class::<FrameParser>()?;
+    m.add("FrameValueError", m.py().get_type::<FrameValueError>())?;
     m.add_function(wrap_pyfunction!(deliver, m)?)?;
     m.add_function(wrap_pyfunction!(release, m)?)?;
     m.add("SENT_WRITTEN", sent_code(Sent::Written))?;
