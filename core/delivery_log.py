@@ -207,7 +207,8 @@ class Journal:
             self._staged.set()
             raise
         self._live.update(records)
-        self._released(release([feed for staged in dispatches for feed in staged.feeds], mark))
+        feeds = [feed for staged in dispatches for feed in staged.feeds]
+        self._released(release(feeds, mark, trio.current_time()))
 
     async def _write(
         self,

@@ -83,7 +83,8 @@ class Fanout:
             return
         journal = self._journal
         mark = 0 if journal is None else journal.next_mark()
-        sent, backlogged = deliver(feeds, name, payload, event_id, mark, keep=keep)
+        now = trio.current_time()
+        sent, backlogged = deliver(feeds, name, payload, event_id, mark, now, keep=keep)
         _DELIVERIES.inc(len(feeds))
         if journal is not None:
             journal.stage(feeds, sent, name, payload, event_id, keep=keep)

@@ -162,7 +162,7 @@ class Gateway:
         try:
             session = await self._converse(connection)
             if session is not None and session.feed.is_on(connection):
-                session.feed.detach()
+                session.feed.detach(trio.current_time())
             with trio.move_on_after(CLOSE_FLUSH_S):
                 await connection.flushed()
         except Exception as error:  # a fault of ours: this connection ends, nothing else
@@ -300,8 +300,9 @@ class Gateway:
         window = self.limits.resume_window_s
         while True:
             await trio.sleep(window / 4)
+            now = trio.current_time()
             for session in list(self.hub.sessions.values()):
-                detached_for = session.feed.detached_for()
+                detached_for = session.feed.detached_for(now)
                 if detached_for is not None and detached_for > window:
                     self.hub.end(session)
 

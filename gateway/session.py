@@ -56,7 +56,7 @@ class Session:
     def attach(self, connection: Connection, sent: int) -> None:
         """The session continues on `connection`, which has had every dispatch up to `sent`."""
         self.attached_at = trio.current_time()
-        if (backlogged := self.feed.attach(connection, sent)) is not None:
+        if (backlogged := self.feed.attach(connection, sent, self.attached_at)) is not None:
             assert isinstance(backlogged, Connection)
             backlogged.start_writer()
 
@@ -70,13 +70,15 @@ class Session:
 
     def close(self, code: int, reason: str) -> None:
         """Closes the live connection, if any, and detaches from it."""
-        if (closing := self.feed.close(code, reason)) is not None:
+        if (closing := self.feed.close(code, reason, trio.current_time())) is not None:
             assert isinstance(closing, Connection)
             closing.start_writer()
 
 
 def new_feed(number: int, *, held: bool) -> Feed:
-    return Feed(number, held, REPLAY_KEEP_S, REPLAY_MIN_EVENTS, REPLAY_MAX_EVENTS)
+    return Feed(
+        number, held, REPLAY_KEEP_S, REPLAY_MIN_EVENTS, REPLAY_MAX_EVENTS, trio.current_time()
+    )
 
 
 def start_writers(outlets: list[Outlet]) -> None:

@@ -11,6 +11,8 @@ __all__ = [
     "SENT_WRITTEN",
     "ChannelPermissions",
     "Feed",
+    "FrameParser",
+    "FrameValueError",
     "GuildMembers",
     "GuildPermissions",
     "Outlet",
@@ -146,11 +148,21 @@ class Feed:
     """One gateway session's dispatches: numbered (`s`), kept for RESUME (every one of the
     last `keep_s`, at least `min_events`, at most `max_events`, none the client acknowledged),
     and sent in order on the outlet it is attached to. A held feed (several nodes) sends a
-    dispatch only once `release` says the journal has it."""
+    dispatch only once `release` says the journal has it.
+
+    Every `now` is seconds on the caller's clock (the gateway's: `trio.current_time()`)."""
 
     def __new__(
-        cls, number: int, held: bool, keep_s: float, min_events: int, max_events: int
-    ) -> Feed: ...
+        cls,
+        number: int,
+        held: bool,
+        keep_s: float,
+        min_events: int,
+        max_events: int,
+        now: float,
+    ) -> Feed:
+        """Detached (on no connection yet) since `now`. ValueError for a negative or NaN
+        `keep_s`, or a `now` that is not finite."""
     @property
     def number(self) -> int:
         """The session's name in this node's journal."""
@@ -163,20 +175,22 @@ class Feed:
     def set_recorded(self, seq: int) -> None:
         """A session taken over: another node's journal already has everything up to `seq`."""
     def start_at(self, seq: int) -> bool:
-        """Numbering carries on from `seq`; False once anything was dispatched."""
+        """Numbering carries on from `seq`; False once anything was dispatched, or for a
+        `seq` over 2**63 - 1 (numbering must never run out)."""
     @property
     def outlet(self) -> Outlet | None:
         """The outlet the session is attached to, if any."""
     def is_on(self, outlet: Outlet) -> bool: ...
-    def detached_for(self) -> float | None:
-        """Seconds since the session lost its connection; None while it has one."""
-    def attach(self, outlet: Outlet, sent: int) -> Outlet | None:
+    def detached_for(self, now: float) -> float | None:
+        """Seconds from losing its connection to `now`; None while it has one."""
+    def attach(self, outlet: Outlet, sent: int, now: float) -> Outlet | None:
         """Continues on `outlet`, which has had every dispatch up to `sent`, sending it what
         it may. Returns the outlet if its writer must be started."""
-    def detach(self) -> None: ...
-    def close(self, code: int, reason: str) -> Outlet | None:
-        """Closes the connection with `code` and detaches; returns the outlet if its writer
-        must be started to send the close."""
+    def detach(self, now: float) -> None:
+        """Leaves the connection, if any: detached since `now`."""
+    def close(self, code: int, reason: str, now: float) -> Outlet | None:
+        """Closes the connection with `code` and detaches (since `now`); returns the outlet
+        if its writer must be started to send the close."""
     def acknowledge(self, seq: int) -> None:
         """The client's heartbeat says it has every dispatch up to `seq`."""
     def missed_since(self, seq: int) -> list[bytes] | None:
@@ -188,6 +202,7 @@ def deliver(
     payload: bytes,
     event_id: int | None,
     mark: int,
+    now: float,
     *,
     keep: bool = True,
 ) -> tuple[list[int], list[Outlet]]:
@@ -195,8 +210,30 @@ def deliver(
     are closed (4000) and detached on the way. `keep=False`: not kept for a RESUME once sent
     (READY and the first GUILD_CREATEs: each session's own, and large). Returns
     `[number, seq, …]` of the held feeds, to journal, and the outlets whose writers must be
-    started."""
+    started. `now` dates the dispatch for replay trimming. zlib-stream recipients share one
+    deflate of the dispatch, made with the GIL released."""
 
-def release(feeds: list[Feed], mark: int) -> list[Outlet]:
-    """The journal has every dispatch staged up to `mark`: held feeds send them. Returns the
-    outlets whose writers must be started."""
+def release(feeds: list[Feed], mark: int, now: float) -> list[Outlet]:
+    """The journal has every dispatch staged up to `mark`: held feeds send them (a slow
+    consumer is closed at `now`). Returns the outlets whose writers must be started."""
+
+class FrameValueError(ValueError):
+    """Client frames that break RFC 6455. `code` is the close code to answer with (1002, or
+    1009 for a message over the limit), `reason` the close reason."""
+
+    code: int
+    reason: str
+
+@final
+class FrameParser:
+    """One connection's client frames (RFC 6455): masked, maybe fragmented, control frames
+    between. Holds at most one unfinished frame and one unfinished message."""
+
+    def __new__(cls, max_bytes: int) -> FrameParser:
+        """Refuses data messages over `max_bytes` (1009) as soon as a frame header says so."""
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        """The whole messages and control frames `data` completes, as `(opcode, payload)`.
+        Raises FrameValueError when the frames break RFC 6455, then on every later call."""
+    @property
+    def buffered(self) -> int:
+        """Bytes held for an unfinished frame and an unfinished message."""

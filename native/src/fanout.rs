@@ -6,16 +6,21 @@
 //!
 //! Two parts: an `Outlet` is one connection's sending side (socket, compression, queue); a
 //! `Feed` is one session's numbered dispatches, kept for RESUME, and the outlet it is on.
+//!
+//! Time is the caller's: every call that needs it takes `now`, in seconds on the caller's
+//! clock (the gateway's is Trio's, so tests can run on a mock clock).
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, OnceLock};
 
-use flate2::{Compress, Compression as Level, FlushCompress};
+use crate::deflate;
 use zstd_safe::zstd_sys::ZSTD_EndDirective;
 use zstd_safe::{CCtx, CParameter, InBuffer, OutBuffer};
+
+/// The highest `seq` numbering may start from: half of u64, so a feed never runs out.
+pub const MAX_START_SEQ: u64 = u64::MAX / 2;
 
 /// The close a consumer too slow for its queue gets: resumable.
 pub const SLOW_CONSUMER: (u16, &str) = (4000, "slow consumer: resume");
@@ -28,23 +33,23 @@ const MAX_HEADER: usize = 10;
 /// Discord's per-connection transport compression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Compression {
-    /// zlib-stream: one deflate stream, each message ending in a sync flush (`00 00 ff ff`).
+    /// zlib-stream: one deflate stream, each message ending in a sync flush (`00 00 ff ff`);
+    /// built from parts that refer to nothing before them (see `deflate`).
     Zlib,
     /// zstd-stream: one zstd frame, each message ending in a flush, so it decodes on arrival.
     Zstd,
 }
 
-// Level 1 and a 4 KB window: ~8-13 µs and ~18-37 KB a connection against 59 µs and 207 KB at
-// zlib's defaults (ARCHITECTURE.md). Clients inflate any level and window.
-const ZLIB_LEVEL: u32 = 1;
-const ZLIB_WINDOW_BITS: u8 = 12;
 // zstd's streaming default window for level 1 is 512 KB: far too much per connection.
 const ZSTD_LEVEL: i32 = 1;
 const ZSTD_WINDOW_LOG: u32 = 12;
 
 enum Codec {
     Plain,
-    Zlib(Box<Compress>),
+    /// zlib-stream's only per-connection state: whether the stream's header has gone.
+    Zlib {
+        started: bool,
+    },
     Zstd(CCtx<'static>),
 }
 
@@ -52,11 +57,7 @@ impl Codec {
     fn new(compression: Option<Compression>) -> io::Result<Self> {
         Ok(match compression {
             None => Self::Plain,
-            Some(Compression::Zlib) => Self::Zlib(Box::new(Compress::new_with_window_bits(
-                Level::new(ZLIB_LEVEL),
-                true,
-                ZLIB_WINDOW_BITS,
-            ))),
+            Some(Compression::Zlib) => Self::Zlib { started: false },
             Some(Compression::Zstd) => {
                 let mut context =
                     CCtx::try_create().ok_or_else(|| io::Error::other("zstd: out of memory"))?;
@@ -81,22 +82,10 @@ impl Codec {
                 out.extend_from_slice(message);
                 Ok(TEXT)
             }
-            Self::Zlib(deflate) => {
-                let mut rest = message;
-                loop {
-                    out.reserve(rest.len() + 64);
-                    let before = deflate.total_in();
-                    deflate
-                        .compress_vec(rest, out, FlushCompress::Sync)
-                        .map_err(io::Error::other)?;
-                    let taken =
-                        usize::try_from(deflate.total_in() - before).map_err(io::Error::other)?;
-                    rest = rest.get(taken..).unwrap_or_default();
-                    // A sync flush is whole once deflate stops short of filling the output.
-                    if rest.is_empty() && out.len() < out.capacity() {
-                        return Ok(BINARY);
-                    }
-                }
+            Self::Zlib { started } => {
+                Self::zlib_start(started, out);
+                deflate::compress_part(message, out).map_err(io::Error::other)?;
+                Ok(BINARY)
             }
             Self::Zstd(context) => {
                 let mut input = InBuffer::around(message);
@@ -112,6 +101,16 @@ impl Codec {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Codec {
+    /// The stream's header, before a connection's first message.
+    fn zlib_start(started: &mut bool, out: &mut Vec<u8>) {
+        if !*started {
+            out.extend_from_slice(&deflate::ZLIB_HEADER);
+            *started = true;
         }
     }
 }
@@ -251,8 +250,30 @@ impl Outlet {
             dispatch.write_message(seq, &mut scratch.message);
             return self.send_framed(TEXT, &mut scratch.message);
         }
+        if let Codec::Zlib { started } = &mut self.codec {
+            // The shared part is deflated once for every recipient; only this connection's
+            // prefix is its own. Header first, on a connection's first message.
+            let Some(shared) = dispatch.deflated() else {
+                self.fail();
+                return Sent::Refused;
+            };
+            let frame = &mut scratch.frame;
+            frame.clear();
+            frame.resize(MAX_HEADER, 0);
+            Codec::zlib_start(started, frame);
+            Dispatch::write_prefix(seq, &mut scratch.message);
+            deflate::stored(&scratch.message, frame);
+            frame.extend_from_slice(shared);
+            return self.send_framed(BINARY, frame);
+        }
         dispatch.write_message(seq, &mut scratch.message);
         self.send_message(&scratch.message, &mut scratch.frame)
+    }
+
+    /// Whether dispatches go out through their shared deflated part.
+    #[must_use]
+    pub fn shares_deflate(&self) -> bool {
+        matches!(self.codec, Codec::Zlib { .. })
     }
 
     /// Any frame: `payload` is framed as given (no compression).
@@ -408,32 +429,75 @@ pub struct Dispatch {
     /// Kept for a RESUME once sent. READY and the first `GUILD_CREATE`s are not: they are each
     /// session's own and large, and a client resuming from before them identifies again.
     pub keep: bool,
-    at: Instant,
+    /// When it was staged, on the caller's clock (seconds).
+    at: f64,
+    /// `"t":…,"d":…}` deflated once for every zlib-stream recipient, when the first needs it;
+    /// None if deflate failed.
+    deflated: OnceLock<Option<Box<[u8]>>>,
 }
 
 impl Dispatch {
     #[must_use]
-    pub fn new(name: &str, payload: &[u8], event_id: Option<u64>, mark: u64, keep: bool) -> Self {
+    pub fn new(
+        name: &str,
+        payload: &[u8],
+        event_id: Option<u64>,
+        mark: u64,
+        keep: bool,
+        now: f64,
+    ) -> Self {
         Self {
             name: name.into(),
             payload: payload.into(),
             event_id,
             mark,
             keep,
-            at: Instant::now(),
+            at: now,
+            deflated: OnceLock::new(),
         }
     }
 
     /// `{"op":0,"s":<seq>,"t":<name>,"d":<payload>}`, appended to `out`.
     pub fn write_message(&self, seq: u64, out: &mut Vec<u8>) {
+        Self::write_prefix(seq, out);
+        self.write_shared(out);
+    }
+
+    /// Each session's own part: `{"op":0,"s":<seq>,`.
+    fn write_prefix(seq: u64, out: &mut Vec<u8>) {
         let mut digits = itoa::Buffer::new();
         out.extend_from_slice(b"{\"op\":0,\"s\":");
         out.extend_from_slice(digits.format(seq).as_bytes());
-        out.extend_from_slice(b",\"t\":\"");
+        out.push(b',');
+    }
+
+    /// The part every session shares: `"t":<name>,"d":<payload>}`.
+    fn write_shared(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"\"t\":\"");
         out.extend_from_slice(self.name.as_bytes());
         out.extend_from_slice(b"\",\"d\":");
         out.extend_from_slice(&self.payload);
         out.push(b'}');
+    }
+
+    /// The shared part, deflated (once: later calls reuse it). The work of a zlib-stream
+    /// delivery that does not grow with recipients, so a caller holding a lock that others
+    /// wait on (the GIL) calls this first, without it.
+    pub fn deflated(&self) -> Option<&[u8]> {
+        self.deflated
+            .get_or_init(|| {
+                let mut shared = Vec::with_capacity(self.payload.len() + self.name.len() + 16);
+                self.write_shared(&mut shared);
+                let mut out = Vec::new();
+                deflate::compress_part(&shared, &mut out).ok()?;
+                Some(out.into_boxed_slice())
+            })
+            .as_deref()
+    }
+
+    #[must_use]
+    pub fn is_deflated(&self) -> bool {
+        self.deflated.get().is_some()
     }
 }
 
@@ -448,7 +512,8 @@ pub struct Scratch {
 /// least the last `min_events`, never more than `max_events` (memory stays bounded).
 #[derive(Clone, Copy, Debug)]
 pub struct ReplayLimits {
-    pub keep: Duration,
+    /// Seconds on the caller's clock.
+    pub keep_s: f64,
     pub min_events: usize,
     pub max_events: usize,
 }
@@ -466,6 +531,12 @@ pub enum Outcome {
 /// A session's handle on the outlet it is attached to.
 pub trait OutletHandle {
     fn with_outlet<R>(&self, use_outlet: impl FnOnce(&mut Outlet) -> R) -> R;
+
+    /// Runs `work`, which touches no outlet, without any lock the handle holds (the GIL):
+    /// for compression whose cost does not grow with recipients.
+    fn unlocked(&self, work: &mut (dyn FnMut() + Send)) {
+        work();
+    }
 }
 
 /// One session's dispatches: numbered (`s`), kept for a RESUME, and sent in order on the
@@ -480,13 +551,14 @@ pub struct Feed<O> {
     recorded: u64, // may be sent up to here
     written: u64,  // sent on the current outlet up to here
     outlet: Option<O>,
-    detached_at: Option<Instant>,
+    detached_at: Option<f64>, // on the caller's clock
     limits: ReplayLimits,
 }
 
 impl<O: OutletHandle> Feed<O> {
+    /// A session detached since `now`.
     #[must_use]
-    pub fn new(number: u64, held: bool, limits: ReplayLimits) -> Self {
+    pub fn new(number: u64, held: bool, limits: ReplayLimits, now: f64) -> Self {
         Self {
             number,
             held,
@@ -496,7 +568,7 @@ impl<O: OutletHandle> Feed<O> {
             recorded: 0,
             written: 0,
             outlet: None,
-            detached_at: Some(Instant::now()),
+            detached_at: Some(now),
             limits,
         }
     }
@@ -520,9 +592,10 @@ impl<O: OutletHandle> Feed<O> {
         self.recorded = self.recorded.max(seq.min(self.seq));
     }
 
-    /// Numbering goes on from `seq` (a session taken over); only before any dispatch.
+    /// Numbering goes on from `seq` (a session taken over); only before any dispatch, and
+    /// only from below `MAX_START_SEQ`, so numbering never runs out.
     pub fn start_at(&mut self, seq: u64) -> bool {
-        if !self.kept.is_empty() || self.seq != 0 {
+        if !self.kept.is_empty() || self.seq != 0 || seq > MAX_START_SEQ {
             return false;
         }
         self.seq = seq;
@@ -535,54 +608,50 @@ impl<O: OutletHandle> Feed<O> {
         self.outlet.as_ref()
     }
 
-    /// Seconds since the session lost its connection, if it has.
+    /// Seconds since the session lost its connection, if it has, at `now`.
     #[must_use]
-    pub fn detached_for(&self) -> Option<Duration> {
-        self.detached_at.map(|at| at.elapsed())
+    pub fn detached_for(&self, now: f64) -> Option<f64> {
+        self.detached_at.map(|at| (now - at).max(0.0))
     }
 
-    /// The session continues on `outlet`, which has had every dispatch up to `sent`.
-    pub fn attach(&mut self, outlet: O, sent: u64, scratch: &mut Scratch) -> Outcome {
+    /// The session continues on `outlet`, which has had every dispatch up to `sent`, at `now`.
+    pub fn attach(&mut self, outlet: O, sent: u64, now: f64, scratch: &mut Scratch) -> Outcome {
         self.outlet = Some(outlet);
         self.written = sent;
         self.detached_at = None;
-        self.pump(scratch)
+        self.pump(now, scratch)
     }
 
-    pub fn detach(&mut self) -> Option<O> {
-        self.detached_at = Some(Instant::now());
+    /// Detaches from the outlet, if any: the session counts as detached since `now`.
+    pub fn detach(&mut self, now: f64) -> Option<O> {
+        self.detached_at = Some(now);
         self.outlet.take()
     }
 
-    /// Closes the connection with `code` and detaches from it.
-    pub fn close(&mut self, code: u16, reason: &str) -> Option<(O, Sent)> {
-        let outlet = self.detach()?;
+    /// Closes the connection with `code` and detaches from it at `now`.
+    pub fn close(&mut self, code: u16, reason: &str, now: f64) -> Option<(O, Sent)> {
+        let outlet = self.detach(now)?;
         let sent = outlet.with_outlet(|o| o.close(code, reason));
         Some((outlet, sent))
     }
 
     /// Numbers `dispatch`, keeps it, and sends what may be sent. Returns its `seq`.
-    pub fn push(
-        &mut self,
-        dispatch: &Arc<Dispatch>,
-        now: Instant,
-        scratch: &mut Scratch,
-    ) -> (u64, Outcome) {
+    pub fn push(&mut self, dispatch: &Arc<Dispatch>, scratch: &mut Scratch) -> (u64, Outcome) {
         self.seq += 1;
         self.kept.push_back(Arc::clone(dispatch));
-        self.trim(now);
-        (self.seq, self.pump(scratch))
+        self.trim(dispatch.at);
+        (self.seq, self.pump(dispatch.at, scratch))
     }
 
-    /// A held feed: the journal has every dispatch up to `mark`.
-    pub fn release(&mut self, mark: u64, scratch: &mut Scratch) -> Outcome {
+    /// A held feed: the journal has every dispatch up to `mark`, at `now`.
+    pub fn release(&mut self, mark: u64, now: f64, scratch: &mut Scratch) -> Outcome {
         while self.recorded < self.seq {
             match self.entry(self.recorded + 1) {
                 Some(next) if next.mark <= mark => self.recorded += 1,
                 _ => break,
             }
         }
-        self.pump(scratch)
+        self.pump(now, scratch)
     }
 
     /// The client has every dispatch up to `seq` (its heartbeat says so): it never resumes
@@ -623,22 +692,23 @@ impl<O: OutletHandle> Feed<O> {
         self.kept.get(index)
     }
 
-    fn trim(&mut self, now: Instant) {
+    fn trim(&mut self, now: f64) {
         let limits = self.limits;
         while self.kept.len() > limits.max_events
             || (self.kept.len() > limits.min_events
                 && self
                     .kept
                     .front()
-                    .is_some_and(|d| now.duration_since(d.at) > limits.keep))
+                    .is_some_and(|d| now - d.at > limits.keep_s))
         {
             self.kept.pop_front();
             self.first += 1;
         }
     }
 
-    /// Sends, in order, what may be sent and the connection has not had.
-    fn pump(&mut self, scratch: &mut Scratch) -> Outcome {
+    /// Sends, in order, what may be sent and the connection has not had; a slow consumer is
+    /// closed at `now`.
+    fn pump(&mut self, now: f64, scratch: &mut Scratch) -> Outcome {
         let last = self.recorded();
         if self.written >= last {
             return Outcome::Quiet;
@@ -646,6 +716,17 @@ impl<O: OutletHandle> Feed<O> {
         let Some(outlet) = self.outlet.as_ref() else {
             return Outcome::Quiet;
         };
+        if outlet.with_outlet(|o| o.shares_deflate()) {
+            // Deflate what this batch shares without the handle's lock: once per dispatch,
+            // whichever recipient comes first.
+            for seq in self.written + 1..=last {
+                if let Some(dispatch) = self.entry(seq).filter(|d| !d.is_deflated()) {
+                    outlet.unlocked(&mut || {
+                        dispatch.deflated();
+                    });
+                }
+            }
+        }
         let mut outcome = Outcome::Quiet;
         let mut refused = false;
         outlet.with_outlet(|o| {
@@ -671,7 +752,7 @@ impl<O: OutletHandle> Feed<O> {
             }
         });
         if refused {
-            self.close(SLOW_CONSUMER.0, SLOW_CONSUMER.1);
+            self.close(SLOW_CONSUMER.0, SLOW_CONSUMER.1, now);
             return Outcome::Closed;
         }
         while self.first <= self.written && self.kept.front().is_some_and(|d| !d.keep) {
@@ -706,7 +787,7 @@ mod tests {
 
     fn limits() -> ReplayLimits {
         ReplayLimits {
-            keep: Duration::from_secs(60),
+            keep_s: 60.0,
             min_events: 3,
             max_events: 5,
         }
@@ -737,17 +818,18 @@ mod tests {
     fn each_feed_frames_the_shared_payload_with_its_own_seq() {
         let (outlet, mut client) = pair(1 << 20);
         let mut scratch = Scratch::default();
-        let mut feed = Feed::new(1, false, limits());
-        feed.attach(Rc::clone(&outlet), 0, &mut scratch);
+        let mut feed = Feed::new(1, false, limits(), 0.0);
+        feed.attach(Rc::clone(&outlet), 0, 0.0, &mut scratch);
         let d = Arc::new(Dispatch::new(
             "MESSAGE_CREATE",
             b"{\"x\":1}",
             Some(7),
             0,
             true,
+            0.0,
         ));
-        feed.push(&d, Instant::now(), &mut scratch);
-        feed.push(&d, Instant::now(), &mut scratch);
+        feed.push(&d, &mut scratch);
+        feed.push(&d, &mut scratch);
         assert_eq!(
             read_frame(&mut client),
             (
@@ -779,14 +861,14 @@ mod tests {
     fn a_held_feed_sends_only_what_the_journal_released() {
         let (outlet, mut client) = pair(1 << 20);
         let mut scratch = Scratch::default();
-        let mut feed = Feed::new(1, true, limits());
-        feed.attach(Rc::clone(&outlet), 0, &mut scratch);
+        let mut feed = Feed::new(1, true, limits(), 0.0);
+        feed.attach(Rc::clone(&outlet), 0, 0.0, &mut scratch);
         for mark in 1..=3 {
-            let d = Arc::new(Dispatch::new("E", b"{}", None, mark, true));
-            feed.push(&d, Instant::now(), &mut scratch);
+            let d = Arc::new(Dispatch::new("E", b"{}", None, mark, true, 0.0));
+            feed.push(&d, &mut scratch);
         }
         assert_eq!(feed.missed_since(0), Some(vec![]));
-        feed.release(2, &mut scratch);
+        feed.release(2, 0.0, &mut scratch);
         assert_eq!(read_frame(&mut client).1[..13], *b"{\"op\":0,\"s\":1");
         assert_eq!(read_frame(&mut client).1[..13], *b"{\"op\":0,\"s\":2");
         assert_eq!(feed.missed_since(1).map(|m| m.len()), Some(1));
@@ -795,10 +877,10 @@ mod tests {
     #[test]
     fn replay_is_bounded_and_refused_whole_past_it() {
         let mut scratch = Scratch::default();
-        let mut feed: Feed<Rc<RefCell<Outlet>>> = Feed::new(1, false, limits());
+        let mut feed: Feed<Rc<RefCell<Outlet>>> = Feed::new(1, false, limits(), 0.0);
         for _ in 0..8 {
-            let d = Arc::new(Dispatch::new("E", b"{}", None, 0, true));
-            feed.push(&d, Instant::now(), &mut scratch);
+            let d = Arc::new(Dispatch::new("E", b"{}", None, 0, true, 0.0));
+            feed.push(&d, &mut scratch);
         }
         assert_eq!(feed.missed_since(3).map(|m| m.len()), Some(5));
         assert_eq!(feed.missed_since(2), None);
@@ -809,13 +891,13 @@ mod tests {
     fn dispatches_not_kept_go_once_sent() {
         let (outlet, _client) = pair(1 << 20);
         let mut scratch = Scratch::default();
-        let mut feed = Feed::new(1, false, limits());
+        let mut feed = Feed::new(1, false, limits(), 0.0);
         for keep in [false, false, true] {
-            let d = Arc::new(Dispatch::new("E", b"{}", None, 0, keep));
-            feed.push(&d, Instant::now(), &mut scratch);
+            let d = Arc::new(Dispatch::new("E", b"{}", None, 0, keep, 0.0));
+            feed.push(&d, &mut scratch);
         }
         assert_eq!(feed.missed_since(0).map(|m| m.len()), Some(3)); // not sent yet
-        feed.attach(Rc::clone(&outlet), 0, &mut scratch);
+        feed.attach(Rc::clone(&outlet), 0, 0.0, &mut scratch);
         assert_eq!(feed.missed_since(2).map(|m| m.len()), Some(1));
         assert_eq!(feed.missed_since(1), None);
     }
@@ -824,11 +906,11 @@ mod tests {
     fn acknowledged_dispatches_are_let_go() {
         let (outlet, _client) = pair(1 << 20);
         let mut scratch = Scratch::default();
-        let mut feed = Feed::new(1, false, limits());
-        feed.attach(Rc::clone(&outlet), 0, &mut scratch);
+        let mut feed = Feed::new(1, false, limits(), 0.0);
+        feed.attach(Rc::clone(&outlet), 0, 0.0, &mut scratch);
         for _ in 0..4 {
-            let d = Arc::new(Dispatch::new("E", b"{}", None, 0, true));
-            feed.push(&d, Instant::now(), &mut scratch);
+            let d = Arc::new(Dispatch::new("E", b"{}", None, 0, true, 0.0));
+            feed.push(&d, &mut scratch);
         }
         feed.acknowledge(3);
         assert_eq!(feed.missed_since(3).map(|m| m.len()), Some(1));
@@ -846,12 +928,13 @@ mod tests {
                 max_events: 100_000,
                 ..limits()
             },
+            0.0,
         );
-        feed.attach(Rc::clone(&outlet), 0, &mut scratch);
-        let d = Arc::new(Dispatch::new("E", &[b' '; 1000], None, 0, true));
+        feed.attach(Rc::clone(&outlet), 0, 0.0, &mut scratch);
+        let d = Arc::new(Dispatch::new("E", &[b' '; 1000], None, 0, true, 0.0));
         let mut outcomes = Vec::new();
         while feed.outlet().is_some() {
-            outcomes.push(feed.push(&d, Instant::now(), &mut scratch).1);
+            outcomes.push(feed.push(&d, &mut scratch).1);
         }
         assert_eq!(outcomes.last(), Some(&Outcome::Closed));
         assert!(outcomes.contains(&Outcome::Backlogged));
@@ -882,5 +965,114 @@ mod tests {
                 assert_eq!(plain, message);
             }
         }
+    }
+
+    #[test]
+    fn zlib_stream_dispatches_share_one_deflate_and_decode_on_every_connection() {
+        // Three connections, each its own stream; they get the same dispatches deflated once,
+        // in different orders (one attaches late and is replayed them), with standalone
+        // messages between. Each connection's one decoder takes every message whole.
+        let mut scratch = Scratch::default();
+        let mut connections = Vec::new();
+        let mut feeds = Vec::new();
+        for _ in 0..3 {
+            let (outlet, client) = pair(1 << 20);
+            outlet.borrow_mut().compress(Compression::Zlib).unwrap();
+            connections.push((Rc::clone(&outlet), client, flate2::Decompress::new(true)));
+            feeds.push(Feed::new(1, false, limits(), 0.0));
+        }
+        let hello = b"{\"op\":10}";
+        for (outlet, _, _) in &connections[..2] {
+            assert_ne!(
+                outlet.borrow_mut().send_message(hello, &mut Vec::new()),
+                Sent::Refused
+            );
+        }
+        feeds[0].attach(Rc::clone(&connections[0].0), 0, 0.0, &mut scratch);
+        feeds[1].attach(Rc::clone(&connections[1].0), 0, 0.0, &mut scratch);
+        let payloads: Vec<Vec<u8>> = (0..4_u8)
+            .map(|i| {
+                let mut p = b"{\"content\":\"".to_vec();
+                p.extend(std::iter::repeat_n(b'a' + i, 200 << i));
+                p.extend_from_slice(b"\"}");
+                p
+            })
+            .collect();
+        for (i, payload) in payloads.iter().enumerate() {
+            let d = Arc::new(Dispatch::new("MESSAGE_CREATE", payload, None, 0, true, 0.0));
+            // Feed 1 gets the odd ones only, so its seqs and the dispatches differ from 0's.
+            let audience = if i % 2 == 0 { 0..3 } else { 1..3 };
+            for feed in &mut feeds[audience] {
+                feed.push(&d, &mut scratch);
+            }
+            assert!(d.is_deflated());
+        }
+        connections[0]
+            .0
+            .borrow_mut()
+            .send_message(b"{\"op\":11}", &mut Vec::new());
+        feeds[2].attach(Rc::clone(&connections[2].0), 0, 0.0, &mut scratch); // the replay
+        for (index, (_, client, decoder)) in connections.iter_mut().enumerate() {
+            let mut expected: Vec<Vec<u8>> = Vec::new();
+            if index < 2 {
+                expected.push(hello.to_vec());
+            }
+            let sent: Vec<usize> = match index {
+                0 => vec![0, 2],
+                _ => vec![0, 1, 2, 3],
+            };
+            for (seq, &i) in sent.iter().enumerate() {
+                let mut m = format!(
+                    "{{\"op\":0,\"s\":{},\"t\":\"MESSAGE_CREATE\",\"d\":",
+                    seq + 1
+                )
+                .into_bytes();
+                m.extend_from_slice(&payloads[i]);
+                m.push(b'}');
+                expected.push(m);
+            }
+            if index == 0 {
+                expected.push(b"{\"op\":11}".to_vec());
+            }
+            for (n, message) in expected.iter().enumerate() {
+                let (head, wire) = read_frame(client);
+                assert_eq!(head, 0x82);
+                assert_eq!(wire.starts_with(&deflate::ZLIB_HEADER), n == 0);
+                assert!(wire.ends_with(&[0, 0, 0xff, 0xff]));
+                let mut plain = Vec::with_capacity(message.len() + 64);
+                decoder
+                    .decompress_vec(&wire, &mut plain, flate2::FlushDecompress::Sync)
+                    .unwrap();
+                assert_eq!(&plain, message, "connection {index}, message {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn numbering_never_starts_where_it_could_run_out() {
+        let mut feed: Feed<Rc<RefCell<Outlet>>> = Feed::new(1, false, limits(), 0.0);
+        assert!(!feed.start_at(u64::MAX));
+        assert!(feed.start_at(MAX_START_SEQ));
+        let d = Arc::new(Dispatch::new("E", b"{}", None, 0, true, 0.0));
+        assert_eq!(feed.push(&d, &mut scratch()).0, MAX_START_SEQ + 1);
+    }
+
+    #[test]
+    fn replay_keeps_by_the_callers_clock() {
+        let mut feed: Feed<Rc<RefCell<Outlet>>> = Feed::new(1, false, limits(), 10.0);
+        assert_eq!(feed.detached_for(25.0), Some(15.0));
+        for at in [0.0, 1.0, 2.0, 3.0] {
+            let d = Arc::new(Dispatch::new("E", b"{}", None, 0, true, at));
+            feed.push(&d, &mut scratch());
+        }
+        // Past keep_s, only min_events (3) stay.
+        let d = Arc::new(Dispatch::new("E", b"{}", None, 0, true, 62.0));
+        feed.push(&d, &mut scratch());
+        assert_eq!(feed.missed_since(2).map(|m| m.len()), Some(3));
+        assert_eq!(feed.missed_since(1), None);
+    }
+
+    fn scratch() -> Scratch {
+        Scratch::default()
     }
 }

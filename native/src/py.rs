@@ -7,12 +7,12 @@ use pyo3::prelude::*;
 use std::net::TcpStream;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyOSError;
 use pyo3::types::PyBytes;
 
 use crate::fanout::{self, Dispatch, Outcome, OutletHandle, ReplayLimits, Scratch, Sent};
+use crate::frames::{self, FrameError};
 use crate::permissions::{self, Overwrite, PermissionsError, Target};
 use crate::snowflake::{self, SnowflakeError};
 
@@ -36,6 +36,29 @@ create_exception!(
 
 fn permissions_error(error: &PermissionsError) -> PyErr {
     PermissionsValueError::new_err(error.to_string())
+}
+
+create_exception!(
+    _native,
+    FrameValueError,
+    PyValueError,
+    "Client frames that break RFC 6455: `.code` is the close code to answer with (1002, or \
+     1009 for a message over the limit), `.reason` the close reason."
+);
+
+fn frame_error(py: Python<'_>, error: &FrameError) -> PyErr {
+    let reason = error.to_string();
+    let err = FrameValueError::new_err(reason.clone());
+    let value = err.value(py);
+    // Plain attributes on the instance; setting them on a fresh exception cannot fail short
+    // of memory, and then that error is the one to raise.
+    if let Err(failed) = value
+        .setattr("code", error.code())
+        .and_then(|()| value.setattr("reason", reason))
+    {
+        return failed;
+    }
+    err
 }
 
 /// Discord overwrites as `(id, type, allow, deny)`, type 0 for a role and 1 for a member.
@@ -328,6 +351,21 @@ impl OutletHandle for Py<Outlet> {
     fn with_outlet<R>(&self, use_outlet: impl FnOnce(&mut fanout::Outlet) -> R) -> R {
         Python::attach(|py| use_outlet(&mut self.bind(py).borrow_mut().inner))
     }
+
+    fn unlocked(&self, work: &mut (dyn FnMut() + Send)) {
+        Python::attach(|py| py.detach(work));
+    }
+}
+
+/// `now`, checked: a time on the caller's clock, in seconds.
+fn clock(now: f64) -> PyResult<f64> {
+    if now.is_finite() {
+        Ok(now)
+    } else {
+        Err(PyValueError::new_err(format!(
+            "now must be a finite number of seconds, not {now}"
+        )))
+    }
 }
 
 /// One session's numbered dispatches, kept for RESUME, and the outlet it is attached to.
@@ -345,14 +383,27 @@ fn to_drain(outcome: Outcome, feed: &Feed, py: Python<'_>, into: &mut Vec<Py<Out
 #[pymethods]
 impl Feed {
     /// `held`: several nodes; a dispatch is sent only once `release` says the journal has it.
+    /// Detached (not yet on a connection) since `now`.
     #[new]
-    fn new(number: u64, held: bool, keep_s: f64, min_events: usize, max_events: usize) -> Self {
+    fn new(
+        number: u64,
+        held: bool,
+        keep_s: f64,
+        min_events: usize,
+        max_events: usize,
+        now: f64,
+    ) -> PyResult<Self> {
+        if keep_s.is_nan() || keep_s < 0.0 {
+            return Err(PyValueError::new_err(format!(
+                "keep_s must be 0 or more seconds, not {keep_s}"
+            )));
+        }
         let limits = ReplayLimits {
-            keep: Duration::from_secs_f64(keep_s.max(0.0)),
+            keep_s,
             min_events,
             max_events,
         };
-        Self(fanout::Feed::new(number, held, limits))
+        Ok(Self(fanout::Feed::new(number, held, limits, clock(now)?)))
     }
 
     #[getter]
@@ -377,7 +428,8 @@ impl Feed {
         self.0.set_recorded(seq);
     }
 
-    /// Numbering carries on from `seq`; False once anything was dispatched.
+    /// Numbering carries on from `seq`; False once anything was dispatched, or for a `seq`
+    /// over `MAX_START_SEQ` (numbering must never run out).
     fn start_at(&mut self, seq: u64) -> bool {
         self.0.start_at(seq)
     }
@@ -392,31 +444,41 @@ impl Feed {
         self.0.outlet().is_some_and(|o| o.is(outlet))
     }
 
-    /// Seconds since the session lost its connection; None while it has one.
-    fn detached_for(&self) -> Option<f64> {
-        self.0.detached_for().map(|d| d.as_secs_f64())
+    /// Seconds from losing its connection to `now`; None while it has one.
+    fn detached_for(&self, now: f64) -> PyResult<Option<f64>> {
+        Ok(self.0.detached_for(clock(now)?))
     }
 
     /// Continues on `outlet`, which has had every dispatch up to `sent`, and sends it what it
     /// may. Returns the outlet if its writer must be started.
-    fn attach(&mut self, py: Python<'_>, outlet: Py<Outlet>, sent: u64) -> Option<Py<Outlet>> {
-        let outcome = self.0.attach(outlet, sent, &mut Scratch::default());
+    fn attach(
+        &mut self,
+        py: Python<'_>,
+        outlet: Py<Outlet>,
+        sent: u64,
+        now: f64,
+    ) -> PyResult<Option<Py<Outlet>>> {
+        let outcome = self
+            .0
+            .attach(outlet, sent, clock(now)?, &mut Scratch::default());
         let mut drain = Vec::new();
         to_drain(outcome, self, py, &mut drain);
-        drain.pop()
+        Ok(drain.pop())
     }
 
-    fn detach(&mut self) {
-        self.0.detach();
+    /// Leaves the connection, if any: detached since `now`.
+    fn detach(&mut self, now: f64) -> PyResult<()> {
+        self.0.detach(clock(now)?);
+        Ok(())
     }
 
-    /// Closes the connection with `code` and detaches; returns the outlet if its writer must
-    /// be started to send the close.
-    fn close(&mut self, code: u16, reason: &str) -> Option<Py<Outlet>> {
-        match self.0.close(code, reason)? {
-            (outlet, Sent::Backlogged) => Some(outlet),
+    /// Closes the connection with `code` and detaches (since `now`); returns the outlet if its
+    /// writer must be started to send the close.
+    fn close(&mut self, code: u16, reason: &str, now: f64) -> PyResult<Option<Py<Outlet>>> {
+        Ok(match self.0.close(code, reason, clock(now)?) {
+            Some((outlet, Sent::Backlogged)) => Some(outlet),
             _ => None,
-        }
+        })
     }
 
     /// The client's heartbeat says it has everything up to `seq`.
@@ -434,9 +496,11 @@ impl Feed {
 /// One dispatch to every feed in `feeds`, each numbered, framed and written in turn (`keep`:
 /// kept for a RESUME once sent, unlike READY and the first `GUILD_CREATE`s). Returns
 /// `(journal, drain)`: for held feeds, `[number, seq, …]` to journal; the outlets whose
-/// writers must be started. Slow consumers are closed (4000) and detached on the way.
+/// writers must be started. Slow consumers are closed (4000) and detached on the way. `now`
+/// (seconds, the caller's clock) dates the dispatch for replay trimming.
 #[pyfunction]
-#[pyo3(signature = (feeds, name, payload, event_id, mark, *, keep = true))]
+#[pyo3(signature = (feeds, name, payload, event_id, mark, now, *, keep = true))]
+#[allow(clippy::too_many_arguments)] // the Python signature: one coarse call per event
 fn deliver(
     py: Python<'_>,
     feeds: Vec<Bound<'_, Feed>>,
@@ -444,36 +508,83 @@ fn deliver(
     payload: &[u8],
     event_id: Option<u64>,
     mark: u64,
+    now: f64,
     keep: bool,
-) -> (Vec<u64>, Vec<Py<Outlet>>) {
-    let dispatch = Arc::new(Dispatch::new(name, payload, event_id, mark, keep));
-    let now = Instant::now();
+) -> PyResult<(Vec<u64>, Vec<Py<Outlet>>)> {
+    let dispatch = Arc::new(Dispatch::new(
+        name,
+        payload,
+        event_id,
+        mark,
+        keep,
+        clock(now)?,
+    ));
     let mut scratch = Scratch::default();
     let mut journal = Vec::new();
     let mut drain = Vec::new();
     for feed in &feeds {
         let mut feed = feed.borrow_mut();
-        let (seq, outcome) = feed.0.push(&dispatch, now, &mut scratch);
+        let (seq, outcome) = feed.0.push(&dispatch, &mut scratch);
         if feed.0.recorded() < seq {
             journal.extend([feed.0.number, seq]);
         }
         to_drain(outcome, &feed, py, &mut drain);
     }
-    (journal, drain)
+    Ok((journal, drain))
 }
 
-/// The journal has every dispatch staged up to `mark`: held feeds send them. Returns the
-/// outlets whose writers must be started.
+/// The journal has every dispatch staged up to `mark`: held feeds send them (a slow consumer
+/// is closed at `now`). Returns the outlets whose writers must be started.
 #[pyfunction]
-fn release(py: Python<'_>, feeds: Vec<Bound<'_, Feed>>, mark: u64) -> Vec<Py<Outlet>> {
+fn release(
+    py: Python<'_>,
+    feeds: Vec<Bound<'_, Feed>>,
+    mark: u64,
+    now: f64,
+) -> PyResult<Vec<Py<Outlet>>> {
+    let now = clock(now)?;
     let mut scratch = Scratch::default();
     let mut drain = Vec::new();
     for feed in &feeds {
         let mut feed = feed.borrow_mut();
-        let outcome = feed.0.release(mark, &mut scratch);
+        let outcome = feed.0.release(mark, now, &mut scratch);
         to_drain(outcome, &feed, py, &mut drain);
     }
-    drain
+    Ok(drain)
+}
+
+/// One connection's client frames (RFC 6455): masked, maybe fragmented, control frames
+/// between. Holds at most one unfinished frame and one unfinished message.
+#[pyclass(module = "trioxide_native._native")]
+struct FrameParser(frames::FrameParser);
+
+#[pymethods]
+impl FrameParser {
+    /// Refuses data messages over `max_bytes` (1009) as soon as a frame header says so.
+    #[new]
+    fn new(max_bytes: usize) -> Self {
+        Self(frames::FrameParser::new(max_bytes))
+    }
+
+    /// The whole messages and control frames `data` completes, as `(opcode, payload)`.
+    /// Raises `FrameValueError` when the frames break RFC 6455, then on every later call.
+    fn feed<'py>(
+        &mut self,
+        py: Python<'py>,
+        data: &[u8],
+    ) -> PyResult<Vec<(u8, Bound<'py, PyBytes>)>> {
+        let messages = self.0.feed(data).map_err(|e| frame_error(py, &e))?;
+        Ok(messages
+            .iter()
+            .map(|m| (m.opcode as u8, PyBytes::new(py, &m.payload)))
+            .collect())
+    }
+
+    /// Bytes held for an unfinished frame and an unfinished message.
+    #[getter]
+    fn buffered(&self) -> usize {
+        self.0.buffered()
+    }
 }
 
 #[pymodule]
@@ -484,6 +595,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ChannelPermissions>()?;
     m.add_class::<Outlet>()?;
     m.add_class::<Feed>()?;
+    m.add_class::<FrameParser>()?;
+    m.add("FrameValueError", m.py().get_type::<FrameValueError>())?;
     m.add_function(wrap_pyfunction!(deliver, m)?)?;
     m.add_function(wrap_pyfunction!(release, m)?)?;
     m.add("SENT_WRITTEN", sent_code(Sent::Written))?;
