@@ -9,10 +9,8 @@ import pytest
 
 from core.domain.permissions import Permission
 from core.events import ALL_INTENTS, Intent
-from gateway.server import GatewayLimits
 from tests.api.rooms import new_room, send
 from tests.api.test_applications import create, reset
-from tests.conftest import running_gateway
 from tests.gateway.client import DEFAULT_INTENTS, connect
 
 if TYPE_CHECKING:
@@ -285,26 +283,6 @@ async def test_resume_replays_exactly_what_was_missed_in_order(
             assert await again.dispatch("RESUMED") == {}
             after = await send(api, room.owner, room, content="live again")
             assert (await again.dispatch("MESSAGE_CREATE"))["id"] == after["id"]
-
-
-async def test_a_resume_past_the_window_is_refused_whole(api: ApiClient) -> None:
-    room = await new_room(api)
-    watching = DEFAULT_INTENTS | Intent.GUILD_PRESENCES
-    limits = GatewayLimits(resume_window_s=0.5)
-    async with running_gateway(api, limits) as url, connect(url) as owner:
-        await owner.identify(room.owner.token, intents=watching)
-        await owner.dispatch("GUILD_CREATE")
-        async with connect(url) as member:
-            await ready(member, room.member)
-            assert (await presence_of(owner, room.member))["status"] == "online"
-            session_id, seq = member.session_id, member.seq
-            await member.close(4000)  # resumable: the session waits for its client
-        # The window passes and the session ends; its user goes offline with it.
-        assert (await presence_of(owner, room.member))["status"] == "offline"
-        async with connect(url) as late:
-            resume = {"token": room.member.token, "session_id": session_id, "seq": seq}
-            await late.send(6, resume)
-            assert await late.receive() == {"op": 9, "d": False, "s": None, "t": None}
 
 
 async def test_a_resume_of_an_unknown_or_anothers_session_is_refused(
