@@ -108,6 +108,15 @@ class ClientClosed(Exception):
         super().__init__(code)
         self.code = code
 
+    @property
+    def echo(self) -> int:
+        """The code to answer with: the client's, unless no endpoint may send it (RFC 6455,
+        7.4: 1005, 1006 and 1015 are never sent; below 1000 and past 4999 are not codes),
+        which is a protocol error (1002)."""
+        if 1000 <= self.code < 5000 and self.code not in (1004, 1005, 1006, 1015):
+            return self.code
+        return 1002
+
 
 def close_for(error: Exception, *, has_session: bool) -> tuple[int, str]:
     """The close code and reason a connection ends with after `error`."""

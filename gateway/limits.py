@@ -22,6 +22,9 @@ TAKEOVER_TIMEOUT_S = 5.0
 # (and are held again, or served once Redis is back), rather than waiting without a word. Well
 # inside the resume window, so the session is still there to resume.
 BUS_OUTAGE_CLOSE_S = 30.0
+# Dispatches the journal may hold for Redis before new sessions are turned away (4000): a
+# long Redis outage must not grow memory without end, one READY at a time.
+MAX_STAGED = 10_000
 # Recipients per native delivery call: between chunks the Trio thread serves other tasks, so
 # one large audience holds it for about a millisecond at a time, not for its whole size.
 DELIVERY_CHUNK = 256

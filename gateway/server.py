@@ -29,12 +29,12 @@ from core.metrics import (
     REGISTRY,
 )
 from core.presence import open_presences
-from gateway.close import ClientClosed, Close, Closing, close_for
+from gateway.close import ClientClosed, Close, Closing, Resumable, close_for
 from gateway.connection import Connection
 from gateway.conversation import Conversation
 from gateway.fanout import Fanout
 from gateway.hub import Hub
-from gateway.limits import CLOSE_FLUSH_S, HANDSHAKE_TIMEOUT_S, GatewayLimits
+from gateway.limits import CLOSE_FLUSH_S, HANDSHAKE_TIMEOUT_S, MAX_STAGED, GatewayLimits
 from gateway.opcodes import Op, op_message
 from gateway.presence_pump import PresencePump
 from gateway.session import Session, new_feed, start_writers
@@ -183,7 +183,7 @@ class Gateway:
         except ClientClosed as closed:
             if conversation.session is not None and closed.code in (1000, 1001):
                 self.hub.end(conversation.session)  # a clean close ends the session
-            connection.close(closed.code)  # the echo (RFC 6455, 5.5.1)
+            connection.close(closed.echo)
         except Exception as error:
             if not isinstance(error, _PROTOCOL):
                 report_fault("gateway-connection", error)  # a fault or an outage: counted
@@ -236,6 +236,10 @@ class Gateway:
     ) -> tuple[Session, list[GuildStart]]:
         """A new session, registered for fanout, and the guilds it starts with (with the
         presences of their members online, for a session that asked for them)."""
+        if self.journal is not None and self.journal.pending > MAX_STAGED:
+            # Redis has been away long enough for this much to wait: a new session would
+            # only add to it (its READY waits too). The client retries; memory stays bounded.
+            raise Resumable("events delayed: resume")
         starts = await self._services.sessions.guilds(
             identity.user_id, large, shard, self.limits.max_guilds_per_shard
         )

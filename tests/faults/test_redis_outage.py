@@ -11,6 +11,7 @@ import trio
 from bench.server import running_server
 from core.events import Intent
 from core.store.redis import open_redis
+from gateway import server
 from gateway.limits import GatewayLimits
 from tests.api.rooms import new_room
 from tests.conftest import fresh_database, running_gateway
@@ -21,6 +22,8 @@ from tests.running import running_api
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pytest
 
     from core.config import Settings
     from core.store.database import Database
@@ -70,7 +73,7 @@ async def test_redis_killed_and_restarted_under_two_processes_loses_and_repeats_
 
 
 async def test_a_session_held_up_by_a_redis_outage_is_closed_4000_and_resumes_whole(
-    settings: Settings, db: Database, own_redis: OwnRedis
+    settings: Settings, db: Database, own_redis: OwnRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # About two seconds: the outage deadline is shrunk to one second, and it must pass. With
     # several nodes a dispatch waits for the journal in Redis; while Redis is away, a session
@@ -91,6 +94,11 @@ async def test_a_session_held_up_by_a_redis_outage_is_closed_4000_and_resumes_wh
             session_id, seq = bot.session_id, bot.seq
             await trio.to_thread.run_sync(own_redis.kill)
             await bot.send(8, {"guild_id": room.guild_id, "query": "", "limit": 0})
+            async with connect(url) as newcomer:  # more than may wait is waiting: turned away
+                monkeypatch.setattr(server, "MAX_STAGED", 0)
+                await newcomer.send(2, {"token": token, "intents": 0, "properties": {}})
+                assert await newcomer.closed_with() == 4000
+                monkeypatch.undo()
             assert await bot.closed_with() == 4000  # held: nothing came, and it was told so
         await trio.to_thread.run_sync(own_redis.start)  # empty
         async with connect(url) as bot:

@@ -68,3 +68,11 @@ def test_every_close_code_has_a_row_above() -> None:
         1011,
     }
     assert {int(c) for c in raised} == tested
+
+
+@pytest.mark.parametrize(
+    ("sent", "echo"),
+    [(1000, 1000), (1001, 1001), (4000, 4000), (1005, 1002), (999, 1002), (5000, 1002)],
+)
+def test_a_client_close_is_echoed_unless_its_code_may_not_be_sent(sent: int, echo: int) -> None:
+    assert close.ClientClosed(sent).echo == echo
