@@ -38,6 +38,7 @@ from core.errors import (
     UnknownRole,
     UnknownUser,
 )
+from core.faults import report_fault
 from core.store.redis import RedisError
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def install_error_handlers(app: Quart) -> None:
     @app.errorhandler(psycopg.OperationalError)
     @app.errorhandler(RedisError)
     async def unavailable(error: Exception) -> Response:
-        _log.warning("a store is unavailable", extra={"error_type": type(error).__name__})
+        report_fault("request", error)
         response = _body(503, 0, "503: Service Unavailable")
         response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_S)
         return response
@@ -137,5 +138,5 @@ def install_error_handlers(app: Quart) -> None:
     @app.errorhandler(Exception)
     async def internal_error(error: Exception) -> Response:
         # Logged once here, at the boundary; nothing of the exception reaches the wire.
-        _log.exception("unhandled error in request", extra={"error_type": type(error).__name__})
+        report_fault("request", error)
         return _body(500, 0, "500: Internal Server Error")
