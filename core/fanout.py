@@ -11,6 +11,7 @@ from trioxide_native import (
     Outlet,
     deliver,
     release,
+    slow_consumers_closed,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "Outlet",
     "deliver",
     "release",
+    "slow_consumers_closed",
 ]

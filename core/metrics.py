@@ -281,6 +281,13 @@ class CallbackGauge(_Metric[GaugeChild]):
         self._render_values(lines, totals.items())
 
 
+class CallbackCounter(CallbackGauge):
+    """A counter kept elsewhere (by native code, say), read at scrape time like a
+    CallbackGauge: its sources report totals since the process started."""
+
+    kind = "counter"
+
+
 class HistogramChild:
     """One histogram series: counts per bucket (not cumulative until rendered), and the sum."""
 
@@ -397,7 +404,7 @@ GATEWAY_CLOSES = Counter(
 GATEWAY_DELIVERIES = Counter(
     "trioxide_gateway_deliveries_total", "Dispatches delivered to sessions (one per recipient)."
 )
-GATEWAY_SLOW_CONSUMER_CLOSES = Counter(
+GATEWAY_SLOW_CONSUMER_CLOSES = CallbackCounter(
     "trioxide_gateway_slow_consumer_closes_total",
     "Connections closed (4000) because they fell too far behind.",
 )

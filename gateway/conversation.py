@@ -19,7 +19,6 @@ from core.metrics import (
     GATEWAY_IDENTIFIES,
     GATEWAY_REPLAY_SIZE,
     GATEWAY_RESUMES,
-    GATEWAY_SLOW_CONSUMER_CLOSES,
 )
 from gateway import payloads
 from gateway.close import (
@@ -39,6 +38,7 @@ from gateway.close import (
 )
 from gateway.limits import CLOSE_FLUSH_S, MAX_PAYLOAD_BYTES, MEMBERS_PER_CHUNK, PAYLOADS_PER_MINUTE
 from gateway.opcodes import Op, op_message
+from gateway.session import note_slow_consumer
 from gateway.websocket import FrameParser, Message, Opcode, ProtocolError
 
 if TYPE_CHECKING:
@@ -290,7 +290,7 @@ class Conversation:
                     with trio.move_on_after(limits.heartbeat_deadline_s):
                         await self._connection.flushed()
                     if self._connection.queued > limits.max_queued_bytes // 2:
-                        GATEWAY_SLOW_CONSUMER_CLOSES.inc()
+                        note_slow_consumer()
                         raise Resumable("slow consumer: resume")
                 self._connection.send(message)
             sent += len(missed)

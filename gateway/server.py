@@ -26,6 +26,7 @@ from core.metrics import (
     GATEWAY_IDENTIFIES,
     GATEWAY_RESUMES,
     GATEWAY_SESSIONS,
+    GATEWAY_SLOW_CONSUMER_CLOSES,
     REGISTRY,
 )
 from core.presence import open_presences
@@ -37,7 +38,7 @@ from gateway.hub import Hub
 from gateway.limits import CLOSE_FLUSH_S, HANDSHAKE_TIMEOUT_S, MAX_STAGED, GatewayLimits
 from gateway.opcodes import Op, op_message
 from gateway.presence_pump import PresencePump
-from gateway.session import Session, new_feed, start_writers
+from gateway.session import Session, new_feed, slow_consumers, start_writers
 from gateway.takeover import Takeovers
 from gateway.websocket import (
     MAX_HANDSHAKE_BYTES,
@@ -116,7 +117,10 @@ class Gateway:
                         background.start_soon(self._accept, listener, connections)
                     _log.info("gateway listening", extra={"url": url})
                     task_status.started(url)
-                    with GATEWAY_SESSIONS.track(self._sessions_by_state):
+                    with (
+                        GATEWAY_SESSIONS.track(self._sessions_by_state),
+                        GATEWAY_SLOW_CONSUMER_CLOSES.track(slow_consumers),
+                    ):
                         await shutdown.wait()
                     background.cancel_scope.cancel()
                 for listener in listeners:

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from core.fanout import Feed
-from core.metrics import GATEWAY_SLOW_CONSUMER_CLOSES
+from core.fanout import Feed, slow_consumers_closed
 from gateway.close import Close
 from gateway.connection import Connection
 
@@ -28,6 +27,19 @@ RESUME_WINDOW_S = 120.0
 REPLAY_KEEP_S = 60.0
 REPLAY_MIN_EVENTS = 1000
 REPLAY_MAX_EVENTS = 10_000
+
+
+_slow_consumers = 0  # closed by the gateway's Python; the native fanout counts its own
+
+
+def note_slow_consumer() -> None:
+    global _slow_consumers
+    _slow_consumers += 1
+
+
+def slow_consumers() -> dict[tuple[str, ...], float]:
+    """Slow consumers closed since start, natively or here: a metrics source."""
+    return {(): slow_consumers_closed() + _slow_consumers}
 
 
 @dataclass(eq=False, slots=True)
@@ -65,7 +77,7 @@ class Session:
         connection. A consumer too slow to take it is closed (4000): it RESUMEs."""
         connection = self.connection
         if connection is not None and not connection.send(message):
-            GATEWAY_SLOW_CONSUMER_CLOSES.inc()
+            note_slow_consumer()
             self.close(Close.UNKNOWN_ERROR, "slow consumer: resume")
 
     def close(self, code: int, reason: str) -> None:

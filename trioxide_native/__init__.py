@@ -20,6 +20,7 @@ from trioxide_native._native import (
     decode_snowflake,
     deliver,
     release,
+    slow_consumers_closed,
 )
 
 __all__ = [
@@ -42,4 +43,5 @@ __all__ = [
     "decode_snowflake",
     "deliver",
     "release",
+    "slow_consumers_closed",
 ]

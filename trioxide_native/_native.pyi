@@ -22,6 +22,7 @@ __all__ = [
     "decode_snowflake",
     "deliver",
     "release",
+    "slow_consumers_closed",
 ]
 
 _Overwrite = tuple[int, int, int, int]
@@ -237,3 +238,6 @@ class FrameParser:
     @property
     def buffered(self) -> int:
         """Bytes held for an unfinished frame and an unfinished message."""
+
+def slow_consumers_closed() -> int:
+    """Slow consumers the delivery calls have closed (4000) since the process started."""

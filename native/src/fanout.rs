@@ -13,6 +13,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::deflate;
@@ -24,6 +25,14 @@ pub const MAX_START_SEQ: u64 = u64::MAX / 2;
 
 /// The close a consumer too slow for its queue gets: resumable.
 pub const SLOW_CONSUMER: (u16, &str) = (4000, "slow consumer: resume");
+
+/// Slow consumers closed since the process started, for the gateway's metrics.
+static SLOW_CONSUMERS_CLOSED: AtomicU64 = AtomicU64::new(0);
+
+#[must_use]
+pub fn slow_consumers_closed() -> u64 {
+    SLOW_CONSUMERS_CLOSED.load(Ordering::Relaxed)
+}
 
 const TEXT: u8 = 0x1;
 const BINARY: u8 = 0x2;
@@ -752,6 +761,7 @@ impl<O: OutletHandle> Feed<O> {
             }
         });
         if refused {
+            SLOW_CONSUMERS_CLOSED.fetch_add(1, Ordering::Relaxed);
             self.close(SLOW_CONSUMER.0, SLOW_CONSUMER.1, now);
             return Outcome::Closed;
         }

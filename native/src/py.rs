@@ -533,6 +533,12 @@ fn deliver(
     Ok((journal, drain))
 }
 
+/// Slow consumers the delivery calls have closed (4000) since the process started.
+#[pyfunction]
+fn slow_consumers_closed() -> u64 {
+    fanout::slow_consumers_closed()
+}
+
 /// The journal has every dispatch staged up to `mark`: held feeds send them (a slow consumer
 /// is closed at `now`). Returns the outlets whose writers must be started.
 #[pyfunction]
@@ -599,6 +605,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FrameValueError", m.py().get_type::<FrameValueError>())?;
     m.add_function(wrap_pyfunction!(deliver, m)?)?;
     m.add_function(wrap_pyfunction!(release, m)?)?;
+    m.add_function(wrap_pyfunction!(slow_consumers_closed, m)?)?;
     m.add("SENT_WRITTEN", sent_code(Sent::Written))?;
     m.add("SENT_BACKLOGGED", sent_code(Sent::Backlogged))?;
     m.add("SENT_QUEUED", sent_code(Sent::Queued))?;

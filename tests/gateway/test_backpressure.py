@@ -9,6 +9,7 @@ import orjson
 
 from core.events import EventName, Published
 from gateway.server import GatewayLimits
+from gateway.session import slow_consumers
 from tests.api.rooms import new_room
 from tests.conftest import running_gateway
 from tests.gateway.client import Closed, connect
@@ -39,6 +40,7 @@ async def test_a_slow_consumer_is_closed_and_resumes_with_everything(api: ApiCli
         for event_id in ids
     ]
     limits = GatewayLimits(max_queued_bytes=256 * 1024)
+    closed_before = slow_consumers()[()]
     async with running_gateway(api, limits) as url, connect(url) as fast:
         await ready(fast, room.owner)
         async with connect(url, receive_buffer=8192) as slow:
@@ -62,6 +64,7 @@ async def test_a_slow_consumer_is_closed_and_resumes_with_everything(api: ApiCli
                     closed = error.code
             assert closed == 4000
             assert len(slow_got) < EVENTS
+            assert slow_consumers()[()] == closed_before + 1  # counted, for the metrics
             session_id, seq = slow.session_id, slow.seq
 
         async with connect(url) as again:
