@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ from core.faults import Boundary
 from core.store.redis import KEY_PREFIX, expire_all, fields_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from core.bus import Position
     from core.store.redis import Command, Redis
@@ -107,6 +108,19 @@ class Journal:
         self._live: set[str] = set()  # session keys this node refreshes
         self._staged = trio.Event()
         self._first_staged_at = 0.0
+        # Set unless a delivery is part-way through its chunks: one flush (a Redis round trip)
+        # per event, as one native call once made it, not one per chunk.
+        self._whole = trio.Event()
+        self._whole.set()
+
+    @contextmanager
+    def one_flush(self) -> Iterator[None]:
+        """Dispatches staged within the block are flushed together, after it."""
+        self._whole = trio.Event()
+        try:
+            yield
+        finally:
+            self._whole.set()
 
     @property
     def pending(self) -> int:
@@ -171,6 +185,7 @@ class Journal:
             boundary = Boundary("journal")
             while True:
                 await self._staged.wait()
+                await self._whole.wait()
                 try:
                     await self.flush()
                 except Exception as error:  # the boundary: what is staged waits, in order

@@ -13,6 +13,7 @@ never the task.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from typing import TYPE_CHECKING
 
 import orjson
@@ -97,10 +98,11 @@ class Fanout:
         if len(feeds) <= DELIVERY_CHUNK:
             self.dispatch(feeds, name, payload, event_id)
             return False
-        for start in range(0, len(feeds), DELIVERY_CHUNK):
-            if start:
-                await trio.lowlevel.checkpoint()
-            self.dispatch(feeds[start : start + DELIVERY_CHUNK], name, payload, event_id)
+        with nullcontext() if self._journal is None else self._journal.one_flush():
+            for start in range(0, len(feeds), DELIVERY_CHUNK):
+                if start:
+                    await trio.lowlevel.checkpoint()
+                self.dispatch(feeds[start : start + DELIVERY_CHUNK], name, payload, event_id)
         return True
 
     # The task.
