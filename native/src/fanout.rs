@@ -560,6 +560,9 @@ pub struct Feed<O> {
     recorded: u64, // may be sent up to here
     written: u64,  // sent on the current outlet up to here
     outlet: Option<O>,
+    // Whether the outlet's codec shares each dispatch's deflated part (zlib-stream): read
+    // once when attached, not on every delivery (a look at the outlet costs a borrow).
+    shares_deflate: bool,
     detached_at: Option<f64>, // on the caller's clock
     limits: ReplayLimits,
 }
@@ -577,6 +580,7 @@ impl<O: OutletHandle> Feed<O> {
             recorded: 0,
             written: 0,
             outlet: None,
+            shares_deflate: false,
             detached_at: Some(now),
             limits,
         }
@@ -625,6 +629,7 @@ impl<O: OutletHandle> Feed<O> {
 
     /// The session continues on `outlet`, which has had every dispatch up to `sent`, at `now`.
     pub fn attach(&mut self, outlet: O, sent: u64, now: f64, scratch: &mut Scratch) -> Outcome {
+        self.shares_deflate = outlet.with_outlet(|o| o.shares_deflate());
         self.outlet = Some(outlet);
         self.written = sent;
         self.detached_at = None;
@@ -725,7 +730,7 @@ impl<O: OutletHandle> Feed<O> {
         let Some(outlet) = self.outlet.as_ref() else {
             return Outcome::Quiet;
         };
-        if outlet.with_outlet(|o| o.shares_deflate()) {
+        if self.shares_deflate {
             // Deflate what this batch shares without the handle's lock: once per dispatch,
             // whichever recipient comes first.
             for seq in self.written + 1..=last {
