@@ -29,7 +29,7 @@ import trio
 
 from core.bus import entry_id_before, position_of
 from core.fanout import Feed, Outlet, release
-from core.faults import Boundary
+from core.faults import OUTAGES, Boundary
 from core.store.redis import KEY_PREFIX, expire_all, fields_of
 
 if TYPE_CHECKING:
@@ -177,8 +177,16 @@ class Journal:
     # Writing.
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Keeps this node alive in Redis and flushes what is staged, until cancelled."""
-        await self._mark_alive()
+        """Keeps this node alive in Redis and flushes what is staged, until cancelled. Reports
+        started once Redis has it alive: a node started while Redis is away waits for it."""
+        alive = Boundary("journal-refresh")
+        while True:
+            try:
+                await self._mark_alive()
+                break
+            except OUTAGES as error:
+                await trio.sleep(alive.failed(error))
+        alive.succeeded()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._keep_alive)
             task_status.started()

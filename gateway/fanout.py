@@ -13,7 +13,7 @@ never the task.
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
+from contextlib import AsyncExitStack, nullcontext
 from typing import TYPE_CHECKING
 
 import orjson
@@ -108,8 +108,17 @@ class Fanout:
     # The task.
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Delivers every batch the bus carries, until cancelled."""
-        async with self._bus.subscribe() as batches:
+        """Delivers every batch the bus carries, until cancelled. Reports started once
+        subscribed: a node started while Redis is away waits for it, rather than exit."""
+        async with AsyncExitStack() as stack:
+            boundary = Boundary("fanout")
+            while True:
+                try:  # (subscribing reads Redis, to start from its newest entry)
+                    batches = await stack.enter_async_context(self._bus.subscribe())
+                    break
+                except OUTAGES as error:
+                    await trio.sleep(boundary.failed(error))
+            boundary.succeeded()
             task_status.started()
             async for batch in batches:
                 for watch in self.watchers:

@@ -4,11 +4,15 @@ live. Issue #18: the worker used to exit, and what was committed meanwhile reach
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
 import trio
 
-from bench.server import running_server
+from bench.server import read_log_until, running_server
 from core.events import Intent
 from core.store.redis import open_redis
 from gateway import server
@@ -108,3 +112,32 @@ async def test_a_session_held_up_by_a_redis_outage_is_closed_4000_and_resumes_wh
             chunk = await bot.dispatch("GUILD_MEMBERS_CHUNK")  # what was held, first
             assert len(chunk["members"]) == 3
             assert await bot.dispatch("RESUMED") == {}
+
+
+async def test_a_gateway_started_while_redis_is_away_waits_for_it_and_serves(
+    postgres_admin_url: str, own_redis: OwnRedis, tmp_path: Path
+) -> None:
+    # A few seconds: a server process starts, and waits out one retry after Redis is back.
+    await trio.to_thread.run_sync(own_redis.kill)
+    with fresh_database(postgres_admin_url) as database_url:
+        env = {
+            **os.environ,
+            **node_environment(database_url, REDIS_URL=own_redis.url),
+            "TRIOXIDE_GATEWAY_ADDR": "127.0.0.1:0",
+            "TRIOXIDE_DATA_DIR": str(tmp_path / "data"),
+            "TRIOXIDE_LOG_FORMAT": "json",
+        }
+        command = [sys.executable, "-m", "trioxide", "serve", "--roles", "gateway"]
+        process = await trio.lowlevel.open_process(command, env=env, stdout=subprocess.PIPE)
+        try:
+            log: list[dict[str, object]] = []
+            with trio.fail_after(30):
+                await read_log_until(process, log, "store unavailable")  # it met the outage
+                assert process.returncode is None
+                await trio.to_thread.run_sync(own_redis.start)
+                await read_log_until(process, log, "ready")  # and carried on once Redis was back
+            assert process.returncode is None
+        finally:
+            process.send_signal(signal.SIGTERM)
+            with trio.fail_after(15):
+                await process.wait()
