@@ -13,7 +13,7 @@ import orjson
 import trio
 
 from core.domain.applications import granted_privileged_intents
-from core.errors import ClientError, Unauthorized
+from core.errors import ClientError
 from core.events import PRIVILEGED_INTENTS, Intent
 from core.metrics import (
     GATEWAY_IDENTIFIES,
@@ -264,7 +264,7 @@ class Conversation:
         node = self._node
         try:
             identity = await node.identity(asked.token)
-        except (Unauthorized, ClientError):
+        except ClientError:  # (Unauthorized is one)
             raise AuthenticationFailed from None
         session = await node.find(asked.session_id, identity, asked.seq)
         if session is None or session.user_id != identity.user_id:

@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     from gateway.session import Session
 
 _GUILD_PRESENCES = int(Intent.GUILD_PRESENCES)
-_DELIVERIES = GATEWAY_DELIVERIES
 # Events whose ids are not snowflakes of their commit (made up by a gateway node): no lag.
 _NOT_COMMITTED = {EventName.PRESENCE_UPDATE, EventName.SESSION_MOVED}
 
@@ -64,6 +63,7 @@ class Fanout:
         self._delivery = delivery
         self._journal = journal
         self._seen = SeenIds()
+        self._boundary = Boundary("fanout")  # one outage is logged once, however many batches
         self._lag = BUS_LAG.labels(node="local" if journal is None else journal.node)
         self.watchers: list[Callable[[Batch], None]] = []  # told of each batch before it goes
 
@@ -86,7 +86,7 @@ class Fanout:
         mark = 0 if journal is None else journal.next_mark()
         now = trio.current_time()
         sent, backlogged = deliver(feeds, name, payload, event_id, mark, now, keep=keep)
-        _DELIVERIES.inc(len(feeds))
+        GATEWAY_DELIVERIES.inc(len(feeds))
         if journal is not None:
             journal.stage(feeds, sent, name, payload, event_id, keep=keep)
         start_writers(backlogged)
@@ -111,14 +111,13 @@ class Fanout:
         """Delivers every batch the bus carries, until cancelled. Reports started once
         subscribed: a node started while Redis is away waits for it, rather than exit."""
         async with AsyncExitStack() as stack:
-            boundary = Boundary("fanout")
             while True:
                 try:  # (subscribing reads Redis, to start from its newest entry)
                     batches = await stack.enter_async_context(self._bus.subscribe())
                     break
                 except OUTAGES as error:
-                    await trio.sleep(boundary.failed(error))
-            boundary.succeeded()
+                    await trio.sleep(self._boundary.failed(error))
+            self._boundary.succeeded()
             task_status.started()
             async for batch in batches:
                 for watch in self.watchers:
@@ -132,14 +131,13 @@ class Fanout:
 
     async def _deliver_batch(self, batch: Batch) -> None:
         events = [event for event in batch.events if self._seen.first_time(event.id)]
-        boundary = Boundary("fanout")
         while True:
             try:
                 await self.deliver(events, among=None)
             except OUTAGES as error:  # nothing of the batch went yet: it waits, in order
-                await trio.sleep(boundary.failed(error))
+                await trio.sleep(self._boundary.failed(error))
             else:
-                boundary.succeeded()
+                self._boundary.succeeded()
                 return
 
     # Delivery.

@@ -45,6 +45,7 @@ from gateway.websocket import (
     HandshakeError,
     ProtocolError,
     handshake_end,
+    http_answer,
     http_refusal,
     parse_handshake,
 )
@@ -352,12 +353,4 @@ def _metrics_answer(head: bytes) -> bytes | None:
     where it listens); None for anything else."""
     if not head.startswith(b"GET /metrics "):
         return None
-    body = REGISTRY.render()
-    return (
-        b"HTTP/1.1 200 OK\r\nContent-Type: "
-        + CONTENT_TYPE.encode()
-        + b"\r\nContent-Length: "
-        + str(len(body)).encode()
-        + b"\r\nConnection: close\r\n\r\n"
-        + body
-    )
+    return http_answer(200, REGISTRY.render(), CONTENT_TYPE)

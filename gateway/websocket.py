@@ -104,15 +104,22 @@ def parse_handshake(head: bytes) -> Handshake:
     return Handshake(parts.path, query, headers, key)
 
 
-def http_refusal(status: int, reason: str) -> bytes:
-    body = reason.encode()
-    phrase = {400: "Bad Request", 403: "Forbidden", 426: "Upgrade Required"}.get(status, "Error")
+def http_answer(status: int, body: bytes, content_type: str = "text/plain") -> bytes:
+    """A whole HTTP/1.1 answer to a request that is not (or not yet) a WebSocket: the
+    connection closes after it."""
+    phrase = {200: "OK", 400: "Bad Request", 403: "Forbidden", 426: "Upgrade Required"}.get(
+        status, "Error"
+    )
     return (
-        f"HTTP/1.1 {status} {phrase}\r\nContent-Type: text/plain\r\n"
+        f"HTTP/1.1 {status} {phrase}\r\nContent-Type: {content_type}\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n"
         + ("Sec-WebSocket-Version: 13\r\n" if status == 426 else "")
         + "\r\n"
     ).encode() + body
+
+
+def http_refusal(status: int, reason: str) -> bytes:
+    return http_answer(status, reason.encode())
 
 
 @dataclass(frozen=True, slots=True)
