@@ -14,6 +14,7 @@ from core.errors import (
     BannedFromGuild,
     CannotMessageUser,
     ClientError,
+    InteractionAlreadyAcknowledged,
     InvalidForm,
     InvalidGuildAction,
     InvalidJson,
@@ -28,10 +29,12 @@ from core.errors import (
     TooOldToBulkDelete,
     Unauthorized,
     UnknownApplication,
+    UnknownApplicationCommand,
     UnknownBan,
     UnknownChannel,
     UnknownEmoji,
     UnknownGuild,
+    UnknownInteraction,
     UnknownInvite,
     UnknownMember,
     UnknownMessage,
@@ -75,6 +78,9 @@ _RENDERING: dict[type[ClientError], tuple[int, int, str]] = {
     InvalidGuildAction: (400, 50055, "Invalid Guild"),
     PayloadTooLarge: (413, 40005, "Request entity too large"),
     InvalidJson: (400, 50109, "The request body contains invalid JSON."),
+    UnknownApplicationCommand: (404, 10063, "Unknown application command"),
+    UnknownInteraction: (404, 10062, "Unknown interaction"),
+    InteractionAlreadyAcknowledged: (400, 40060, "Interaction has already been acknowledged."),
 }
 
 

@@ -117,6 +117,19 @@ class UnknownApplication(ClientError):
     pass
 
 
+class UnknownApplicationCommand(ClientError):
+    """No such command where it was invoked (or at that application, type or name)."""
+
+
+class UnknownInteraction(ClientError):
+    """No such interaction, a wrong token, or one past its deadline: the same answer for
+    all, so a token's answer never tells what exists."""
+
+
+class InteractionAlreadyAcknowledged(ClientError):
+    """An interaction takes one callback."""
+
+
 class InvalidJson(ClientError):
     """The body is not UTF-8 JSON."""
 

@@ -42,6 +42,13 @@ class EventName(enum.StrEnum):
     INVITE_CREATE = "INVITE_CREATE"
     INVITE_DELETE = "INVITE_DELETE"
     GUILD_AUDIT_LOG_ENTRY_CREATE = "GUILD_AUDIT_LOG_ENTRY_CREATE"
+    # Interactions: to the application's bot sessions (the full interaction), and to the
+    # invoker's sessions (its id and nonce, then whether the bot answered, a modal, choices).
+    INTERACTION_CREATE = "INTERACTION_CREATE"
+    INTERACTION_SUCCESS = "INTERACTION_SUCCESS"
+    INTERACTION_FAILURE = "INTERACTION_FAILURE"
+    INTERACTION_MODAL_CREATE = "INTERACTION_MODAL_CREATE"
+    APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE = "APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE"
     # Ephemeral, never in the outbox: a gateway node publishes it on the bus itself, with the
     # guilds it is for; every node then tells its sessions there (gateway/presence.py).
     PRESENCE_UPDATE = "PRESENCE_UPDATE"
@@ -286,3 +293,16 @@ def sessions_revoked(session_ids: list[int]) -> Event:
 def bot_token_reset(bot_id: int) -> Event:
     """A bot's token was replaced: every gateway session of the bot closes with 4004."""
     return Event(EventName.SESSIONS_REVOKED, {"user_id": str(bot_id)})
+
+
+def to_user(
+    name: EventName,
+    user_id: int,
+    payload: dict[str, object],
+    *,
+    guild_id: int | None = None,
+    channel_id: int | None = None,
+) -> Event:
+    """An event for one user's sessions alone, whoever else can see the channel: an
+    interaction's progress, or an ephemeral message (its invoker is its only viewer)."""
+    return Event(name, payload, guild_id=guild_id, channel_id=channel_id, user_ids=(user_id,))

@@ -118,6 +118,10 @@ class Messages:
     def _view(self, connection: Connection, message: Message, viewer_id: int) -> dict[str, object]:
         return store.views(connection, [message], viewer_id, self._link)[0].to_wire(nonce=True)
 
+    def wire(self, connection: Connection, message: Message, viewer_id: int) -> dict[str, object]:
+        """A stored message as `viewer_id` sees it: what an interaction shows its bot."""
+        return store.views(connection, [message], viewer_id, self._link)[0].to_wire()
+
     def link_is_valid(self, channel_id: int, attachment_id: int, ex: str, hm: str) -> bool:
         """Whether a link to an attachment is one this server signed and has not expired."""
         secrets = [secret for _, secret in self._keys.keys]

@@ -16,6 +16,9 @@ from core.channels import Channels
 from core.delivery import Delivery
 from core.direct import Direct
 from core.guilds import Guilds
+from core.interaction_messages import ChannelReplies
+from core.interaction_responses import InteractionResponses
+from core.interactions import Interactions
 from core.invites import Invites
 from core.members import Members
 from core.messages import Messages
@@ -59,6 +62,8 @@ class Services:
     invites: Invites
     messages: Messages
     reactions: Reactions
+    interactions: Interactions
+    interaction_responses: InteractionResponses
     direct: Direct
     rate_limits: RateLimits
     sessions: Sessions
@@ -96,6 +101,15 @@ async def build_services(
     access = AccessCache()  # shared by every service of this process
     accounts = Accounts(settings, db, load_jwt_keys(settings), revoked, Passwords(), snowflakes)
     applications = Applications(db, snowflakes)
+    messages = Messages(
+        db,
+        snowflakes,
+        access,
+        objects,
+        accounts.keys,
+        settings.public_url,
+        settings.max_upload_bytes,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -109,16 +123,12 @@ async def build_services(
         members=Members(db, snowflakes, access),
         invites=Invites(db, snowflakes, access),
         direct=Direct(db, snowflakes),
-        messages=Messages(
-            db,
-            snowflakes,
-            access,
-            objects,
-            accounts.keys,
-            settings.public_url,
-            settings.max_upload_bytes,
-        ),
+        messages=messages,
         reactions=Reactions(db, snowflakes, access),
+        interactions=Interactions(db, snowflakes, access, messages),
+        interaction_responses=InteractionResponses(
+            db, snowflakes, ChannelReplies(snowflakes, messages)
+        ),
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
         sessions=Sessions(db, access, accounts, applications),
         delivery=Delivery(db, access),

@@ -13,6 +13,7 @@ import trio
 
 from api import serve_api
 from core.config import Role, Settings
+from core.interactions import run_interaction_sweep
 from core.relay import run_relay
 from core.services import Services, build_services, open_object_store
 from core.store.database import open_database
@@ -58,6 +59,7 @@ async def _start_roles(roles: trio.Nursery, found: Services, shutdown: trio.Even
             await roles.start(Gateway(found).serve, shutdown)
         elif role is Role.WORKER:
             await roles.start(_until, shutdown, partial(run_relay, found.db, found.bus))
+            await roles.start(_until, shutdown, partial(run_interaction_sweep, found.interactions))
         else:
             _log.warning("role has no server yet", extra={"role": role, "issue": _NOT_YET[role]})
 

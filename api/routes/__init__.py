@@ -11,6 +11,7 @@ from api.routes import (
     direct,
     gateway,
     guilds,
+    interactions,
     invites,
     members,
     messages,
@@ -31,6 +32,7 @@ def discord_api() -> Blueprint:
         members,
         invites,
         messages,
+        interactions,
         direct,
         gateway,
     )

@@ -1,0 +1,191 @@
+"""Interactions: a person's `POST /interactions` (Discord's client route), the bot's callback
+and its follow-ups through the interaction's token (no Authorization: the token is the
+credential)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ConfigDict, Field
+from quart import Blueprint, Response, request
+
+from api.auth import current_person
+from api.forms import Form, Snowflake, parse_body, parse_multipart, validate
+from api.params import snowflake
+from api.responses import json_response, no_content
+from api.routes.messages import AllowedMentionsBody, _allowed
+from api.services import services
+from core.errors import InvalidForm, UnknownInteraction, UnknownMessage
+from core.interaction_responses import Reply
+from core.interactions import InteractionRequest
+
+blueprint = Blueprint("interactions", __name__)
+
+_NONCE_MAX = 25
+
+
+class _Tolerant(Form):
+    # Discord ignores keys it does not define for these routes (its client sends analytics
+    # keys; libraries send tts, attachments and more with every reply).
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+
+class InteractionBody(_Tolerant):
+    type: int
+    application_id: Snowflake
+    channel_id: Snowflake
+    guild_id: Snowflake | None = None
+    message_id: Snowflake | None = None
+    nonce: str | None = None
+    session_id: str | None = None
+    # Any: checked by the domain against the command, component or modal it names.
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class CallbackBody(_Tolerant):
+    type: int
+    data: dict[str, Any] | None = None  # Any: its shape depends on the callback type
+
+
+class ReplyBody(_Tolerant):
+    content: str | None = None
+    # Any: embeds and components are stored as sent, after their limits are checked.
+    embeds: list[dict[str, Any]] | None = None
+    components: list[dict[str, Any]] | None = None
+    flags: int | None = None
+    allowed_mentions: AllowedMentionsBody | None = None
+
+
+async def _body() -> dict[str, Any]:
+    """A JSON body, or the payload_json of a multipart one (files are not kept yet)."""
+    if request.mimetype == "multipart/form-data":
+        body, parts = await parse_multipart(_Raw)
+        if parts:
+            raise InvalidForm.one(
+                "files", "UNSUPPORTED", "Files in interaction replies are not supported yet."
+            )
+        return body.model_extra or {}
+    raw = await parse_body(_Raw)
+    return raw.model_extra or {}
+
+
+class _Raw(Form):
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+
+def _reply(data: dict[str, Any] | None) -> Reply:
+    body = validate(ReplyBody, data or {})
+    return Reply(
+        content=body.content,
+        embeds=body.embeds,
+        components=body.components,
+        flags=body.flags,
+        allowed_mentions=_allowed(body.allowed_mentions),
+        given=frozenset(body.model_fields_set),
+    )
+
+
+@blueprint.post("/interactions")
+async def create_interaction() -> Response:
+    principal = await current_person()
+    body = validate(InteractionBody, await _body())
+    if body.nonce is not None and len(body.nonce) > _NONCE_MAX:
+        raise InvalidForm.one(
+            "nonce", "BASE_TYPE_MAX_LENGTH", f"Must be {_NONCE_MAX} or fewer in length."
+        )
+    await services().interactions.create(
+        principal.user_id,
+        InteractionRequest(
+            type=body.type,
+            application_id=body.application_id,
+            channel_id=body.channel_id,
+            guild_id=body.guild_id,
+            nonce=body.nonce,
+            data=body.data,
+            message_id=body.message_id,
+        ),
+    )
+    return no_content()
+
+
+def _with_response() -> bool:
+    return request.args.get("with_response", "false").lower() in ("true", "1")
+
+
+@blueprint.post("/interactions/<interaction_id>/<token>/callback")
+async def callback(interaction_id: str, token: str) -> Response:
+    body = validate(CallbackBody, await _body())
+    data = body.data or {}
+    answer = await services().interaction_responses.callback(
+        snowflake(interaction_id, UnknownInteraction),
+        token,
+        body.type,
+        data,
+        _reply(data),
+        with_response=_with_response(),
+    )
+    return no_content() if answer is None else json_response(answer)
+
+
+# Follow-ups: plain functions of (application_id, token, ...), so the webhook routes can hand an
+# interaction's token to them.
+
+
+async def follow_up(application_id: str, token: str) -> Response:
+    """`POST /webhooks/{application_id}/{token}`: a follow-up message; 200 with it when
+    `?wait=true`, else 204."""
+    message = await services().interaction_responses.follow_up(
+        snowflake(application_id, UnknownInteraction), token, _reply(await _body())
+    )
+    wait = request.args.get("wait", "false").lower() in ("true", "1")
+    return json_response(message) if wait else no_content()
+
+
+def _message_id(message_id: str) -> int | None:
+    return None if message_id == "@original" else snowflake(message_id, UnknownMessage)
+
+
+async def get_message(application_id: str, token: str, message_id: str) -> Response:
+    return json_response(
+        await services().interaction_responses.get_message(
+            snowflake(application_id, UnknownInteraction), token, _message_id(message_id)
+        )
+    )
+
+
+async def edit_message(application_id: str, token: str, message_id: str) -> Response:
+    return json_response(
+        await services().interaction_responses.edit_message(
+            snowflake(application_id, UnknownInteraction),
+            token,
+            _message_id(message_id),
+            _reply(await _body()),
+        )
+    )
+
+
+async def delete_message(application_id: str, token: str, message_id: str) -> Response:
+    await services().interaction_responses.delete_message(
+        snowflake(application_id, UnknownInteraction), token, _message_id(message_id)
+    )
+    return no_content()
+
+
+blueprint.add_url_rule("/webhooks/<application_id>/<token>", view_func=follow_up, methods=["POST"])
+blueprint.add_url_rule(
+    "/webhooks/<application_id>/<token>/messages/<message_id>",
+    view_func=get_message,
+    methods=["GET"],
+)
+blueprint.add_url_rule(
+    "/webhooks/<application_id>/<token>/messages/<message_id>",
+    endpoint="edit_message",
+    view_func=edit_message,
+    methods=["PATCH"],
+)
+blueprint.add_url_rule(
+    "/webhooks/<application_id>/<token>/messages/<message_id>",
+    endpoint="delete_message",
+    view_func=delete_message,
+    methods=["DELETE"],
+)

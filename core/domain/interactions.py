@@ -1,0 +1,365 @@
+"""Interactions: their types, deadlines, tokens and Discord's wire shapes (Receiving and
+Responding). Pure: the service loads, this decides and shapes."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import enum
+import secrets
+from dataclasses import dataclass
+
+from core.errors import FieldError, FormCheck, InvalidForm
+
+# Discord: a callback must come within 3 seconds of the interaction; the token then works for
+# 15 minutes of follow-ups. Rows are kept a while longer, for ephemeral messages' components.
+CALLBACK_WINDOW = dt.timedelta(seconds=3)
+TOKEN_TTL = dt.timedelta(minutes=15)
+RETENTION = dt.timedelta(hours=1)
+MAX_CHOICES = 25
+CHOICE_NAME_MAX = 100
+CHOICE_VALUE_MAX = 100
+MODAL_TITLE_MAX = 45
+CUSTOM_ID_MAX = 100
+# What a bot may upload in its answers (attachment_size_limit): Discord's free tier.
+ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
+
+# Message flags a response may carry.
+SUPPRESS_EMBEDS = 1 << 2
+EPHEMERAL = 1 << 6
+LOADING = 1 << 7
+SUPPRESS_NOTIFICATIONS = 1 << 12
+IS_COMPONENTS_V2 = 1 << 15
+RESPONSE_FLAGS = SUPPRESS_EMBEDS | EPHEMERAL | SUPPRESS_NOTIFICATIONS | IS_COMPONENTS_V2
+
+
+class InteractionType(enum.IntEnum):
+    PING = 1
+    APPLICATION_COMMAND = 2
+    MESSAGE_COMPONENT = 3
+    APPLICATION_COMMAND_AUTOCOMPLETE = 4
+    MODAL_SUBMIT = 5
+
+
+class CallbackType(enum.IntEnum):
+    PONG = 1
+    CHANNEL_MESSAGE_WITH_SOURCE = 4
+    DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE = 5
+    DEFERRED_UPDATE_MESSAGE = 6
+    UPDATE_MESSAGE = 7
+    APPLICATION_COMMAND_AUTOCOMPLETE_RESULT = 8
+    MODAL = 9
+
+
+class Context(enum.IntEnum):
+    """Discord's interaction context types: where it was invoked."""
+
+    GUILD = 0
+    BOT_DM = 1
+    PRIVATE_CHANNEL = 2
+
+
+class ComponentType(enum.IntEnum):
+    ACTION_ROW = 1
+    BUTTON = 2
+    STRING_SELECT = 3
+    TEXT_INPUT = 4
+    USER_SELECT = 5
+    ROLE_SELECT = 6
+    MENTIONABLE_SELECT = 7
+    CHANNEL_SELECT = 8
+
+
+# Which callbacks answer which interactions (Discord's "Interaction Callback Type" notes).
+# UPDATE_MESSAGE and DEFERRED_UPDATE_MESSAGE answer a modal only when a component opened it.
+_ANSWERS: dict[InteractionType, frozenset[CallbackType]] = {
+    InteractionType.APPLICATION_COMMAND: frozenset(
+        {
+            CallbackType.CHANNEL_MESSAGE_WITH_SOURCE,
+            CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE,
+            CallbackType.MODAL,
+        }
+    ),
+    InteractionType.MESSAGE_COMPONENT: frozenset(
+        {
+            CallbackType.CHANNEL_MESSAGE_WITH_SOURCE,
+            CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE,
+            CallbackType.DEFERRED_UPDATE_MESSAGE,
+            CallbackType.UPDATE_MESSAGE,
+            CallbackType.MODAL,
+        }
+    ),
+    InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE: frozenset(
+        {CallbackType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT}
+    ),
+    InteractionType.MODAL_SUBMIT: frozenset(
+        {
+            CallbackType.CHANNEL_MESSAGE_WITH_SOURCE,
+            CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE,
+            CallbackType.DEFERRED_UPDATE_MESSAGE,
+            CallbackType.UPDATE_MESSAGE,
+        }
+    ),
+}
+
+
+def new_token(interaction_id: int) -> str:
+    """A fresh interaction token: the interaction's id (as Discord's tokens begin) and 32
+    random bytes. Only its hash is stored."""
+    prefix = base64.urlsafe_b64encode(f"interaction:{interaction_id}".encode()).rstrip(b"=")
+    return f"{prefix.decode()}:{secrets.token_urlsafe(32)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    """An interaction as stored (its token only hashed)."""
+
+    id: int
+    application_id: int
+    type: int
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    token_hash: bytes
+    nonce: str | None
+    name: str
+    command_type: int | None
+    target_id: int | None
+    message_id: int | None
+    triggering_id: int | None
+    created_at: dt.datetime
+    response_type: int | None
+    responded_at: dt.datetime | None
+    failed_at: dt.datetime | None
+    original_id: int | None
+    original_ephemeral: bool
+    modal_id: int | None
+    modal: dict[str, object] | None
+    modal_submitted: bool
+
+    def token_live(self, now: dt.datetime) -> bool:
+        """Whether the token still works for follow-ups: answered, and not 15 minutes old."""
+        return self.response_type is not None and now < self.created_at + TOKEN_TTL
+
+
+def check_callback_type(interaction: Interaction, callback: int, *, from_component: bool) -> None:
+    """50035 unless `callback` may answer this interaction. PONG answers only the PINGs of an
+    HTTP interactions endpoint, which Trioxide does not send."""
+    allowed = _ANSWERS.get(InteractionType(interaction.type), frozenset())
+    if (
+        interaction.type == InteractionType.MODAL_SUBMIT
+        and not from_component
+        and callback in (CallbackType.UPDATE_MESSAGE, CallbackType.DEFERRED_UPDATE_MESSAGE)
+    ):
+        allowed = frozenset()
+    if callback not in allowed:
+        raise InvalidForm.one(
+            "type",
+            "INTERACTION_RESPONSE_TYPE_INVALID",
+            "This response type cannot answer this interaction.",
+        )
+
+
+def check_flags(check: FormCheck, flags: int) -> None:
+    if flags < 0 or flags & ~RESPONSE_FLAGS:
+        check.fail(
+            "flags",
+            "MESSAGE_FLAGS_INVALID",
+            "Only SUPPRESS_EMBEDS, EPHEMERAL, SUPPRESS_NOTIFICATIONS and IS_COMPONENTS_V2 "
+            "can be set.",
+        )
+
+
+def check_choices(choices: object) -> list[dict[str, object]]:
+    """An autocomplete result's `choices`: at most 25 of `{name, value}` (string or number),
+    names 1 to 100 characters, string values at most 100."""
+    problems: dict[tuple[str | int, ...], list[FieldError]] = {}
+    if not isinstance(choices, list):
+        raise InvalidForm({("data", "choices"): [FieldError("BASE_TYPE_LIST", "Must be a list.")]})
+    if len(choices) > MAX_CHOICES:
+        raise InvalidForm(
+            {
+                ("data", "choices"): [
+                    FieldError("BASE_TYPE_MAX_LENGTH", f"Must be {MAX_CHOICES} or fewer in length.")
+                ]
+            }
+        )
+    shaped: list[dict[str, object]] = []
+    for index, choice in enumerate(choices):
+        path: tuple[str | int, ...] = ("data", "choices", index)
+        if not isinstance(choice, dict):
+            problems[path] = [FieldError("DICT_TYPE_CONVERT", "Must be an object.")]
+            continue
+        name, value = choice.get("name"), choice.get("value")
+        if not isinstance(name, str) or not 1 <= len(name) <= CHOICE_NAME_MAX:
+            problems[(*path, "name")] = [
+                FieldError("BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {CHOICE_NAME_MAX}.")
+            ]
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            problems[(*path, "value")] = [
+                FieldError("BASE_TYPE_REQUIRED", "Must be a string or a number.")
+            ]
+        elif isinstance(value, str) and len(value) > CHOICE_VALUE_MAX:
+            problems[(*path, "value")] = [
+                FieldError("BASE_TYPE_MAX_LENGTH", f"Must be {CHOICE_VALUE_MAX} or fewer.")
+            ]
+        localizations = choice.get("name_localizations")
+        shaped.append(
+            {"name": name, "value": value}
+            | ({"name_localizations": localizations} if localizations else {})
+        )
+    if problems:
+        raise InvalidForm(problems)
+    return shaped
+
+
+def check_modal_head(data: dict[str, object]) -> tuple[str, str]:
+    """A modal's custom_id and title (its components are checked as components)."""
+    check = FormCheck()
+    custom_id, title = data.get("custom_id"), data.get("title")
+    if not isinstance(custom_id, str) or not 1 <= len(custom_id) <= CUSTOM_ID_MAX:
+        check.fail("custom_id", "BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {CUSTOM_ID_MAX}.")
+    if not isinstance(title, str) or not 1 <= len(title) <= MODAL_TITLE_MAX:
+        check.fail("title", "BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {MODAL_TITLE_MAX}.")
+    if check.errors:
+        raise InvalidForm({("data", *path): errors for path, errors in check.errors.items()})
+    assert isinstance(custom_id, str)
+    assert isinstance(title, str)
+    return custom_id, title
+
+
+def find_component(components: object, custom_id: str) -> dict[str, object] | None:
+    """The interactive component called `custom_id` among a message's or a modal's
+    components, at any depth (rows, sections' accessories, labels, containers)."""
+    if not isinstance(components, list):
+        return None
+    for component in components:
+        if not isinstance(component, dict):
+            continue
+        if component.get("custom_id") == custom_id:
+            return component
+        for nested in (component.get("components"), [component.get("accessory")]):
+            found = find_component(nested, custom_id)
+            if found is not None:
+                return found
+        inner = component.get("component")  # a label wraps one component
+        if isinstance(inner, dict):
+            found = find_component([inner], custom_id)
+            if found is not None:
+                return found
+    return None
+
+
+def metadata(
+    interaction: Interaction,
+    user: dict[str, object],
+    *,
+    original_response_message_id: int | None = None,
+    triggering: dict[str, object] | None = None,
+) -> dict[str, object]:
+    """Discord's message interaction metadata for a message this interaction created."""
+    owners = _owners(interaction)
+    wire: dict[str, object] = {
+        "id": str(interaction.id),
+        "type": interaction.type,
+        "user": user,
+        "authorizing_integration_owners": owners,
+    }
+    if interaction.type == InteractionType.APPLICATION_COMMAND:
+        wire["name"] = interaction.name
+        wire["command_type"] = interaction.command_type
+        if interaction.target_id is not None and interaction.command_type == 3:
+            wire["target_message_id"] = str(interaction.target_id)
+    if original_response_message_id is not None:
+        wire["original_response_message_id"] = str(original_response_message_id)
+    if interaction.message_id is not None and interaction.type == InteractionType.MESSAGE_COMPONENT:
+        wire["interacted_message_id"] = str(interaction.message_id)
+    if triggering is not None:
+        wire["triggering_interaction_metadata"] = triggering
+    return wire
+
+
+def _owners(interaction: Interaction) -> dict[str, str]:
+    # Installed to a guild (0: GUILD_INSTALL), the guild owns it; a bot DM is the user's.
+    if interaction.guild_id is not None:
+        return {"0": str(interaction.guild_id)}
+    return {"1": str(interaction.user_id)}
+
+
+def context_of(interaction: Interaction) -> int:
+    return int(Context.GUILD if interaction.guild_id is not None else Context.BOT_DM)
+
+
+def message_type_of(interaction: Interaction) -> int:
+    """A response's message type: CHAT_INPUT_COMMAND (20) or CONTEXT_MENU_COMMAND (23) for a
+    command, REPLY (19) otherwise (a component's or modal's response replies to it)."""
+    if interaction.type == InteractionType.APPLICATION_COMMAND:
+        return 20 if interaction.command_type in (None, 1) else 23
+    return 19
+
+
+def callback_response(
+    interaction: Interaction,
+    callback: int,
+    *,
+    message: dict[str, object] | None,
+    loading: bool,
+    ephemeral: bool,
+) -> dict[str, object]:
+    """The body of `?with_response=true`: Discord's interaction callback response."""
+    about: dict[str, object] = {"id": str(interaction.id), "type": interaction.type}
+    if message is not None:
+        about |= {
+            "response_message_id": message["id"],
+            "response_message_loading": loading,
+            "response_message_ephemeral": ephemeral,
+        }
+    resource: dict[str, object] = {"type": callback}
+    if message is not None:
+        resource["message"] = message
+    return {"interaction": about, "resource": resource}
+
+
+def bot_payload(
+    interaction: Interaction,
+    *,
+    token: str,
+    data: dict[str, object],
+    channel: dict[str, object],
+    member: dict[str, object] | None,
+    user: dict[str, object] | None,
+    message: dict[str, object] | None,
+    app_permissions: int,
+    locale: str,
+    guild_locale: str | None,
+) -> dict[str, object]:
+    """INTERACTION_CREATE as the application's bot receives it, with every key discord.py,
+    discord.js and hikari read."""
+    wire: dict[str, object] = {
+        "id": str(interaction.id),
+        "application_id": str(interaction.application_id),
+        "type": interaction.type,
+        "data": data,
+        "channel": channel,
+        "channel_id": str(interaction.channel_id),
+        "token": token,
+        "version": 1,
+        "app_permissions": str(app_permissions),
+        "locale": locale,
+        "entitlements": [],
+        "entitlement_sku_ids": [],
+        "authorizing_integration_owners": _owners(interaction),
+        "context": context_of(interaction),
+        "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
+    }
+    if interaction.guild_id is not None:
+        wire["guild_id"] = str(interaction.guild_id)
+        wire["guild"] = {"id": str(interaction.guild_id), "locale": guild_locale, "features": []}
+        wire["guild_locale"] = guild_locale
+    if member is not None:
+        wire["member"] = member
+    if user is not None:
+        wire["user"] = user
+    if message is not None:
+        wire["message"] = message
+    return wire
