@@ -20,8 +20,10 @@ from core.invites import Invites
 from core.members import Members
 from core.messages import Messages
 from core.passwords import Passwords
+from core.pins import Pins
 from core.reactions import Reactions
 from core.roles import Roles
+from core.search import Search
 from core.sessions import Sessions
 from core.snowflakes import SnowflakeGenerator
 from core.store.jwt_keys import load_jwt_keys
@@ -58,6 +60,8 @@ class Services:
     members: Members
     invites: Invites
     messages: Messages
+    pins: Pins
+    search: Search
     reactions: Reactions
     direct: Direct
     rate_limits: RateLimits
@@ -96,6 +100,15 @@ async def build_services(
     access = AccessCache()  # shared by every service of this process
     accounts = Accounts(settings, db, load_jwt_keys(settings), revoked, Passwords(), snowflakes)
     applications = Applications(db, snowflakes)
+    messages = Messages(
+        db,
+        snowflakes,
+        access,
+        objects,
+        accounts.keys,
+        settings.public_url,
+        settings.max_upload_bytes,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -109,15 +122,9 @@ async def build_services(
         members=Members(db, snowflakes, access),
         invites=Invites(db, snowflakes, access),
         direct=Direct(db, snowflakes),
-        messages=Messages(
-            db,
-            snowflakes,
-            access,
-            objects,
-            accounts.keys,
-            settings.public_url,
-            settings.max_upload_bytes,
-        ),
+        messages=messages,
+        pins=Pins(db, snowflakes, access, messages.link),
+        search=Search(db, access, messages.link),
         reactions=Reactions(db, snowflakes, access),
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
         sessions=Sessions(db, access, accounts, applications),
