@@ -1,145 +1,78 @@
-"""An interaction's messages that everyone in the channel sees (not ephemeral): written as
-the application's bot, with their interaction metadata.
-
-TODO(#19): this stands in for the bot/webhook entry point of core/messages.py that the
-webhooks work brings (messages.components, webhook_id, application_id, interaction_metadata
-columns); at that merge these methods call it and this stand-in's own SQL goes."""
+"""An interaction's messages that everyone in the channel sees (not ephemeral): posted,
+edited and deleted through core/messages.py's entry point for callers that authorized
+themselves, as the application's bot with the application as their webhook."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING
 
-from core import events
 from core.domain import interactions as rules
-from core.domain.messages import Message
-from core.errors import UnknownMessage
-from core.events import EventName
-from core.journal import Journal
-from core.store import messages as store
+from core.domain.messages import POSTED_FLAGS, Author, Draft, MessageFlag
+from core.domain.replies import LOADING
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from core.domain.interactions import Interaction
-    from core.interaction_responses import Reply
+    from core.domain.replies import Reply
     from core.messages import Messages
-    from core.snowflakes import SnowflakeGenerator
-    from core.store.database import Connection, Statement
+
+_FLAGS_ALLOWED = POSTED_FLAGS | LOADING
 
 
 class ChannelReplies:
-    def __init__(self, snowflakes: SnowflakeGenerator, messages: Messages) -> None:
-        self._journal = Journal(snowflakes)
+    def __init__(self, messages: Messages) -> None:
         self._messages = messages
 
-    def _shown(
-        self, connection: Connection, message: Message, extra: dict[str, object]
+    async def create(
+        self, interaction: Interaction, reply: Reply, *, loading: bool, metadata: dict[str, object]
     ) -> dict[str, object]:
-        return self._messages.wire(connection, message, message.author_id) | extra
-
-    def create(
-        self,
-        connection: Connection,
-        interaction: Interaction,
-        message_id: int,
-        reply: Reply,
-        *,
-        flags: int,
-        loading: bool,
-        metadata: dict[str, object],
-        along: Sequence[Statement],
-        also: Sequence[events.Event],
-    ) -> dict[str, object]:
-        message = Message(
-            id=message_id,
-            channel_id=interaction.channel_id,
-            guild_id=interaction.guild_id,
-            author_id=interaction.application_id,
-            type=rules.message_type_of(interaction),
-            content="" if loading else reply.content or "",
+        application_id = interaction.application_id
+        flags = ((reply.flags or 0) & ~MessageFlag.EPHEMERAL) | (LOADING if loading else 0)
+        draft = Draft(
+            content=None if loading else reply.content,
+            embeds=None if loading else reply.embeds,
+            allowed_mentions=reply.allowed_mentions,
             flags=flags,
-            tts=False,
-            mention_everyone=False,
-            mention_ids=[],
-            mention_role_ids=[],
-            embeds=[] if loading else reply.embeds or [],
-            nonce=None,
-            referenced_message_id=None,
-            pinned_at=None,
-            edited_at=None,
+            components=None if loading else reply.components,
         )
-        wire = self._shown(
-            connection,
-            message,
-            {
-                "components": [] if loading else reply.components or [],
-                "webhook_id": str(interaction.application_id),
-                "application_id": str(interaction.application_id),
-                "interaction_metadata": metadata,
-            },
+        return await self._messages.post(
+            Author(application_id),
+            interaction.channel_id,
+            draft,
+            webhook_id=application_id,
+            application_id=application_id,
+            interaction_metadata=metadata,
+            message_type=rules.message_type_of(interaction),
+            flags_allowed=_FLAGS_ALLOWED,
         )
-        self._journal.emit(
-            connection,
-            *also,
-            _in_channel(EventName.MESSAGE_CREATE, message, wire),
-            along=[store.insert_message(message), *along],
-        )
-        return wire
 
-    def get(
-        self, connection: Connection, interaction: Interaction, message_id: int
+    async def get(self, interaction: Interaction, message_id: int) -> dict[str, object]:
+        return await self._messages.posted(
+            interaction.channel_id, message_id, interaction.application_id
+        )
+
+    async def edit(
+        self, interaction: Interaction, message_id: int, reply: Reply
     ) -> dict[str, object]:
-        message = store.message_in(connection, interaction.channel_id, message_id)
-        if message is None:
-            raise UnknownMessage(str(message_id))
-        return self._shown(connection, message, {})
-
-    def edit(
-        self,
-        connection: Connection,
-        interaction: Interaction,
-        message_id: int,
-        reply: Reply,
-        *,
-        along: Sequence[Statement],
-        also: Sequence[events.Event],
-    ) -> dict[str, object]:
-        message = store.message_in(connection, interaction.channel_id, message_id, lock=True)
-        if message is None or message.author_id != interaction.application_id:
-            raise UnknownMessage(str(message_id))
-        changes: dict[str, object] = {}
-        if "content" in reply.given:
-            changes["content"] = reply.content or ""
-        if "embeds" in reply.given:
-            changes["embeds"] = reply.embeds or []
-        flags = reply.flags if "flags" in reply.given and reply.flags is not None else message.flags
-        changes["flags"] = flags & ~rules.LOADING
-        store.edit_message(connection, message, changes, dt.datetime.now(dt.UTC))
-        edited = store.message_in(connection, interaction.channel_id, message_id)
-        assert edited is not None
-        wire = self._shown(connection, edited, {})
-        self._journal.emit(
-            connection, *also, _in_channel(EventName.MESSAGE_UPDATE, edited, wire), along=along
-        )
-        return wire
-
-    def delete(self, connection: Connection, interaction: Interaction, message_id: int) -> None:
-        message = store.message_in(connection, interaction.channel_id, message_id, lock=True)
-        if message is None or message.author_id != interaction.application_id:
-            raise UnknownMessage(str(message_id))
-        store.delete_messages(connection, interaction.channel_id, [message_id])
-        self._journal.emit(
-            connection,
-            events_in_channel_delete(message),
+        """Applies the fields `reply` gives; an edit completes a deferred answer (LOADING
+        goes, so the flags are always written)."""
+        flags = reply.flags
+        if "flags" not in reply.given or flags is None:
+            current = await self.get(interaction, message_id)
+            flags = int(str(current.get("flags", 0)))
+        return await self._messages.edit_posted(
+            interaction.channel_id,
+            message_id,
+            webhook_id=interaction.application_id,
+            given=reply.given | {"flags"},
+            content=reply.content,
+            embeds=reply.embeds,
+            flags=flags & ~LOADING,
+            allowed_mentions=reply.allowed_mentions,
+            components=reply.components,
+            flags_allowed=_FLAGS_ALLOWED,
         )
 
-
-def _in_channel(name: EventName, message: Message, wire: dict[str, object]) -> events.Event:
-    return events.in_channel(name, message.guild_id, message.channel_id, wire)
-
-
-def events_in_channel_delete(message: Message) -> events.Event:
-    return events.in_channel(
-        EventName.MESSAGE_DELETE, message.guild_id, message.channel_id, {"id": str(message.id)}
-    )
+    async def delete(self, interaction: Interaction, message_id: int) -> None:
+        await self._messages.delete_posted(
+            interaction.channel_id, message_id, interaction.application_id
+        )

@@ -16,6 +16,7 @@ from core.channels import Channels
 from core.delivery import Delivery
 from core.direct import Direct
 from core.guilds import Guilds
+from core.interaction_followups import InteractionFollowups
 from core.interaction_messages import ChannelReplies
 from core.interaction_responses import InteractionResponses
 from core.interactions import Interactions
@@ -23,8 +24,10 @@ from core.invites import Invites
 from core.members import Members
 from core.messages import Messages
 from core.passwords import Passwords
+from core.pins import Pins
 from core.reactions import Reactions
 from core.roles import Roles
+from core.search import Search
 from core.sessions import Sessions
 from core.snowflakes import SnowflakeGenerator
 from core.store.jwt_keys import load_jwt_keys
@@ -61,9 +64,12 @@ class Services:
     members: Members
     invites: Invites
     messages: Messages
+    pins: Pins
+    search: Search
     reactions: Reactions
     interactions: Interactions
     interaction_responses: InteractionResponses
+    interaction_followups: InteractionFollowups
     direct: Direct
     rate_limits: RateLimits
     sessions: Sessions
@@ -124,11 +130,12 @@ async def build_services(
         invites=Invites(db, snowflakes, access),
         direct=Direct(db, snowflakes),
         messages=messages,
+        pins=Pins(db, snowflakes, access, messages.link),
+        search=Search(db, access, messages.link),
         reactions=Reactions(db, snowflakes, access),
         interactions=Interactions(db, snowflakes, access, messages),
-        interaction_responses=InteractionResponses(
-            db, snowflakes, ChannelReplies(snowflakes, messages)
-        ),
+        interaction_responses=InteractionResponses(db, snowflakes, ChannelReplies(messages)),
+        interaction_followups=InteractionFollowups(db, snowflakes, ChannelReplies(messages)),
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
         sessions=Sessions(db, access, accounts, applications),
         delivery=Delivery(db, access),

@@ -15,8 +15,8 @@ from api.params import snowflake
 from api.responses import json_response, no_content
 from api.routes.messages import AllowedMentionsBody, _allowed
 from api.services import services
+from core.domain.replies import Reply
 from core.errors import InvalidForm, UnknownInteraction, UnknownMessage
-from core.interaction_responses import Reply
 from core.interactions import InteractionRequest
 
 blueprint = Blueprint("interactions", __name__)
@@ -134,7 +134,7 @@ async def callback(interaction_id: str, token: str) -> Response:
 async def follow_up(application_id: str, token: str) -> Response:
     """`POST /webhooks/{application_id}/{token}`: a follow-up message; 200 with it when
     `?wait=true`, else 204."""
-    message = await services().interaction_responses.follow_up(
+    message = await services().interaction_followups.follow_up(
         snowflake(application_id, UnknownInteraction), token, _reply(await _body())
     )
     wait = request.args.get("wait", "false").lower() in ("true", "1")
@@ -147,7 +147,7 @@ def _message_id(message_id: str) -> int | None:
 
 async def get_message(application_id: str, token: str, message_id: str) -> Response:
     return json_response(
-        await services().interaction_responses.get_message(
+        await services().interaction_followups.get_message(
             snowflake(application_id, UnknownInteraction), token, _message_id(message_id)
         )
     )
@@ -155,7 +155,7 @@ async def get_message(application_id: str, token: str, message_id: str) -> Respo
 
 async def edit_message(application_id: str, token: str, message_id: str) -> Response:
     return json_response(
-        await services().interaction_responses.edit_message(
+        await services().interaction_followups.edit_message(
             snowflake(application_id, UnknownInteraction),
             token,
             _message_id(message_id),
@@ -165,7 +165,7 @@ async def edit_message(application_id: str, token: str, message_id: str) -> Resp
 
 
 async def delete_message(application_id: str, token: str, message_id: str) -> Response:
-    await services().interaction_responses.delete_message(
+    await services().interaction_followups.delete_message(
         snowflake(application_id, UnknownInteraction), token, _message_id(message_id)
     )
     return no_content()

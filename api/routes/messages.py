@@ -12,9 +12,9 @@ from api.params import query_int, query_snowflake, query_snowflakes, snowflake
 from api.responses import json_response, no_content
 from api.services import services
 from core.domain.attachments import Upload
-from core.domain.messages import HISTORY_MAX, AllowedMentions
+from core.domain.messages import HISTORY_MAX, AllowedMentions, Draft
 from core.errors import InvalidForm, UnknownChannel, UnknownGuild, UnknownMessage, UnknownUser
-from core.messages import Draft, SearchQuery
+from core.search import SearchQuery
 
 blueprint = Blueprint("messages", __name__)
 
@@ -99,10 +99,8 @@ def _uploads(body: CreateMessage, parts: list[FilePart]) -> tuple[Upload, ...]:
 
 
 def _draft(body: CreateMessage, parts: list[FilePart] | None = None) -> Draft:
-    if body.components or body.sticker_ids:
-        raise InvalidForm.one(
-            "components", "UNSUPPORTED", "Components and stickers are not supported yet."
-        )
+    if body.sticker_ids:
+        raise InvalidForm.one("sticker_ids", "UNSUPPORTED", "Stickers are not supported yet.")
     reference = body.message_reference
     return Draft(
         content=body.content,
@@ -116,6 +114,7 @@ def _draft(body: CreateMessage, parts: list[FilePart] | None = None) -> Draft:
         allowed_mentions=_allowed(body.allowed_mentions),
         flags=body.flags,
         uploads=_uploads(body, parts or []),
+        components=body.components,
     )
 
 
@@ -167,8 +166,6 @@ async def create_message(channel_id: str) -> Response:
 async def edit_message(channel_id: str, message_id: str) -> Response:
     principal = await current_principal()
     body = await parse_body(EditMessage)
-    if body.components:
-        raise InvalidForm.one("components", "UNSUPPORTED", "Components are not supported yet.")
     edited = await services().messages.edit(
         principal.user_id,
         *_ids(channel_id, message_id),
@@ -177,6 +174,7 @@ async def edit_message(channel_id: str, message_id: str) -> Response:
         embeds=body.embeds,
         flags=body.flags,
         allowed_mentions=_allowed(body.allowed_mentions),
+        components=body.components,
     )
     return json_response(edited)
 
@@ -204,18 +202,14 @@ async def bulk_delete(channel_id: str) -> Response:
 @blueprint.get("/channels/<channel_id>/pins")
 async def pins(channel_id: str) -> Response:
     principal = await current_principal()
-    pinned = await services().messages.pins(
-        principal.user_id, snowflake(channel_id, UnknownChannel)
-    )
+    pinned = await services().pins.pins(principal.user_id, snowflake(channel_id, UnknownChannel))
     return json_response([message for _, message in pinned])
 
 
 @blueprint.get("/channels/<channel_id>/messages/pins")
 async def pins_page(channel_id: str) -> Response:
     principal = await current_principal()
-    pinned = await services().messages.pins(
-        principal.user_id, snowflake(channel_id, UnknownChannel)
-    )
+    pinned = await services().pins.pins(principal.user_id, snowflake(channel_id, UnknownChannel))
     limit = query_int("limit", 50, 1, 50)
     items = [{"pinned_at": at, "message": message} for at, message in pinned[:limit]]
     return json_response({"items": items, "has_more": len(pinned) > limit})
@@ -227,7 +221,7 @@ async def pins_page(channel_id: str) -> Response:
 @blueprint.delete("/channels/<channel_id>/messages/pins/<message_id>")
 async def pin(channel_id: str, message_id: str) -> Response:
     principal = await current_principal()
-    await services().messages.set_pin(
+    await services().pins.set_pin(
         principal.user_id, *_ids(channel_id, message_id), pin=request.method == "PUT"
     )
     return no_content()
@@ -323,7 +317,5 @@ async def search(guild_id: str) -> Response:
         offset=query_int("offset", 0, 0, 9975),
     )
     return json_response(
-        await services().messages.search(
-            principal.user_id, snowflake(guild_id, UnknownGuild), query
-        )
+        await services().search.search(principal.user_id, snowflake(guild_id, UnknownGuild), query)
     )

@@ -24,13 +24,7 @@ CUSTOM_ID_MAX = 100
 # What a bot may upload in its answers (attachment_size_limit): Discord's free tier.
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 
-# Message flags a response may carry.
-SUPPRESS_EMBEDS = 1 << 2
-EPHEMERAL = 1 << 6
-LOADING = 1 << 7
-SUPPRESS_NOTIFICATIONS = 1 << 12
-IS_COMPONENTS_V2 = 1 << 15
-RESPONSE_FLAGS = SUPPRESS_EMBEDS | EPHEMERAL | SUPPRESS_NOTIFICATIONS | IS_COMPONENTS_V2
+EPHEMERAL = 1 << 6  # the message flag of an answer only its invoker sees
 
 
 class InteractionType(enum.IntEnum):
@@ -157,16 +151,6 @@ def check_callback_type(interaction: Interaction, callback: int, *, from_compone
             "type",
             "INTERACTION_RESPONSE_TYPE_INVALID",
             "This response type cannot answer this interaction.",
-        )
-
-
-def check_flags(check: FormCheck, flags: int) -> None:
-    if flags < 0 or flags & ~RESPONSE_FLAGS:
-        check.fail(
-            "flags",
-            "MESSAGE_FLAGS_INVALID",
-            "Only SUPPRESS_EMBEDS, EPHEMERAL, SUPPRESS_NOTIFICATIONS and IS_COMPONENTS_V2 "
-            "can be set.",
         )
 
 

@@ -1,0 +1,49 @@
+"""A message a bot sends or edits through an interaction's token: checked as Discord checks
+an interaction response's data, before anything is written. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from core.domain.components import check_components
+from core.domain.messages import MessageFlag, check_allowed_mentions, check_flags, check_message
+from core.errors import FormCheck
+
+if TYPE_CHECKING:
+    from core.domain.messages import AllowedMentions
+
+LOADING = 1 << 7  # a deferred answer's "thinking" message, until its bot completes it
+# What an interaction's answer may carry: EPHEMERAL only there.
+REPLY_FLAGS = (
+    MessageFlag.SUPPRESS_EMBEDS | MessageFlag.EPHEMERAL | MessageFlag.SUPPRESS_NOTIFICATIONS
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """On an edit only the fields named in `given` change."""
+
+    content: str | None = None
+    embeds: list[dict[str, object]] | None = None
+    components: list[dict[str, object]] | None = None
+    flags: int | None = None
+    allowed_mentions: AllowedMentions | None = None
+    given: frozenset[str] = field(default_factory=frozenset)
+
+    def checked(self, *, needs_body: bool) -> Reply:
+        """This reply with its components as stored; InvalidForm (50035) for every problem."""
+        check = FormCheck()
+        body = needs_body and not self.components
+        check_message(check, self.content, self.embeds, needs_body=body)
+        if self.flags is not None:
+            check_flags(check, self.flags, REPLY_FLAGS)
+        if self.allowed_mentions is not None:
+            check_allowed_mentions(check, self.allowed_mentions)
+        components = None if self.components is None else check_components(check, self.components)
+        check.done()
+        return replace(self, components=components)
+
+    @property
+    def ephemeral(self) -> bool:
+        return bool((self.flags or 0) & MessageFlag.EPHEMERAL)
