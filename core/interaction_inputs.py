@@ -220,7 +220,7 @@ class Inputs:
         message = message_store.message_in(connection, found.channel.id, message_id)
         if message is None:
             raise UnknownMessage(str(message_id))
-        return self._messages.wire(connection, message, bot_id)
+        return message_store.views(connection, [message], bot_id, self._messages.link)[0].to_wire()
 
     def component(
         self,

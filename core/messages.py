@@ -66,7 +66,7 @@ _log = logging.getLogger(__name__)
 
 # Content, embeds and components are the author's to change; flags, moderators' too.
 _AUTHORED = frozenset({"content", "embeds", "components"})
-_LOADING = 1 << 7  # an interaction's deferred answer, posted empty (core/interaction_responses)
+_LOADING = 1 << 7  # an interaction's deferred answer, completed by a later edit
 
 
 def existing_message(
@@ -106,10 +106,6 @@ class Messages:
 
     def _view(self, connection: Connection, message: Message, viewer_id: int) -> dict[str, object]:
         return store.views(connection, [message], viewer_id, self.link)[0].to_wire(nonce=True)
-
-    def wire(self, connection: Connection, message: Message, viewer_id: int) -> dict[str, object]:
-        """A stored message as `viewer_id` sees it: what an interaction shows its bot."""
-        return store.views(connection, [message], viewer_id, self.link)[0].to_wire()
 
     def link_is_valid(self, channel_id: int, attachment_id: int, ex: str, hm: str) -> bool:
         """Whether a link to an attachment is one this server signed and has not expired."""
@@ -188,10 +184,9 @@ class Messages:
         origin: Origin,
     ) -> dict[str, object]:
         check = FormCheck()
-        # Components are a body too; so is nothing at all for an interaction's deferred answer
-        # (flag 128 LOADING), which its bot completes later.
-        empty_allowed = draft.uploads or draft.components or draft.flags & _LOADING
-        rules.check_message(check, draft.content, draft.embeds, needs_body=not empty_allowed)
+        # Components are a body too; an interaction's deferred answer (LOADING) needs none.
+        bodied = draft.uploads or draft.components or draft.flags & _LOADING
+        rules.check_message(check, draft.content, draft.embeds, needs_body=not bodied)
         check_uploads(check, list(draft.uploads), self._max_upload_bytes)
         nonce = rules.check_nonce(check, draft.nonce)
         if draft.allowed_mentions is not None:
