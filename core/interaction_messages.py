@@ -46,18 +46,33 @@ class ChannelReplies:
         )
 
     async def get(self, interaction: Interaction, message_id: int) -> dict[str, object]:
-        return await self._messages.posted(
-            interaction.channel_id, message_id, interaction.application_id
+        """One of the interaction's messages (its answers, or the bot's clicked message)."""
+        return await self._messages.get(
+            interaction.application_id, interaction.channel_id, message_id
         )
 
     async def edit(
         self, interaction: Interaction, message_id: int, reply: Reply
     ) -> dict[str, object]:
         """Applies the fields `reply` gives; an edit completes a deferred answer (LOADING
-        goes, so the flags are always written)."""
+        goes, so the flags are always written). A clicked message the bot sent as itself
+        (not through an interaction) is edited as the bot's own."""
+        application_id = interaction.application_id
+        current = await self._messages.get(application_id, interaction.channel_id, message_id)
+        if current.get("webhook_id") != str(application_id):
+            return await self._messages.edit(
+                application_id,
+                interaction.channel_id,
+                message_id,
+                given=reply.given,
+                content=reply.content,
+                embeds=reply.embeds,
+                flags=reply.flags,
+                allowed_mentions=reply.allowed_mentions,
+                components=reply.components,
+            )
         flags = reply.flags
         if "flags" not in reply.given or flags is None:
-            current = await self.get(interaction, message_id)
             flags = int(str(current.get("flags", 0)))
         return await self._messages.edit_posted(
             interaction.channel_id,
@@ -73,6 +88,9 @@ class ChannelReplies:
         )
 
     async def delete(self, interaction: Interaction, message_id: int) -> None:
-        await self._messages.delete_posted(
-            interaction.channel_id, message_id, interaction.application_id
-        )
+        application_id = interaction.application_id
+        current = await self.get(interaction, message_id)
+        if current.get("webhook_id") != str(application_id):
+            await self._messages.delete(application_id, interaction.channel_id, message_id)
+            return
+        await self._messages.delete_posted(interaction.channel_id, message_id, application_id)
