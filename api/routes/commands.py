@@ -4,6 +4,10 @@ person's client."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import PlainValidator
+from pydantic_core import PydanticCustomError
 from quart import Blueprint, Response, request
 
 from api.auth import current_principal
@@ -23,9 +27,29 @@ GLOBAL = "/applications/<application_id>/commands"
 GUILD = "/applications/<application_id>/guilds/<guild_id>/commands"
 
 
+def _scalar(value: object, kinds: tuple[type, ...], message: str) -> object:
+    # One error for a value of the wrong kind, where a union would report one per member;
+    # JSON's true and false are not numbers here, though Python's bool is an int.
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise PydanticCustomError("scalar_type", message)
+    return value
+
+
+def _number(value: object) -> object:
+    return _scalar(value, (int, float), "Must be a number.")
+
+
+def _choice_value(value: object) -> object:
+    return _scalar(value, (str, int, float), "Must be a string or a number.")
+
+
+Number = Annotated[int | float, PlainValidator(_number)]
+ChoiceValue = Annotated[str | int | float, PlainValidator(_choice_value)]
+
+
 class ChoiceForm(Form):
     name: str
-    value: str | int | float
+    value: ChoiceValue
     name_localizations: dict[str, str] | None = None
 
 
@@ -39,8 +63,8 @@ class OptionForm(Form):
     choices: list[ChoiceForm] | None = None
     options: list[OptionForm] | None = None
     channel_types: list[int] | None = None
-    min_value: int | float | None = None
-    max_value: int | float | None = None
+    min_value: Number | None = None
+    max_value: Number | None = None
     min_length: int | None = None
     max_length: int | None = None
     autocomplete: bool | None = None
