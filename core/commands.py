@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.access import load_access
+from core.access import load_access, load_channel_access
 from core.domain.commands import (
     MAX_COMMANDS,
     Command,
@@ -16,9 +16,17 @@ from core.domain.commands import (
     plan_sync,
 )
 from core.domain.localizations import fail
-from core.errors import InvalidForm, MaxCommands, MissingAccess, UnknownApplication, UnknownCommand
+from core.errors import (
+    InvalidForm,
+    MaxCommands,
+    MissingAccess,
+    UnknownApplication,
+    UnknownChannel,
+    UnknownCommand,
+)
 from core.store import applications as application_store
 from core.store import commands as store
+from core.store import direct
 from core.store import guilds as guild_store
 
 if TYPE_CHECKING:
@@ -233,20 +241,29 @@ class Commands:
 
         def read(connection: Connection) -> CommandIndex:
             permissions = load_access(self._access, connection, guild_id, user_id).base()
+            return _in_guild(connection, guild_id, permissions)
+
+        return await self._db.run(read)
+
+    async def channel_index(self, user_id: int, channel_id: int) -> CommandIndex:
+        """The commands a person may use in a channel they can see: in a guild's, the guild's
+        index; in a DM, the global commands of the bots in it that allow BOT_DM."""
+
+        def read(connection: Connection) -> CommandIndex:
+            guild_id = guild_store.guild_of_channel(connection, channel_id)
+            if guild_id is not None:
+                found = load_channel_access(self._access, connection, channel_id, user_id)
+                return _in_guild(connection, guild_id, found.access.base())
+            recipients = direct.recipients(connection, channel_id)
+            if user_id not in recipients:
+                raise UnknownChannel(str(channel_id))
+            others = [other for other in recipients if other != user_id]
             usable = [
                 command
-                for command in store.commands_in_guild(connection, guild_id)
-                if command.usable_with(permissions)
-                and (
-                    command.guild_id is not None
-                    or command.contexts is None
-                    or 0 in command.contexts
-                )
+                for command in store.global_commands_of(connection, others)
+                if command.usable_in_dms
             ]
-            applications = store.applications_of(
-                connection, sorted({command.application_id for command in usable})
-            )
-            return CommandIndex(applications, usable)
+            return _index(connection, usable)
 
         return await self._db.run(read)
 
@@ -262,3 +279,17 @@ class Commands:
 
     def _update(self, connection: Connection, command: Command, spec: CommandSpec) -> Command:
         return store.update_command(connection, command.id, spec, self._snowflakes.next_id())
+
+
+def _index(connection: Connection, usable: list[Command]) -> CommandIndex:
+    ids = sorted({command.application_id for command in usable})
+    return CommandIndex(store.applications_of(connection, ids), usable)
+
+
+def _in_guild(connection: Connection, guild_id: int, permissions: int) -> CommandIndex:
+    usable = [
+        command
+        for command in store.commands_in_guild(connection, guild_id)
+        if command.usable_with(permissions) and command.usable_in_guilds
+    ]
+    return _index(connection, usable)

@@ -19,7 +19,13 @@ from core.commands import Scope
 from core.domain.command_options import ChoiceSpec, OptionSpec
 from core.domain.commands import CommandDraft
 from core.domain.localizations import LOCALES
-from core.errors import MissingAccess, UnknownApplication, UnknownCommand, UnknownGuild
+from core.errors import (
+    MissingAccess,
+    UnknownApplication,
+    UnknownChannel,
+    UnknownCommand,
+    UnknownGuild,
+)
 
 blueprint = Blueprint("commands", __name__)
 
@@ -238,5 +244,14 @@ async def guild_command_index(guild_id: str) -> Response:
     principal = await current_principal()
     index = await services().commands.guild_index(
         principal.user_id, snowflake(guild_id, UnknownGuild)
+    )
+    return json_response(index.to_wire())
+
+
+@blueprint.get("/channels/<channel_id>/application-command-index")
+async def channel_command_index(channel_id: str) -> Response:
+    principal = await current_principal()
+    index = await services().commands.channel_index(
+        principal.user_id, snowflake(channel_id, UnknownChannel)
     )
     return json_response(index.to_wire())

@@ -104,6 +104,14 @@ class Command:
         """A guild command, or a global one whose contexts include GUILD (0)."""
         return self.guild_id is not None or self.contexts is None or 0 in self.contexts
 
+    @property
+    def usable_in_dms(self) -> bool:
+        """A global command offered in a DM with its bot: BOT_DM (1) among its contexts, or,
+        without contexts, the older dm_permission."""
+        if self.guild_id is not None:
+            return False
+        return self.dm_permission if self.contexts is None else 1 in self.contexts
+
     def usable_with(self, permissions: int) -> bool:
         """Whether a member with these guild permissions may see and use the command by its
         default permissions: ADMINISTRATOR passes every set, and "0" leaves only them."""

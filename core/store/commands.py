@@ -141,6 +141,20 @@ def commands_in_guild(connection: Connection, guild_id: int) -> list[Command]:
     )
 
 
+def global_commands_of(connection: Connection, application_ids: list[int]) -> list[Command]:
+    """The global commands of these applications (none for ids that are not applications)."""
+    return (
+        connection.cursor(row_factory=class_row(Command))
+        .execute(
+            f"SELECT {_COLUMNS} FROM application_commands"
+            " WHERE application_id = ANY(%s::bigint[]) AND guild_id IS NULL"
+            " ORDER BY application_id, id",
+            (id_array(application_ids),),
+        )
+        .fetchall()
+    )
+
+
 def applications_of(connection: Connection, application_ids: list[int]) -> list[Application]:
     """The applications with these ids, by id."""
     return (
