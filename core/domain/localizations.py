@@ -1,5 +1,7 @@
 """Localized names and descriptions of application commands: Discord's locales, the check of
-a localization dictionary, and what the list routes show in place of the dictionaries."""
+a localization dictionary, what the list routes show in place of the dictionaries, and the
+size Discord counts (the longest form of each field). Also the error paths every command
+check writes into (`fail`), shared by commands and their options."""
 
 from __future__ import annotations
 
