@@ -57,6 +57,7 @@ class ChoiceForm(Form):
     name: str
     value: ChoiceValue
     name_localizations: dict[str, str] | None = None
+    name_localized: str | None = None  # discord.js sends back what it fetched; ignored
 
 
 class OptionForm(Form):
@@ -74,6 +75,9 @@ class OptionForm(Form):
     min_length: int | None = None
     max_length: int | None = None
     autocomplete: bool | None = None
+    # discord.js sends back the localized forms of options it fetched; they are ignored.
+    name_localized: str | None = None
+    description_localized: str | None = None
 
     def spec(self) -> OptionSpec:
         return OptionSpec(
