@@ -117,10 +117,6 @@ class UnknownApplication(ClientError):
     pass
 
 
-class UnknownApplicationCommand(ClientError):
-    """No such command where it was invoked (or at that application, type or name)."""
-
-
 class UnknownInteraction(ClientError):
     """No such interaction, a wrong token, or one past its deadline: the same answer for
     all, so a token's answer never tells what exists."""
@@ -128,6 +124,14 @@ class UnknownInteraction(ClientError):
 
 class InteractionAlreadyAcknowledged(ClientError):
     """An interaction takes one callback."""
+
+
+class UnknownCommand(ClientError):
+    """No such application command in the scope asked about."""
+
+
+class MaxCommands(ClientError):
+    """An application has as many commands of one type in one scope as Discord allows."""
 
 
 class InvalidJson(ClientError):

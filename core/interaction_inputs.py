@@ -18,7 +18,7 @@ from core.errors import (
     FieldError,
     InvalidForm,
     MissingPermissions,
-    UnknownApplicationCommand,
+    UnknownCommand,
     UnknownInteraction,
     UnknownMessage,
 )
@@ -89,7 +89,7 @@ class Inputs:
             )
             or (in_dm and not command.dm_permission)
         ):
-            raise UnknownApplicationCommand(str(command_id))
+            raise UnknownCommand(str(command_id))
         if str(data.get("version")) != str(command.version):
             raise _bad(
                 ("version",),

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from psycopg.rows import class_row
 
+from core.domain.applications import Application
 from core.domain.commands import Command
 from core.store.database import id_array, json_text
 
@@ -135,6 +136,33 @@ def commands_in_guild(connection: Connection, guild_id: int) -> list[Command]:
             " WHERE c.guild_id = %s OR c.guild_id IS NULL"
             " ORDER BY c.application_id, c.id",
             (guild_id, guild_id),
+        )
+        .fetchall()
+    )
+
+
+def global_commands_of(connection: Connection, application_ids: list[int]) -> list[Command]:
+    """The global commands of these applications (none for ids that are not applications)."""
+    return (
+        connection.cursor(row_factory=class_row(Command))
+        .execute(
+            f"SELECT {_COLUMNS} FROM application_commands"
+            " WHERE application_id = ANY(%s::bigint[]) AND guild_id IS NULL"
+            " ORDER BY application_id, id",
+            (id_array(application_ids),),
+        )
+        .fetchall()
+    )
+
+
+def applications_of(connection: Connection, application_ids: list[int]) -> list[Application]:
+    """The applications with these ids, by id."""
+    return (
+        connection.cursor(row_factory=class_row(Application))
+        .execute(
+            "SELECT id, owner_id, name, description, icon, bot_public, bot_require_code_grant,"
+            " flags, verify_key FROM applications WHERE id = ANY(%s::bigint[]) ORDER BY id",
+            (id_array(application_ids),),
         )
         .fetchall()
     )

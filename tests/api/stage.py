@@ -8,8 +8,6 @@ import secrets
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from core.domain.commands import CommandSpec
-from core.store.commands import insert_command
 from tests.api.rooms import Room, new_room
 from tests.gateway.client import connect
 from tests.gateway.test_dispatch import add_bot, ready, settle
@@ -50,26 +48,19 @@ async def add_command(
     default_member_permissions: int | None = None,
     global_: bool = False,
 ) -> dict[str, Any]:
-    """A command of the stage's bot (in its guild unless `global_`), as its wire object."""
-    spec = CommandSpec(
-        type=type,
-        name=name,
-        description="" if type != 1 else f"{name} command",
-        options=options or [],
-        default_member_permissions=default_member_permissions,
+    """A command of the stage's bot (in its guild unless `global_`), made as its bot does."""
+    body: dict[str, object] = {"type": type, "name": name, "options": options or []}
+    if type == 1:
+        body["description"] = f"{name} command"
+    if default_member_permissions is not None:
+        body["default_member_permissions"] = str(default_member_permissions)
+    scope = "" if global_ else f"/guilds/{stage.room.guild_id}"
+    response = await api.http.post(
+        f"/api/v10/applications/{stage.bot_id}{scope}/commands", headers=stage.bot_auth, json=body
     )
-    command_id = api.services.snowflakes.next_id()
-    command = await api.services.db.run(
-        lambda c: insert_command(
-            c,
-            command_id,
-            int(stage.bot_id),
-            None if global_ else int(stage.room.guild_id),
-            spec,
-            api.services.snowflakes.next_id(),
-        )
-    )
-    return command.to_wire()
+    assert response.status_code in (200, 201), response.text
+    command: dict[str, Any] = response.json()
+    return command
 
 
 def invocation(stage: Stage, command: dict[str, Any], **data: object) -> dict[str, object]:

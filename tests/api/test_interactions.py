@@ -3,9 +3,13 @@ read, the one callback, ephemeral messages for the invoker alone, and the refusa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import trio
 
 from core.domain.permissions import Permission
+from core.interactions import run_interaction_sweep
+from tests.api.rooms import send
 from tests.api.stage import (
     add_command,
     callback,
@@ -206,20 +210,45 @@ async def test_a_late_or_wrong_token_callback_is_unknown_and_the_invoker_hears_o
         wrong = dict(got, token=got["token"][:-4] + "AAAA")
         refused = await callback(api, wrong, {"type": 4, "data": {"content": "x"}})
         assert (refused.status_code, refused.json()["code"]) == (404, 10062)
-        # Time passes (the clock is the database's: the interaction is made 4 s older).
-        await api.services.db.run(
-            lambda c: c.execute(
-                "UPDATE interactions SET created_at = created_at - interval '4 s' WHERE id = %s",
-                (int(got["id"]),),
-            )
-        )
-        assert await api.services.interactions.fail_overdue() == 1
+        await backdate(api, got)
+        # (Other tests' unanswered interactions share the database: at least ours fails.)
+        assert await api.services.interactions.fail_overdue() >= 1
         failure = await live.member.next_named("INTERACTION_FAILURE")
         assert failure == {"id": got["id"], "nonce": body["nonce"]}
         late = await callback(api, got, {"type": 4, "data": {"content": "late"}})
         assert (late.status_code, late.json()["code"]) == (404, 10062)
-        assert await api.services.interactions.fail_overdue() == 0  # once
-    assert await api.count(f"messages WHERE channel_id = {stage.room.channel_id}") == 1  # barrier
+        await api.services.interactions.fail_overdue()  # fails it no second time
+        barrier = await send(api, stage.room.owner, stage.room, content="barrier")
+        while ((payload := await live.member.receive()).get("d") or {}).get("id") != barrier["id"]:
+            assert payload["t"] != "INTERACTION_FAILURE", payload
+    assert await api.count(f"messages WHERE channel_id = {stage.room.channel_id}") == 2  # barriers
+
+
+async def test_the_worker_sweep_tells_the_invoker_of_an_unanswered_interaction(
+    api: ApiClient, gateway: str
+) -> None:
+    stage = await new_stage(api)
+    command = await add_command(api, stage)
+    async with sessions(api, gateway, stage) as live:
+        body = invocation(stage, command)
+        got = await invoke(api, stage, live, body)
+        await backdate(api, got)
+        async with trio.open_nursery() as nursery:
+            # A short interval: the test waits on the event the sweep sends, not on time.
+            await nursery.start(run_interaction_sweep, api.services.interactions, 0.01)
+            failure = await live.member.next_named("INTERACTION_FAILURE")
+            nursery.cancel_scope.cancel()
+    assert failure == {"id": got["id"], "nonce": body["nonce"]}
+
+
+async def backdate(api: ApiClient, interaction: dict[str, Any]) -> None:
+    """Time passes for one interaction (the clock is the database's): 4 s older."""
+    await api.services.db.run(
+        lambda c: c.execute(
+            "UPDATE interactions SET created_at = created_at - interval '4 s' WHERE id = %s",
+            (int(interaction["id"]),),
+        )
+    )
 
 
 async def test_refusals_change_nothing(api: ApiClient) -> None:
