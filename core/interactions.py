@@ -6,7 +6,7 @@ The bot's answers: core/interaction_responses.py."""
 
 from __future__ import annotations
 
-import logging
+import datetime as dt
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database, Statement
 
-_log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 0.5  # a failure reaches the invoker 3 to 3.5 s after an unanswered interaction
 SWEEP_BATCH = 500
@@ -53,6 +52,21 @@ class InteractionRequest:
     nonce: str | None
     data: dict[str, object]
     message_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Named:
+    interaction: Interaction
+    data: dict[str, object]
+    message: dict[str, object] | None  # a component's (or its modal's) message
+    along: list[Statement]
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    channel: dict[str, object]
+    member: dict[str, object] | None  # None in a DM
+    guild_locale: str | None
 
 
 class Interactions:
@@ -101,7 +115,7 @@ class Interactions:
                 target_id=None,
                 message_id=None,
                 triggering_id=None,
-                created_at=None,  # type: ignore[arg-type]  # the database's now()
+                created_at=dt.datetime.now(dt.UTC),  # stored as the database's now()
                 response_type=None,
                 responded_at=None,
                 failed_at=None,
@@ -111,85 +125,19 @@ class Interactions:
                 modal=None,
                 modal_submitted=False,
             )
-            along: list[Statement] = []
-            message: dict[str, object] | None = None
-            kind = request.type
-            if kind in (
-                InteractionType.APPLICATION_COMMAND,
-                InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE,
-            ):
-                if found.guild_id is not None:
-                    found.require(Permission.USE_APPLICATION_COMMANDS)
-                command = self._inputs.command(connection, found, application.id, request.data)
-                data, resolved = self._inputs.command_data(
-                    connection,
-                    found,
-                    command,
-                    request.data,
-                    user_id=user_id,
-                    bot_id=bot_id,
-                    autocomplete=kind == InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE,
-                )
-                interaction = replace(
-                    interaction,
-                    name=command.name,
-                    command_type=command.type,
-                    target_id=resolved.target_id,
-                )
-            elif kind == InteractionType.MESSAGE_COMPONENT:
-                if request.message_id is None:
-                    raise InvalidForm.one(
-                        "message_id", "BASE_TYPE_REQUIRED", "This field is required"
-                    )
-                data, message = self._inputs.component(
-                    connection, found, user_id, bot_id, request.message_id, request.data
-                )
-                interaction = replace(interaction, message_id=request.message_id)
-            elif kind == InteractionType.MODAL_SUBMIT:
-                opener, data = self._inputs.modal_submission(
-                    connection, application.id, user_id, request.channel_id, request.data
-                )
-                interaction = replace(
-                    interaction,
-                    triggering_id=opener.id,
-                    message_id=opener.message_id,
-                    name=opener.name,
-                    command_type=opener.command_type,
-                )
-                along.append(store.mark_modal_submitted(opener.id))
-                if opener.message_id is not None:
-                    message = self._inputs.message_wire(
-                        connection, found, user_id, bot_id, opener.message_id
-                    )
-            else:
-                raise InvalidForm.one("type", "INTERACTION_TYPE_INVALID", "Must be 2, 3, 4 or 5.")
-            member_wire: dict[str, object] | None = None
-            user_wire: dict[str, object] | None = None
-            if found.guild_id is not None:
-                member = member_store.member(connection, found.guild_id, user_id)
-                assert member is not None  # load_message_access found them there
-                member_wire = member.to_wire() | {"permissions": str(found.permissions)}
-                access = load_access(self._access, connection, found.guild_id, user_id)
-                snapshot = access.snapshot.channels[request.channel_id]
-                channel = snapshot.channel.to_wire(snapshot.overwrites) | {
-                    "permissions": str(found.permissions)
-                }
-                guild_locale: str | None = access.guild.preferred_locale
-            else:
-                user_wire = invoker.to_wire()
-                channel = dm_wire(connection, request.channel_id, bot_id)
-                guild_locale = None
+            named = self._named(connection, found, request, interaction, user_id)
+            where = self._where(connection, found, user_id, bot_id)
             payload = rules.bot_payload(
-                interaction,
+                named.interaction,
                 token=token,
-                data=data,
-                channel=channel,
-                member=member_wire,
-                user=user_wire,
-                message=message,
+                data=named.data,
+                channel=where.channel,
+                member=where.member,
+                user=None if where.member is not None else invoker.to_wire(),
+                message=named.message,
                 app_permissions=app_permissions,
                 locale=invoker.locale,
-                guild_locale=guild_locale,
+                guild_locale=where.guild_locale,
             )
             self._journal.emit(
                 connection,
@@ -199,10 +147,88 @@ class Interactions:
                     {"id": str(interaction_id), "nonce": request.nonce},
                 ),
                 events.Event(EventName.INTERACTION_CREATE, payload, user_ids=(bot_id,)),
-                along=[store.insert_interaction(interaction), *along],
+                along=[store.insert_interaction(named.interaction), *named.along],
             )
 
         await self._db.run(write)
+
+    def _named(
+        self,
+        connection: Connection,
+        found: MessageAccess,
+        request: InteractionRequest,
+        interaction: Interaction,
+        user_id: int,
+    ) -> _Named:
+        """What the interaction names, checked: its command, component or modal."""
+        along: list[Statement] = []
+        message: dict[str, object] | None = None
+        kind = request.type
+        if kind in (
+            InteractionType.APPLICATION_COMMAND,
+            InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE,
+        ):
+            if found.guild_id is not None:
+                found.require(Permission.USE_APPLICATION_COMMANDS)
+            command = self._inputs.command(connection, found, request.application_id, request.data)
+            data, resolved = self._inputs.command_data(
+                connection,
+                found,
+                command,
+                request.data,
+                user_id=user_id,
+                bot_id=request.application_id,
+                autocomplete=kind == InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE,
+            )
+            interaction = replace(
+                interaction,
+                name=command.name,
+                command_type=command.type,
+                target_id=resolved.target_id,
+            )
+        elif kind == InteractionType.MESSAGE_COMPONENT:
+            if request.message_id is None:
+                raise InvalidForm.one("message_id", "BASE_TYPE_REQUIRED", "This field is required")
+            data, message = self._inputs.component(
+                connection, found, user_id, request.application_id, request.message_id, request.data
+            )
+            interaction = replace(interaction, message_id=request.message_id)
+        elif kind == InteractionType.MODAL_SUBMIT:
+            opener, data = self._inputs.modal_submission(
+                connection, request.application_id, user_id, request.channel_id, request.data
+            )
+            interaction = replace(
+                interaction,
+                triggering_id=opener.id,
+                message_id=opener.message_id,
+                name=opener.name,
+                command_type=opener.command_type,
+            )
+            along.append(store.mark_modal_submitted(opener.id))
+            if opener.message_id is not None:
+                message = self._inputs.message_wire(
+                    connection, found, user_id, request.application_id, opener.message_id
+                )
+        else:
+            raise InvalidForm.one("type", "INTERACTION_TYPE_INVALID", "Must be 2, 3, 4 or 5.")
+        return _Named(interaction, data, message, along)
+
+    def _where(
+        self, connection: Connection, found: MessageAccess, user_id: int, bot_id: int
+    ) -> _Where:
+        """The channel (and, in a guild, the member) as the bot is shown them."""
+        if found.guild_id is None:
+            return _Where(dm_wire(connection, found.channel.id, bot_id), None, None)
+        member = member_store.member(connection, found.guild_id, user_id)
+        assert member is not None  # load_message_access found them there
+        permissions = {"permissions": str(found.permissions)}
+        access = load_access(self._access, connection, found.guild_id, user_id)
+        snapshot = access.snapshot.channels[found.channel.id]
+        return _Where(
+            snapshot.channel.to_wire(snapshot.overwrites) | permissions,
+            member.to_wire() | permissions,
+            access.guild.preferred_locale,
+        )
 
     def _bot_permissions(self, connection: Connection, found: MessageAccess, bot_id: int) -> int:
         """The bot's permissions in the channel: MissingAccess (50001) when it is not in the

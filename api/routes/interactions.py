@@ -56,6 +56,11 @@ class ReplyBody(_Tolerant):
     allowed_mentions: AllowedMentionsBody | None = None
 
 
+class _Raw(Form):
+    # Any JSON object: each route then validates it as its own form.
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+
+
 async def _body() -> dict[str, Any]:
     """A JSON body, or the payload_json of a multipart one (files are not kept yet)."""
     if request.mimetype == "multipart/form-data":
@@ -67,10 +72,6 @@ async def _body() -> dict[str, Any]:
         return body.model_extra or {}
     raw = await parse_body(_Raw)
     return raw.model_extra or {}
-
-
-class _Raw(Form):
-    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
 
 def _reply(data: dict[str, Any] | None) -> Reply:
