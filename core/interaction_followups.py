@@ -15,6 +15,7 @@ from core.ephemeral_replies import EphemeralReplies
 from core.errors import UnknownInteraction, UnknownMessage
 from core.interaction_responses import metadata_of
 from core.journal import Journal
+from core.store import applications as application_store
 from core.store import interactions as store
 from core.store.database import execute_together
 
@@ -68,6 +69,14 @@ class InteractionFollowups:
         self._snowflakes = snowflakes
         self._ephemeral = EphemeralReplies(Journal(snowflakes))
         self._channel = channel
+
+    async def is_application(self, application_id: int) -> bool:
+        """Whether `/webhooks/{id}/{token}` names an application (then the token is an
+        interaction's) rather than an incoming webhook: how those routes choose."""
+        found = await self._db.autocommit(
+            lambda c: application_store.application_by_id(c, application_id)
+        )
+        return found is not None
 
     async def _find(
         self, application_id: int, token: str, message_id: int | None, *, lock: bool = False

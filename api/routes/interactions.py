@@ -16,6 +16,7 @@ from api.responses import json_response, no_content
 from api.routes.messages import AllowedMentionsBody, _allowed
 from api.services import services
 from core.domain.replies import Reply
+from core.domain.snowflakes import parse_stored_snowflake
 from core.errors import InvalidForm, UnknownInteraction, UnknownMessage
 from core.interactions import InteractionRequest
 
@@ -128,8 +129,15 @@ async def callback(interaction_id: str, token: str) -> Response:
     return no_content() if answer is None else json_response(answer)
 
 
-# Follow-ups: plain functions of (application_id, token, ...), so the webhook routes can hand an
-# interaction's token to them.
+# Follow-ups: plain functions of (application_id, token, ...). `/webhooks/{id}/{token}` is
+# shared with incoming webhooks: `is_interaction_webhook(id)` says which of the two it names.
+
+
+async def is_interaction_webhook(webhook_id: str) -> bool:
+    """Whether `/webhooks/{webhook_id}/...` names an application (an interaction's token
+    follows), not an incoming webhook."""
+    value = parse_stored_snowflake(webhook_id)
+    return value is not None and await services().interaction_followups.is_application(value)
 
 
 async def follow_up(application_id: str, token: str) -> Response:
