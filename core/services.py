@@ -36,6 +36,7 @@ from core.store.revocations import (
     recently_revoked,
 )
 from core.store.s3 import S3ObjectStore
+from core.webhooks import Webhooks
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -62,6 +63,7 @@ class Services:
     messages: Messages
     pins: Pins
     search: Search
+    webhooks: Webhooks
     reactions: Reactions
     direct: Direct
     rate_limits: RateLimits
@@ -125,6 +127,7 @@ async def build_services(
         messages=messages,
         pins=Pins(db, snowflakes, access, messages.link),
         search=Search(db, access, messages.link),
+        webhooks=Webhooks(db, snowflakes, access, accounts.keys, messages, settings.public_url),
         reactions=Reactions(db, snowflakes, access),
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
         sessions=Sessions(db, access, accounts, applications),

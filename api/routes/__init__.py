@@ -16,6 +16,7 @@ from api.routes import (
     messages,
     roles,
     users,
+    webhooks,
 )
 
 
@@ -32,6 +33,7 @@ def discord_api() -> Blueprint:
         invites,
         messages,
         direct,
+        webhooks,
         gateway,
     )
     for module in modules:
