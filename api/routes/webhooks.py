@@ -62,6 +62,7 @@ class EditWebhookMessage(Form):
     attachments: list[AttachmentBody] | None = None
     flags: int | None = None
     poll: dict[str, Any] | None = None
+    tts: bool | None = None  # discord.py sends tts with every edit; an edit cannot change it
 
 
 def _webhook_id(raw: str) -> int:

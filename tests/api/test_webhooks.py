@@ -12,7 +12,7 @@ import trio
 from core.domain.permissions import Permission
 from tests.api.rooms import Room, count_messages, new_room
 from tests.api.test_auth import field_errors
-from tests.api.test_components import LINK, SELECT, bot_in, button, row
+from tests.api.test_components import LINK, SELECT, bot_in, button, numbered, row
 from tests.api.test_guilds import MISSING_PERMISSIONS, new_role
 from tests.api.test_ratelimits import frozen_clock
 from tests.gateway.client import connect
@@ -258,7 +258,7 @@ async def test_execute_posts_as_the_webhook_into_history(api: ApiClient, room: R
     assert "member" not in message
     assert message["mentions"][0]["id"] == str(room.member.id)
     assert message["mention_everyone"] is True  # a webhook may mention everyone
-    assert (message["flags"], message["components"]) == (4096, [row(LINK)])
+    assert (message["flags"], message["components"]) == (4096, numbered([row(LINK)]))
     history = (await api.http.get(room.url(), headers=room.member.auth)).json()
     assert [m["content"] for m in history][:2] == [message["content"], "no wait"]
     assert history[1]["author"]["username"] == "Hook"
@@ -348,7 +348,10 @@ async def test_a_webhooks_messages_by_token(api: ApiClient, room: Room) -> None:
     assert (await api.http.get(url)).json()["content"] == "v1"
     edited = await api.http.patch(url, json={"content": "v2", "components": [row(LINK)]})
     assert edited.status_code == 200, edited.text
-    assert (edited.json()["content"], edited.json()["components"]) == ("v2", [row(LINK)])
+    assert (edited.json()["content"], edited.json()["components"]) == (
+        "v2",
+        numbered([row(LINK)]),
+    )
     assert edited.json()["edited_timestamp"] is not None
     interactive = await api.http.patch(url, json={"components": [row(button("b"))]})
     assert "components" in field_errors(interactive)
