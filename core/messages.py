@@ -139,7 +139,8 @@ class Messages:
                 found.roles,
                 may_mention_everyone=bool(found.permissions & Permission.MENTION_EVERYONE),
                 # Discord refuses a person's interactive components: only bots get clicks.
-                interactive=any(person(row)[0].bot for row in sender),
+                # (Read only when asked: the send path is hot.)
+                interactive=bool(draft.components) and any(person(r)[0].bot for r in sender),
                 sender=sender,
             )
 
@@ -368,7 +369,9 @@ class Messages:
                 found.guild_id,
                 found.roles,
                 may_mention_everyone=bool(found.permissions & Permission.MENTION_EVERYONE),
-                interactive=found.sender is not None and person(found.sender)[0].bot,
+                interactive="components" in given
+                and found.sender is not None
+                and person(found.sender)[0].bot,
             )
             return self._edit(connection, place, message, change, user_id)
 
