@@ -10,12 +10,13 @@ import pytest
 import trio
 
 from core.domain.permissions import Permission
+from core.events import Intent
 from tests.api.rooms import Room, count_messages, new_room
 from tests.api.test_auth import field_errors
 from tests.api.test_components import LINK, SELECT, bot_in, button, numbered, row
 from tests.api.test_guilds import MISSING_PERMISSIONS, new_role
 from tests.api.test_ratelimits import frozen_clock
-from tests.gateway.client import connect
+from tests.gateway.client import DEFAULT_INTENTS, connect
 from tests.running import running_api
 
 if TYPE_CHECKING:
@@ -436,3 +437,24 @@ async def test_executes_count_against_the_webhooks_bucket(limited: ApiClient) ->
     assert answers[-1].headers["x-ratelimit-scope"] == "user"
     assert float(answers[-1].json()["retry_after"]) > 0
     assert await count_messages(limited, room) == 5
+
+
+async def test_webhooks_update_needs_the_guild_webhooks_intent(
+    api: ApiClient, gateway: str
+) -> None:
+    room = await new_room(api)
+    async with connect(gateway) as client:
+        await client.identify(room.member.token, intents=DEFAULT_INTENTS & ~Intent.GUILD_WEBHOOKS)
+        await client.dispatch("GUILD_CREATE")
+        await new_webhook(api, room)
+        # A message committed after the webhook is relayed after it: whatever came first is
+        # all the session will ever get of the webhook's creation.
+        barrier = (
+            await api.http.post(room.url(), headers=room.owner.auth, json={"content": "b"})
+        ).json()
+        with trio.fail_after(5):
+            while True:
+                payload = await client.receive()
+                assert payload.get("t") != "WEBHOOKS_UPDATE"
+                if payload.get("t") == "MESSAGE_CREATE" and payload["d"]["id"] == barrier["id"]:
+                    break
