@@ -19,8 +19,10 @@ from core.errors import (
     InvalidGuildAction,
     InvalidJson,
     InvalidRole,
+    InvalidWebhookToken,
     MaxCommands,
     MaxPins,
+    MaxWebhooks,
     MissingAccess,
     MissingPermissions,
     NotATextChannel,
@@ -41,6 +43,7 @@ from core.errors import (
     UnknownMessage,
     UnknownRole,
     UnknownUser,
+    UnknownWebhook,
 )
 from core.faults import report_fault
 from core.store.redis import RedisError
@@ -83,6 +86,9 @@ _RENDERING: dict[type[ClientError], tuple[int, int, str]] = {
     InvalidJson: (400, 50109, "The request body contains invalid JSON."),
     UnknownInteraction: (404, 10062, "Unknown interaction"),
     InteractionAlreadyAcknowledged: (400, 40060, "Interaction has already been acknowledged."),
+    UnknownWebhook: (404, 10015, "Unknown Webhook"),
+    InvalidWebhookToken: (401, 50027, "Invalid Webhook Token"),
+    MaxWebhooks: (400, 30007, "Maximum number of webhooks reached (15)"),
 }
 
 

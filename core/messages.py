@@ -66,7 +66,6 @@ _log = logging.getLogger(__name__)
 
 # Content, embeds and components are the author's to change; flags, moderators' too.
 _AUTHORED = frozenset({"content", "embeds", "components"})
-_LOADING = 1 << 7  # an interaction's deferred answer, completed by a later edit
 
 
 def existing_message(
@@ -140,7 +139,8 @@ class Messages:
                 found.roles,
                 may_mention_everyone=bool(found.permissions & Permission.MENTION_EVERYONE),
                 # Discord refuses a person's interactive components: only bots get clicks.
-                interactive=any(person(row)[0].bot for row in sender),
+                # (Read only when asked: the send path is hot.)
+                interactive=bool(draft.components) and any(person(r)[0].bot for r in sender),
                 sender=sender,
             )
 
@@ -184,9 +184,7 @@ class Messages:
         origin: Origin,
     ) -> dict[str, object]:
         check = FormCheck()
-        # Components are a body too; an interaction's deferred answer (LOADING) needs none.
-        bodied = draft.uploads or draft.components or draft.flags & _LOADING
-        rules.check_message(check, draft.content, draft.embeds, needs_body=not bodied)
+        rules.check_message(check, draft.content, draft.embeds, needs_body=not draft.bodied)
         check_uploads(check, list(draft.uploads), self._max_upload_bytes)
         nonce = rules.check_nonce(check, draft.nonce)
         if draft.allowed_mentions is not None:
@@ -371,7 +369,9 @@ class Messages:
                 found.guild_id,
                 found.roles,
                 may_mention_everyone=bool(found.permissions & Permission.MENTION_EVERYONE),
-                interactive=found.sender is not None and person(found.sender)[0].bot,
+                interactive="components" in given
+                and found.sender is not None
+                and person(found.sender)[0].bot,
             )
             return self._edit(connection, place, message, change, user_id)
 

@@ -41,6 +41,7 @@ from core.store.revocations import (
     recently_revoked,
 )
 from core.store.s3 import S3ObjectStore
+from core.webhooks import Webhooks
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -68,6 +69,7 @@ class Services:
     messages: Messages
     pins: Pins
     search: Search
+    webhooks: Webhooks
     reactions: Reactions
     interactions: Interactions
     interaction_responses: InteractionResponses
@@ -135,6 +137,7 @@ async def build_services(
         messages=messages,
         pins=Pins(db, snowflakes, access, messages.link),
         search=Search(db, access, messages.link),
+        webhooks=Webhooks(db, snowflakes, access, accounts.keys, messages, settings.public_url),
         reactions=Reactions(db, snowflakes, access),
         interactions=Interactions(db, snowflakes, access, messages),
         interaction_responses=InteractionResponses(db, snowflakes, ChannelReplies(messages)),

@@ -15,9 +15,10 @@ ALTER TABLE messages ADD COLUMN author_avatar text;
 ALTER TABLE messages DROP CONSTRAINT messages_author_id_fkey;
 
 -- Discord's webhook types: 1 incoming, 2 channel follower, 3 application (interactions).
--- Only incoming webhooks are stored. The token is never stored: it is an HMAC of the
--- server's secret over the id and `token_salt`, so it can be shown again to those with
--- MANAGE_WEBHOOKS, as Discord does, and checked without a plaintext copy at rest.
+-- Only incoming webhooks are stored. The token is never stored: it is an HMAC, under the
+-- access-token key named `token_kid`, of the id and `token_salt`, so it can be shown again to
+-- those with MANAGE_WEBHOOKS, as Discord does, and checked without a copy at rest. (Retiring
+-- that key from TRIOXIDE_JWT_KEYS retires the webhook's token with it.)
 CREATE TABLE webhooks (
     id bigint PRIMARY KEY,
     type smallint NOT NULL DEFAULT 1,
@@ -28,6 +29,7 @@ CREATE TABLE webhooks (
     name text NOT NULL,
     avatar text,
     token_salt bytea NOT NULL,
+    token_kid text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX webhooks_channel_id ON webhooks (channel_id);

@@ -18,6 +18,7 @@ from api.routes import (
     messages,
     roles,
     users,
+    webhooks,
 )
 
 
@@ -36,6 +37,7 @@ def discord_api() -> Blueprint:
         messages,
         interactions,
         direct,
+        webhooks,
         gateway,
     )
     for module in modules:

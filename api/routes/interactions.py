@@ -13,7 +13,7 @@ from api.auth import current_person
 from api.forms import Form, Snowflake, parse_body, parse_multipart, validate
 from api.params import snowflake
 from api.responses import json_response, no_content
-from api.routes.messages import AllowedMentionsBody, _allowed
+from api.routes.messages import AllowedMentionsBody, allowed_mentions_of
 from api.services import services
 from core.domain.replies import Reply
 from core.domain.snowflakes import parse_stored_snowflake
@@ -82,7 +82,7 @@ def _reply(data: dict[str, Any] | None) -> Reply:
         embeds=body.embeds,
         components=body.components,
         flags=body.flags,
-        allowed_mentions=_allowed(body.allowed_mentions),
+        allowed_mentions=allowed_mentions_of(body.allowed_mentions),
         given=frozenset(body.model_fields_set),
     )
 
@@ -178,23 +178,3 @@ async def delete_message(application_id: str, token: str, message_id: str) -> Re
         snowflake(application_id, UnknownInteraction), token, _message_id(message_id)
     )
     return no_content()
-
-
-blueprint.add_url_rule("/webhooks/<application_id>/<token>", view_func=follow_up, methods=["POST"])
-blueprint.add_url_rule(
-    "/webhooks/<application_id>/<token>/messages/<message_id>",
-    view_func=get_message,
-    methods=["GET"],
-)
-blueprint.add_url_rule(
-    "/webhooks/<application_id>/<token>/messages/<message_id>",
-    endpoint="edit_message",
-    view_func=edit_message,
-    methods=["PATCH"],
-)
-blueprint.add_url_rule(
-    "/webhooks/<application_id>/<token>/messages/<message_id>",
-    endpoint="delete_message",
-    view_func=delete_message,
-    methods=["DELETE"],
-)

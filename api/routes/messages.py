@@ -68,7 +68,7 @@ class BulkDelete(Form):
     messages: list[Snowflake]
 
 
-def _allowed(body: AllowedMentionsBody | None) -> AllowedMentions | None:
+def allowed_mentions_of(body: AllowedMentionsBody | None) -> AllowedMentions | None:
     if body is None:
         return None
     return AllowedMentions(
@@ -79,10 +79,12 @@ def _allowed(body: AllowedMentionsBody | None) -> AllowedMentions | None:
     )
 
 
-def _uploads(body: CreateMessage, parts: list[FilePart]) -> tuple[Upload, ...]:
+def uploads_of(
+    attachments: list[AttachmentBody] | None, parts: list[FilePart]
+) -> tuple[Upload, ...]:
     """The files, with the filename and description payload_json gives each (matched by id,
     which is the n of its `files[n]` part)."""
-    described = {str(a.id): a for a in body.attachments or ()}
+    described = {str(a.id): a for a in attachments or ()}
     uploads = []
     for part in parts:
         about = described.get(str(part.index))
@@ -111,9 +113,9 @@ def _draft(body: CreateMessage, parts: list[FilePart] | None = None) -> Draft:
         reply_to=None if reference is None else reference.message_id,
         reply_channel_id=None if reference is None else reference.channel_id,
         fail_if_not_exists=True if reference is None else reference.fail_if_not_exists,
-        allowed_mentions=_allowed(body.allowed_mentions),
+        allowed_mentions=allowed_mentions_of(body.allowed_mentions),
         flags=body.flags,
-        uploads=_uploads(body, parts or []),
+        uploads=uploads_of(body.attachments, parts or []),
         components=body.components,
     )
 
@@ -173,7 +175,7 @@ async def edit_message(channel_id: str, message_id: str) -> Response:
         content=body.content,
         embeds=body.embeds,
         flags=body.flags,
-        allowed_mentions=_allowed(body.allowed_mentions),
+        allowed_mentions=allowed_mentions_of(body.allowed_mentions),
         components=body.components,
     )
     return json_response(edited)

@@ -292,7 +292,7 @@ def check_components(
                     "COMPONENT_TYPE_INVALID",
                     "Text inputs belong in modals; action rows hold buttons and selects.",
                 )
-    return [_normalized(row) for row in rows]
+    return _numbered(walk, [_normalized(row) for row in rows])
 
 
 def check_modal_components(
@@ -320,7 +320,42 @@ def check_modal_components(
             walk.flag(item, path, "required")
             walk.text(item, path, "value", TEXT_INPUT_LENGTH_MAX)
             walk.text(item, path, "placeholder", MODAL_PLACEHOLDER_MAX)
-    return [_normalized(row) for row in rows]
+    return _numbered(walk, [_normalized(row) for row in rows])
+
+
+def _numbered(walk: _Walk, rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Gives each component without an `id` the next free one, counting from 1 in the order
+    they appear, as Discord does; an `id` given must be a unique 32-bit positive integer."""
+    everything = [
+        path
+        for r in range(len(rows))
+        for path in [(r,), *((r, "components", c) for c in range(len(_children(rows[r]))))]
+    ]
+
+    def at(path: Path) -> dict[str, object]:
+        row = rows[int(path[0])]
+        return row if len(path) == 1 else _children(row)[int(path[2])]
+
+    taken: set[int] = set()
+    for path in everything:
+        given = at(path).get("id")
+        if given is None:
+            continue
+        if not isinstance(given, int) or isinstance(given, bool) or not 0 < given < 2**31:
+            walk.fail((*path, "id"), "NUMBER_TYPE_MAX", "Must be between 1 and 2147483647.")
+        elif given in taken:
+            walk.fail((*path, "id"), "COMPONENT_ID_DUPLICATED", "Component ids must be unique.")
+        else:
+            taken.add(given)
+    next_id = 1
+    for path in everything:
+        component = at(path)
+        if component.get("id") is None:
+            while next_id in taken:
+                next_id += 1
+            component["id"] = next_id
+            taken.add(next_id)
+    return rows
 
 
 def is_interactive(components: list[dict[str, object]]) -> bool:

@@ -45,6 +45,7 @@ class MessageFlag:
     # The flags a message may be posted with; each entry point says which it accepts.
     SUPPRESS_EMBEDS = 1 << 2
     EPHEMERAL = 1 << 6  # interaction responses only
+    LOADING = 1 << 7  # an interaction's deferred answer, until its bot completes it
     SUPPRESS_NOTIFICATIONS = 1 << 12
 
 
@@ -102,6 +103,12 @@ class Draft:
     flags: int = 0
     uploads: tuple[Upload, ...] = ()
     components: list[dict[str, object]] | None = None
+
+    @property
+    def bodied(self) -> bool:
+        """Whether something other than content or embeds makes the message: files,
+        components, or being an interaction's deferred answer (LOADING), which has none."""
+        return bool(self.uploads or self.components or self.flags & MessageFlag.LOADING)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from core.errors import FormCheck
 if TYPE_CHECKING:
     from core.domain.messages import AllowedMentions
 
-LOADING = 1 << 7  # a deferred answer's "thinking" message, until its bot completes it
+LOADING = MessageFlag.LOADING  # a deferred answer's "thinking" message
 # What an interaction's answer may carry: EPHEMERAL only there.
 REPLY_FLAGS = (
     MessageFlag.SUPPRESS_EMBEDS | MessageFlag.EPHEMERAL | MessageFlag.SUPPRESS_NOTIFICATIONS

@@ -3,7 +3,8 @@ limits with Discord's 50035 trees, and modal components (checked for the interac
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import itertools
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -26,6 +27,17 @@ def button(custom_id: str, **more: object) -> dict[str, object]:
 
 def row(*components: dict[str, object]) -> dict[str, object]:
     return {"type": 1, "components": list(components)}
+
+
+def numbered(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`components` as Discord shows them: each with an id, counting from 1 in order."""
+    ids = itertools.count(1)
+    shown = []
+    for given in components:
+        shown_row = {**given, "id": next(ids)}
+        shown_row["components"] = [{**c, "id": next(ids)} for c in given["components"]]
+        shown.append(shown_row)
+    return shown
 
 
 LINK = {"type": 2, "style": 5, "label": "Docs", "url": "https://example.test/docs"}
@@ -73,13 +85,13 @@ async def test_a_bot_sends_buttons_and_a_select_and_they_come_back_everywhere(
     )
     assert response.status_code == 200, response.text
     sent = response.json()
-    assert sent["components"] == components
+    assert sent["components"] == numbered(components)
     assert "webhook_id" not in sent
     assert "interaction_metadata" not in sent
     shown = (await api.http.get(room.url(f"/{sent['id']}"), headers=room.member.auth)).json()
-    assert shown["components"] == components
+    assert shown["components"] == numbered(components)
     history = (await api.http.get(room.url(), headers=room.member.auth)).json()
-    assert history[0]["components"] == components
+    assert history[0]["components"] == numbered(components)
 
 
 async def test_a_person_may_send_link_buttons_but_nothing_interactive(
@@ -89,7 +101,7 @@ async def test_a_person_may_send_link_buttons_but_nothing_interactive(
         room.url(), headers=room.member.auth, json={"content": "see", "components": [row(LINK)]}
     )
     assert sent.status_code == 200, sent.text
-    assert sent.json()["components"] == [row(LINK)]
+    assert sent.json()["components"] == numbered([row(LINK)])
     before = await count_messages(api, room)
     for components in ([row(button("click"))], [row(SELECT)]):
         refused = await api.http.post(
@@ -113,7 +125,7 @@ async def test_a_bot_edits_and_clears_its_components(api: ApiClient, room: Room)
     url = room.url(f"/{sent.json()['id']}")
     edited = await api.http.patch(url, headers=bot, json={"components": [row(button("b"))]})
     assert edited.status_code == 200, edited.text
-    assert edited.json()["components"] == [row(button("b"))]
+    assert edited.json()["components"] == numbered([row(button("b"))])
     assert edited.json()["content"] == "v"
     cleared = await api.http.patch(url, headers=bot, json={"components": []})
     assert cleared.json()["components"] == []
@@ -201,6 +213,12 @@ def _many_buttons(count: int) -> list[dict[str, object]]:
         ),
         ([button("alone")], (0, "type"), "COMPONENT_TYPE_INVALID"),
         ([{"type": 99}], (0, "type"), "UNION_TYPE_CHOICES"),
+        (
+            [row(button("a", id=3), button("b", id=3))],
+            (0, "components", 1, "id"),
+            "COMPONENT_ID_DUPLICATED",
+        ),
+        ([row(button("a", id=0))], (0, "components", 0, "id"), "NUMBER_TYPE_MAX"),
     ],
 )
 async def test_component_limits_are_refused_with_discords_tree(
@@ -219,6 +237,19 @@ async def test_component_limits_are_refused_with_discords_tree(
     assert await count_messages(api, room) == before
 
 
+async def test_component_ids_given_are_kept_and_the_rest_counted_around_them(
+    api: ApiClient, room: Room
+) -> None:
+    bot = await bot_in(api, room)
+    components = [row(button("a"), button("b", id=2)), {**row(button("c")), "id": 1}]
+    sent = await api.http.post(
+        room.url(), headers=bot, json={"content": "n", "components": components}
+    )
+    shown = sent.json()["components"]
+    assert [shown[0]["id"], *(c["id"] for c in shown[0]["components"])] == [3, 4, 2]
+    assert [shown[1]["id"], shown[1]["components"][0]["id"]] == [1, 5]
+
+
 async def test_user_role_mentionable_and_channel_selects_are_accepted(
     api: ApiClient, room: Room
 ) -> None:
@@ -233,7 +264,7 @@ async def test_user_role_mentionable_and_channel_selects_are_accepted(
         room.url(), headers=bot, json={"content": "s", "components": components}
     )
     assert sent.status_code == 200, sent.text
-    assert sent.json()["components"] == components
+    assert sent.json()["components"] == numbered(components)
 
 
 TEXT_INPUT = {"type": 4, "custom_id": "name", "style": 1, "label": "Your name"}
@@ -267,7 +298,7 @@ def test_modal_components_accepted_as_given() -> None:
     full = {**TEXT_INPUT, "style": 2, "min_length": 0, "max_length": 4000, "required": False}
     shown = check_modal_components(check, [row(full), row({**TEXT_INPUT, "custom_id": "b"})])
     check.done()
-    assert shown[0] == row(full)
+    assert shown[0] == numbered([row(full)])[0]
 
 
 async def test_posting_for_an_interaction_records_who_posted_and_edits_without_the_author(
