@@ -101,9 +101,11 @@ class InteractionFollowups:
             message still to post)"""
             interaction = _by_token(connection, application_id, token)
             original = interaction.original_id
+            # (A follow-up with files is its own message: an edit takes no files.)
             if (
                 interaction.response_type == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
                 and original is not None
+                and not reply.uploads
             ):
                 shown = store.ephemeral_by_id(connection, original, lock=True)
                 if shown is not None and shown.flags & LOADING:
@@ -130,6 +132,7 @@ class InteractionFollowups:
             interaction.response_type == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
             and interaction.original_id is not None
             and not interaction.original_ephemeral
+            and not reply.uploads
         ):
             current = await self._channel.get(interaction, interaction.original_id)
             if int(str(current.get("flags", 0))) & LOADING:
@@ -157,7 +160,7 @@ class InteractionFollowups:
     async def edit_message(
         self, application_id: int, token: str, message_id: int | None, reply: Reply
     ) -> dict[str, object]:
-        reply = reply.checked(needs_body=False)
+        reply = reply.checked(needs_body=False, takes_files=False)
         found = await self._find(application_id, token, message_id)
         if found.ephemeral is None:
             return await self._channel.edit(found.interaction, found.message_id, reply)

@@ -33,6 +33,7 @@ class ChannelReplies:
             allowed_mentions=reply.allowed_mentions,
             flags=flags,
             components=None if loading else reply.components,
+            uploads=() if loading else reply.uploads,
         )
         return await self._messages.post(
             Author(application_id),

@@ -74,7 +74,7 @@ def _check_body(callback: int, data: dict[str, object], reply: Reply) -> Reply:
         CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE,
         CallbackType.DEFERRED_UPDATE_MESSAGE,
     ):
-        return reply.checked(needs_body=False)
+        return reply.checked(needs_body=False, takes_files=False)
     if callback == CallbackType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT:
         rules.check_choices(data.get("choices", []))
     elif callback == CallbackType.MODAL:

@@ -10,10 +10,15 @@ from pydantic import ConfigDict, Field
 from quart import Blueprint, Response, request
 
 from api.auth import current_person
-from api.forms import Form, Snowflake, parse_body, parse_multipart, validate
+from api.forms import FilePart, Form, Snowflake, parse_body, parse_multipart, validate
 from api.params import snowflake
 from api.responses import json_response, no_content
-from api.routes.messages import AllowedMentionsBody, allowed_mentions_of
+from api.routes.messages import (
+    AllowedMentionsBody,
+    AttachmentBody,
+    allowed_mentions_of,
+    uploads_of,
+)
 from api.services import services
 from core.domain.replies import Reply
 from core.domain.snowflakes import parse_stored_snowflake
@@ -55,6 +60,7 @@ class ReplyBody(_Tolerant):
     components: list[dict[str, Any]] | None = None
     flags: int | None = None
     allowed_mentions: AllowedMentionsBody | None = None
+    attachments: list[AttachmentBody] | None = None  # the files' names and descriptions
 
 
 class _Raw(Form):
@@ -62,22 +68,19 @@ class _Raw(Form):
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
 
-async def _body() -> dict[str, Any]:
-    """A JSON body, or the payload_json of a multipart one (files are not kept yet)."""
+async def _body() -> tuple[dict[str, Any], list[FilePart]]:
+    """A JSON body, or the payload_json and files of a multipart one."""
     if request.mimetype == "multipart/form-data":
         body, parts = await parse_multipart(_Raw)
-        if parts:
-            raise InvalidForm.one(
-                "files", "UNSUPPORTED", "Files in interaction replies are not supported yet."
-            )
-        return body.model_extra or {}
+        return body.model_extra or {}, parts
     raw = await parse_body(_Raw)
-    return raw.model_extra or {}
+    return raw.model_extra or {}, []
 
 
-def _reply(data: dict[str, Any] | None) -> Reply:
+def _reply(data: dict[str, Any] | None, parts: list[FilePart] | None = None) -> Reply:
     body = validate(ReplyBody, data or {})
     return Reply(
+        uploads=uploads_of(body.attachments, parts or []),
         content=body.content,
         embeds=body.embeds,
         components=body.components,
@@ -90,7 +93,10 @@ def _reply(data: dict[str, Any] | None) -> Reply:
 @blueprint.post("/interactions")
 async def create_interaction() -> Response:
     principal = await current_person()
-    body = validate(InteractionBody, await _body())
+    raw, parts = await _body()
+    if parts:
+        raise InvalidForm.one("files", "UNSUPPORTED", "An interaction takes no files.")
+    body = validate(InteractionBody, raw)
     if body.nonce is not None and len(body.nonce) > _NONCE_MAX:
         raise InvalidForm.one(
             "nonce", "BASE_TYPE_MAX_LENGTH", f"Must be {_NONCE_MAX} or fewer in length."
@@ -116,14 +122,15 @@ def _with_response() -> bool:
 
 @blueprint.post("/interactions/<interaction_id>/<token>/callback")
 async def callback(interaction_id: str, token: str) -> Response:
-    body = validate(CallbackBody, await _body())
+    raw, parts = await _body()
+    body = validate(CallbackBody, raw)
     data = body.data or {}
     answer = await services().interaction_responses.callback(
         snowflake(interaction_id, UnknownInteraction),
         token,
         body.type,
         data,
-        _reply(data),
+        _reply(data, parts),
         with_response=_with_response(),
     )
     return no_content() if answer is None else json_response(answer)
@@ -144,7 +151,7 @@ async def follow_up(application_id: str, token: str) -> Response:
     """`POST /webhooks/{application_id}/{token}`: a follow-up message; 200 with it when
     `?wait=true`, else 204."""
     message = await services().interaction_followups.follow_up(
-        snowflake(application_id, UnknownInteraction), token, _reply(await _body())
+        snowflake(application_id, UnknownInteraction), token, _reply(*await _body())
     )
     wait = request.args.get("wait", "false").lower() in ("true", "1")
     return json_response(message) if wait else no_content()
@@ -168,7 +175,7 @@ async def edit_message(application_id: str, token: str, message_id: str) -> Resp
             snowflake(application_id, UnknownInteraction),
             token,
             _message_id(message_id),
-            _reply(await _body()),
+            _reply(*await _body()),
         )
     )
 

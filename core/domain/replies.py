@@ -11,6 +11,7 @@ from core.domain.messages import MessageFlag, check_allowed_mentions, check_flag
 from core.errors import FormCheck
 
 if TYPE_CHECKING:
+    from core.domain.attachments import Upload
     from core.domain.messages import AllowedMentions
 
 LOADING = MessageFlag.LOADING  # a deferred answer's "thinking" message
@@ -30,12 +31,16 @@ class Reply:
     flags: int | None = None
     allowed_mentions: AllowedMentions | None = None
     given: frozenset[str] = field(default_factory=frozenset)
+    uploads: tuple[Upload, ...] = ()  # files, for a new message everyone sees
 
-    def checked(self, *, needs_body: bool) -> Reply:
-        """This reply with its components as stored; InvalidForm (50035) for every problem."""
+    def checked(self, *, needs_body: bool, takes_files: bool = True) -> Reply:
+        """This reply with its components as stored; InvalidForm (50035) for every problem.
+        Files go with new channel messages only: not (yet) with ephemeral ones or edits."""
         check = FormCheck()
-        body = needs_body and not self.components
+        body = needs_body and not self.components and not self.uploads
         check_message(check, self.content, self.embeds, needs_body=body)
+        if self.uploads and (self.ephemeral or not takes_files):
+            check.fail("files", "UNSUPPORTED", "Files go with new, non-ephemeral messages only.")
         if self.flags is not None:
             check_flags(check, self.flags, REPLY_FLAGS)
         if self.allowed_mentions is not None:

@@ -132,3 +132,34 @@ async def test_no_message_route_reaches_an_ephemeral_answer(api: ApiClient, gate
         f"/api/v10/guilds/{room.guild_id}/messages/search?content=secret", headers=room.owner.auth
     )
     assert found.json()["total_results"] == 0
+
+
+async def test_files_go_with_channel_answers_and_follow_ups(api: ApiClient, gateway: str) -> None:
+    stage = await new_stage(api)
+    command = await add_command(api, stage)
+    async with sessions(api, gateway, stage) as live:
+        got = await invoke(api, stage, live, invocation(stage, command))
+        reply = {
+            "type": 4,
+            "data": {"content": "see", "attachments": [{"id": 0, "filename": "a.txt"}]},
+        }
+        file = ("a.txt", b"hello", "text/plain")
+        ephemeral = {"type": 4, "data": {"content": "see", "flags": 64}}
+        refused = await api.http.post(
+            f"/api/v10/interactions/{got['id']}/{got['token']}/callback",
+            files={"payload_json": (None, json.dumps(ephemeral)), "files[0]": file},
+        )
+        assert refused.json()["code"] == 50035
+        answered = await api.http.post(
+            f"/api/v10/interactions/{got['id']}/{got['token']}/callback?with_response=true",
+            files={"payload_json": (None, json.dumps(reply)), "files[0]": file},
+        )
+        assert answered.status_code == 200, answered.text
+        message = answered.json()["resource"]["message"]
+        assert [a["filename"] for a in message["attachments"]] == ["a.txt"]
+        followed = await api.http.post(
+            f"/api/v10/webhooks/{stage.bot_id}/{got['token']}?wait=true",
+            files={"payload_json": (None, json.dumps({"content": "more"})), "files[0]": file},
+        )
+        assert followed.status_code == 200, followed.text
+        assert len(followed.json()["attachments"]) == 1
