@@ -296,3 +296,25 @@ async def test_autocomplete_choices_reach_the_invoker(api: ApiClient, gateway: s
         unfocused = invocation(stage, command, options=[{"type": 3, "name": "name", "value": "ap"}])
         unfocused["type"] = 4
         assert (await interact(api, stage.room.member, unfocused)).json()["code"] == 50035
+
+
+async def test_user_and_role_selects_resolve_what_was_chosen(api: ApiClient, gateway: str) -> None:
+    stage = await new_stage(api)
+    selects = [
+        {"type": 1, "components": [{"type": 5, "custom_id": "who", "max_values": 2}]},
+        {"type": 1, "components": [{"type": 6, "custom_id": "role"}]},
+    ]
+    owner = str(stage.room.owner.id)
+    async with sessions(api, gateway, stage) as live:
+        message = await bot_message(api, stage, selects)
+        got = await invoke(api, stage, live, click(stage, message, "who", 5, values=[owner]))
+        assert got["data"]["values"] == [owner]
+        assert got["data"]["resolved"]["users"][owner]["id"] == owner
+        assert "permissions" in got["data"]["resolved"]["members"][owner]
+        everyone = stage.room.guild_id  # @everyone's id is the guild's
+        got = await invoke(api, stage, live, click(stage, message, "role", 6, values=[everyone]))
+        assert got["data"]["resolved"]["roles"][everyone]["id"] == everyone
+    unknown_role = await interact(
+        api, stage.room.member, click(stage, message, "role", 6, values=["1"])
+    )
+    assert unknown_role.json()["code"] == 50035
