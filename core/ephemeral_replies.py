@@ -54,6 +54,8 @@ class EphemeralReplies:
         also: Sequence[events.Event] = (),
         along: Sequence[Statement] = (),
     ) -> dict[str, object]:
+        """A new ephemeral message of the interaction, for its invoker; `also` and `along`
+        are written in the same statement (the interaction's own bookkeeping)."""
         message = EphemeralMessage(
             id=message_id,
             interaction_id=interaction.id,
@@ -81,6 +83,7 @@ class EphemeralReplies:
     def get(
         self, connection: Connection, interaction: Interaction, message: EphemeralMessage
     ) -> dict[str, object]:
+        """The message as its viewer and the interaction's token see it."""
         return message.to_wire(_bot(connection, interaction))
 
     def edit(
@@ -116,6 +119,7 @@ class EphemeralReplies:
     def delete(
         self, connection: Connection, interaction: Interaction, message: EphemeralMessage
     ) -> None:
+        """Deletes it (MESSAGE_DELETE to its viewer alone)."""
         gone: dict[str, object] = {"id": str(message.id), "channel_id": str(message.channel_id)}
         if message.guild_id is not None:
             gone["guild_id"] = str(message.guild_id)

@@ -25,6 +25,8 @@ class ChannelReplies:
     async def create(
         self, interaction: Interaction, reply: Reply, *, loading: bool, metadata: dict[str, object]
     ) -> dict[str, object]:
+        """The interaction's new message, in its channel for everyone there: its answer or
+        a follow-up (`loading`: a deferred answer, empty until completed)."""
         application_id = interaction.application_id
         flags = ((reply.flags or 0) & ~MessageFlag.EPHEMERAL) | (LOADING if loading else 0)
         draft = Draft(
@@ -89,6 +91,7 @@ class ChannelReplies:
         )
 
     async def delete(self, interaction: Interaction, message_id: int) -> None:
+        """Deletes one of the interaction's messages (MESSAGE_DELETE to the channel)."""
         application_id = interaction.application_id
         current = await self.get(interaction, message_id)
         if current.get("webhook_id") != str(application_id):
