@@ -117,6 +117,14 @@ class UnknownApplication(ClientError):
     pass
 
 
+class UnknownCommand(ClientError):
+    """No such application command in the scope asked about."""
+
+
+class MaxCommands(ClientError):
+    """An application has as many commands of one type in one scope as Discord allows."""
+
+
 class InvalidJson(ClientError):
     """The body is not UTF-8 JSON."""
 

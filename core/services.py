@@ -13,6 +13,7 @@ from core.accounts import Accounts
 from core.applications import Applications
 from core.bus import Bus, InProcessBus, RedisBus
 from core.channels import Channels
+from core.commands import Commands
 from core.delivery import Delivery
 from core.direct import Direct
 from core.guilds import Guilds
@@ -52,6 +53,7 @@ class Services:
     snowflakes: SnowflakeGenerator
     accounts: Accounts
     applications: Applications
+    commands: Commands
     guilds: Guilds
     channels: Channels
     roles: Roles
@@ -103,6 +105,7 @@ async def build_services(
         snowflakes=snowflakes,
         accounts=accounts,
         applications=applications,
+        commands=Commands(db, snowflakes, access),
         guilds=Guilds(db, snowflakes, access),
         channels=Channels(db, snowflakes, access),
         roles=Roles(db, snowflakes, access),

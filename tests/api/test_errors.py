@@ -45,6 +45,8 @@ RENDERINGS: list[tuple[ClientError, int, dict[str, object]]] = [
     (errors.InvalidJson("x"), 400, {"code": 50109, "message": "The request body contains invalid JSON."}),
     (errors.InvalidRole("x"), 400, {"code": 50028, "message": "Invalid Role"}),
     (errors.InvalidGuildAction("x"), 400, {"code": 50055, "message": "Invalid Guild"}),
+    (errors.UnknownCommand("x"), 404, {"code": 10063, "message": "Unknown application command"}),
+    (errors.MaxCommands("x"), 400, {"code": 30032, "message": "Maximum number of application commands reached"}),
     (
             InvalidForm({("a", 0, "b"): [FieldError("C", "m")], (): [FieldError("D", "n")]}),
             400,
