@@ -18,8 +18,10 @@ from core.errors import (
     InvalidGuildAction,
     InvalidJson,
     InvalidRole,
+    InvalidWebhookToken,
     MaxCommands,
     MaxPins,
+    MaxWebhooks,
     MissingAccess,
     MissingPermissions,
     NotATextChannel,
@@ -39,6 +41,7 @@ from core.errors import (
     UnknownMessage,
     UnknownRole,
     UnknownUser,
+    UnknownWebhook,
 )
 from core.faults import report_fault
 from core.store.redis import RedisError
@@ -79,6 +82,9 @@ _RENDERING: dict[type[ClientError], tuple[int, int, str]] = {
     InvalidGuildAction: (400, 50055, "Invalid Guild"),
     PayloadTooLarge: (413, 40005, "Request entity too large"),
     InvalidJson: (400, 50109, "The request body contains invalid JSON."),
+    UnknownWebhook: (404, 10015, "Unknown Webhook"),
+    InvalidWebhookToken: (401, 50027, "Invalid Webhook Token"),
+    MaxWebhooks: (400, 30007, "Maximum number of webhooks reached (15)"),
 }
 
 

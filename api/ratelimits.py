@@ -27,7 +27,11 @@ _ROUTE_LIMITS: dict[str, tuple[Limit, bool]] = {
     "auth.logout": (Limit(30, 60.0), True),
     # Discord's message bucket: 5 per 5 s per user, per channel (the channel is the major id).
     "messages.create_message": (Limit(5, 5.0), False),
+    # Discord's webhook bucket: 5 per 2 s per webhook, whoever holds its token.
+    "webhooks.execute": (Limit(5, 2.0), False),
 }
+# Buckets counted per major parameter alone, not per caller.
+_SHARED_BY_CALLERS = frozenset({"webhooks.execute"})
 # Logins per account, whatever the address, so one account cannot be guessed at from many.
 LOGIN_ACCOUNT_LIMIT = Limit(5, 60.0)
 
@@ -76,6 +80,8 @@ async def _before_request() -> None:
     limit, by_address = _ROUTE_LIMITS.get(route, (DEFAULT_LIMIT, False))
     if by_address:
         caller = "address:" + (request.remote_addr or "unknown")
+    elif route in _SHARED_BY_CALLERS:
+        caller = "anyone"
     # Discord scopes buckets by their major parameter (guild, channel or webhook id).
     major = next(
         (

@@ -125,6 +125,18 @@ class MaxCommands(ClientError):
     """An application has as many commands of one type in one scope as Discord allows."""
 
 
+class UnknownWebhook(ClientError):
+    pass
+
+
+class InvalidWebhookToken(ClientError):
+    """A webhook's token that is not its token (Discord's 50027, whatever was wrong)."""
+
+
+class MaxWebhooks(ClientError):
+    """A channel with Discord's most webhooks (15) already."""
+
+
 class InvalidJson(ClientError):
     """The body is not UTF-8 JSON."""
 

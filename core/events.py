@@ -42,6 +42,7 @@ class EventName(enum.StrEnum):
     INVITE_CREATE = "INVITE_CREATE"
     INVITE_DELETE = "INVITE_DELETE"
     GUILD_AUDIT_LOG_ENTRY_CREATE = "GUILD_AUDIT_LOG_ENTRY_CREATE"
+    WEBHOOKS_UPDATE = "WEBHOOKS_UPDATE"
     # Ephemeral, never in the outbox: a gateway node publishes it on the bus itself, with the
     # guilds it is for; every node then tells its sessions there (gateway/presence.py).
     PRESENCE_UPDATE = "PRESENCE_UPDATE"
@@ -132,6 +133,7 @@ _INTENT_TABLE: dict[EventName, tuple[Intent, Intent | None]] = {
         )
     },
     EventName.INVITE_CREATE: (Intent.GUILD_INVITES, None),
+    EventName.WEBHOOKS_UPDATE: (Intent.GUILD_WEBHOOKS, None),
     EventName.INVITE_DELETE: (Intent.GUILD_INVITES, None),
     **{
         name: (Intent.GUILD_MESSAGES, Intent.DIRECT_MESSAGES)
@@ -225,6 +227,17 @@ def audit_log_entry_create(guild_id: int, entry: dict[str, object]) -> Event:
         EventName.GUILD_AUDIT_LOG_ENTRY_CREATE,
         entry | {"guild_id": str(guild_id)},
         guild_id=guild_id,
+    )
+
+
+def webhooks_update(guild_id: int, channel_id: int) -> Event:
+    """A channel's webhooks changed (created, edited, moved or deleted): for those who can see
+    the channel; clients fetch the list again."""
+    return Event(
+        EventName.WEBHOOKS_UPDATE,
+        {"guild_id": str(guild_id), "channel_id": str(channel_id)},
+        guild_id=guild_id,
+        channel_id=channel_id,
     )
 
 

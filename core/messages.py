@@ -1,46 +1,62 @@
-"""Messages: send, read history, edit, delete, pin, search, type. (Reactions: core/reactions.py.)"""
+"""Messages: send (or post for a webhook or an interaction), read, edit, delete, type.
+(Reactions: core/reactions.py; pins: core/pins.py; search: core/search.py.)"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import trio
 
 from core import events
-from core.access import MESSAGE_CHANNELS, load_access, load_message_access
+from core.access import MESSAGE_CHANNELS, load_message_access
 from core.domain import messages as rules
 from core.domain.attachments import (
     Attachment,
-    Upload,
     check_uploads,
     content_type,
     link_is_valid,
     signed_url,
 )
-from core.domain.messages import AllowedMentions, Message, MessageType
+from core.domain.components import check_components
+from core.domain.messages import (
+    POSTED_FLAGS,
+    USER_FLAGS,
+    AllowedMentions,
+    Author,
+    Change,
+    Draft,
+    Message,
+    MessageFlag,
+    MessageType,
+    Origin,
+    Place,
+    check_flags,
+    check_interactive,
+)
 from core.domain.permissions import Permission
-from core.domain.timestamps import iso_or_none
 from core.errors import (
     CannotMessageUser,
     FormCheck,
     InvalidForm,
-    MaxPins,
-    MissingPermissions,
     NotTheAuthor,
     TooOldToBulkDelete,
+    UnknownChannel,
     UnknownMessage,
 )
 from core.events import EventName
 from core.journal import Journal
+from core.store import guilds as guild_store
 from core.store import messages as store
+from core.store.members import person
 from core.store.objects import ObjectStoreUnavailable
 
 if TYPE_CHECKING:
-    from core.access import AccessCache, MessageAccess
+    from collections.abc import Callable
+
+    from core.access import AccessCache
     from core.domain.tokens import JwtKeys
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
@@ -48,37 +64,8 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
-_SUPPRESS_EMBEDS = 1 << 2  # the only message flag a client may set
-
-
-@dataclass(frozen=True, slots=True)
-class SearchQuery:
-    content: str | None = None
-    author_ids: tuple[int, ...] = ()
-    channel_ids: tuple[int, ...] = ()
-    mentions: tuple[int, ...] = ()
-    has: tuple[str, ...] = ()
-    min_id: int | None = None
-    max_id: int | None = None
-    limit: int = 25
-    offset: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Draft:
-    """A message as a client sends it."""
-
-    content: str | None = None
-    embeds: list[dict[str, object]] | None = None
-    tts: bool = False
-    nonce: str | int | None = None
-    enforce_nonce: bool = False
-    reply_to: int | None = None
-    reply_channel_id: int | None = None
-    fail_if_not_exists: bool = True
-    allowed_mentions: AllowedMentions | None = None
-    flags: int = 0
-    uploads: tuple[Upload, ...] = ()
+# Content, embeds and components are the author's to change; flags, moderators' too.
+_AUTHORED = frozenset({"content", "embeds", "components"})
 
 
 def existing_message(
@@ -110,13 +97,14 @@ class Messages:
         self._public_url = public_url
         self._max_upload_bytes = max_upload_bytes
 
-    def _link(self, attachment: Attachment) -> str:
+    def link(self, attachment: Attachment) -> str:
+        """A signed link to an attachment's file."""
         secret = self._keys.get(self._keys.signing_kid)
         assert secret is not None  # the signing key is always listed
         return signed_url(self._public_url, secret, attachment, int(time.time()))
 
     def _view(self, connection: Connection, message: Message, viewer_id: int) -> dict[str, object]:
-        return store.views(connection, [message], viewer_id, self._link)[0].to_wire(nonce=True)
+        return store.views(connection, [message], viewer_id, self.link)[0].to_wire(nonce=True)
 
     def link_is_valid(self, channel_id: int, attachment_id: int, ex: str, hm: str) -> bool:
         """Whether a link to an attachment is one this server signed and has not expired."""
@@ -134,16 +122,75 @@ class Messages:
         return None if data is None else (found, data)
 
     async def send(self, user_id: int, channel_id: int, draft: Draft) -> dict[str, object]:
+        """A user's message (a person's or a bot's), as they may send it in the channel."""
+
+        def place(connection: Connection) -> Place:
+            found = load_message_access(self._access, connection, channel_id, user_id, sender=True)
+            if found.blocked:
+                raise CannotMessageUser(str(channel_id))
+            found.require(Permission.SEND_MESSAGES)
+            if draft.tts:
+                found.require(Permission.SEND_TTS_MESSAGES)
+            if draft.uploads:
+                found.require(Permission.ATTACH_FILES)
+            sender = () if found.sender is None else (found.sender,)
+            return Place(
+                found.guild_id,
+                found.roles,
+                may_mention_everyone=bool(found.permissions & Permission.MENTION_EVERYONE),
+                # Discord refuses a person's interactive components: only bots get clicks.
+                # (Read only when asked: the send path is hot.)
+                interactive=bool(draft.components) and any(person(r)[0].bot for r in sender),
+                sender=sender,
+            )
+
+        return await self._create(Author(user_id), channel_id, draft, place, USER_FLAGS, Origin())
+
+    async def post(
+        self,
+        author: Author,
+        channel_id: int,
+        draft: Draft,
+        *,
+        webhook_id: int | None = None,
+        application_id: int | None = None,
+        interaction_metadata: dict[str, object] | None = None,
+        message_type: int | None = None,
+        flags_allowed: int = POSTED_FLAGS,
+        interactive: bool = True,
+    ) -> dict[str, object]:
+        """A message posted on someone's behalf by a caller that has authorized it (a webhook's
+        token, an interaction's): no permission checks, @everyone and roles mention as written
+        (allowed_mentions still narrows). `author`: a webhook (id, name, avatar) or a bot user.
+        `message_type` None: a reply or a default message. `interactive` False allows only
+        link buttons (a webhook no application owns). Returns the message's wire object."""
+
+        def place(connection: Connection) -> Place:
+            channel = guild_store.channel_by_id(connection, channel_id)
+            if channel is None or channel.type not in MESSAGE_CHANNELS:
+                raise UnknownChannel(str(channel_id))
+            return Place(channel.guild_id, None, may_mention_everyone=True, interactive=interactive)
+
+        origin = Origin(webhook_id, application_id, interaction_metadata, message_type)
+        return await self._create(author, channel_id, draft, place, flags_allowed, origin)
+
+    async def _create(
+        self,
+        author: Author,
+        channel_id: int,
+        draft: Draft,
+        place: Callable[[Connection], Place],
+        flags_allowed: int,
+        origin: Origin,
+    ) -> dict[str, object]:
         check = FormCheck()
         rules.check_message(check, draft.content, draft.embeds, needs_body=not draft.uploads)
         check_uploads(check, list(draft.uploads), self._max_upload_bytes)
         nonce = rules.check_nonce(check, draft.nonce)
         if draft.allowed_mentions is not None:
             rules.check_allowed_mentions(check, draft.allowed_mentions)
-        if draft.flags & ~_SUPPRESS_EMBEDS:
-            check.fail(
-                "flags", "MESSAGE_FLAGS_INVALID", "Only SUPPRESS_EMBEDS (1 << 2) can be set."
-            )
+        check_flags(check, draft.flags, flags_allowed)
+        components = [] if draft.components is None else check_components(check, draft.components)
         if draft.enforce_nonce and nonce is None:
             check.fail("nonce", "BASE_TYPE_REQUIRED", "enforce_nonce needs a nonce.")
         if draft.reply_channel_id is not None and draft.reply_channel_id != channel_id:
@@ -169,33 +216,22 @@ class Messages:
                 draft.uploads, self._snowflakes.next_ids(len(draft.uploads)), strict=True
             )
         ]
-
-        def check_access(connection: Connection) -> MessageAccess:
-            found = load_message_access(self._access, connection, channel_id, user_id, sender=True)
-            if found.blocked:
-                raise CannotMessageUser(str(channel_id))
-            found.require(Permission.SEND_MESSAGES)
-            if draft.tts:
-                found.require(Permission.SEND_TTS_MESSAGES)
-            if attachments:
-                found.require(Permission.ATTACH_FILES)
-            return found
-
         enforce_nonce = nonce if draft.enforce_nonce else None
         retried: list[int] = []  # the earlier message, when this send is a client's retry
 
         def write(connection: Connection) -> dict[str, object]:
-            found = check_access(connection)
+            found = place(connection)
+            check_interactive(components, allowed=found.interactive)
             if enforce_nonce is not None:
                 # The first statement of the transaction: a simultaneous send with this nonce
                 # waits here for ours to commit, then answers our message (issue #18).
                 earlier = store.claim_nonce(
-                    connection, channel_id, user_id, enforce_nonce, message_id, rules.NONCE_WINDOW
+                    connection, channel_id, author.id, enforce_nonce, message_id, rules.NONCE_WINDOW
                 )
                 if earlier is not None:
                     retried.append(earlier)
                     return self._view(
-                        connection, existing_message(connection, channel_id, earlier), user_id
+                        connection, existing_message(connection, channel_id, earlier), author.id
                     )
             replied = None
             if draft.reply_to is not None:
@@ -205,47 +241,38 @@ class Messages:
                         "message_reference", "REPLIES_UNKNOWN_MESSAGE", "Unknown message"
                     )
             content = draft.content or ""
-            mentions = rules.parse_mentions(
-                content,
-                draft.allowed_mentions,
-                may_mention_everyone=bool(found.permissions & Permission.MENTION_EVERYONE),
-            )
-            known = (
-                store.known_user_ids(connection, mentions.user_ids) if mentions.user_ids else set()
-            )
-            user_ids = [u for u in mentions.user_ids if u in known]
+            mentions = _mentions(connection, found, content, draft.allowed_mentions)
+            user_ids = list(mentions.user_ids)
             replied_user = draft.allowed_mentions is None or draft.allowed_mentions.replied_user
             if replied is not None and replied_user and replied.author_id not in user_ids:
                 user_ids.append(replied.author_id)
-            roles = {role.id: role for role in found.roles}
-            role_ids = [
-                r
-                for r in mentions.role_ids
-                if r in roles
-                and r != found.guild_id
-                and (roles[r].mentionable or found.permissions & Permission.MENTION_EVERYONE)
-            ]
+            default_type = MessageType.REPLY if replied else MessageType.DEFAULT
             message = Message(
                 id=message_id,
                 channel_id=channel_id,
                 guild_id=found.guild_id,
-                author_id=user_id,
-                type=MessageType.REPLY if replied else MessageType.DEFAULT,
+                author_id=author.id,
+                type=default_type if origin.message_type is None else origin.message_type,
                 content=content,
                 flags=draft.flags,
                 tts=draft.tts,
                 mention_everyone=mentions.everyone,
                 mention_ids=user_ids,
-                mention_role_ids=role_ids,
+                mention_role_ids=list(mentions.role_ids),
                 embeds=draft.embeds or [],
                 nonce=nonce,
                 referenced_message_id=replied.id if replied else None,
                 pinned_at=None,
                 edited_at=None,
+                components=components,
+                webhook_id=origin.webhook_id,
+                application_id=origin.application_id,
+                interaction_metadata=origin.interaction_metadata,
+                author_name=author.name,
+                author_avatar=author.avatar,
             )
-            sender = () if found.sender is None else (found.sender,)
             wire = store.views(
-                connection, [message], user_id, self._link, new=attachments, people=sender
+                connection, [message], author.id, self.link, new=attachments, people=found.sender
             )[0].to_wire(nonce=True)
             # The checks above read what has committed, as a transaction's statements would at
             # READ COMMITTED; the writes are one statement, atomic by itself.
@@ -262,7 +289,7 @@ class Messages:
             return await run(write)
         # Files are written only for a sender who may attach them, and removed again if the
         # message is not stored after all: a refused message leaves no file behind.
-        await self._db.run(check_access)
+        await self._db.run(place)
         for attachment, upload in zip(attachments, draft.uploads, strict=True):
             await self._objects.put(attachment.object_key, upload.data)
         stored = False
@@ -294,7 +321,7 @@ class Messages:
                 found = load_message_access(self._access, connection, channel_id, user_id)
                 found.require(Permission.READ_MESSAGE_HISTORY)
                 page = asked.rows()
-            return [view.to_wire() for view in store.views(connection, page, user_id, self._link)]
+            return [view.to_wire() for view in store.views(connection, page, user_id, self.link)]
 
         return await self._db.autocommit(read)
 
@@ -306,7 +333,7 @@ class Messages:
                 connection,
                 [existing_message(connection, channel_id, message_id)],
                 user_id,
-                self._link,
+                self.link,
             )[0].to_wire()
 
         return await self._db.autocommit(read)
@@ -322,62 +349,113 @@ class Messages:
         embeds: list[dict[str, object]] | None,
         flags: int | None,
         allowed_mentions: AllowedMentions | None = None,
+        components: list[dict[str, object]] | None = None,
     ) -> dict[str, object]:
-        check = FormCheck()
-        rules.check_message(check, content, embeds, needs_body=False)
-        if flags is not None and flags & ~_SUPPRESS_EMBEDS:
-            check.fail(
-                "flags", "MESSAGE_FLAGS_INVALID", "Only SUPPRESS_EMBEDS (1 << 2) can be set."
-            )
-        check.done()
+        """A user's edit: content, embeds and components only of their own message; flags of
+        others' with MANAGE_MESSAGES."""
+        change = Change(given, content, embeds, flags, allowed_mentions, components).checked(
+            USER_FLAGS
+        )
 
         def write(connection: Connection) -> dict[str, object]:
-            found = load_message_access(self._access, connection, channel_id, user_id)
+            found = load_message_access(self._access, connection, channel_id, user_id, sender=True)
             message = existing_message(connection, channel_id, message_id, lock=True)
-            changes: dict[str, object] = {}
-            if given & {"content", "embeds"}:
-                if message.author_id != user_id:
+            if message.author_id != user_id:
+                if given & _AUTHORED:
                     raise NotTheAuthor(str(message_id))
-                if "content" in given:
-                    text = content or ""
-                    mentions = rules.parse_mentions(
-                        text,
-                        allowed_mentions,
-                        may_mention_everyone=bool(found.permissions & Permission.MENTION_EVERYONE),
-                    )
-                    known = (
-                        store.known_user_ids(connection, mentions.user_ids)
-                        if mentions.user_ids
-                        else set()
-                    )
-                    changes |= {
-                        "content": text,
-                        "mention_everyone": mentions.everyone,
-                        "mention_ids": [u for u in mentions.user_ids if u in known],
-                    }
-                if "embeds" in given:
-                    changes["embeds"] = embeds or []
-                new_content = str(changes.get("content", message.content))
-                if not new_content.strip() and not changes.get("embeds", message.embeds):
-                    raise InvalidForm.one(
-                        "content", "MESSAGE_EMPTY", "Cannot send an empty message"
-                    )
-            if "flags" in given and flags is not None:
-                if message.author_id != user_id:
+                if "flags" in given and flags is not None:
                     found.require(Permission.MANAGE_MESSAGES)
-                changes["flags"] = flags
-            if changes:
-                store.edit_message(connection, message, changes, dt.datetime.now(dt.UTC))
-            edited = existing_message(connection, channel_id, message_id)
-            wire = store.views(connection, [edited], user_id, self._link)[0].to_wire()
-            if changes:
-                self._journal.emit(
-                    connection,
-                    events.in_channel(EventName.MESSAGE_UPDATE, edited.guild_id, channel_id, wire),
-                )
-            return wire
+            place = Place(
+                found.guild_id,
+                found.roles,
+                may_mention_everyone=bool(found.permissions & Permission.MENTION_EVERYONE),
+                interactive="components" in given
+                and found.sender is not None
+                and person(found.sender)[0].bot,
+            )
+            return self._edit(connection, place, message, change, user_id)
 
         return await self._db.run(write)
+
+    async def edit_posted(
+        self,
+        channel_id: int,
+        message_id: int,
+        *,
+        webhook_id: int,
+        given: frozenset[str],
+        content: str | None = None,
+        embeds: list[dict[str, object]] | None = None,
+        flags: int | None = None,
+        allowed_mentions: AllowedMentions | None = None,
+        components: list[dict[str, object]] | None = None,
+        flags_allowed: int = POSTED_FLAGS,
+        interactive: bool = True,
+    ) -> dict[str, object]:
+        """An edit by the caller that posted the message (post's `webhook_id`), who has
+        authorized it; UnknownMessage for any other message. `given`: the keys the body set."""
+        change = Change(given, content, embeds, flags, allowed_mentions, components).checked(
+            flags_allowed
+        )
+
+        def write(connection: Connection) -> dict[str, object]:
+            message = _posted_by(connection, channel_id, message_id, webhook_id, lock=True)
+            place = Place(
+                message.guild_id, None, may_mention_everyone=True, interactive=interactive
+            )
+            return self._edit(connection, place, message, change, message.author_id)
+
+        return await self._db.run(write)
+
+    def _edit(
+        self, connection: Connection, place: Place, message: Message, change: Change, viewer: int
+    ) -> dict[str, object]:
+        given = change.given
+        changes: dict[str, object] = {}
+        if "content" in given:
+            text = change.content or ""
+            mentions = _mentions(connection, place, text, change.allowed_mentions)
+            changes |= {
+                "content": text,
+                "mention_everyone": mentions.everyone,
+                "mention_ids": list(mentions.user_ids),
+                "mention_role_ids": list(mentions.role_ids),
+            }
+        if "embeds" in given:
+            changes["embeds"] = change.embeds or []
+        if "components" in given:
+            check_interactive(change.components or [], allowed=place.interactive)
+            changes["components"] = change.components or []
+        if given & {"content", "embeds"}:
+            new_content = str(changes.get("content", message.content))
+            if not new_content.strip() and not changes.get("embeds", message.embeds):
+                raise InvalidForm.one("content", "MESSAGE_EMPTY", "Cannot send an empty message")
+        if "flags" in given and change.flags is not None:
+            # EPHEMERAL cannot be set or cleared by an edit: it decides who ever saw it.
+            changes["flags"] = (change.flags & ~MessageFlag.EPHEMERAL) | (
+                message.flags & MessageFlag.EPHEMERAL
+            )
+        if changes:
+            store.edit_message(connection, message, changes, dt.datetime.now(dt.UTC))
+        edited = existing_message(connection, message.channel_id, message.id)
+        wire = store.views(connection, [edited], viewer, self.link)[0].to_wire()
+        if changes:
+            self._journal.emit(
+                connection,
+                events.in_channel(
+                    EventName.MESSAGE_UPDATE, edited.guild_id, edited.channel_id, wire
+                ),
+            )
+        return wire
+
+    async def posted(self, channel_id: int, message_id: int, webhook_id: int) -> dict[str, object]:
+        """A message the caller posted (post's `webhook_id`); UnknownMessage for any other."""
+
+        def read(connection: Connection) -> dict[str, object]:
+            message = _posted_by(connection, channel_id, message_id, webhook_id)
+            return self._view(connection, message, message.author_id)
+
+        return await self._db.autocommit(read)
 
     async def delete(self, user_id: int, channel_id: int, message_id: int) -> None:
         def write(connection: Connection) -> list[str]:
@@ -385,16 +463,32 @@ class Messages:
             message = existing_message(connection, channel_id, message_id, lock=True)
             if message.author_id != user_id:
                 found.require(Permission.MANAGE_MESSAGES)
-            _, keys = store.delete_messages(connection, channel_id, [message_id])
-            self._journal.emit(
-                connection,
-                events.in_channel(
-                    EventName.MESSAGE_DELETE, message.guild_id, channel_id, {"id": str(message_id)}
-                ),
-            )
-            return keys
+            return self._delete(connection, message)
 
         await self._delete_files(await self._db.run(write))
+
+    async def delete_posted(self, channel_id: int, message_id: int, webhook_id: int) -> None:
+        """Deletes a message the caller posted (post's `webhook_id`); UnknownMessage for any
+        other."""
+
+        def write(connection: Connection) -> list[str]:
+            message = _posted_by(connection, channel_id, message_id, webhook_id, lock=True)
+            return self._delete(connection, message)
+
+        await self._delete_files(await self._db.run(write))
+
+    def _delete(self, connection: Connection, message: Message) -> list[str]:
+        _, keys = store.delete_messages(connection, message.channel_id, [message.id])
+        self._journal.emit(
+            connection,
+            events.in_channel(
+                EventName.MESSAGE_DELETE,
+                message.guild_id,
+                message.channel_id,
+                {"id": str(message.id)},
+            ),
+        )
+        return keys
 
     async def _delete_files(self, keys: list[str]) -> None:
         """Removes files whose message is gone or was never stored, after the database has
@@ -443,81 +537,6 @@ class Messages:
 
         await self._delete_files(await self._db.run(write))
 
-    # Pins.
-
-    async def pins(
-        self, user_id: int, channel_id: int
-    ) -> list[tuple[str | None, dict[str, object]]]:
-        """The channel's pinned messages, most recently pinned first, with when each was pinned."""
-
-        def read(connection: Connection) -> list[tuple[str | None, dict[str, object]]]:
-            found = load_message_access(self._access, connection, channel_id, user_id)
-            found.require(Permission.READ_MESSAGE_HISTORY)
-            pinned = store.pinned(connection, channel_id)
-            return [
-                (iso_or_none(view.message.pinned_at), view.to_wire())
-                for view in store.views(connection, pinned, user_id, self._link)
-            ]
-
-        return await self._db.autocommit(read)
-
-    async def set_pin(self, user_id: int, channel_id: int, message_id: int, *, pin: bool) -> None:
-        def write(connection: Connection) -> None:
-            found = load_message_access(self._access, connection, channel_id, user_id, lock=True)
-            if not found.permissions & (Permission.MANAGE_MESSAGES | Permission.PIN_MESSAGES):
-                raise MissingPermissions("PIN_MESSAGES")
-            message = existing_message(connection, channel_id, message_id, lock=True)
-            if pin == (message.pinned_at is not None):
-                return
-            if pin and len(store.pinned(connection, channel_id)) >= rules.MAX_PINS:
-                raise MaxPins(str(channel_id))
-            now = dt.datetime.now(dt.UTC)
-            store.set_pinned(connection, message_id, now if pin else None)
-            latest = store.pinned(connection, channel_id)
-            self._journal.emit(
-                connection,
-                events.in_channel(
-                    EventName.CHANNEL_PINS_UPDATE,
-                    found.guild_id,
-                    channel_id,
-                    {"last_pin_timestamp": iso_or_none(latest[0].pinned_at) if latest else None},
-                ),
-            )
-
-        await self._db.run(write)
-
-    async def search(self, user_id: int, guild_id: int, query: SearchQuery) -> dict[str, object]:
-        """Discord's guild message search, over only the channels the caller can read."""
-
-        def read(connection: Connection) -> dict[str, object]:
-            access = load_access(self._access, connection, guild_id, user_id)
-            readable = Permission.VIEW_CHANNEL | Permission.READ_MESSAGE_HISTORY
-            channel_ids = [
-                channel_id
-                for channel_id, c in access.snapshot.channels.items()
-                if c.channel.type in MESSAGE_CHANNELS
-                and access.in_channel(channel_id) & readable == readable
-                and (not query.channel_ids or channel_id in query.channel_ids)
-            ]
-            total, found = store.search(
-                connection,
-                guild_id,
-                channel_ids,
-                content=query.content,
-                author_ids=query.author_ids,
-                mentions=query.mentions,
-                has=query.has,
-                min_id=query.min_id,
-                max_id=query.max_id,
-                limit=query.limit,
-                offset=query.offset,
-            )
-            views = store.views(connection, found, user_id, self._link) if found else []
-            # Discord nests each hit in a list (once it carried context messages around it).
-            return {"total_results": total, "messages": [[view.to_wire()] for view in views]}
-
-        return await self._db.autocommit(read)
-
     async def typing(self, user_id: int, channel_id: int) -> None:
         """TYPING_START for the channel's viewers; nothing is stored."""
 
@@ -538,3 +557,43 @@ class Messages:
             )
 
         await self._db.run(write)
+
+
+def _mentions(
+    connection: Connection, place: Place, content: str, allowed: AllowedMentions | None
+) -> rules.Mentions:
+    """Who `content` mentions: known users, and the guild's roles anyone may mention (any
+    role, with MENTION_EVERYONE)."""
+    mentions = rules.parse_mentions(
+        content, allowed, may_mention_everyone=place.may_mention_everyone
+    )
+    known = store.known_user_ids(connection, mentions.user_ids) if mentions.user_ids else set()
+    role_ids: list[int] = []
+    if mentions.role_ids and place.guild_id is not None:
+        roles = {
+            role.id: role
+            for role in (
+                place.roles
+                if place.roles is not None
+                else guild_store.roles_of(connection, place.guild_id)
+            )
+        }
+        role_ids = [
+            r
+            for r in mentions.role_ids
+            if r in roles
+            and r != place.guild_id
+            and (roles[r].mentionable or place.may_mention_everyone)
+        ]
+    return rules.Mentions(
+        tuple(u for u in mentions.user_ids if u in known), tuple(role_ids), mentions.everyone
+    )
+
+
+def _posted_by(
+    connection: Connection, channel_id: int, message_id: int, webhook_id: int, *, lock: bool = False
+) -> Message:
+    message = existing_message(connection, channel_id, message_id, lock=lock)
+    if message.webhook_id != webhook_id:
+        raise UnknownMessage(str(message_id))
+    return message

@@ -21,8 +21,10 @@ from core.invites import Invites
 from core.members import Members
 from core.messages import Messages
 from core.passwords import Passwords
+from core.pins import Pins
 from core.reactions import Reactions
 from core.roles import Roles
+from core.search import Search
 from core.sessions import Sessions
 from core.snowflakes import SnowflakeGenerator
 from core.store.jwt_keys import load_jwt_keys
@@ -35,6 +37,7 @@ from core.store.revocations import (
     recently_revoked,
 )
 from core.store.s3 import S3ObjectStore
+from core.webhooks import Webhooks
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -60,6 +63,9 @@ class Services:
     members: Members
     invites: Invites
     messages: Messages
+    pins: Pins
+    search: Search
+    webhooks: Webhooks
     reactions: Reactions
     direct: Direct
     rate_limits: RateLimits
@@ -98,6 +104,15 @@ async def build_services(
     access = AccessCache()  # shared by every service of this process
     accounts = Accounts(settings, db, load_jwt_keys(settings), revoked, Passwords(), snowflakes)
     applications = Applications(db, snowflakes)
+    messages = Messages(
+        db,
+        snowflakes,
+        access,
+        objects,
+        accounts.keys,
+        settings.public_url,
+        settings.max_upload_bytes,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -112,15 +127,10 @@ async def build_services(
         members=Members(db, snowflakes, access),
         invites=Invites(db, snowflakes, access),
         direct=Direct(db, snowflakes),
-        messages=Messages(
-            db,
-            snowflakes,
-            access,
-            objects,
-            accounts.keys,
-            settings.public_url,
-            settings.max_upload_bytes,
-        ),
+        messages=messages,
+        pins=Pins(db, snowflakes, access, messages.link),
+        search=Search(db, access, messages.link),
+        webhooks=Webhooks(db, snowflakes, access, accounts.keys, messages, settings.public_url),
         reactions=Reactions(db, snowflakes, access),
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
         sessions=Sessions(db, access, accounts, applications),

@@ -17,6 +17,7 @@ from api.routes import (
     messages,
     roles,
     users,
+    webhooks,
 )
 
 
@@ -34,6 +35,7 @@ def discord_api() -> Blueprint:
         invites,
         messages,
         direct,
+        webhooks,
         gateway,
     )
     for module in modules:

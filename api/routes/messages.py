@@ -12,9 +12,9 @@ from api.params import query_int, query_snowflake, query_snowflakes, snowflake
 from api.responses import json_response, no_content
 from api.services import services
 from core.domain.attachments import Upload
-from core.domain.messages import HISTORY_MAX, AllowedMentions
+from core.domain.messages import HISTORY_MAX, AllowedMentions, Draft
 from core.errors import InvalidForm, UnknownChannel, UnknownGuild, UnknownMessage, UnknownUser
-from core.messages import Draft, SearchQuery
+from core.search import SearchQuery
 
 blueprint = Blueprint("messages", __name__)
 
@@ -68,7 +68,7 @@ class BulkDelete(Form):
     messages: list[Snowflake]
 
 
-def _allowed(body: AllowedMentionsBody | None) -> AllowedMentions | None:
+def allowed_mentions_of(body: AllowedMentionsBody | None) -> AllowedMentions | None:
     if body is None:
         return None
     return AllowedMentions(
@@ -79,10 +79,12 @@ def _allowed(body: AllowedMentionsBody | None) -> AllowedMentions | None:
     )
 
 
-def _uploads(body: CreateMessage, parts: list[FilePart]) -> tuple[Upload, ...]:
+def uploads_of(
+    attachments: list[AttachmentBody] | None, parts: list[FilePart]
+) -> tuple[Upload, ...]:
     """The files, with the filename and description payload_json gives each (matched by id,
     which is the n of its `files[n]` part)."""
-    described = {str(a.id): a for a in body.attachments or ()}
+    described = {str(a.id): a for a in attachments or ()}
     uploads = []
     for part in parts:
         about = described.get(str(part.index))
@@ -99,10 +101,8 @@ def _uploads(body: CreateMessage, parts: list[FilePart]) -> tuple[Upload, ...]:
 
 
 def _draft(body: CreateMessage, parts: list[FilePart] | None = None) -> Draft:
-    if body.components or body.sticker_ids:
-        raise InvalidForm.one(
-            "components", "UNSUPPORTED", "Components and stickers are not supported yet."
-        )
+    if body.sticker_ids:
+        raise InvalidForm.one("sticker_ids", "UNSUPPORTED", "Stickers are not supported yet.")
     reference = body.message_reference
     return Draft(
         content=body.content,
@@ -113,9 +113,10 @@ def _draft(body: CreateMessage, parts: list[FilePart] | None = None) -> Draft:
         reply_to=None if reference is None else reference.message_id,
         reply_channel_id=None if reference is None else reference.channel_id,
         fail_if_not_exists=True if reference is None else reference.fail_if_not_exists,
-        allowed_mentions=_allowed(body.allowed_mentions),
+        allowed_mentions=allowed_mentions_of(body.allowed_mentions),
         flags=body.flags,
-        uploads=_uploads(body, parts or []),
+        uploads=uploads_of(body.attachments, parts or []),
+        components=body.components,
     )
 
 
@@ -167,8 +168,6 @@ async def create_message(channel_id: str) -> Response:
 async def edit_message(channel_id: str, message_id: str) -> Response:
     principal = await current_principal()
     body = await parse_body(EditMessage)
-    if body.components:
-        raise InvalidForm.one("components", "UNSUPPORTED", "Components are not supported yet.")
     edited = await services().messages.edit(
         principal.user_id,
         *_ids(channel_id, message_id),
@@ -176,7 +175,8 @@ async def edit_message(channel_id: str, message_id: str) -> Response:
         content=body.content,
         embeds=body.embeds,
         flags=body.flags,
-        allowed_mentions=_allowed(body.allowed_mentions),
+        allowed_mentions=allowed_mentions_of(body.allowed_mentions),
+        components=body.components,
     )
     return json_response(edited)
 
@@ -204,18 +204,14 @@ async def bulk_delete(channel_id: str) -> Response:
 @blueprint.get("/channels/<channel_id>/pins")
 async def pins(channel_id: str) -> Response:
     principal = await current_principal()
-    pinned = await services().messages.pins(
-        principal.user_id, snowflake(channel_id, UnknownChannel)
-    )
+    pinned = await services().pins.pins(principal.user_id, snowflake(channel_id, UnknownChannel))
     return json_response([message for _, message in pinned])
 
 
 @blueprint.get("/channels/<channel_id>/messages/pins")
 async def pins_page(channel_id: str) -> Response:
     principal = await current_principal()
-    pinned = await services().messages.pins(
-        principal.user_id, snowflake(channel_id, UnknownChannel)
-    )
+    pinned = await services().pins.pins(principal.user_id, snowflake(channel_id, UnknownChannel))
     limit = query_int("limit", 50, 1, 50)
     items = [{"pinned_at": at, "message": message} for at, message in pinned[:limit]]
     return json_response({"items": items, "has_more": len(pinned) > limit})
@@ -227,7 +223,7 @@ async def pins_page(channel_id: str) -> Response:
 @blueprint.delete("/channels/<channel_id>/messages/pins/<message_id>")
 async def pin(channel_id: str, message_id: str) -> Response:
     principal = await current_principal()
-    await services().messages.set_pin(
+    await services().pins.set_pin(
         principal.user_id, *_ids(channel_id, message_id), pin=request.method == "PUT"
     )
     return no_content()
@@ -323,7 +319,5 @@ async def search(guild_id: str) -> Response:
         offset=query_int("offset", 0, 0, 9975),
     )
     return json_response(
-        await services().messages.search(
-            principal.user_id, snowflake(guild_id, UnknownGuild), query
-        )
+        await services().search.search(principal.user_id, snowflake(guild_id, UnknownGuild), query)
     )

@@ -28,6 +28,9 @@ class AuditAction(enum.IntEnum):
     INVITE_CREATE = 40
     INVITE_UPDATE = 41
     INVITE_DELETE = 42
+    WEBHOOK_CREATE = 50
+    WEBHOOK_UPDATE = 51
+    WEBHOOK_DELETE = 52
 
 
 REASON_MAX = 512  # Discord's limit on X-Audit-Log-Reason

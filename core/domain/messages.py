@@ -6,11 +6,17 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from core.domain.components import check_components, is_interactive
 from core.domain.snowflakes import MAX_STORED_SNOWFLAKE
 from core.domain.timestamps import iso, iso_or_none
 from core.errors import FieldError, FormCheck, InvalidForm
 from core.snowflakes import decode_snowflake
+
+if TYPE_CHECKING:
+    from core.domain.attachments import Upload
+    from core.domain.guilds import Role
 
 MAX_CONTENT = 2000
 MAX_EMBEDS = 10
@@ -32,6 +38,117 @@ _CUSTOM_EMOJI = re.compile(r"^(?:a:)?([A-Za-z0-9_]{2,32}):([0-9]{1,20})$")
 class MessageType:
     DEFAULT = 0
     REPLY = 19
+    CHAT_INPUT_COMMAND = 20
+
+
+class MessageFlag:
+    # The flags a message may be posted with; each entry point says which it accepts.
+    SUPPRESS_EMBEDS = 1 << 2
+    EPHEMERAL = 1 << 6  # interaction responses only
+    SUPPRESS_NOTIFICATIONS = 1 << 12
+
+
+# What a user may set on their messages; what those posting for others may (without EPHEMERAL,
+# which only an interaction's response can carry: its caller adds it).
+USER_FLAGS = MessageFlag.SUPPRESS_EMBEDS | MessageFlag.SUPPRESS_NOTIFICATIONS
+POSTED_FLAGS = USER_FLAGS
+_FLAG_NAMES = {
+    MessageFlag.SUPPRESS_EMBEDS: "SUPPRESS_EMBEDS (1 << 2)",
+    MessageFlag.EPHEMERAL: "EPHEMERAL (1 << 6)",
+    MessageFlag.SUPPRESS_NOTIFICATIONS: "SUPPRESS_NOTIFICATIONS (1 << 12)",
+}
+
+
+def check_flags(check: FormCheck, flags: int, allowed: int) -> None:
+    if flags & ~allowed:
+        names = ", ".join(name for bit, name in _FLAG_NAMES.items() if bit & allowed)
+        check.fail("flags", "MESSAGE_FLAGS_INVALID", f"Only these flags can be set: {names}.")
+
+
+def check_interactive(components: list[dict[str, object]], *, allowed: bool) -> None:
+    """Refuses components a person could click or choose from an author who may not send
+    them (a person, a webhook no application owns): Discord allows them link buttons only."""
+    if not allowed and is_interactive(components):
+        raise InvalidForm.one(
+            "components",
+            "COMPONENT_INTERACTIVE_NOT_ALLOWED",
+            "Interactive components can only be sent by applications; link buttons are allowed.",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """Who a message is from: a user (a person or a bot) by id; or a webhook, by its id, with
+    the `name` and `avatar` its message shows (Discord's webhook author)."""
+
+    id: int
+    name: str | None = None
+    avatar: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A message as a client sends it."""
+
+    content: str | None = None
+    embeds: list[dict[str, object]] | None = None
+    tts: bool = False
+    nonce: str | int | None = None
+    enforce_nonce: bool = False
+    reply_to: int | None = None
+    reply_channel_id: int | None = None
+    fail_if_not_exists: bool = True
+    allowed_mentions: AllowedMentions | None = None
+    flags: int = 0
+    uploads: tuple[Upload, ...] = ()
+    components: list[dict[str, object]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """What a message posted for someone else records of who posted it."""
+
+    webhook_id: int | None = None
+    application_id: int | None = None
+    interaction_metadata: dict[str, object] | None = None
+    message_type: int | None = None  # None: a reply or a default message
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a message goes and what its author may do there, decided before writing."""
+
+    guild_id: int | None
+    roles: list[Role] | None  # the guild's; None: read only if a role is mentioned
+    may_mention_everyone: bool
+    interactive: bool  # may post components a person interacts with
+    sender: tuple[tuple[object, ...], ...] = ()  # the author's PEOPLE_SELECT row, if read
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """An edit: the keys the body gave (`given`) and their values."""
+
+    given: frozenset[str]
+    content: str | None = None
+    embeds: list[dict[str, object]] | None = None
+    flags: int | None = None
+    allowed_mentions: AllowedMentions | None = None
+    components: list[dict[str, object]] | None = None
+
+    def checked(self, flags_allowed: int) -> Change:
+        """This edit with its components normalized; InvalidForm for every problem."""
+        check = FormCheck()
+        check_message(check, self.content, self.embeds, needs_body=False)
+        if self.flags is not None:
+            check_flags(check, self.flags, flags_allowed)
+        components = None if self.components is None else check_components(check, self.components)
+        if self.allowed_mentions is not None:
+            check_allowed_mentions(check, self.allowed_mentions)
+        check.done()
+        return Change(
+            self.given, self.content, self.embeds, self.flags, self.allowed_mentions, components
+        )
 
 
 def created_at(snowflake: int) -> dt.datetime:
@@ -208,6 +325,28 @@ class Message:
     referenced_message_id: int | None
     pinned_at: dt.datetime | None
     edited_at: dt.datetime | None
+    # Posted by someone other than a connected user (migrations/0011_webhooks.sql).
+    components: list[dict[str, object]] = field(default_factory=list)
+    webhook_id: int | None = None
+    application_id: int | None = None
+    interaction_metadata: dict[str, object] | None = None
+    author_name: str | None = None  # set: a webhook's message, shown with this name
+    author_avatar: str | None = None
+
+
+def webhook_author(message: Message) -> dict[str, object]:
+    """The author Discord shows on a webhook's message: the webhook, as a bot user, with the
+    name and avatar it posted with."""
+    return {
+        "id": str(message.author_id),
+        "username": message.author_name,
+        "avatar": message.author_avatar,
+        "discriminator": "0000",
+        "global_name": None,
+        "bot": True,
+        "public_flags": 0,
+        "flags": 0,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,8 +390,15 @@ class MessageView:
             "pinned": message.pinned_at is not None,
             "type": message.type,
             "flags": message.flags,
-            "components": [],
+            "components": message.components,
         }
+        # Absent unless set, as on Discord's messages.
+        if message.webhook_id is not None:
+            wire["webhook_id"] = str(message.webhook_id)
+        if message.application_id is not None:
+            wire["application_id"] = str(message.application_id)
+        if message.interaction_metadata is not None:
+            wire["interaction_metadata"] = message.interaction_metadata
         if message.guild_id is not None:
             wire["guild_id"] = str(message.guild_id)
         if self.member is not None:

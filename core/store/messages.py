@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from psycopg.rows import args_row, class_row
 
 from core.domain.attachments import Attachment
-from core.domain.messages import Message, MessageView, Reaction
+from core.domain.messages import Message, MessageView, Reaction, webhook_author
 from core.domain.users import User
 from core.store.accounts import USER_COLUMNS
 from core.store.database import id_array, json_text
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 _COLUMNS = (
     "id, channel_id, guild_id, author_id, type, content, flags, tts, mention_everyone,"
-    " mention_ids, mention_role_ids, embeds, nonce, referenced_message_id, pinned_at, edited_at"
+    " mention_ids, mention_role_ids, embeds, nonce, referenced_message_id, pinned_at, edited_at,"
+    " components, webhook_id, application_id, interaction_metadata, author_name, author_avatar"
 )
 # Rows become Messages positionally (a third of the cost of by name), so the columns above
 # are Message's fields in order.
@@ -35,8 +36,7 @@ _MESSAGE_ROW = args_row(Message)
 
 def insert_message(message: Message) -> Statement:
     return (
-        f"INSERT INTO messages ({_COLUMNS}) VALUES"
-        " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        f"INSERT INTO messages ({_COLUMNS}) VALUES ({', '.join(['%s'] * len(fields(Message)))})",
         (
             message.id,
             message.channel_id,
@@ -54,6 +54,14 @@ def insert_message(message: Message) -> Statement:
             message.referenced_message_id,
             message.pinned_at,
             message.edited_at,
+            json_text(message.components),
+            message.webhook_id,
+            message.application_id,
+            None
+            if message.interaction_metadata is None
+            else json_text(message.interaction_metadata),
+            message.author_name,
+            message.author_avatar,
         ),
     )
 
@@ -224,7 +232,9 @@ def views(
         else {}
     )
     everything = [*messages, *referenced.values()]
-    user_ids = {m.author_id for m in everything} | {u for m in everything for u in m.mention_ids}
+    # A webhook's message shows the webhook as its author: no user to read.
+    user_ids = {m.author_id for m in everything if m.author_name is None}
+    user_ids |= {u for m in everything for u in m.mention_ids}
     user_ids -= {int(str(row[0])) for row in people}
     ids = [m.id for m in everything]
     if new is not None and not user_ids:  # nothing left to read
@@ -260,10 +270,13 @@ def views(
     def view(message: Message) -> MessageView:
         # (Fifty of these a page: most messages mention no one and carry no files.)
         files = found_files.get(message.id)
+        by_webhook = message.author_name is not None
         return MessageView(
             message=message,
-            author=users.get(message.author_id) or {"id": str(message.author_id)},
-            member=members.get(message.author_id),
+            author=webhook_author(message)
+            if by_webhook
+            else users.get(message.author_id) or {"id": str(message.author_id)},
+            member=None if by_webhook else members.get(message.author_id),
             mentions=[users[u] for u in message.mention_ids if u in users]
             if message.mention_ids
             else [],
@@ -307,9 +320,17 @@ def edit_message(
         "INSERT INTO message_edits (message_id, content, embeds) VALUES (%s, %s, %s)",
         (message.id, message.content, json_text(message.embeds)),
     )
-    allowed = {"content", "embeds", "flags", "mention_everyone", "mention_ids", "mention_role_ids"}
+    allowed = {
+        "content",
+        "embeds",
+        "flags",
+        "mention_everyone",
+        "mention_ids",
+        "mention_role_ids",
+        "components",
+    }
     assert set(changes) <= allowed, set(changes) - allowed
-    values = [json_text(v) if k == "embeds" else v for k, v in changes.items()]
+    values = [json_text(v) if k in ("embeds", "components") else v for k, v in changes.items()]
     assignments = ", ".join(f"{column} = %s" for column in changes)
     connection.execute(
         f"UPDATE messages SET {assignments}, edited_at = %s WHERE id = %s",

@@ -47,6 +47,9 @@ RENDERINGS: list[tuple[ClientError, int, dict[str, object]]] = [
     (errors.InvalidGuildAction("x"), 400, {"code": 50055, "message": "Invalid Guild"}),
     (errors.UnknownCommand("x"), 404, {"code": 10063, "message": "Unknown application command"}),
     (errors.MaxCommands("x"), 400, {"code": 30032, "message": "Maximum number of application commands reached"}),
+    (errors.UnknownWebhook("x"), 404, {"code": 10015, "message": "Unknown Webhook"}),
+    (errors.InvalidWebhookToken("x"), 401, {"code": 50027, "message": "Invalid Webhook Token"}),
+    (errors.MaxWebhooks("x"), 400, {"code": 30007, "message": "Maximum number of webhooks reached (15)"}),
     (
             InvalidForm({("a", 0, "b"): [FieldError("C", "m")], (): [FieldError("D", "n")]}),
             400,
