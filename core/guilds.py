@@ -14,6 +14,7 @@ from core.errors import FormCheck, InvalidGuildAction, MissingPermissions
 from core.journal import Journal
 from core.store import accounts as account_store
 from core.store import guilds as store
+from core.store import members as member_store
 
 if TYPE_CHECKING:
     from core.access import AccessCache
@@ -95,9 +96,13 @@ class Guilds:
                 )
             guild = store.update_guild(connection, guild_id, {"system_channel_id": channel_ids[2]})
             store.insert_member(connection, guild_id, owner_id)
+            owner = member_store.member(connection, guild_id, owner_id)
+            assert owner is not None  # just inserted
             self._journal.emit(
                 connection,
-                events.guild_create(guild, [everyone], [(c, []) for c in channels], owner_id),
+                events.guild_create(
+                    guild, [everyone], [(c, []) for c in channels], owner, [owner], 1
+                ),
             )
             return guild.to_wire([everyone])
 

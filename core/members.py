@@ -29,6 +29,7 @@ from core.errors import (
 )
 from core.events import EventName
 from core.journal import Journal
+from core.sessions import DEFAULT_LARGE_THRESHOLD, starting_members
 from core.store import accounts as account_store
 from core.store import guilds as guild_store
 from core.store import members as store
@@ -79,10 +80,12 @@ def announce_join(
     roles = guild_store.roles_of(connection, guild_id)
     channels = guild_store.channels_of(connection, guild_id)
     overwrites = guild_store.overwrites_of(connection, [c.id for c in channels])
+    members, count = starting_members(connection, guild_id, member, DEFAULT_LARGE_THRESHOLD)
+    channel_pairs = [(c, overwrites[c.id]) for c in channels]
     journal.emit(
         connection,
         events.member_add(member),
-        events.guild_create(guild, roles, [(c, overwrites[c.id]) for c in channels], user_id),
+        events.guild_create(guild, roles, channel_pairs, member, members, count),
     )
     return member.to_wire()
 

@@ -11,6 +11,7 @@ from core.domain.permissions import Permission
 from core.domain.snowflakes import MAX_STORED_SNOWFLAKE
 from core.domain.timestamps import iso
 from core.errors import ShardingRequired, Unauthorized
+from core.events import guild_create_payload
 from core.store import accounts as account_store
 from core.store import applications as application_store
 from core.store import guilds as guild_store
@@ -19,6 +20,7 @@ from core.store import members as member_store
 if TYPE_CHECKING:
     from core.accounts import Accounts
     from core.applications import Applications
+    from core.domain.members import Member
     from core.store.database import Connection, Database
 
 # Discord's default and ceiling for `large_threshold`: members sent in GUILD_CREATE.
@@ -170,24 +172,26 @@ def _guild_start(
         for channel_id, found in snapshot.channels.items()
         if access.in_channel(channel_id) & Permission.VIEW_CHANNEL
     ]
-    count = guild_store.member_counts(connection, guild_id)
-    large = count > large_threshold
     own = member_store.member(connection, guild_id, user_id)
     assert own is not None  # load_access found the membership
-    members = (
-        [own]
-        if large
-        else member_store.members_page(connection, guild_id, after=0, limit=large_threshold)
+    members, count = starting_members(connection, guild_id, own, large_threshold)
+    payload = guild_create_payload(
+        access.guild.to_wire(access.roles),
+        channels=channels,
+        members=[member.to_wire() for member in members],
+        member_count=count,
+        large=count > large_threshold,
+        joined_at=iso(own.joined_at),
     )
-    payload = access.guild.to_wire(access.roles) | {
-        "channels": channels,
-        "threads": [],
-        "members": [member.to_wire() for member in members],
-        "voice_states": [],
-        "presences": [],
-        "member_count": count,
-        "large": large,
-        "joined_at": iso(own.joined_at),
-        "unavailable": False,
-    }
     return GuildStart(guild_id, access.role_ids, payload)
+
+
+def starting_members(
+    connection: Connection, guild_id: int, own: Member, large_threshold: int
+) -> tuple[list[Member], int]:
+    """The members GUILD_CREATE carries, and the guild's member count: all of them up to
+    `large_threshold` (Gateway docs, Identify), past it only the user's own."""
+    count = guild_store.member_counts(connection, guild_id)
+    if count > large_threshold:
+        return [own], count
+    return member_store.members_page(connection, guild_id, after=0, limit=large_threshold), count

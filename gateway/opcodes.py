@@ -19,6 +19,7 @@ class Op(enum.IntEnum):
     INVALID_SESSION = 9
     HELLO = 10
     HEARTBEAT_ACK = 11
+    REQUEST_SOUNDBOARD_SOUNDS = 31
 
 
 def op_message(op: Op, d: object) -> bytes:

@@ -195,6 +195,14 @@ def request_guild_members(d: object) -> MembersRequest:
     )
 
 
+def request_soundboard_sounds(d: object) -> list[int]:
+    """op 31's `d`: the guilds whose soundboard sounds the client wants."""
+    ids = _snowflakes(d.get("guild_ids") if isinstance(d, dict) else None)
+    if ids is None:
+        raise DecodeError("REQUEST_SOUNDBOARD_SOUNDS needs guild_ids, a list of snowflakes")
+    return ids
+
+
 def _snowflakes(values: object) -> list[int] | None:
     if not isinstance(values, list):
         return None

@@ -7,7 +7,7 @@ from typing import Any
 from quart import Blueprint, Response, request
 
 from api.auth import current_principal
-from api.forms import FilePart, Form, Snowflake, parse_body, parse_multipart
+from api.forms import FilePart, Form, NotYet, Snowflake, not_yet, parse_body, parse_multipart
 from api.params import query_int, query_snowflake, query_snowflakes, snowflake
 from api.responses import json_response, no_content
 from api.services import services
@@ -31,13 +31,22 @@ class MessageReference(Form):
     channel_id: Snowflake | None = None
     guild_id: Snowflake | None = None
     fail_if_not_exists: bool = True
-    type: int = 0
+    not_yet = not_yet(type=NotYet("Forwarding messages is not supported yet.", inert=(None, 0)))
 
 
 class AttachmentBody(Form):
     id: int | str
     filename: str | None = None
     description: str | None = None
+    not_yet = not_yet(
+        title=NotYet("Attachment titles are not supported yet."),
+        waveform=NotYet("Voice messages are not supported yet."),
+        duration_secs=NotYet("Voice messages are not supported yet."),
+    )
+
+
+# An empty list asks for none, which is what every message here has.
+_COMPONENTS = NotYet("Components are not supported yet.", inert=(None, []))
 
 
 class CreateMessage(Form):
@@ -51,8 +60,12 @@ class CreateMessage(Form):
     allowed_mentions: AllowedMentionsBody | None = None
     message_reference: MessageReference | None = None
     flags: int = 0
-    components: list[dict[str, Any]] | None = None
-    sticker_ids: list[Snowflake] | None = None
+    not_yet = not_yet(
+        components=_COMPONENTS,
+        sticker_ids=NotYet("Stickers are not supported yet.", inert=(None, [])),
+        poll=NotYet("Polls are not supported yet."),
+        shared_client_theme=NotYet("Shared client themes are not supported yet."),
+    )
 
 
 class EditMessage(Form):
@@ -60,8 +73,12 @@ class EditMessage(Form):
     embeds: list[dict[str, Any]] | None = None
     flags: int | None = None
     allowed_mentions: AllowedMentionsBody | None = None
-    components: list[dict[str, Any]] | None = None
-    tts: bool | None = None  # discord.py sends tts with every edit; an edit cannot change it
+    not_yet = not_yet(
+        components=_COMPONENTS,
+        # Discord's list of the attachments to keep: ignoring it would keep what the sender
+        # meant to remove.
+        attachments=NotYet("Changing a message's attachments is not supported yet."),
+    )
 
 
 class BulkDelete(Form):
@@ -99,10 +116,6 @@ def _uploads(body: CreateMessage, parts: list[FilePart]) -> tuple[Upload, ...]:
 
 
 def _draft(body: CreateMessage, parts: list[FilePart] | None = None) -> Draft:
-    if body.components or body.sticker_ids:
-        raise InvalidForm.one(
-            "components", "UNSUPPORTED", "Components and stickers are not supported yet."
-        )
     reference = body.message_reference
     return Draft(
         content=body.content,
@@ -167,8 +180,6 @@ async def create_message(channel_id: str) -> Response:
 async def edit_message(channel_id: str, message_id: str) -> Response:
     principal = await current_principal()
     body = await parse_body(EditMessage)
-    if body.components:
-        raise InvalidForm.one("components", "UNSUPPORTED", "Components are not supported yet.")
     edited = await services().messages.edit(
         principal.user_id,
         *_ids(channel_id, message_id),
