@@ -260,7 +260,7 @@ async def test_library_guild_bodies_are_honoured(api: ApiClient, room: Room) -> 
     assert (py.status_code, js.status_code) == (201, 201), (py.text, js.text)
     assert (py.json()["name"], js.json()["name"]) == ("Made by py", "Made by js")
     url = f"/api/v10/guilds/{room.guild_id}"
-    edits = [
+    edits: list[tuple[dict[str, object], dict[str, object]]] = [
         # discord.py: guild.edit(name=..., description=..., verification_level=...)
         ({"name": "py", "description": "from py", "verification_level": 1}, {"name": "py"}),
         # discord.js: guild.setName("js", "why") puts its reason in the body.
