@@ -137,7 +137,7 @@ async def test_a_guild_joined_later_arrives_as_a_complete_guild_create(
         assert added.status_code == 201, added.text
         guild = await bot.next_named("GUILD_CREATE")
         assert guild["id"] == room.guild_id
-        check_guild_create(guild, int(application["id"]), member_count=3)
+        check_guild_create(guild, int(str(application["id"])), member_count=3)
         assert len(guild["members"]) == 3  # a small guild: everyone, as at the session's start
 
 
