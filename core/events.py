@@ -8,8 +8,6 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.domain.timestamps import iso
-
 if TYPE_CHECKING:
     from core.domain.guilds import Channel, Guild, Overwrite, Role
     from core.domain.members import Member
@@ -208,25 +206,10 @@ def guild_create_payload(
     }
 
 
-def guild_create(
-    guild: Guild,
-    roles: list[Role],
-    channels: list[tuple[Channel, list[Overwrite]]],
-    member: Member,
-    members: list[Member],
-    member_count: int,
-) -> Event:
-    """GUILD_CREATE to `member`, who has just made or joined the guild, with `members` (all of
-    them, or only their own when the guild is large: core/sessions.py starting_members)."""
-    payload = guild_create_payload(
-        guild.to_wire(roles),
-        channels=[channel.to_wire(overwrites) for channel, overwrites in channels],
-        members=[m.to_wire() for m in members],
-        member_count=member_count,
-        large=member_count > len(members),
-        joined_at=iso(member.joined_at),
-    )
-    return Event(EventName.GUILD_CREATE, payload, guild_id=guild.id, user_ids=(member.user.id,))
+def guild_create(payload: dict[str, object], guild_id: int, to_user: int) -> Event:
+    """GUILD_CREATE to the one user who has just made or joined the guild; `payload` is the
+    guild as their session would start with it (core/sessions.py guild_start)."""
+    return Event(EventName.GUILD_CREATE, payload, guild_id=guild_id, user_ids=(to_user,))
 
 
 def guild_update(guild: Guild, roles: list[Role]) -> Event:

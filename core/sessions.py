@@ -20,7 +20,6 @@ from core.store import members as member_store
 if TYPE_CHECKING:
     from core.accounts import Accounts
     from core.applications import Applications
-    from core.domain.members import Member
     from core.store.database import Connection, Database
 
 # Discord's default and ceiling for `large_threshold`: members sent in GUILD_CREATE.
@@ -109,7 +108,7 @@ class Sessions:
             if len(memberships) > max_guilds:
                 raise ShardingRequired(f"more than {max_guilds} guilds on one shard")
             return [
-                _guild_start(self._access, connection, m.guild.id, user_id, large_threshold)
+                guild_start(self._access, connection, m.guild.id, user_id, large_threshold)
                 for m in memberships
             ]
 
@@ -161,9 +160,11 @@ class MemberRequest:
     user_ids: list[int] | None
 
 
-def _guild_start(
+def guild_start(
     cache: AccessCache, connection: Connection, guild_id: int, user_id: int, large_threshold: int
 ) -> GuildStart:
+    """The guild as `user_id`'s session starts with it, or as GUILD_CREATE tells them of it
+    when they make or join it: one shape for both, so neither lacks a key."""
     access = load_access(cache, connection, guild_id, user_id)
     snapshot = access.snapshot
     # Only the channels the user can see: the others' names are not theirs to know.
@@ -174,7 +175,13 @@ def _guild_start(
     ]
     own = member_store.member(connection, guild_id, user_id)
     assert own is not None  # load_access found the membership
-    members, count = starting_members(connection, guild_id, own, large_threshold)
+    count = guild_store.member_counts(connection, guild_id)
+    # All members up to `large_threshold` (Gateway docs, Identify); past it only their own.
+    members = (
+        [own]
+        if count > large_threshold
+        else member_store.members_page(connection, guild_id, after=0, limit=large_threshold)
+    )
     payload = guild_create_payload(
         access.guild.to_wire(access.roles),
         channels=channels,
@@ -184,14 +191,3 @@ def _guild_start(
         joined_at=iso(own.joined_at),
     )
     return GuildStart(guild_id, access.role_ids, payload)
-
-
-def starting_members(
-    connection: Connection, guild_id: int, own: Member, large_threshold: int
-) -> tuple[list[Member], int]:
-    """The members GUILD_CREATE carries, and the guild's member count: all of them up to
-    `large_threshold` (Gateway docs, Identify), past it only the user's own."""
-    count = guild_store.member_counts(connection, guild_id)
-    if count > large_threshold:
-        return [own], count
-    return member_store.members_page(connection, guild_id, after=0, limit=large_threshold), count

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from core.domain.permissions import Permission
 from tests.api.rooms import new_room
 from tests.api.test_applications import create, reset
+from tests.api.test_members import invite
 from tests.gateway.client import connect
 
 if TYPE_CHECKING:
@@ -152,3 +154,31 @@ async def test_a_new_guild_arrives_with_its_owner_as_its_only_member(
         guild = await client.next_named("GUILD_CREATE")
         assert guild["id"] == made.json()["id"]
         check_guild_create(guild, person.id, member_count=1)
+
+
+async def test_joining_by_invite_shows_only_the_channels_the_newcomer_may_see(
+    api: ApiClient, gateway: str
+) -> None:
+    room = await new_room(api)
+    secret = await api.http.post(
+        f"/api/v10/guilds/{room.guild_id}/channels",
+        headers=room.owner.auth,
+        json={
+            "name": "staff-only",
+            "permission_overwrites": [
+                {"id": room.guild_id, "type": 0, "deny": str(int(Permission.VIEW_CHANNEL))}
+            ],
+        },
+    )
+    assert secret.status_code == 201, secret.text
+    code = await invite(api, room.owner, room.guild_id)
+    guest = await api.register()
+    async with connect(gateway) as client:
+        await client.identify(guest.token)
+        joined = await api.http.post(f"/api/v10/invites/{code}", headers=guest.auth)
+        assert joined.status_code == 200, joined.text
+        guild = await client.next_named("GUILD_CREATE")
+        check_guild_create(guild, guest.id, member_count=3)
+        names = {channel["name"] for channel in guild["channels"]}
+        assert "general" in names
+        assert "staff-only" not in names  # as a session started later would see it
