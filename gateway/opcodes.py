@@ -20,6 +20,7 @@ class Op(enum.IntEnum):
     HELLO = 10
     HEARTBEAT_ACK = 11
     REQUEST_SOUNDBOARD_SOUNDS = 31
+    REQUEST_CHANNEL_INFO = 43  # newer than the docs' table; hikari sends it
 
 
 def op_message(op: Op, d: object) -> bytes:

@@ -203,6 +203,24 @@ def request_soundboard_sounds(d: object) -> list[int]:
     return ids
 
 
+CHANNEL_INFO_FIELDS = frozenset({"status", "voice_start_time"})
+
+
+def request_channel_info(d: object) -> int:
+    """op 43's `d`: the guild, and which of a voice channel's fields the client wants."""
+    guild_id = snowflake(d.get("guild_id")) if isinstance(d, dict) else None
+    fields = d.get("fields") if isinstance(d, dict) else None
+    if (
+        guild_id is None
+        or not isinstance(fields, list)
+        or not all(isinstance(f, str) and f in CHANNEL_INFO_FIELDS for f in fields)
+    ):
+        raise DecodeError(
+            "REQUEST_CHANNEL_INFO needs guild_id and fields (status, voice_start_time)"
+        )
+    return guild_id
+
+
 def _snowflakes(values: object) -> list[int] | None:
     if not isinstance(values, list):
         return None

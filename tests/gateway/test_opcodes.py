@@ -36,6 +36,21 @@ async def test_request_soundboard_sounds_answers_each_guild_of_the_session(
         assert (await client.receive())["op"] == 11
 
 
+async def test_request_channel_info_answers_for_a_guild_of_the_session(
+    api: ApiClient, gateway: str
+) -> None:
+    room = await new_room(api)
+    elsewhere = await new_guild(api, await api.register())
+    async with connect(gateway) as client:
+        await client.identify(room.member.token)
+        await client.dispatch("GUILD_CREATE")
+        # hikari's GatewayShard.request_channel_info(guild, fields=[STATUS, VOICE_START_TIME])
+        for guild_id in (str(elsewhere["id"]), room.guild_id):
+            await client.send(43, {"guild_id": guild_id, "fields": ["status", "voice_start_time"]})
+        info = await client.dispatch("CHANNEL_INFO")
+        assert info == {"guild_id": room.guild_id, "channels": []}
+
+
 @pytest.mark.parametrize("op", [0, 7, 9, 10, 11])
 async def test_opcodes_the_gateway_sends_are_ignored_from_a_client(
     api: ApiClient, gateway: str, op: int
@@ -53,6 +68,7 @@ async def test_opcodes_the_gateway_sends_are_ignored_from_a_client(
     ("payload", "code"),
     [
         pytest.param({"op": 31, "d": {"guild_ids": ["1"]}}, 4003, id="before-identify"),
+        pytest.param({"op": 43, "d": {"guild_id": "1", "fields": []}}, 4003, id="43-first"),
         pytest.param({"op": 5, "d": None}, 4001, id="not-in-the-table"),
         pytest.param({"op": 32, "d": None}, 4001, id="past-the-table"),
     ],
@@ -76,4 +92,24 @@ async def test_a_malformed_soundboard_request_closes_4002(
     async with connect(gateway) as client:
         await client.identify(person.token)
         await client.send(31, d)
+        assert await client.closed_with() == 4002
+
+
+@pytest.mark.parametrize(
+    "d",
+    [
+        None,
+        {"guild_ids": ["1"], "fields": ["status"]},
+        {"guild_id": "1"},
+        {"guild_id": "1", "fields": ["topic"]},
+        {"guild_id": "1", "fields": [1]},
+    ],
+)
+async def test_a_malformed_channel_info_request_closes_4002(
+    api: ApiClient, gateway: str, d: object
+) -> None:
+    person = await api.register()
+    async with connect(gateway) as client:
+        await client.identify(person.token)
+        await client.send(43, d)
         assert await client.closed_with() == 4002
