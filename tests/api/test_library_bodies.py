@@ -176,11 +176,6 @@ NOT_YET_ON_CREATE = [
         id="poll",
     ),
     pytest.param("sticker_ids", ["1"], id="stickers"),
-    pytest.param(
-        "components",
-        [{"type": 1, "components": [{"type": 2, "style": 1, "label": "x", "custom_id": "x"}]}],
-        id="components",
-    ),
     pytest.param("shared_client_theme", {"colors": ["ff0000"]}, id="theme"),
 ]
 

@@ -12,21 +12,23 @@ const summary = (commands) =>
     .sort((a, b) => a.name.localeCompare(b.name));
 
 export default async function commands(client, { args, report }) {
-  const first = await client.application.commands.set([
-    { name: 'ping', description: 'Replies with pong' },
-    echo,
-  ]);
-  const second = await client.application.commands.set([
-    { name: 'ping', description: 'Replies with pong, quickly' },
-    echo,
-  ]);
+  // (Summed up at once: discord.js patches its cached command objects in place.)
+  const first = summary(
+    await client.application.commands.set([
+      { name: 'ping', description: 'Replies with pong' },
+      echo,
+    ]),
+  );
+  const second = summary(
+    await client.application.commands.set([
+      { name: 'ping', description: 'Replies with pong, quickly' },
+      echo,
+    ]),
+  );
   const guild = await client.guilds.fetch(args.guild_id);
-  const local = await guild.commands.set([{ name: 'local', description: 'Only in this guild' }]);
-  const fetched = await client.application.commands.fetch();
-  report({
-    first: summary(first),
-    second: summary(second),
-    guild: summary(local),
-    fetched: summary(fetched),
-  });
+  const local = summary(
+    await guild.commands.set([{ name: 'local', description: 'Only in this guild' }]),
+  );
+  const fetched = summary(await client.application.commands.fetch());
+  report({ first, second, guild: local, fetched });
 }
