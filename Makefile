@@ -67,7 +67,15 @@ S3S_FS := .tools/bin/s3s-fs
 $(S3S_FS):
 	cargo install s3s-fs --version 0.14.1 --features binary --locked --quiet --root .tools
 
-pytest: setup redis-server $(S3S_FS)
+# The JavaScript libraries the compat tests run unmodified (discord.js), pinned by
+# tests/compat/js/package-lock.json; Node.js from Debian when this machine has none.
+NODE_DEPS := tests/compat/js/node_modules/.installed
+$(NODE_DEPS): tests/compat/js/package.json tests/compat/js/package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	cd tests/compat/js && npm ci --no-audit --no-fund --silent
+	touch $@
+
+pytest: setup redis-server $(S3S_FS) $(NODE_DEPS)
 	$(BIN)/pytest -q
 
 cargo-test:

@@ -1,14 +1,21 @@
-"""Request bodies: UTF-8 JSON objects checked against a pydantic model for shape (fields,
-types, unknown keys); the domain checks the rules. Every problem becomes Discord's 50035 tree."""
+"""Request bodies: UTF-8 JSON objects checked against a pydantic model for shape (fields and
+their types); the domain checks the rules. Every problem becomes Discord's 50035 tree.
+
+Discord's tolerance, which libraries rely on: a key Discord defines for the route is either a
+field (validated strictly and honoured) or declared in the form's `not_yet` (refused while
+Trioxide lacks the feature, so nothing is silently dropped); any other key is ignored, as
+Discord ignores it (discord.js sends `enforce_nonce` and `tts` on every message edit)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Annotated, ClassVar, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from quart import request
 
 from api.client_json import check_values, decode_json
@@ -19,10 +26,56 @@ from core.errors import FieldError, InvalidForm, PayloadTooLarge
 MAX_JSON_BYTES = 8 * 1024 * 1024
 
 
-class Form(BaseModel):
-    """A request body: no unknown fields, no type coercion."""
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+_UNSUPPORTED = "UNSUPPORTED"
+
+
+@dataclass(frozen=True, slots=True)
+class NotYet:
+    """A key Discord defines for a route whose feature Trioxide lacks. Sent with a value that
+    asks for something it is refused, 50035 UNSUPPORTED under the key, rather than dropped;
+    sent with one of `inert` (null, or what every object here already has) it asks for
+    nothing and is accepted."""
+
+    message: str
+    inert: tuple[object, ...] = (None,)
+
+    def asks_nothing(self, value: object) -> bool:
+        # By type too: False == 0 in Python, but `false` is not `0` in a body.
+        return any(type(value) is type(i) and value == i for i in self.inert)
+
+
+def not_yet(**rules: NotYet) -> Mapping[str, NotYet]:
+    """A form's `not_yet`: the keys Discord defines for its route that Trioxide lacks."""
+    return MappingProxyType(rules)
+
+
+class Form(BaseModel):
+    """A request body: known keys strictly typed (no coercion), keys in `not_yet` refused
+    unless inert, any other key ignored."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+    not_yet: ClassVar[Mapping[str, NotYet]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_not_yet(cls, data: object) -> object:
+        if not isinstance(data, dict) or not cls.not_yet:
+            return data
+        refused = [
+            InitErrorDetails(
+                type=PydanticCustomError(_UNSUPPORTED, "{why}", {"why": rule.message}),
+                loc=(key,),
+                input=data[key],
+            )
+            for key, rule in cls.not_yet.items()
+            if key in data and not rule.asks_nothing(data[key])
+        ]
+        if refused:
+            raise ValidationError.from_exception_data(cls.__name__, refused)
+        return data
 
 
 M = TypeVar("M", bound=Form)
@@ -58,7 +111,6 @@ Timestamp = Annotated[dt.datetime, BeforeValidator(_iso_to_datetime)]
 # pydantic's error types → Discord's codes and messages.
 _DISCORD_ERRORS = {
     "missing": ("BASE_TYPE_REQUIRED", "This field is required"),
-    "extra_forbidden": ("UNKNOWN_FIELD", "This field is not allowed here."),
     "string_type": ("BASE_TYPE_STRING", "Must be a string."),
     "int_type": ("NUMBER_TYPE_COERCE", "Must be an integer."),
     "int_parsing": ("NUMBER_TYPE_COERCE", "Must be an integer."),
@@ -81,9 +133,12 @@ def validate(model: type[M], data: object) -> M:
     except ValidationError as error:
         errors: dict[tuple[str | int, ...], list[FieldError]] = {}
         for problem in error.errors():
-            code, message = _DISCORD_ERRORS.get(
-                problem["type"], ("BASE_TYPE_INVALID", problem["msg"])
-            )
+            if problem["type"] == _UNSUPPORTED:
+                code, message = _UNSUPPORTED, problem["msg"]
+            else:
+                code, message = _DISCORD_ERRORS.get(
+                    problem["type"], ("BASE_TYPE_INVALID", problem["msg"])
+                )
             errors.setdefault(tuple(problem["loc"]), []).append(FieldError(code, message))
         raise InvalidForm(errors) from None
 

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from bench.interactions import interactions
+from bench.probe import ServerProbe, machine_steal_s
 from bench.report import Progress, Report, per_interval, percentiles, table, write_html, write_json
 from bench.sessions import Plan, Workers
 from bench.target import Address, BenchError, Fleet, Target
@@ -37,7 +39,6 @@ GUILDS, GUILD_MESSAGES, MESSAGE_CONTENT = 1 << 0, 1 << 9, 1 << 15
 SATURATED = 0.9  # of one core: past this, a generator process is the bottleneck
 DRAIN_S = 5.0  # after the last POST, how long deliveries may still arrive
 _LATENCY_SAMPLES = 20_000  # kept for the histogram
-_SETTLE_SAMPLE_S = 0.5  # /proc counts CPU in 10 ms ticks: long enough to see 5 %
 
 
 @dataclass(frozen=True)
@@ -57,56 +58,11 @@ class Options:
     content_bytes: int = 40
     clients: int = 8
     messages: int = 5  # resume-storm: posted while the sessions are away
+    search_to: float = 1600.0  # interactions: the highest rate its search for the most tries
     token: str | None = None  # an existing person's token, instead of registering one
     api_pid: int | None = None  # for CPU and memory figures, when on this host
     gateway_pid: int | None = None
     generator_cpus: tuple[int, ...] = ()  # pin the generator's processes here
-
-
-class ServerProbe:
-    """CPU time and memory of a server process on this host, from /proc."""
-
-    def __init__(self, pid: int | None) -> None:
-        self.pid = pid if pid is not None and os.path.exists(f"/proc/{pid}") else None
-
-    def cpu_s(self) -> float | None:
-        if self.pid is None:
-            return None
-        with open(f"/proc/{self.pid}/stat") as file:
-            fields = file.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    async def settle(self, *, busy_share: float = 0.05, timeout_s: float = 30.0) -> float:
-        """Waits until the server's CPU use falls under `busy_share` of a core (what a burst
-        of connections set off, such as their presence announcements, is done), so that it
-        is not counted against what is measured next. Returns the seconds waited."""
-        started = time.monotonic()
-        before = self.cpu_s()
-        while before is not None and time.monotonic() - started < timeout_s:
-            await trio.sleep(_SETTLE_SAMPLE_S)
-            after = self.cpu_s()
-            assert after is not None
-            if after - before < busy_share * _SETTLE_SAMPLE_S:
-                break
-            before = after
-        return time.monotonic() - started
-
-    def rss_bytes(self) -> int | None:
-        if self.pid is None:
-            return None
-        with open(f"/proc/{self.pid}/status") as file:
-            for line in file:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        return None
-
-
-def machine_steal_s() -> float:
-    """CPU time the hypervisor gave to others, all cores, since boot: a run during which it
-    grew measured a busy host as much as the server."""
-    with open("/proc/stat") as file:
-        fields = file.readline().split()
-    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
 
 
 def _own_cpu_s() -> float:
@@ -558,6 +514,7 @@ async def rest_mix(run: _Run) -> Report:
 SCENARIOS: dict[str, Callable[[_Run], Awaitable[Report]]] = {
     "gateway-connect": gateway_connect,
     "gateway-fanout": gateway_fanout,
+    "interactions": interactions,
     "rest-mix": rest_mix,
     "resume-storm": resume_storm,
 }
@@ -582,6 +539,8 @@ STANDARD: list[tuple[str, dict[str, Any]]] = [
         {"sessions": 1000, "rate": 20.0, "duration_s": 10.0, "compress": True, "workers": 2},
     ),
     ("rest-mix", {"rate": 200.0, "duration_s": 10.0}),
+    # The issue's figure: a person's slash command answered by a bot, at 100 a second.
+    ("interactions", {"rate": 100.0, "duration_s": 10.0}),
     ("resume-storm", {"sessions": 500, "messages": 20}),
 ]
 
@@ -668,6 +627,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--compress", action="store_true", help="zlib-stream on every session")
     parser.add_argument("--clients", type=int, default=8, help="rest-mix: keep-alive clients")
     parser.add_argument("--messages", type=int, default=5, help="resume-storm: missed messages")
+    parser.add_argument(
+        "--search-to", type=float, default=1600.0, help="interactions: the search's top rate"
+    )
     parser.add_argument("--token", default=None, help="a person's token to provision with")
     parser.add_argument("--server-pid", type=int, default=None, help="for CPU/RSS figures")
     parser.add_argument("--json", default=None, help="write the report here as JSON")
@@ -691,6 +653,7 @@ def options_from(arguments: argparse.Namespace) -> Options:
         compress=arguments.compress,
         clients=arguments.clients,
         messages=arguments.messages,
+        search_to=arguments.search_to,
         token=arguments.token,
         api_pid=arguments.server_pid,
         gateway_pid=arguments.server_pid,

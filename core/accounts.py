@@ -319,6 +319,8 @@ class Accounts:
             )
             if user is None:
                 raise UnknownUser(str(user_id))
+            if columns:
+                self._journal.emit(connection, events.user_update(user))
             return user, revoked
 
         user, revoked = await self._db.run(write)

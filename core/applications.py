@@ -14,6 +14,8 @@ from core.store import accounts as account_store
 from core.store import applications as store
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from core.domain.applications import Application
     from core.domain.users import User
     from core.snowflakes import SnowflakeGenerator
@@ -47,6 +49,30 @@ def _owned(connection: Connection, application_id: int, owner_id: int) -> Applic
     if application.owner_id != owner_id:
         raise MissingAccess(f"application {application_id}")
     return application
+
+
+def _of_bot(connection: Connection, bot_id: int) -> Application:
+    application = store.application_by_id(connection, bot_id)  # same id, as on Discord
+    if application is None:
+        raise UnknownApplication(str(bot_id))
+    return application
+
+
+def _columns(name: str | None, description: str | None, flags: int | None) -> dict[str, object]:
+    """The columns an edit sets, each checked; InvalidForm lists every problem."""
+    check = FormCheck()
+    columns: dict[str, object] = {}
+    if name is not None:
+        rules.check_name(check, name)
+        columns["name"] = name.strip()
+    if description is not None:
+        rules.check_description(check, description)
+        columns["description"] = description
+    if flags is not None:
+        rules.check_flags(check, flags)
+        columns["flags"] = flags
+    check.done()
+    return columns
 
 
 class Applications:
@@ -110,23 +136,25 @@ class Applications:
         description: str | None,
         flags: int | None,
     ) -> ApplicationView:
-        check = FormCheck()
-        columns: dict[str, object] = {}
-        if name is not None:
-            rules.check_name(check, name)
-            columns["name"] = name.strip()
-        if description is not None:
-            rules.check_description(check, description)
-            columns["description"] = description
-        if flags is not None:
-            rules.check_flags(check, flags)
-            columns["flags"] = flags
-        check.done()
+        """Its owner edits an application; None leaves a field as it is."""
+        columns = _columns(name, description, flags)
+        return await self._write(lambda c: _owned(c, application_id, owner_id), columns)
 
+    async def update_own(
+        self, bot_id: int, *, description: str | None, flags: int | None
+    ) -> ApplicationView:
+        """A bot edits its own application (Discord's Edit Current Application, which has no
+        `name`); None leaves a field as it is."""
+        columns = _columns(None, description, flags)
+        return await self._write(lambda c: _of_bot(c, bot_id), columns)
+
+    async def _write(
+        self, load: Callable[[Connection], Application], columns: dict[str, object]
+    ) -> ApplicationView:
         def write(connection: Connection) -> ApplicationView:
-            application = _owned(connection, application_id, owner_id)
+            application = load(connection)
             if columns:
-                application = store.update_application(connection, application_id, columns)
+                application = store.update_application(connection, application.id, columns)
             return _view(connection, application)
 
         return await self._db.run(write)
@@ -135,10 +163,7 @@ class Applications:
         """The application whose bot user is `bot_id`."""
 
         def read(connection: Connection) -> ApplicationView:
-            application = store.application_by_id(connection, bot_id)
-            if application is None:
-                raise UnknownApplication(str(bot_id))
-            return _view(connection, application)
+            return _view(connection, _of_bot(connection, bot_id))
 
         return await self._db.autocommit(read)
 

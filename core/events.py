@@ -50,6 +50,7 @@ class EventName(enum.StrEnum):
     INTERACTION_MODAL_CREATE = "INTERACTION_MODAL_CREATE"
     APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE = "APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE"
     WEBHOOKS_UPDATE = "WEBHOOKS_UPDATE"
+    USER_UPDATE = "USER_UPDATE"
     # Ephemeral, never in the outbox: a gateway node publishes it on the bus itself, with the
     # guilds it is for; every node then tells its sessions there (gateway/presence.py).
     PRESENCE_UPDATE = "PRESENCE_UPDATE"
@@ -186,20 +187,38 @@ class Event:
     user_ids: tuple[int, ...] = field(default=())
 
 
-def guild_create(
-    guild: Guild, roles: list[Role], channels: list[tuple[Channel, list[Overwrite]]], to_user: int
-) -> Event:
-    payload = guild.to_wire(roles) | {
-        "channels": [channel.to_wire(overwrites) for channel, overwrites in channels],
-        "threads": [],
-        "members": [],
-        "voice_states": [],
-        "presences": [],
-        "member_count": 1,
-        "large": False,
+def guild_create_payload(
+    guild: dict[str, object],
+    *,
+    channels: list[dict[str, object]],
+    members: list[dict[str, object]],
+    member_count: int,
+    large: bool,
+    joined_at: str,
+) -> dict[str, object]:
+    """GUILD_CREATE's `d`: the guild object and every extra field the Gateway docs give
+    (Gateway Events, Guild Create). Strict clients (JDA, serenity, Discord.Net) fail to build
+    a guild without them, so features that do not exist yet are empty lists, never absent."""
+    return guild | {
+        "joined_at": joined_at,
+        "large": large,
         "unavailable": False,
+        "member_count": member_count,
+        "voice_states": [],
+        "members": members,
+        "channels": channels,
+        "threads": [],
+        "presences": [],
+        "stage_instances": [],
+        "guild_scheduled_events": [],
+        "soundboard_sounds": [],
     }
-    return Event(EventName.GUILD_CREATE, payload, guild_id=guild.id, user_ids=(to_user,))
+
+
+def guild_create(payload: dict[str, object], guild_id: int, to_user: int) -> Event:
+    """GUILD_CREATE to the one user who has just made or joined the guild; `payload` is the
+    guild as their session would start with it (core/sessions.py guild_start)."""
+    return Event(EventName.GUILD_CREATE, payload, guild_id=guild_id, user_ids=(to_user,))
 
 
 def guild_update(guild: Guild, roles: list[Role]) -> Event:
@@ -295,6 +314,12 @@ def in_channel(
 def dm_channel_create(channel: dict[str, object], viewer_id: int) -> Event:
     """A new DM or group DM, as `viewer_id` sees it (its recipients are the others)."""
     return Event(EventName.CHANNEL_CREATE, channel, user_ids=(viewer_id,))
+
+
+def user_update(user: User) -> Event:
+    """The user's own profile changed: to their own sessions only (no intent needed), as the
+    private user object READY gave them."""
+    return Event(EventName.USER_UPDATE, user.to_wire(private=True), user_ids=(user.id,))
 
 
 def sessions_revoked(session_ids: list[int]) -> Event:

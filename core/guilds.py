@@ -12,6 +12,7 @@ from core.domain.audit import AuditAction, changes
 from core.domain.permissions import GuildPermissions, Permission
 from core.errors import FormCheck, InvalidGuildAction, MissingPermissions
 from core.journal import Journal
+from core.sessions import DEFAULT_LARGE_THRESHOLD, guild_start
 from core.store import accounts as account_store
 from core.store import guilds as store
 
@@ -95,10 +96,10 @@ class Guilds:
                 )
             guild = store.update_guild(connection, guild_id, {"system_channel_id": channel_ids[2]})
             store.insert_member(connection, guild_id, owner_id)
-            self._journal.emit(
-                connection,
-                events.guild_create(guild, [everyone], [(c, []) for c in channels], owner_id),
+            start = guild_start(
+                self._access, connection, guild_id, owner_id, DEFAULT_LARGE_THRESHOLD
             )
+            self._journal.emit(connection, events.guild_create(start.payload, guild_id, owner_id))
             return guild.to_wire([everyone])
 
         return await self._db.run(write)

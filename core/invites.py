@@ -254,7 +254,7 @@ class Invites:
             if used is None:
                 raise UnknownInvite(code)  # used up or expired since it was read
             guild_store.insert_member(connection, invite.guild_id, user_id)
-            announce_join(connection, self._journal, invite.guild_id, user_id)
+            announce_join(connection, self._journal, self._access, invite.guild_id, user_id)
             return _wire(connection, used, metadata=False)
 
         return await self._db.run(write)

@@ -29,6 +29,7 @@ from core.errors import (
 )
 from core.events import EventName
 from core.journal import Journal
+from core.sessions import DEFAULT_LARGE_THRESHOLD, guild_start
 from core.store import accounts as account_store
 from core.store import guilds as guild_store
 from core.store import members as store
@@ -69,20 +70,17 @@ def _audit_view(member: Member) -> dict[str, object]:
 
 
 def announce_join(
-    connection: Connection, journal: Journal, guild_id: int, user_id: int
+    connection: Connection, journal: Journal, cache: AccessCache, guild_id: int, user_id: int
 ) -> dict[str, object]:
     """After a member row is written: the events a join sends (GUILD_MEMBER_ADD to the guild,
     GUILD_CREATE to the newcomer), and the new member's wire object."""
     member = _member_in(connection, guild_id, user_id)
-    guild = guild_store.guild_by_id(connection, guild_id)
-    assert guild is not None
-    roles = guild_store.roles_of(connection, guild_id)
-    channels = guild_store.channels_of(connection, guild_id)
-    overwrites = guild_store.overwrites_of(connection, [c.id for c in channels])
+    # As a session of theirs would start with it: only the channels they may see.
+    start = guild_start(cache, connection, guild_id, user_id, DEFAULT_LARGE_THRESHOLD)
     journal.emit(
         connection,
         events.member_add(member),
-        events.guild_create(guild, roles, [(c, overwrites[c.id]) for c in channels], user_id),
+        events.guild_create(start.payload, guild_id, user_id),
     )
     return member.to_wire()
 
@@ -320,7 +318,7 @@ class Members:
             if store.ban_of(connection, guild_id, bot_id) is not None:
                 raise MissingPermissions("the bot is banned")
             guild_store.insert_member(connection, guild_id, bot_id)
-            return announce_join(connection, self._journal, guild_id, bot_id)
+            return announce_join(connection, self._journal, self._access, guild_id, bot_id)
 
         return await self._db.run(write)
 

@@ -11,6 +11,7 @@ from core.domain.permissions import Permission
 from core.domain.snowflakes import MAX_STORED_SNOWFLAKE
 from core.domain.timestamps import iso
 from core.errors import ShardingRequired, Unauthorized
+from core.events import guild_create_payload
 from core.store import accounts as account_store
 from core.store import applications as application_store
 from core.store import guilds as guild_store
@@ -107,7 +108,7 @@ class Sessions:
             if len(memberships) > max_guilds:
                 raise ShardingRequired(f"more than {max_guilds} guilds on one shard")
             return [
-                _guild_start(self._access, connection, m.guild.id, user_id, large_threshold)
+                guild_start(self._access, connection, m.guild.id, user_id, large_threshold)
                 for m in memberships
             ]
 
@@ -159,9 +160,11 @@ class MemberRequest:
     user_ids: list[int] | None
 
 
-def _guild_start(
+def guild_start(
     cache: AccessCache, connection: Connection, guild_id: int, user_id: int, large_threshold: int
 ) -> GuildStart:
+    """The guild as `user_id`'s session starts with it, or as GUILD_CREATE tells them of it
+    when they make or join it: one shape for both, so neither lacks a key."""
     access = load_access(cache, connection, guild_id, user_id)
     snapshot = access.snapshot
     # Only the channels the user can see: the others' names are not theirs to know.
@@ -170,24 +173,21 @@ def _guild_start(
         for channel_id, found in snapshot.channels.items()
         if access.in_channel(channel_id) & Permission.VIEW_CHANNEL
     ]
-    count = guild_store.member_counts(connection, guild_id)
-    large = count > large_threshold
     own = member_store.member(connection, guild_id, user_id)
     assert own is not None  # load_access found the membership
+    count = guild_store.member_counts(connection, guild_id)
+    # All members up to `large_threshold` (Gateway docs, Identify); past it only their own.
     members = (
         [own]
-        if large
+        if count > large_threshold
         else member_store.members_page(connection, guild_id, after=0, limit=large_threshold)
     )
-    payload = access.guild.to_wire(access.roles) | {
-        "channels": channels,
-        "threads": [],
-        "members": [member.to_wire() for member in members],
-        "voice_states": [],
-        "presences": [],
-        "member_count": count,
-        "large": large,
-        "joined_at": iso(own.joined_at),
-        "unavailable": False,
-    }
+    payload = guild_create_payload(
+        access.guild.to_wire(access.roles),
+        channels=channels,
+        members=[member.to_wire() for member in members],
+        member_count=count,
+        large=count > large_threshold,
+        joined_at=iso(own.joined_at),
+    )
     return GuildStart(guild_id, access.role_ids, payload)

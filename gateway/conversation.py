@@ -336,14 +336,45 @@ class Conversation:
                 payload["nonce"] = asked.nonce
             node.dispatch([session.feed], "GUILD_MEMBERS_CHUNK", orjson.dumps(payload))
 
+    async def _request_soundboard_sounds(self, d: object) -> None:
+        """op 31: a SOUNDBOARD_SOUNDS dispatch per guild asked for that the session is in
+        (none for others, as from Discord); empty until soundboards exist."""
+        session = self.session
+        assert session is not None
+        for guild_id in dict.fromkeys(payloads.request_soundboard_sounds(d)):
+            if guild_id in session.guilds:
+                payload = {"guild_id": str(guild_id), "soundboard_sounds": []}
+                self._node.dispatch([session.feed], "SOUNDBOARD_SOUNDS", orjson.dumps(payload))
+
+    async def _request_channel_info(self, d: object) -> None:
+        """op 43: CHANNEL_INFO for a guild the session is in (nothing for others). No voice
+        channel here has a status or a session under way, so none is listed."""
+        session = self.session
+        assert session is not None
+        guild_id = payloads.request_channel_info(d)
+        if guild_id in session.guilds:
+            payload = {"guild_id": str(guild_id), "channels": []}
+            self._node.dispatch([session.feed], "CHANNEL_INFO", orjson.dumps(payload))
+
+    async def _ignore(self, d: object) -> None:
+        """An opcode Discord documents as sent by the gateway (0, 7, 9, 10, 11): meaningless
+        from a client, so ignored rather than closed as unknown."""
+
 
 _Handler = tuple[bool, "Callable[[Conversation, object], Awaitable[None]]"]
-# Each client opcode: whether it needs a session, and its handler. Others close 4001.
+# Each opcode of Discord's table (Gateway Opcodes), and 43, which libraries send: whether it
+# needs a session, and its handler. Only other numbers close 4001.
 _HANDLERS: dict[int, _Handler] = {
+    **{
+        op: (False, Conversation._ignore)
+        for op in (Op.DISPATCH, Op.RECONNECT, Op.INVALID_SESSION, Op.HELLO, Op.HEARTBEAT_ACK)
+    },
     Op.HEARTBEAT: (False, Conversation._heartbeat),
     Op.IDENTIFY: (False, Conversation._identify),
     Op.PRESENCE_UPDATE: (True, Conversation._presence_update),
     Op.VOICE_STATE_UPDATE: (True, Conversation._voice_state_update),
     Op.RESUME: (False, Conversation._resume),
     Op.REQUEST_GUILD_MEMBERS: (True, Conversation._request_guild_members),
+    Op.REQUEST_SOUNDBOARD_SOUNDS: (True, Conversation._request_soundboard_sounds),
+    Op.REQUEST_CHANNEL_INFO: (True, Conversation._request_channel_info),
 }

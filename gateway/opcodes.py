@@ -19,6 +19,8 @@ class Op(enum.IntEnum):
     INVALID_SESSION = 9
     HELLO = 10
     HEARTBEAT_ACK = 11
+    REQUEST_SOUNDBOARD_SOUNDS = 31
+    REQUEST_CHANNEL_INFO = 43  # newer than the docs' table; hikari sends it
 
 
 def op_message(op: Op, d: object) -> bytes:

@@ -195,6 +195,32 @@ def request_guild_members(d: object) -> MembersRequest:
     )
 
 
+def request_soundboard_sounds(d: object) -> list[int]:
+    """op 31's `d`: the guilds whose soundboard sounds the client wants."""
+    ids = _snowflakes(d.get("guild_ids") if isinstance(d, dict) else None)
+    if ids is None:
+        raise DecodeError("REQUEST_SOUNDBOARD_SOUNDS needs guild_ids, a list of snowflakes")
+    return ids
+
+
+CHANNEL_INFO_FIELDS = frozenset({"status", "voice_start_time"})
+
+
+def request_channel_info(d: object) -> int:
+    """op 43's `d`: the guild, and which of a voice channel's fields the client wants."""
+    guild_id = snowflake(d.get("guild_id")) if isinstance(d, dict) else None
+    fields = d.get("fields") if isinstance(d, dict) else None
+    if (
+        guild_id is None
+        or not isinstance(fields, list)
+        or not all(isinstance(f, str) and f in CHANNEL_INFO_FIELDS for f in fields)
+    ):
+        raise DecodeError(
+            "REQUEST_CHANNEL_INFO needs guild_id and fields (status, voice_start_time)"
+        )
+    return guild_id
+
+
 def _snowflakes(values: object) -> list[int] | None:
     if not isinstance(values, list):
         return None

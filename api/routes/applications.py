@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response
 
 from api.auth import current_person, current_principal
-from api.forms import Form, parse_body
+from api.forms import Form, NotYet, not_yet, parse_body
 from api.params import snowflake
 from api.responses import json_response
 from api.services import services
@@ -14,14 +14,39 @@ from core.errors import Unauthorized, UnknownApplication
 blueprint = Blueprint("applications", __name__)
 
 
+_IMAGES = NotYet("Application images are not supported yet.")
+_INSTALL = NotYet("Install settings are not supported yet.")
+_EVENT_WEBHOOKS = NotYet("Event webhooks are not supported yet.")
+
+
 class CreateApplication(Form):
     name: str
 
 
-class EditApplication(Form):
-    name: str | None = None
+class EditCurrentApplication(Form):
+    """Discord's Edit Current Application body: what Trioxide stores is honoured; the rest is
+    refused unless it asks for what every application here has."""
+
     description: str | None = None
     flags: int | None = None
+    not_yet = not_yet(
+        icon=_IMAGES,
+        cover_image=_IMAGES,
+        # Interactions reach bots over the gateway here; there is no outgoing HTTP.
+        interactions_endpoint_url=NotYet("Interaction endpoint URLs are not supported yet."),
+        tags=NotYet("Application tags are not supported yet.", inert=(None, [])),
+        custom_install_url=_INSTALL,
+        install_params=_INSTALL,
+        integration_types_config=_INSTALL,
+        role_connections_verification_url=NotYet("Linked roles are not supported yet."),
+        event_webhooks_url=_EVENT_WEBHOOKS,
+        event_webhooks_status=NotYet(_EVENT_WEBHOOKS.message, inert=(None, 1)),
+        event_webhooks_types=NotYet(_EVENT_WEBHOOKS.message, inert=(None, [])),
+    )
+
+
+class EditApplication(EditCurrentApplication):
+    name: str | None = None
 
 
 @blueprint.post("/applications")
@@ -55,11 +80,25 @@ async def reset_bot_token(application_id: str) -> Response:
     return json_response({"token": token})
 
 
-@blueprint.get("/oauth2/applications/@me")
-@blueprint.get("/applications/@me")
-async def current_application() -> Response:
+async def _current_bot() -> int:
     principal = await current_principal()
     if not principal.bot:
         raise Unauthorized("only a bot has a current application")
-    view = await services().applications.of_bot(principal.user_id)
+    return principal.user_id
+
+
+@blueprint.get("/oauth2/applications/@me")
+@blueprint.get("/applications/@me")
+async def current_application() -> Response:
+    view = await services().applications.of_bot(await _current_bot())
+    return json_response(view.to_wire())
+
+
+@blueprint.patch("/applications/@me")
+async def edit_current_application() -> Response:
+    bot_id = await _current_bot()
+    body = await parse_body(EditCurrentApplication)
+    view = await services().applications.update_own(
+        bot_id, description=body.description, flags=body.flags
+    )
     return json_response(view.to_wire())

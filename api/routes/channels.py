@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response
 
 from api.auth import current_principal
-from api.forms import Form, PermissionBits, Snowflake, parse_body, parse_list
+from api.forms import Form, NotYet, PermissionBits, Snowflake, not_yet, parse_body, parse_list
 from api.params import audit_reason, snowflake
 from api.responses import json_response, no_content
 from api.services import services
@@ -22,6 +22,10 @@ class OverwriteBody(Form):
     deny: PermissionBits = 0
 
 
+_THREADS = NotYet("Threads are not supported yet.")
+_FORUMS = NotYet("Forums are not supported yet.")
+
+
 class ChannelBody(Form):
     name: str | None = None
     type: int | None = None
@@ -33,16 +37,30 @@ class ChannelBody(Form):
     bitrate: int | None = None
     user_limit: int | None = None
     permission_overwrites: list[OverwriteBody] | None = None
-    # Sent by some clients; accepted and ignored until threads, forums and regions exist.
-    rtc_region: str | None = None
-    default_auto_archive_duration: int | None = None
+    # Inert values are what every channel here has: voice regions chosen automatically, auto
+    # video quality, no channel flags; threads and forums do not exist yet.
+    not_yet = not_yet(
+        rtc_region=NotYet("Choosing a voice region is not supported yet."),
+        video_quality_mode=NotYet("Video quality modes are not supported yet.", inert=(None, 1)),
+        flags=NotYet("Channel flags are not supported yet.", inert=(None, 0)),
+        default_auto_archive_duration=_THREADS,
+        default_thread_rate_limit_per_user=_THREADS,
+        available_tags=NotYet("Forums are not supported yet.", inert=(None, [])),
+        default_reaction_emoji=_FORUMS,
+        default_sort_order=_FORUMS,
+        default_forum_layout=NotYet("Forums are not supported yet.", inert=(None, 0)),
+    )
 
 
 class PositionBody(Form):
     id: Snowflake
     position: int | None = None
     parent_id: Snowflake | None = None
-    lock_permissions: bool | None = None
+    not_yet = not_yet(
+        lock_permissions=NotYet(
+            "Syncing permissions with the category is not supported yet.", inert=(None, False)
+        )
+    )
 
 
 class EditOverwrite(Form):
@@ -52,16 +70,15 @@ class EditOverwrite(Form):
 
 
 def _fields(body: ChannelBody) -> ChannelFields:
-    known = frozenset(body.model_fields_set) - {"rtc_region", "default_auto_archive_duration"}
     overwrites = None
     if body.permission_overwrites is not None:
         overwrites = tuple(
             OverwriteSpec(o.id, o.type, o.allow, o.deny) for o in body.permission_overwrites
         )
-    values = body.model_dump(
-        exclude={"permission_overwrites", "rtc_region", "default_auto_archive_duration"}
+    values = body.model_dump(exclude={"permission_overwrites"})
+    return ChannelFields(
+        given=frozenset(body.model_fields_set), permission_overwrites=overwrites, **values
     )
-    return ChannelFields(given=known, permission_overwrites=overwrites, **values)
 
 
 @blueprint.get("/guilds/<guild_id>/channels")

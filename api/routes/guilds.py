@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response
 
 from api.auth import current_person, current_principal
-from api.forms import Form, Snowflake, parse_body
+from api.forms import Form, NotYet, Snowflake, not_yet, parse_body
 from api.params import audit_reason, query_flag, query_int, query_snowflake, snowflake
 from api.responses import json_response, no_content
 from api.services import services
@@ -15,9 +15,26 @@ from core.guilds import GuildChanges
 blueprint = Blueprint("guilds", __name__)
 
 
+_IMAGES = NotYet("Guild images are not supported yet.")
+_SET_LATER = NotYet("Not supported when creating a guild yet: set it with PATCH /guilds/{id}.")
+
+
 class CreateGuild(Form):
     name: str
-    icon: str | None = None  # accepted; guild icons arrive with the object store (#5)
+    # Discord's template for the new guild: refused unless it asks for what a new guild here
+    # has anyway. (`region` is deprecated by Discord and ignored.)
+    not_yet = not_yet(
+        icon=_IMAGES,
+        verification_level=_SET_LATER,
+        default_message_notifications=_SET_LATER,
+        explicit_content_filter=_SET_LATER,
+        afk_timeout=_SET_LATER,
+        afk_channel_id=_SET_LATER,
+        system_channel_id=_SET_LATER,
+        system_channel_flags=NotYet("System channel flags are not supported yet.", inert=(None, 0)),
+        roles=NotYet("Roles in a new guild's body are not supported yet.", inert=(None, [])),
+        channels=NotYet("Channels in a new guild's body are not supported yet.", inert=(None, [])),
+    )
 
 
 class EditGuild(Form):
@@ -30,6 +47,20 @@ class EditGuild(Form):
     afk_channel_id: Snowflake | None = None
     system_channel_id: Snowflake | None = None
     preferred_locale: str | None = None
+    # Inert values are what every guild here has. (`region` is deprecated and ignored.)
+    not_yet = not_yet(
+        icon=_IMAGES,
+        splash=_IMAGES,
+        discovery_splash=_IMAGES,
+        banner=_IMAGES,
+        owner_id=NotYet("Transferring a guild is not supported yet."),
+        system_channel_flags=NotYet("System channel flags are not supported yet.", inert=(None, 0)),
+        rules_channel_id=NotYet("Community guilds are not supported yet."),
+        public_updates_channel_id=NotYet("Community guilds are not supported yet."),
+        safety_alerts_channel_id=NotYet("Community guilds are not supported yet."),
+        features=NotYet("Guild features are not supported yet.", inert=(None, [])),
+        premium_progress_bar_enabled=NotYet("Boosts do not exist here.", inert=(None, False)),
+    )
 
 
 @blueprint.post("/guilds")

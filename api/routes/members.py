@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, request
 
 from api.auth import current_principal
-from api.forms import Form, Snowflake, Timestamp, parse_body
+from api.forms import Form, NotYet, Snowflake, Timestamp, not_yet, parse_body
 from api.params import audit_reason, query_int, query_snowflake, snowflake
 from api.responses import json_response, no_content
 from api.services import services
@@ -22,16 +22,32 @@ class EditMember(Form):
     deaf: bool | None = None
     communication_disabled_until: Timestamp | None = None
     channel_id: Snowflake | None = None  # a voice move: refused until voice exists
+    # BYPASSES_VERIFICATION, the one flag a moderator sets, means nothing without verification.
+    not_yet = not_yet(flags=NotYet("Member flags are not supported yet.", inert=(None, 0)))
+
+
+_PROFILE = NotYet("Guild profiles are not supported yet.")
 
 
 class EditCurrentMember(Form):
     nick: str | None = None
+    not_yet = not_yet(
+        avatar=_PROFILE, banner=_PROFILE, bio=NotYet(_PROFILE.message, inert=(None, ""))
+    )
+
+
+_AFTERWARDS = "Not supported when adding a member yet: set it with PATCH afterwards."
 
 
 class AddMember(Form):
-    # Discord's body carries an OAuth2 access token; bots are added without one here. Nick,
-    # roles, mute and deaf are set afterwards with PATCH, not here.
+    # Discord's body carries an OAuth2 access token; bots are added without one here.
     access_token: str | None = None
+    not_yet = not_yet(
+        nick=NotYet(_AFTERWARDS),
+        roles=NotYet(_AFTERWARDS, inert=(None, [])),
+        mute=NotYet(_AFTERWARDS, inert=(None, False)),
+        deaf=NotYet(_AFTERWARDS, inert=(None, False)),
+    )
 
 
 class CreateBan(Form):

@@ -7,7 +7,7 @@ from typing import Any
 from quart import Blueprint, Response, request
 
 from api.auth import current_principal
-from api.forms import FilePart, Form, Snowflake, parse_body, parse_multipart
+from api.forms import FilePart, Form, NotYet, Snowflake, not_yet, parse_body, parse_multipart
 from api.params import query_int, query_snowflake, query_snowflakes, snowflake
 from api.responses import json_response, no_content
 from api.services import services
@@ -31,13 +31,18 @@ class MessageReference(Form):
     channel_id: Snowflake | None = None
     guild_id: Snowflake | None = None
     fail_if_not_exists: bool = True
-    type: int = 0
+    not_yet = not_yet(type=NotYet("Forwarding messages is not supported yet.", inert=(None, 0)))
 
 
 class AttachmentBody(Form):
     id: int | str
     filename: str | None = None
     description: str | None = None
+    not_yet = not_yet(
+        title=NotYet("Attachment titles are not supported yet."),
+        waveform=NotYet("Voice messages are not supported yet."),
+        duration_secs=NotYet("Voice messages are not supported yet."),
+    )
 
 
 class CreateMessage(Form):
@@ -52,7 +57,11 @@ class CreateMessage(Form):
     message_reference: MessageReference | None = None
     flags: int = 0
     components: list[dict[str, Any]] | None = None
-    sticker_ids: list[Snowflake] | None = None
+    not_yet = not_yet(
+        sticker_ids=NotYet("Stickers are not supported yet.", inert=(None, [])),
+        poll=NotYet("Polls are not supported yet."),
+        shared_client_theme=NotYet("Shared client themes are not supported yet."),
+    )
 
 
 class EditMessage(Form):
@@ -61,7 +70,11 @@ class EditMessage(Form):
     flags: int | None = None
     allowed_mentions: AllowedMentionsBody | None = None
     components: list[dict[str, Any]] | None = None
-    tts: bool | None = None  # discord.py sends tts with every edit; an edit cannot change it
+    not_yet = not_yet(
+        # Discord's list of the attachments to keep: ignoring it would keep what the sender
+        # meant to remove.
+        attachments=NotYet("Changing a message's attachments is not supported yet."),
+    )
 
 
 class BulkDelete(Form):
@@ -101,8 +114,6 @@ def uploads_of(
 
 
 def _draft(body: CreateMessage, parts: list[FilePart] | None = None) -> Draft:
-    if body.sticker_ids:
-        raise InvalidForm.one("sticker_ids", "UNSUPPORTED", "Stickers are not supported yet.")
     reference = body.message_reference
     return Draft(
         content=body.content,

@@ -30,6 +30,7 @@ class RoleBody(Form):
     mentionable: bool | None = None
     colors: RoleColors | None = None  # Discord's newer form of `color`
     icon: str | None = None  # sent as null by some clients; a real icon is refused
+    # (Its own code, ROLE_ICONS_UNSUPPORTED, predates `not_yet`; clients may test for it.)
 
 
 class RolePosition(Form):
@@ -58,6 +59,18 @@ async def list_roles(guild_id: str) -> Response:
     return json_response(
         await services().roles.in_guild(principal.user_id, snowflake(guild_id, UnknownGuild))
     )
+
+
+@blueprint.get("/guilds/<guild_id>/roles/<role_id>")
+async def get_role(guild_id: str, role_id: str) -> Response:
+    principal = await current_principal()
+    wanted = str(snowflake(role_id, UnknownRole))
+    # A guild has at most a few hundred roles, already loaded with its access.
+    roles = await services().roles.in_guild(principal.user_id, snowflake(guild_id, UnknownGuild))
+    for role in roles:
+        if role["id"] == wanted:
+            return json_response(role)
+    raise UnknownRole(role_id)
 
 
 @blueprint.post("/guilds/<guild_id>/roles")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response
 
 from api.auth import current_principal
-from api.forms import Form, parse_body
+from api.forms import Form, NotYet, not_yet, parse_body
 from api.params import snowflake
 from api.responses import json_response
 from api.services import services
@@ -23,6 +23,11 @@ class EditCurrentUser(Form):
     banner: str | None = None
     password: str | None = None
     new_password: str | None = None
+    not_yet = not_yet(
+        email=NotYet("Changing the email address is not supported yet."),
+        accent_color=NotYet("Profile accent colours are not supported yet."),
+        pronouns=NotYet("Pronouns are not supported yet.", inert=(None, "")),
+    )
 
 
 @blueprint.get("/@me")

@@ -143,7 +143,10 @@ class Guild:
             "premium_progress_bar_enabled": False,
             "preferred_locale": self.preferred_locale,
             "max_video_channel_users": 25,
+            "max_stage_video_channel_users": 50,
             "nsfw_level": 0,
+            "incidents_data": None,  # no raid or DM-spam alerts: nothing paused
+            "hub_type": None,  # not a Student Hub
         }
 
 

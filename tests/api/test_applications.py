@@ -123,7 +123,11 @@ async def test_owner_edits_name_description_and_intent_flags(api: ApiClient) -> 
         ({"flags": 2**70}, {"flags": ["NUMBER_TYPE_MAX"]}),
         ({"name": "x"}, {"name": ["BASE_TYPE_BAD_LENGTH"]}),
         ({"description": "d" * 401}, {"description": ["BASE_TYPE_MAX_LENGTH"]}),
-        ({"owner_id": "1"}, {"owner_id": ["UNKNOWN_FIELD"]}),
+        ({"owner_id": "1", "name": "x"}, {"name": ["BASE_TYPE_BAD_LENGTH"]}),  # owner_id: ignored
+        (
+            {"interactions_endpoint_url": "https://example.test/i"},
+            {"interactions_endpoint_url": ["UNSUPPORTED"]},
+        ),
         ({"flags": "4096"}, {"flags": ["NUMBER_TYPE_COERCE"]}),
     ],
 )

@@ -91,7 +91,8 @@ async def test_register_with_a_taken_username_or_email_changes_nothing(api: ApiC
     [
         ({}, {"username": ["BASE_TYPE_REQUIRED"], "email": ["BASE_TYPE_REQUIRED"], "password": ["BASE_TYPE_REQUIRED"]}),
         ({"username": 5, "email": "a@b.cd", "password": "12345678"}, {"username": ["BASE_TYPE_STRING"]}),
-        ({"username": "ok_name", "email": "a@b.cd", "password": "12345678", "admin": True}, {"admin": ["UNKNOWN_FIELD"]}),
+        # A key Discord does not define is ignored, as Discord ignores it: the rest still counts.
+        ({"username": "x", "email": "a@b.cd", "password": "12345678", "admin": True}, {"username": ["BASE_TYPE_BAD_LENGTH"]}),
         ({"username": "x", "email": "nope", "password": "short"}, {"username": ["BASE_TYPE_BAD_LENGTH"], "email": ["EMAIL_TYPE_INVALID_EMAIL"], "password": ["BASE_TYPE_BAD_LENGTH"]}),
         ({"username": "a" * 33, "email": "a@b.cd", "password": "p" * 129}, {"username": ["BASE_TYPE_BAD_LENGTH"], "password": ["BASE_TYPE_BAD_LENGTH"]}),
         ({"username": "bad name!", "email": "a@b.cd", "password": "12345678"}, {"username": ["USERNAME_INVALID_CHARACTERS"]}),

@@ -132,7 +132,8 @@ async def test_edit_guild_writes_the_audit_log_with_the_reason(api: ApiClient) -
         ({"verification_level": 9}, {"verification_level": ["BASE_TYPE_CHOICES"]}),
         ({"afk_timeout": 61}, {"afk_timeout": ["BASE_TYPE_CHOICES"]}),
         ({"system_channel_id": "1"}, {"system_channel_id": ["CHANNEL_INVALID"]}),
-        ({"owner": "me"}, {"owner": ["UNKNOWN_FIELD"]}),
+        ({"owner_id": "1"}, {"owner_id": ["UNSUPPORTED"]}),
+        ({"owner": "me", "name": "x"}, {"name": ["BASE_TYPE_BAD_LENGTH"]}),  # owner: ignored
     ],
 )
 async def test_bad_guild_edits_change_nothing(

@@ -78,6 +78,22 @@ async def test_gateway_connect_and_resume_storm_account_for_every_session(
         assert storm["figures"]["replayed_completely"] == 12
 
 
+async def test_interactions_answers_every_invocation_and_searches_upwards(
+    api: ApiClient,
+) -> None:
+    async with serving(api) as options:
+        report = await run_scenario(
+            "interactions", dataclasses.replace(options, rate=20.0, search_to=40.0)
+        )
+    figures = report["figures"]
+    assert figures["invoked"] == figures["answered"] == 20
+    assert figures["errors"] == {}
+    assert figures["round_trip_ms"]["count"] == figures["server_added_ms"]["count"] == 20
+    assert 0 < figures["server_added_ms"]["p50"] <= figures["round_trip_ms"]["p50"]
+    assert [step["rate_per_s"] for step in figures["search"]] == [20.0, 40.0]
+    assert figures["most_sustained_per_s"] in (20.0, 40.0)
+
+
 class _Slowed:
     """The message service, with every send taking a quarter of a second longer."""
 

@@ -47,6 +47,7 @@ ROWS: list[tuple[EventName, Intent | None, Intent | None]] = [
     (E.INTERACTION_FAILURE, None, None),
     (E.INTERACTION_MODAL_CREATE, None, None),
     (E.APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE, None, None),
+    (E.USER_UPDATE, None, None),  # the user's own sessions, whatever they asked for
 ]
 
 

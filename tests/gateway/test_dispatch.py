@@ -323,6 +323,9 @@ async def test_request_guild_members_answers_in_chunks(api: ApiClient, gateway: 
         bot_id, token = await add_bot(api, room)
         await bot.identify(token, intents=DEFAULT_INTENTS | Intent.GUILD_MEMBERS)
         await bot.dispatch("GUILD_CREATE")
+        # The bot's own GUILD_MEMBER_ADD, committed before it identified, may still be on its
+        # way: let it pass before counting chunks.
+        await settle(api, room, bot)
         await bot.send(8, {"guild_id": room.guild_id, "query": "", "limit": 0, "nonce": "all"})
         chunk = await bot.dispatch("GUILD_MEMBERS_CHUNK")
         assert (chunk["chunk_index"], chunk["chunk_count"], chunk["nonce"]) == (0, 1, "all")

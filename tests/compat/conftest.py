@@ -1,0 +1,26 @@
+"""Libraries find the gateway through `GET /gateway/bot`, so here the gateway listens on a
+port known before the API starts (the default settings let the gateway pick one)."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from typing import TYPE_CHECKING
+
+import pytest
+
+from core.config import Address
+
+if TYPE_CHECKING:
+    from core.config import Settings
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, gateway_addr=Address("127.0.0.1", _free_port()))
