@@ -54,8 +54,8 @@ class EphemeralReplies:
         also: Sequence[events.Event] = (),
         along: Sequence[Statement] = (),
     ) -> dict[str, object]:
-        """A new ephemeral message of the interaction, for its invoker; `also` and `along`
-        are written in the same statement (the interaction's own bookkeeping)."""
+        """A new ephemeral message of the interaction, for its invoker; `also` (events after
+        the message's) and `along` are written in the same statement."""
         message = EphemeralMessage(
             id=message_id,
             interaction_id=interaction.id,
@@ -74,8 +74,8 @@ class EphemeralReplies:
         wire = message.to_wire(_bot(connection, interaction))
         self._journal.emit(
             connection,
-            *also,
             _to_viewer(EventName.MESSAGE_CREATE, message, wire),
+            *also,
             along=[store.insert_ephemeral(message), *along],
         )
         return wire
@@ -110,8 +110,8 @@ class EphemeralReplies:
         wire = message.to_wire(_bot(connection, interaction))
         self._journal.emit(
             connection,
-            *also,
             _to_viewer(EventName.MESSAGE_UPDATE, message, wire),
+            *also,
             along=[store.update_ephemeral(message), *along],
         )
         return wire

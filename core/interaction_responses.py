@@ -24,7 +24,6 @@ from core.journal import Journal
 from core.store import accounts as account_store
 from core.store import applications as application_store
 from core.store import interactions as store
-from core.store.database import execute_together
 
 if TYPE_CHECKING:
     from core.domain.replies import Reply
@@ -63,6 +62,16 @@ class _Claimed:
     message: dict[str, object] | None  # written already (ephemeral)
     ephemeral: bool
     metadata: dict[str, object] | None  # set: a channel message is still to be written
+
+
+def _success(interaction: Interaction) -> events.Event:
+    """INTERACTION_SUCCESS to the invoker: sent after what the callback did, as Discord's
+    client sees the answer first."""
+    return events.to_user(
+        EventName.INTERACTION_SUCCESS,
+        interaction.user_id,
+        {"id": str(interaction.id), "nonce": interaction.nonce},
+    )
 
 
 def _check_body(callback: int, data: dict[str, object], reply: Reply) -> Reply:
@@ -166,7 +175,9 @@ class InteractionResponses:
             assert interaction.message_id is not None
             message = await self._channel.edit(interaction, interaction.message_id, checked)
             record = [store.set_original(interaction.id, interaction.message_id, ephemeral=False)]
-        await self._db.autocommit(lambda c: execute_together(c, record))
+        await self._db.autocommit(
+            lambda c: self._journal.emit(c, _success(interaction), along=record)
+        )
         return message
 
     def _answer(
@@ -179,11 +190,7 @@ class InteractionResponses:
         message_id: int,
         modal_id: int,
     ) -> _Claimed:
-        done = events.to_user(
-            EventName.INTERACTION_SUCCESS,
-            interaction.user_id,
-            {"id": str(interaction.id), "nonce": interaction.nonce},
-        )
+        done = _success(interaction)
         clicked = (
             None
             if interaction.message_id is None
@@ -191,8 +198,7 @@ class InteractionResponses:
         )
         if callback in _MESSAGE_CALLBACKS:
             metadata = metadata_of(connection, interaction, original=True)
-            if not reply.ephemeral:
-                self._journal.emit(connection, done)
+            if not reply.ephemeral:  # posted once this commits, then INTERACTION_SUCCESS
                 return _Claimed(interaction, None, False, metadata)
             message = self._ephemeral.create(
                 connection,
@@ -222,8 +228,7 @@ class InteractionResponses:
             return _Claimed(interaction, None, clicked is not None, None)
         if callback == CallbackType.UPDATE_MESSAGE:
             assert interaction.message_id is not None
-            if clicked is None:
-                self._journal.emit(connection, done)
+            if clicked is None:  # edited once this commits, then INTERACTION_SUCCESS
                 return _Claimed(interaction, None, False, {})
             message = self._ephemeral.edit(
                 connection,
@@ -238,12 +243,12 @@ class InteractionResponses:
             choices = rules.check_choices(data.get("choices", []))
             self._journal.emit(
                 connection,
-                done,
                 events.to_user(
                     EventName.APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE,
                     interaction.user_id,
                     {"nonce": interaction.nonce, "choices": choices},
                 ),
+                done,
             )
             return _Claimed(interaction, None, False, None)
         self._open_modal(connection, interaction, modal_id, data, also=done)
@@ -273,7 +278,6 @@ class InteractionResponses:
         }
         self._journal.emit(
             connection,
-            also,
             events.to_user(
                 EventName.INTERACTION_MODAL_CREATE,
                 interaction.user_id,
@@ -290,5 +294,6 @@ class InteractionResponses:
                     },
                 },
             ),
+            also,
             along=[store.open_modal(interaction.id, modal_id, modal)],
         )

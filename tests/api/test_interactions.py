@@ -105,10 +105,11 @@ async def test_an_ephemeral_reply_reaches_only_the_invoker(api: ApiClient, gatew
             "response_message_ephemeral": True,
         }
         assert response["resource"]["type"] == 4
-        success = await live.member.next_named("INTERACTION_SUCCESS")
-        assert success == {"id": got["id"], "nonce": body["nonce"]}
         shown = await live.member.next_named("MESSAGE_CREATE")
         assert shown == message
+        # The answer first, then its success, as Discord's client sees them.
+        success = await live.member.dispatch("INTERACTION_SUCCESS")
+        assert success == {"id": got["id"], "nonce": body["nonce"]}
         assert shown["flags"] == 64
         assert shown["type"] == 20
         assert shown["author"]["id"] == stage.bot_id
@@ -139,13 +140,13 @@ async def test_a_public_reply_is_a_channel_message_with_interaction_metadata(
             api, got, {"type": 4, "data": {"content": "pong"}}, with_response=False
         )
         assert answered.status_code == 204, answered.text
-        success = await live.member.next_named("INTERACTION_SUCCESS")
-        assert success == {"id": got["id"], "nonce": body["nonce"]}
         for client in (live.member, live.owner, live.bot):
             shown = await client.next_named("MESSAGE_CREATE")
             assert shown["content"] == "pong"
             assert shown["type"] == 20
             assert shown["interaction_metadata"]["id"] == got["id"]
+        success = await live.member.dispatch("INTERACTION_SUCCESS")
+        assert success == {"id": got["id"], "nonce": body["nonce"]}
     history = await api.http.get(stage.room.url(), headers=stage.room.owner.auth)
     assert history.json()[0]["id"] == shown["id"]
 
