@@ -19,19 +19,25 @@ from core.domain import interactions as rules
 from core.domain.interactions import Interaction, InteractionType
 from core.domain.permissions import Permission
 from core.domain.tokens import hash_token
-from core.errors import InvalidForm, MissingAccess, UnknownApplication, UnknownGuild
+from core.errors import (
+    InvalidForm,
+    MissingAccess,
+    UnknownApplication,
+    UnknownChannel,
+    UnknownGuild,
+)
 from core.events import EventName
 from core.faults import Boundary
 from core.interaction_inputs import Inputs
 from core.journal import Journal
-from core.store import accounts as account_store
 from core.store import applications as application_store
 from core.store import direct as direct_store
 from core.store import interactions as store
-from core.store import members as member_store
+from core.store.members import person
 
 if TYPE_CHECKING:
     from core.access import AccessCache, MessageAccess
+    from core.domain.members import Member
     from core.messages import Messages
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database, Statement
@@ -91,7 +97,12 @@ class Interactions:
         token = rules.new_token(interaction_id)
 
         def write(connection: Connection) -> None:
-            found = load_message_access(self._access, connection, request.channel_id, user_id)
+            # With the person's user and member row, in the access check's round trip.
+            found = load_message_access(
+                self._access, connection, request.channel_id, user_id, sender=True
+            )
+            assert found.sender is not None
+            invoker, member = person(found.sender)
             if request.guild_id is not None and request.guild_id != found.guild_id:
                 raise InvalidForm.one("guild_id", "CHANNEL_GUILD_MISMATCH", "Not this channel's.")
             application = application_store.application_by_id(connection, request.application_id)
@@ -99,8 +110,6 @@ class Interactions:
                 raise UnknownApplication(str(request.application_id))
             bot_id = application.id
             app_permissions = self._bot_permissions(connection, found, bot_id)
-            invoker = account_store.user_by_id(connection, user_id)
-            assert invoker is not None
             interaction = Interaction(
                 id=interaction_id,
                 application_id=application.id,
@@ -126,7 +135,7 @@ class Interactions:
                 modal_submitted=False,
             )
             named = self._named(connection, found, request, interaction, user_id)
-            where = self._where(connection, found, user_id, bot_id)
+            where = self._where(connection, found, member, bot_id)
             payload = rules.bot_payload(
                 named.interaction,
                 token=token,
@@ -214,20 +223,24 @@ class Interactions:
         return _Named(interaction, data, message, along)
 
     def _where(
-        self, connection: Connection, found: MessageAccess, user_id: int, bot_id: int
+        self, connection: Connection, found: MessageAccess, member: Member | None, bot_id: int
     ) -> _Where:
         """The channel (and, in a guild, the member) as the bot is shown them."""
-        if found.guild_id is None:
+        if found.guild_id is None or member is None:
             return _Where(dm_wire(connection, found.channel.id, bot_id), None, None)
-        member = member_store.member(connection, found.guild_id, user_id)
-        assert member is not None  # load_message_access found them there
         permissions = {"permissions": str(found.permissions)}
-        access = load_access(self._access, connection, found.guild_id, user_id)
-        snapshot = access.snapshot.channels[found.channel.id]
+        # The guild as the access check just read it (cached then), else read now.
+        snapshot = (
+            self._access.cached(found.guild_id, 0)
+            or load_access(self._access, connection, found.guild_id, member.user.id).snapshot
+        )
+        channel = snapshot.channels.get(found.channel.id)
+        if channel is None:  # deleted since the check, in a newer snapshot
+            raise UnknownChannel(str(found.channel.id))
         return _Where(
-            snapshot.channel.to_wire(snapshot.overwrites) | permissions,
+            channel.channel.to_wire(channel.overwrites) | permissions,
             member.to_wire() | permissions,
-            access.guild.preferred_locale,
+            snapshot.guild.preferred_locale,
         )
 
     def _bot_permissions(self, connection: Connection, found: MessageAccess, bot_id: int) -> int:
