@@ -242,12 +242,41 @@ async def test_the_worker_sweep_tells_the_invoker_of_an_unanswered_interaction(
     assert failure == {"id": got["id"], "nonce": body["nonce"]}
 
 
-async def backdate(api: ApiClient, interaction: dict[str, Any]) -> None:
-    """Time passes for one interaction (the clock is the database's): 4 s older."""
+async def test_an_answered_interaction_never_fails(api: ApiClient, gateway: str) -> None:
+    stage = await new_stage(api)
+    command = await add_command(api, stage)
+    async with sessions(api, gateway, stage) as live:
+        got = await invoke(api, stage, live, invocation(stage, command))
+        assert (await callback(api, got, {"type": 5, "data": {"flags": 64}})).status_code == 200
+        await backdate(api, got)
+        await api.services.interactions.fail_overdue()
+        failed = await api.services.db.run(
+            lambda c: c.execute(
+                "SELECT failed_at FROM interactions WHERE id = %s", (int(got["id"]),)
+            ).fetchone()
+        )
+        assert failed == (None,)
+        # Its token still works (15 minutes from the interaction, not from the callback).
+        edited = await api.http.patch(
+            f"/api/v10/webhooks/{stage.bot_id}/{got['token']}/messages/@original",
+            json={"content": "done"},
+        )
+        assert edited.status_code == 200, edited.text
+        await backdate(api, got, minutes=15)
+        expired = await api.http.patch(
+            f"/api/v10/webhooks/{stage.bot_id}/{got['token']}/messages/@original",
+            json={"content": "too late"},
+        )
+        assert (expired.status_code, expired.json()["code"]) == (404, 10062)
+
+
+async def backdate(api: ApiClient, interaction: dict[str, Any], minutes: int = 0) -> None:
+    """Time passes for one interaction (the clock is the database's): 4 s older, and
+    `minutes` more."""
     await api.services.db.run(
         lambda c: c.execute(
-            "UPDATE interactions SET created_at = created_at - interval '4 s' WHERE id = %s",
-            (int(interaction["id"]),),
+            "UPDATE interactions SET created_at = created_at - %s::interval WHERE id = %s",
+            (f"{minutes} minutes 4 seconds", int(interaction["id"])),
         )
     )
 
