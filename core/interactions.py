@@ -38,6 +38,7 @@ from core.store.members import person
 if TYPE_CHECKING:
     from core.access import AccessCache, MessageAccess
     from core.domain.members import Member
+    from core.domain.tokens import JwtKeys
     from core.messages import Messages
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database, Statement
@@ -82,8 +83,10 @@ class Interactions:
         snowflakes: SnowflakeGenerator,
         access: AccessCache,
         messages: Messages,
+        keys: JwtKeys,
     ) -> None:
         self._db = db
+        self._keys = keys
         self._snowflakes = snowflakes
         self._access = access
         self._journal = Journal(snowflakes)
@@ -94,7 +97,10 @@ class Interactions:
         Refused (and nothing written) when the person cannot see the channel or use commands
         there, the bot is not there, or what it names is not theirs to use."""
         interaction_id = self._snowflakes.next_id()
-        token = rules.new_token(interaction_id)
+        kid = self._keys.signing_kid
+        secret = self._keys.get(kid)
+        assert secret is not None  # the signing key is always listed
+        token = rules.interaction_token(secret, interaction_id)
 
         def write(connection: Connection) -> None:
             # With the person's user and member row, in the access check's round trip.
@@ -138,7 +144,7 @@ class Interactions:
             where = self._where(connection, found, member, bot_id)
             payload = rules.bot_payload(
                 named.interaction,
-                token=token,
+                token=rules.sealed_token(kid),
                 data=named.data,
                 channel=where.channel,
                 member=where.member,

@@ -139,7 +139,7 @@ async def build_services(
         search=Search(db, access, messages.link),
         webhooks=Webhooks(db, snowflakes, access, accounts.keys, messages, settings.public_url),
         reactions=Reactions(db, snowflakes, access),
-        interactions=Interactions(db, snowflakes, access, messages),
+        interactions=Interactions(db, snowflakes, access, messages, accounts.keys),
         interaction_responses=InteractionResponses(db, snowflakes, ChannelReplies(messages)),
         interaction_followups=InteractionFollowups(db, snowflakes, ChannelReplies(messages)),
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),

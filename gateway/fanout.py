@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import time
 from contextlib import AsyncExitStack, nullcontext
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import orjson
 import trio
 
 from core.bus import SeenIds
+from core.domain.interactions import reveal_token
 from core.domain.permissions import Permission
 from core.events import EventName, Intent, needed_intent
 from core.fanout import deliver
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from core.bus import Batch, Bus
     from core.delivery import Delivery
     from core.delivery_log import Journal
+    from core.domain.tokens import JwtKeys
     from core.events import Published
     from core.fanout import Feed
     from gateway.hub import Hub
@@ -57,8 +60,11 @@ _NOT_COMMITTED = {EventName.PRESENCE_UPDATE, EventName.SESSION_MOVED}
 
 
 class Fanout:
-    def __init__(self, hub: Hub, bus: Bus, delivery: Delivery, journal: Journal | None) -> None:
+    def __init__(
+        self, hub: Hub, bus: Bus, delivery: Delivery, journal: Journal | None, keys: JwtKeys
+    ) -> None:
         self._hub = hub
+        self._keys = keys  # to derive interaction tokens (reveal_token)
         self._bus = bus
         self._delivery = delivery
         self._journal = journal
@@ -191,6 +197,9 @@ class Fanout:
         if event.name is EventName.PRESENCE_UPDATE:
             self._show_presence(orjson.loads(event.payload), among)
             return
+        if event.name is EventName.INTERACTION_CREATE:
+            # Stored without its token: derived here, on its way to the bot's sessions.
+            event = replace(event, payload=reveal_token(event.payload, self._keys))
         needed = needed_intent(event.name, in_guild=event.guild_id is not None)
         generation = self._hub.generation
         view = EventView(event)

@@ -78,7 +78,9 @@ class Gateway:
         redis = services.redis
         window = self.limits.resume_window_s
         self.journal = None if redis is None else Journal(redis, window, start_writers)
-        self.fanout = Fanout(self.hub, services.bus, services.delivery, self.journal)
+        self.fanout = Fanout(
+            self.hub, services.bus, services.delivery, self.journal, services.accounts.keys
+        )
         node = None if self.journal is None else self.journal.node
         self.presence = PresencePump(services.bus, open_presences(redis, node, window), window)
         self._takeovers = (

@@ -6,10 +6,17 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import enum
-import secrets
+import hashlib
+import hmac
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import orjson
 
 from core.errors import FieldError, FormCheck, InvalidForm
+
+if TYPE_CHECKING:
+    from core.domain.tokens import JwtKeys
 
 # Discord: a callback must come within 3 seconds of the interaction; the token then works for
 # 15 minutes of follow-ups. Rows are kept a while longer, for ephemeral messages' components.
@@ -97,11 +104,39 @@ _ANSWERS: dict[InteractionType, frozenset[CallbackType]] = {
 }
 
 
-def new_token(interaction_id: int) -> str:
-    """A fresh interaction token: the interaction's id (as Discord's tokens begin) and 32
-    random bytes. Only its hash is stored."""
+# Where a stored INTERACTION_CREATE has its token: the id of the key it derives from, never the
+# token itself (the outbox and the bus keep events for minutes). The gateway derives it as it
+# delivers the event (reveal_token).
+_SEALED = "sealed:"
+
+
+def interaction_token(secret: bytes, interaction_id: int) -> str:
+    """The interaction's token: its id (as Discord's tokens begin) and an HMAC of the id under a
+    server key. Derived wherever it is needed and never stored; only its hash is kept, to find
+    the interaction it names."""
     prefix = base64.urlsafe_b64encode(f"interaction:{interaction_id}".encode()).rstrip(b"=")
-    return f"{prefix.decode()}:{secrets.token_urlsafe(32)}"
+    mac = hmac.new(secret, b"trioxide interaction token %d" % interaction_id, hashlib.sha256)
+    return f"{prefix.decode()}:{base64.urlsafe_b64encode(mac.digest()).rstrip(b'=').decode()}"
+
+
+def sealed_token(kid: str) -> str:
+    """What a stored INTERACTION_CREATE carries as its token: the key's id."""
+    return f"{_SEALED}{kid}"
+
+
+def reveal_token(payload: bytes, keys: JwtKeys) -> bytes:
+    """A stored INTERACTION_CREATE's payload with its token derived in place of the key's id;
+    any other payload as it is. A key since removed reveals no token (the bot cannot answer:
+    the interaction fails, as one whose token was rotated out should)."""
+    if _SEALED.encode() not in payload:  # (a cheap look first: most events are not these)
+        return payload
+    data = orjson.loads(payload)
+    sealed = data.get("token")
+    if not isinstance(sealed, str) or not sealed.startswith(_SEALED):
+        return payload
+    secret = keys.get(sealed.removeprefix(_SEALED))
+    data["token"] = None if secret is None else interaction_token(secret, int(data["id"]))
+    return orjson.dumps(data)
 
 
 @dataclass(frozen=True, slots=True)

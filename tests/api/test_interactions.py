@@ -83,6 +83,10 @@ async def test_a_command_reaches_the_bot_with_what_libraries_read(
     assert "permissions" in data["resolved"]["members"][owner]
     assert "user" not in data["resolved"]["members"][owner]
     assert len(got["token"]) > 40
+    # The token is derived as the gateway delivers the event: no store ever held it.
+    for table in ("outbox", "interactions"):
+        rows = await api.count(f"{table} WHERE row_to_json({table})::text LIKE '%{got['token']}%'")
+        assert rows == 0
 
 
 async def test_an_ephemeral_reply_reaches_only_the_invoker(api: ApiClient, gateway: str) -> None:

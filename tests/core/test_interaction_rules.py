@@ -4,8 +4,10 @@ is found, and what type a response message has."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 
+import orjson
 import pytest
 
 from core.domain.interaction_options import check_options
@@ -16,9 +18,12 @@ from core.domain.interactions import (
     check_callback_type,
     check_choices,
     find_component,
+    interaction_token,
     message_type_of,
-    new_token,
+    reveal_token,
+    sealed_token,
 )
+from core.domain.tokens import JwtKeys
 from core.errors import InvalidForm
 
 C, T = CallbackType, InteractionType
@@ -231,7 +236,25 @@ def test_a_response_message_has_discords_type(
     assert message_type_of(interaction(kind, command_type=command_type)) == message_type
 
 
-def test_tokens_are_unguessable_and_name_their_interaction() -> None:
-    tokens = {new_token(7) for _ in range(100)}
-    assert len(tokens) == 100
-    assert all(len(token) > 60 for token in tokens)
+def test_tokens_name_their_interaction_and_differ_by_interaction_and_key() -> None:
+    key, other = b"k" * 32, b"o" * 32
+    token = interaction_token(key, 7)
+    assert token == interaction_token(key, 7)  # derived, so never stored
+    assert len({token, interaction_token(key, 8), interaction_token(other, 7)}) == 3
+    assert len(token) > 60
+    prefix = token.split(":")[0]
+    assert base64.urlsafe_b64decode(prefix + "=" * (-len(prefix) % 4)) == b"interaction:7"
+
+
+def test_a_stored_interaction_create_has_its_token_revealed_only_from_a_listed_key() -> None:
+    keys = JwtKeys((("new", b"n" * 32), ("old", b"o" * 32)))
+    stored = orjson.dumps({"id": "7", "token": sealed_token("old"), "type": 2})
+    revealed = orjson.loads(reveal_token(stored, keys))
+    assert revealed == {"id": "7", "token": interaction_token(b"o" * 32, 7), "type": 2}
+    gone = orjson.dumps({"id": "7", "token": sealed_token("removed")})
+    assert orjson.loads(reveal_token(gone, keys))["token"] is None
+    invoker = orjson.dumps({"id": "7", "nonce": "1"})  # the person's INTERACTION_CREATE
+    assert reveal_token(invoker, keys) == invoker
+    # As PostgreSQL's jsonb gives it back from the outbox, spaced.
+    spaced = b'{"id": "7", "token": "sealed:new"}'
+    assert orjson.loads(reveal_token(spaced, keys))["token"] == interaction_token(b"n" * 32, 7)
