@@ -1,5 +1,5 @@
-"""Messages: send (or post for a webhook or an interaction), read, edit, delete, type.
-(Reactions: core/reactions.py; pins: core/pins.py; search: core/search.py.)"""
+"""Messages: send (or post for a webhook or an interaction), read, edit, delete. (Reactions:
+core/reactions.py; pins: core/pins.py; search: core/search.py; typing: core/typing_indicator.py.)"""
 
 from __future__ import annotations
 
@@ -536,27 +536,6 @@ class Messages:
             return keys
 
         await self._delete_files(await self._db.run(write))
-
-    async def typing(self, user_id: int, channel_id: int) -> None:
-        """TYPING_START for the channel's viewers; nothing is stored."""
-
-        def write(connection: Connection) -> None:
-            found = load_message_access(self._access, connection, channel_id, user_id)
-            found.require(Permission.SEND_MESSAGES)
-            self._journal.emit(
-                connection,
-                events.in_channel(
-                    EventName.TYPING_START,
-                    found.guild_id,
-                    channel_id,
-                    {
-                        "user_id": str(user_id),
-                        "timestamp": int(dt.datetime.now(dt.UTC).timestamp()),
-                    },
-                ),
-            )
-
-        await self._db.run(write)
 
 
 def _mentions(

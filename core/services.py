@@ -41,6 +41,7 @@ from core.store.revocations import (
     recently_revoked,
 )
 from core.store.s3 import S3ObjectStore
+from core.typing_indicator import Typing
 from core.webhooks import Webhooks
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class Services:
     messages: Messages
     pins: Pins
     search: Search
+    typing: Typing
     webhooks: Webhooks
     reactions: Reactions
     interactions: Interactions
@@ -137,6 +139,7 @@ async def build_services(
         messages=messages,
         pins=Pins(db, snowflakes, access, messages.link),
         search=Search(db, access, messages.link),
+        typing=Typing(db, snowflakes, access),
         webhooks=Webhooks(db, snowflakes, access, accounts.keys, messages, settings.public_url),
         reactions=Reactions(db, snowflakes, access),
         interactions=Interactions(db, snowflakes, access, messages, accounts.keys),

@@ -302,7 +302,7 @@ async def reactors(channel_id: str, message_id: str, emoji: str) -> Response:
 @blueprint.post("/channels/<channel_id>/typing")
 async def typing(channel_id: str) -> Response:
     principal = await current_principal()
-    await services().messages.typing(principal.user_id, snowflake(channel_id, UnknownChannel))
+    await services().typing.start(principal.user_id, snowflake(channel_id, UnknownChannel))
     return no_content()
 
 
