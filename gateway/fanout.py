@@ -197,12 +197,9 @@ class Fanout:
         if event.name is EventName.PRESENCE_UPDATE:
             self._show_presence(orjson.loads(event.payload), among)
             return
-        if event.name is EventName.INTERACTION_CREATE:
-            # Stored without its token: derived here, on its way to the bot's sessions.
-            event = replace(event, payload=reveal_token(event.payload, self._keys))
         needed = needed_intent(event.name, in_guild=event.guild_id is not None)
         generation = self._hub.generation
-        view = EventView(event)
+        view = self.view(event)
         given: set[int] = set()
         yielded = False
         for payload, feeds in view.split(
@@ -218,6 +215,13 @@ class Fanout:
                     [f for f in feeds if id(f) not in given], event.name, payload, event.id
                 )
         self._follow(event, among)
+
+    def view(self, event: Published) -> EventView:
+        """The event as sessions see it. An INTERACTION_CREATE is stored without its token: it
+        is derived here, on its way to the bot, live or replayed."""
+        if event.name is EventName.INTERACTION_CREATE:
+            event = replace(event, payload=reveal_token(event.payload, self._keys))
+        return EventView(event)
 
     def _audience(
         self,

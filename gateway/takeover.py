@@ -22,7 +22,6 @@ import trio
 from core.delivery_log import SessionRecord
 from core.errors import ShardingRequired
 from core.events import EventName, Published
-from gateway.audience import EventView
 from gateway.limits import TAKEOVER_TIMEOUT_S
 from gateway.session import Session, new_feed
 
@@ -160,7 +159,7 @@ class Takeovers:
             else:
                 assert logged.event_id is not None
                 event = by_id[logged.event_id]
-                payload = EventView(event).payload_for(session)
+                payload = self._fanout.view(event).payload_for(session)
                 self._fanout.dispatch([session.feed], event.name, payload, event.id)
         session.feed.set_recorded(known)  # the old node's journal has these already
         # Then what nobody delivered: for a dead node, from where its journal ends to the

@@ -15,6 +15,7 @@ import trio
 from bench.server import running_server
 from core.events import Intent
 from tests.api.rooms import Room, new_room, send
+from tests.api.stage import add_command, callback, interact, invocation, new_stage
 from tests.api.test_guilds import add_member
 from tests.gateway.client import DEFAULT_INTENTS, connect
 from tests.gateway.test_dispatch import presence_of, ready
@@ -183,3 +184,28 @@ async def test_presence_is_one_picture_across_nodes(
             assert (await presence_of(owner, room.member))["status"] == "dnd"
             await member.close(1000)
             assert (await presence_of(owner, room.member))["status"] == "offline"
+
+
+async def test_an_interaction_replayed_on_another_node_carries_its_token(
+    api: ApiClient, database_url: str, redis_url: str
+) -> None:
+    """INTERACTION_CREATE is stored without its token (the gateway derives it): a bot resuming
+    on another node gets it replayed from the outbox with the same token, and can answer."""
+    async with cluster(api, database_url, redis_url) as (nodes_api, first, second):
+        stage = await new_stage(nodes_api)
+        command = await add_command(nodes_api, stage)
+        async with connect(first.gateway_url) as old:
+            await old.identify(stage.bot_token)
+            await old.dispatch("GUILD_CREATE")
+            before = old.seq
+            invoked = await interact(nodes_api, stage.room.member, invocation(stage, command))
+            assert invoked.status_code == 204, invoked.text
+            live = await old.next_named("INTERACTION_CREATE")
+            async with connect(second.gateway_url) as new:
+                await resume(new, stage.bot_token, old.session_id, before)
+                replayed = await new.next_named("INTERACTION_CREATE")
+        assert replayed["id"] == live["id"]
+        assert replayed["token"] == live["token"]
+        assert not live["token"].startswith("sealed:")
+        answered = await callback(nodes_api, replayed, {"type": 4, "data": {"content": "ok"}})
+        assert answered.status_code == 200, answered.text
