@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 GUILDS, GUILD_MESSAGES = 1 << 0, 1 << 9
 _STEP_S = 3.0  # each rate of the search for the most sustained
 _BEHIND = 0.9  # answered under this share of what was asked: the server fell behind
+_HELD_P99_MS = 250.0  # a rate is held only while its answers' p99 stays under this
 _DRAIN_S = 3.0  # after the last invocation, how long its answer may still take
 
 
@@ -231,16 +232,21 @@ async def _most_sustained(
     run: _Run, invokers: list[Connection], body: dict[str, Any], steps: list[_Trips]
 ) -> tuple[float, list[dict[str, Any]]]:
     """Doubles the rate from the run's, a short step each, until answers fall behind what was
-    asked, errors appear, or --search-to; the highest rate that kept up."""
+    asked, their p99 passes 250 ms, errors appear, or --search-to; the highest rate held."""
     rate, sustained, searched = run.options.rate, 0.0, []
     while rate <= min(run.options.search_to, 1600.0):  # loopback load stays bounded
         steps.append(_Trips())
         await _invoke(run, invokers, body, rate, _STEP_S, steps[-1])
         step = steps[-1]
-        kept_up = len(step.round_trip_ms) >= _BEHIND * step.expected and not step.errors
+        p99 = percentiles(step.round_trip_ms)["p99"]
+        kept_up = (
+            len(step.round_trip_ms) >= _BEHIND * step.expected
+            and p99 <= _HELD_P99_MS
+            and not step.errors
+        )
         searched.append(
             {"rate_per_s": rate, "answered": len(step.round_trip_ms), "invoked": step.expected}
-            | {"p99_ms": percentiles(step.round_trip_ms)["p99"], "errors": step.errors}
+            | {"p99_ms": p99, "errors": step.errors}
         )
         if not kept_up:
             break
