@@ -165,9 +165,10 @@ class Inputs:
             users = {u: account_store.user_by_id(connection, u) for u in user_ids}
             if any(user is None for user in users.values()):
                 raise _bad(("options",), "USER_UNKNOWN", "Unknown user.")
-            for user_id, user in users.items():
+            # (Not `user_id`: the invoker's permissions decide what the options may name.)
+            for named_id, user in users.items():
                 assert user is not None
-                resolved.setdefault("users", {})[str(user_id)] = user.to_wire()
+                resolved.setdefault("users", {})[str(named_id)] = user.to_wire()
             if guild_id is not None:
                 access = load_access(self._access, connection, guild_id, user_id)
                 layout = access.snapshot.channels[found.channel.id].layout
