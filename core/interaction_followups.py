@@ -12,7 +12,7 @@ from core.domain.interactions import CallbackType, Interaction
 from core.domain.replies import LOADING
 from core.domain.tokens import hash_token
 from core.ephemeral_replies import EphemeralReplies
-from core.errors import UnknownInteraction, UnknownMessage
+from core.errors import InvalidWebhookToken, UnknownMessage
 from core.interaction_responses import metadata_of
 from core.journal import Journal
 from core.store import applications as application_store
@@ -29,14 +29,15 @@ if TYPE_CHECKING:
 
 def _by_token(connection: Connection, application_id: int, token: str) -> Interaction:
     """The answered interaction this token belongs to, within its 15 minutes. The token is
-    found by its hash (a unique index): nothing about a wrong one is compared piecewise."""
+    found by its hash (a unique index): nothing about a wrong one is compared piecewise.
+    These are webhook routes: a bad token is Discord's 401 50027 there (10062 is /callback's)."""
     found = store.interaction_by_token_hash(connection, hash_token(token))
     if (
         found is None
         or found.application_id != application_id
         or not found.token_live(dt.datetime.now(dt.UTC))
     ):
-        raise UnknownInteraction(str(application_id))
+        raise InvalidWebhookToken(str(application_id))
     return found
 
 
