@@ -52,6 +52,11 @@ class CallbackType(enum.IntEnum):
     MODAL = 9
 
 
+_NO_FOLLOW_UPS = frozenset(
+    {CallbackType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT, CallbackType.MODAL}
+)
+
+
 class Context(enum.IntEnum):
     """Discord's interaction context types: where it was invoked."""
 
@@ -167,8 +172,14 @@ class Interaction:
     modal_submitted: bool
 
     def token_live(self, now: dt.datetime) -> bool:
-        """Whether the token still works for follow-ups: answered, and not 15 minutes old."""
-        return self.response_type is not None and now < self.created_at + TOKEN_TTL
+        """Whether the token still works for follow-ups: answered with a message (or the
+        promise of one), and not 15 minutes old. Choices for autocomplete and a modal make no
+        message to follow: a modal's answer comes through its submission's own token."""
+        return (
+            self.response_type is not None
+            and self.response_type not in _NO_FOLLOW_UPS
+            and now < self.created_at + TOKEN_TTL
+        )
 
 
 def check_callback_type(interaction: Interaction, callback: int, *, from_component: bool) -> None:

@@ -205,6 +205,11 @@ async def test_a_modal_opens_for_the_invoker_and_its_submission_reaches_the_bot(
         opened = await callback(api, got, {"type": 9, "data": MODAL})
         assert opened.status_code == 200, opened.text
         assert opened.json()["resource"] == {"type": 9}
+        # The answer to a modal comes through its submission's token, not this one.
+        followed = await api.http.post(
+            f"/api/v10/webhooks/{stage.bot_id}/{got['token']}", json={"content": "x"}
+        )
+        assert (followed.status_code, followed.json()["code"]) == (401, 50027)
         modal = await live.member.next_named("INTERACTION_MODAL_CREATE")
         assert (modal["custom_id"], modal["title"], modal["nonce"]) == (
             "feedback",
@@ -293,6 +298,11 @@ async def test_autocomplete_choices_reach_the_invoker(api: ApiClient, gateway: s
         assert answered.status_code == 200, answered.text
         shown = await live.member.next_named("APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE")
         assert shown == {"nonce": typing["nonce"], "choices": choices}
+        # Choices are no message: there is nothing to follow up.
+        followed = await api.http.post(
+            f"/api/v10/webhooks/{stage.bot_id}/{got['token']}", json={"content": "x"}
+        )
+        assert (followed.status_code, followed.json()["code"]) == (401, 50027)
         unfocused = invocation(stage, command, options=[{"type": 3, "name": "name", "value": "ap"}])
         unfocused["type"] = 4
         assert (await interact(api, stage.room.member, unfocused)).json()["code"] == 50035
