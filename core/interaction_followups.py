@@ -92,7 +92,7 @@ class InteractionFollowups:
     async def follow_up(self, application_id: int, token: str, reply: Reply) -> dict[str, object]:
         """A follow-up message (ephemeral with flag 64). After a deferred answer still
         loading, the first follow-up completes that answer instead, as Discord's does."""
-        reply = reply.checked(needs_body=True)
+        reply = reply.checked(needs_body=True, max_upload_bytes=self._channel.max_upload_bytes)
         message_id = self._snowflakes.next_id()
 
         def write(

@@ -19,8 +19,9 @@ _FLAGS_ALLOWED = POSTED_FLAGS | LOADING
 
 
 class ChannelReplies:
-    def __init__(self, messages: Messages) -> None:
+    def __init__(self, messages: Messages, max_upload_bytes: int) -> None:
         self._messages = messages
+        self.max_upload_bytes = max_upload_bytes  # checked before a callback is claimed
 
     async def create(
         self, interaction: Interaction, reply: Reply, *, loading: bool, metadata: dict[str, object]

@@ -89,6 +89,17 @@ def claim_callback(
     )
 
 
+def unclaim_callback(connection: Connection, interaction_id: int) -> None:
+    """Takes back a callback whose channel message could not be written: as on Discord, a
+    callback that fails acknowledges nothing (the bot may try again within the window, and
+    the failure sweep tells the invoker if it does not)."""
+    connection.execute(
+        "UPDATE interactions SET response_type = NULL, responded_at = NULL"
+        " WHERE id = %s AND original_id IS NULL",
+        (interaction_id,),
+    )
+
+
 def fail_overdue(connection: Connection, window: dt.timedelta, limit: int) -> list[Interaction]:
     """Marks interactions left without a callback past `window` as failed; those it marked.
     SKIP LOCKED: a callback holding a row is not waited for (it decides that row itself)."""

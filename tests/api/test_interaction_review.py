@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from core.domain.permissions import Permission
-from tests.api.stage import add_command, interact, invocation, invoke, new_stage, sessions
+from tests.api.stage import (
+    add_command,
+    callback,
+    interact,
+    invocation,
+    invoke,
+    new_stage,
+    sessions,
+)
+from tests.api.test_interaction_components import BUTTONS, bot_message, click
+from tests.api.test_interactions import backdate
 
 if TYPE_CHECKING:
     from tests.running import ApiClient
@@ -64,3 +75,41 @@ async def test_channel_options_are_checked_against_the_invoker(
         assert str(outsider.id) in resolved["users"]
         assert str(outsider.id) not in resolved.get("members", {})
         assert room.channel_id in resolved["channels"]
+
+
+async def test_a_channel_answer_that_cannot_post_acknowledges_nothing(
+    api: ApiClient, gateway: str
+) -> None:
+    stage = await new_stage(api)
+    command = await add_command(api, stage)
+    async with sessions(api, gateway, stage) as live:
+        got = await invoke(api, stage, live, invocation(stage, command))
+        # Too many files: refused before the callback is claimed, so the bot may try again.
+        reply = {"type": 4, "data": {"content": "see"}}
+        files = {f"files[{i}]": (f"{i}.txt", b"x", "text/plain") for i in range(11)}
+        refused = await api.http.post(
+            f"/api/v10/interactions/{got['id']}/{got['token']}/callback",
+            files={"payload_json": (None, json.dumps(reply)), **files},
+        )
+        assert (refused.status_code, refused.json()["code"]) == (400, 50035), refused.text
+        assert (await callback(api, got, reply)).status_code == 200
+        # The bot loses sight of the channel between the click and its update: the claim
+        # is taken back.
+        message = await bot_message(api, stage, BUTTONS)
+        body = click(stage, message, "yes")
+        got = await invoke(api, stage, live, body)
+        hidden = await api.http.put(
+            f"/api/v10/channels/{stage.room.channel_id}/permissions/{stage.bot_id}",
+            headers=stage.room.owner.auth,
+            json={"type": 1, "deny": str(int(Permission.VIEW_CHANNEL))},
+        )
+        assert hidden.status_code == 204, hidden.text
+        update = {"type": 7, "data": {"content": "chosen"}}
+        lost = await callback(api, got, update)
+        assert lost.status_code in (403, 404), lost.text
+        again = await callback(api, got, update)
+        assert again.json()["code"] == lost.json()["code"]  # not 40060: nothing acknowledged
+        await backdate(api, got)
+        assert await api.services.interactions.fail_overdue() >= 1
+        failure = await live.member.next_named("INTERACTION_FAILURE")
+        assert failure == {"id": got["id"], "nonce": body["nonce"]}
