@@ -209,8 +209,9 @@ class Inputs:
         bot_id: int,
         message_id: int,
     ) -> dict[str, object]:
-        """A message of the channel as the bot sees it: one the person can see, or their own
-        ephemeral message. UnknownMessage for anything else."""
+        """A message of the channel as the bot sees it: one the person can read (history
+        included; 50013 without), or their own ephemeral message. UnknownMessage for anything
+        else."""
         ephemeral = store.ephemeral_by_id(connection, message_id)
         if ephemeral is not None:
             if ephemeral.viewer_id != user_id or ephemeral.channel_id != found.channel.id:
@@ -218,6 +219,9 @@ class Inputs:
             bot = account_store.user_by_id(connection, ephemeral.author_id)
             assert bot is not None
             return ephemeral.to_wire(bot.to_wire())
+        # As GET of the message asks: without history, a person could have the bot handed
+        # any old message by id.
+        found.require(Permission.READ_MESSAGE_HISTORY)
         message = message_store.message_in(connection, found.channel.id, message_id)
         if message is None:
             raise UnknownMessage(str(message_id))

@@ -113,3 +113,22 @@ async def test_a_channel_answer_that_cannot_post_acknowledges_nothing(
         assert await api.services.interactions.fail_overdue() >= 1
         failure = await live.member.next_named("INTERACTION_FAILURE")
         assert failure == {"id": got["id"], "nonce": body["nonce"]}
+
+
+async def test_a_message_target_needs_the_invokers_history(api: ApiClient, gateway: str) -> None:
+    stage = await new_stage(api)
+    quote = await add_command(api, stage, "Quote", type=3)
+    message = await bot_message(api, stage, BUTTONS)
+    denied = await api.http.put(
+        f"/api/v10/channels/{stage.room.channel_id}/permissions/{stage.room.member.id}",
+        headers=stage.room.owner.auth,
+        json={"type": 1, "deny": str(int(Permission.READ_MESSAGE_HISTORY))},
+    )
+    assert denied.status_code == 204, denied.text
+    for body in (
+        invocation(stage, quote, target_id=message["id"]),
+        click(stage, message, "yes"),
+    ):
+        refused = await interact(api, stage.room.member, body)
+        assert (refused.status_code, refused.json()["code"]) == (403, 50013), refused.text
+    assert await api.count(f"interactions WHERE channel_id = {stage.room.channel_id}") == 0
