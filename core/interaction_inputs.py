@@ -11,7 +11,7 @@ from core.access import load_access
 from core.domain import interactions as rules
 from core.domain.commands import CommandType
 from core.domain.interaction_options import Refs, check_options
-from core.domain.interactions import ComponentType, Context
+from core.domain.interactions import ComponentType
 from core.domain.permissions import Permission
 from core.domain.snowflakes import parse_stored_snowflake
 from core.errors import (
@@ -83,11 +83,9 @@ class Inputs:
             or command.guild_id not in (None, found.guild_id)
             or command.name != data.get("name")
             or command.type != data.get("type", CommandType.CHAT_INPUT)
-            or (
-                command.contexts is not None
-                and int(Context.BOT_DM if in_dm else Context.GUILD) not in command.contexts
-            )
-            or (in_dm and not command.dm_permission)
+            # (The command's own rule, as the command index reads it: contexts win over the
+            # older dm_permission.)
+            or not (command.usable_in_dms if in_dm else command.usable_in_guilds)
         ):
             raise UnknownCommand(str(command_id))
         if str(data.get("version")) != str(command.version):

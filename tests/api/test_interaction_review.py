@@ -17,6 +17,7 @@ from tests.api.stage import (
 )
 from tests.api.test_interaction_components import BUTTONS, bot_message, click
 from tests.api.test_interactions import backdate
+from tests.gateway.client import connect
 
 if TYPE_CHECKING:
     from tests.running import ApiClient
@@ -132,3 +133,27 @@ async def test_a_message_target_needs_the_invokers_history(api: ApiClient, gatew
         refused = await interact(api, stage.room.member, body)
         assert (refused.status_code, refused.json()["code"]) == (403, 50013), refused.text
     assert await api.count(f"interactions WHERE channel_id = {stage.room.channel_id}") == 0
+
+
+async def test_contexts_decide_where_a_command_runs_over_dm_permission(
+    api: ApiClient, gateway: str
+) -> None:
+    stage = await new_stage(api)
+    made = await api.http.post(
+        f"/api/v10/applications/{stage.bot_id}/commands",
+        headers=stage.bot_auth,
+        json={"name": "anywhere", "description": "d", "dm_permission": False, "contexts": [0, 1]},
+    )
+    assert made.status_code in (200, 201), made.text
+    member = stage.room.member
+    opened = await api.http.post(
+        "/api/v10/users/@me/channels", headers=member.auth, json={"recipient_id": stage.bot_id}
+    )
+    body = invocation(stage, made.json()) | {"channel_id": opened.json()["id"]}
+    del body["guild_id"]
+    async with connect(gateway) as bot:
+        await bot.identify(stage.bot_token)
+        response = await interact(api, member, body)
+        assert response.status_code == 204, response.text
+        got = await bot.next_named("INTERACTION_CREATE")
+        assert got["context"] == 1
