@@ -8,6 +8,8 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import trio
+
 from core.domain.interactions import CallbackType, Interaction
 from core.domain.replies import LOADING
 from core.domain.tokens import hash_token
@@ -97,9 +99,9 @@ class InteractionFollowups:
 
         def write(
             connection: Connection,
-        ) -> tuple[Interaction, dict[str, object] | None, dict[str, object]]:
+        ) -> tuple[Interaction, dict[str, object] | None, dict[str, object], bool]:
             """(the interaction, the message written if ephemeral, the metadata of a channel
-            message still to post)"""
+            message still to post, whether this completes the deferred channel answer)"""
             interaction = _by_token(connection, application_id, token)
             original = interaction.original_id
             # (A follow-up with files is its own message: an edit takes no files.)
@@ -108,10 +110,14 @@ class InteractionFollowups:
                 and original is not None
                 and not reply.uploads
             ):
-                shown = store.ephemeral_by_id(connection, original, lock=True)
-                if shown is not None and shown.flags & LOADING:
-                    edited = self._ephemeral.edit(connection, interaction, shown, _whole(reply))
-                    return interaction, edited, {}
+                if not interaction.original_ephemeral:
+                    if store.take_loading(connection, original, LOADING):
+                        return interaction, None, {}, True
+                else:
+                    shown = store.ephemeral_by_id(connection, original, lock=True)
+                    if shown is not None and shown.flags & LOADING:
+                        edited = self._ephemeral.edit(connection, interaction, shown, _whole(reply))
+                        return interaction, edited, {}, False
             metadata = metadata_of(connection, interaction, original=False)
             if reply.ephemeral:
                 created = self._ephemeral.create(
@@ -123,21 +129,23 @@ class InteractionFollowups:
                     metadata=metadata,
                     along=[store.add_message(interaction.id, message_id, ephemeral=True)],
                 )
-                return interaction, created, metadata
-            return interaction, None, metadata
+                return interaction, created, metadata, False
+            return interaction, None, metadata, False
 
-        interaction, written, metadata = await self._db.run(write)
+        interaction, written, metadata, completes = await self._db.run(write)
         if written is not None:
             return written
-        if (
-            interaction.response_type == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
-            and interaction.original_id is not None
-            and not interaction.original_ephemeral
-            and not reply.uploads
-        ):
-            current = await self._channel.get(interaction, interaction.original_id)
-            if int(str(current.get("flags", 0))) & LOADING:
-                return await self._channel.edit(interaction, interaction.original_id, _whole(reply))
+        if completes:
+            assert interaction.original_id is not None
+            original = interaction.original_id
+            try:
+                return await self._channel.edit(interaction, original, _whole(reply))
+            except BaseException:
+                with trio.CancelScope(shield=True):
+                    await self._db.autocommit(
+                        lambda c: store.give_back_loading(c, original, LOADING)
+                    )
+                raise
         message = await self._channel.create(interaction, reply, loading=False, metadata=metadata)
         made = int(str(message["id"]))
         await self._db.autocommit(

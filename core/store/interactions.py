@@ -89,6 +89,24 @@ def claim_callback(
     )
 
 
+def take_loading(connection: Connection, message_id: int, loading: int) -> bool:
+    """Whether this caller completes the deferred channel answer `message_id`: its `loading`
+    flag cleared by one conditional UPDATE, so of two follow-ups racing exactly one edits
+    @original (the other is its own message). The edit that follows writes the flags again."""
+    taken = connection.execute(
+        "UPDATE messages SET flags = flags & ~%s WHERE id = %s AND flags & %s <> 0 RETURNING id",
+        (loading, message_id, loading),
+    ).fetchone()
+    return taken is not None
+
+
+def give_back_loading(connection: Connection, message_id: int, loading: int) -> None:
+    """The deferred answer is still loading: its completing edit failed."""
+    connection.execute(
+        "UPDATE messages SET flags = flags | %s WHERE id = %s", (loading, message_id)
+    )
+
+
 def unclaim_callback(connection: Connection, interaction_id: int) -> None:
     """Takes back a callback whose channel message could not be written: as on Discord, a
     callback that fails acknowledges nothing (the bot may try again within the window, and

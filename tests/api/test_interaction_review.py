@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+import trio
+
 from core.domain.permissions import Permission
 from tests.api.stage import (
     add_command,
@@ -157,3 +159,31 @@ async def test_contexts_decide_where_a_command_runs_over_dm_permission(
         assert response.status_code == 204, response.text
         got = await bot.next_named("INTERACTION_CREATE")
         assert got["context"] == 1
+
+
+async def test_two_follow_ups_racing_complete_a_deferred_answer_once(
+    api: ApiClient, gateway: str
+) -> None:
+    stage = await new_stage(api)
+    command = await add_command(api, stage)
+    async with sessions(api, gateway, stage) as live:
+        got = await invoke(api, stage, live, invocation(stage, command))
+        assert (await callback(api, got, {"type": 5})).status_code == 200
+        made: list[dict[str, object]] = []
+
+        async def follow(content: str) -> None:
+            response = await api.http.post(
+                f"/api/v10/webhooks/{stage.bot_id}/{got['token']}?wait=true",
+                json={"content": content},
+            )
+            assert response.status_code == 200, response.text
+            made.append(response.json())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(follow, "one")
+            nursery.start_soon(follow, "two")
+        # One completed @original; the other is a message of its own.
+        assert len({m["id"] for m in made}) == 2
+    assert (
+        await api.count(f"messages WHERE channel_id = {stage.room.channel_id}") == 3
+    )  # and a barrier
