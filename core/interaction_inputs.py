@@ -235,10 +235,15 @@ class Inputs:
         data: dict[str, object],
     ) -> tuple[dict[str, object], dict[str, object]]:
         """The click or choice: its component must be on that message, which the application
-        sent; a select's values must be among its options and within its bounds."""
+        sent (as its bot or through its webhook); a select's values must be among its options
+        and within its bounds."""
         message = self.message_wire(connection, found, user_id, bot_id, message_id)
+        # The bot's own message, or one of a webhook its application made (only those
+        # carry its application_id; a webhook's author is the webhook).
         author = message.get("author")
-        if not isinstance(author, dict) or author.get("id") != str(bot_id):
+        if message.get("application_id") != str(bot_id) and (
+            not isinstance(author, dict) or author.get("id") != str(bot_id)
+        ):
             raise UnknownMessage(str(message_id))
         custom_id = data.get("custom_id")
         component = (

@@ -17,6 +17,7 @@ from tests.api.stage import (
     new_stage,
     sessions,
 )
+from tests.api.test_guilds import new_role
 from tests.api.test_interaction_components import BUTTONS, bot_message, click
 from tests.api.test_interactions import backdate
 from tests.gateway.client import connect
@@ -187,3 +188,34 @@ async def test_two_follow_ups_racing_complete_a_deferred_answer_once(
     assert (
         await api.count(f"messages WHERE channel_id = {stage.room.channel_id}") == 3
     )  # and a barrier
+
+
+async def test_components_on_the_bots_webhook_messages_can_be_clicked(
+    api: ApiClient, gateway: str
+) -> None:
+    stage = await new_stage(api)
+    room = stage.room
+    role = await new_role(
+        api, room.owner, room.guild_id, permissions=str(int(Permission.MANAGE_WEBHOOKS))
+    )
+    given = await api.http.put(
+        f"/api/v10/guilds/{room.guild_id}/members/{stage.bot_id}/roles/{role['id']}",
+        headers=room.owner.auth,
+    )
+    assert given.status_code == 204, given.text
+    made = await api.http.post(
+        f"/api/v10/channels/{room.channel_id}/webhooks", headers=stage.bot_auth, json={"name": "h"}
+    )
+    assert made.status_code == 200, made.text
+    webhook = made.json()
+    sent = await api.http.post(
+        f"/api/v10/webhooks/{webhook['id']}/{webhook['token']}?wait=true",
+        json={"content": "choose", "components": BUTTONS},
+    )
+    assert sent.status_code == 200, sent.text
+    async with sessions(api, gateway, stage) as live:
+        got = await invoke(api, stage, live, click(stage, sent.json(), "yes"))
+        assert got["message"]["webhook_id"] == webhook["id"]
+        updated = await callback(api, got, {"type": 7, "data": {"content": "chosen"}})
+        assert updated.status_code == 200, updated.text
+        assert updated.json()["resource"]["message"]["content"] == "chosen"
