@@ -4,6 +4,7 @@ Everything here runs inside the transaction that stores the interaction."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -327,7 +328,7 @@ class Inputs:
             or opener.application_id != application_id
             or opener.user_id != user_id
             or opener.channel_id != channel_id
-            or opener.modal_submitted
+            or not rules.modal_open(opener, dt.datetime.now(dt.UTC))
         ):
             raise UnknownInteraction(str(modal_id))
         modal = opener.modal

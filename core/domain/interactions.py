@@ -182,6 +182,16 @@ class Interaction:
         )
 
 
+def modal_open(interaction: Interaction, now: dt.datetime) -> bool:
+    """Whether the modal `interaction` opened may still be submitted: once, and within its
+    opener's token life (Discord's submission is answered through a token of that age)."""
+    return (
+        interaction.modal is not None
+        and not interaction.modal_submitted
+        and now < interaction.created_at + TOKEN_TTL
+    )
+
+
 def check_callback_type(interaction: Interaction, callback: int, *, from_component: bool) -> None:
     """50035 unless `callback` may answer this interaction. PONG answers only the PINGs of an
     HTTP interactions endpoint, which Trioxide does not send."""

@@ -61,6 +61,16 @@ MODAL = {
 }
 
 
+async def shift(api: ApiClient, interaction: dict[str, Any], interval: str) -> None:
+    """Moves an interaction in time (the clock is the database's)."""
+    await api.services.db.run(
+        lambda c: c.execute(
+            "UPDATE interactions SET created_at = created_at + %s::interval WHERE id = %s",
+            (interval, int(interaction["id"])),
+        )
+    )
+
+
 async def bot_message(api: ApiClient, stage: Stage, components: list[Any]) -> dict[str, Any]:
     response = await api.http.post(
         stage.room.url(),
@@ -238,6 +248,11 @@ async def test_a_modal_opens_for_the_invoker_and_its_submission_reaches_the_bot(
         too_long = submission | {"data": submission["data"] | {"components": rows("x" * 11)}}
         assert (await interact(api, stage.room.member, too_long)).json()["code"] == 50035
         assert (await interact(api, stage.room.owner, submission)).json()["code"] == 10062
+        # Past its opener's 15 minutes, the modal is no longer submitted.
+        await shift(api, got, "-15 minutes")
+        late = await interact(api, stage.room.member, submission)
+        assert late.json()["code"] == 10062
+        await shift(api, got, "15 minutes")
         submitted = await invoke(api, stage, live, submission)
         assert submitted["type"] == 5
         assert submitted["data"]["custom_id"] == "feedback"
