@@ -318,6 +318,17 @@ async def test_autocomplete_choices_reach_the_invoker(api: ApiClient, gateway: s
             f"/api/v10/webhooks/{stage.bot_id}/{got['token']}", json={"content": "x"}
         )
         assert (followed.status_code, followed.json()["code"]) == (401, 50027)
+        # Only an option with autocomplete may be focused; integers stay within ±2^53.
+        for options in (
+            [{"type": 4, "name": "count", "value": "1", "focused": True}],
+            [
+                {"type": 3, "name": "name", "value": "ap", "focused": True},
+                {"type": 4, "name": "count", "value": 1 << 53},
+            ],
+        ):
+            wrong = invocation(stage, command, options=options)
+            wrong["type"] = 4
+            assert (await interact(api, stage.room.member, wrong)).json()["code"] == 50035
         unfocused = invocation(stage, command, options=[{"type": 3, "name": "name", "value": "ap"}])
         unfocused["type"] = 4
         assert (await interact(api, stage.room.member, unfocused)).json()["code"] == 50035
