@@ -346,7 +346,10 @@ def callback_response(
     loading: bool,
     ephemeral: bool,
 ) -> dict[str, object]:
-    """The body of `?with_response=true`: Discord's interaction callback response."""
+    """The body of `?with_response=true`: Discord's interaction callback response. Its
+    `activity_instance_id` and `resource.activity_instance` are optional fields, present only
+    when a LAUNCH_ACTIVITY callback launched or joined an Activity: Trioxide has none, so
+    they are absent, as they are on Discord for every other callback."""
     about: dict[str, object] = {"id": str(interaction.id), "type": interaction.type}
     if message is not None:
         about |= {
