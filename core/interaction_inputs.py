@@ -11,8 +11,15 @@ from typing import TYPE_CHECKING
 from core.access import load_access
 from core.domain import interactions as rules
 from core.domain.commands import CommandType
+from core.domain.components import (
+    SELECTS,
+    TEXT_INPUT_LENGTH_MAX,
+    ButtonStyle,
+    ComponentType,
+    find_component,
+    walk,
+)
 from core.domain.interaction_options import Refs, check_options
-from core.domain.interactions import ComponentType
 from core.domain.permissions import Permission
 from core.domain.snowflakes import parse_stored_snowflake
 from core.errors import (
@@ -35,17 +42,6 @@ if TYPE_CHECKING:
     from core.domain.interactions import Interaction
     from core.messages import Messages
     from core.store.database import Connection
-
-_SELECTS = frozenset(
-    {
-        ComponentType.STRING_SELECT,
-        ComponentType.USER_SELECT,
-        ComponentType.ROLE_SELECT,
-        ComponentType.MENTIONABLE_SELECT,
-        ComponentType.CHANNEL_SELECT,
-    }
-)
-_LINK_BUTTON, _PREMIUM_BUTTON = 5, 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +244,7 @@ class Inputs:
             raise UnknownMessage(str(message_id))
         custom_id = data.get("custom_id")
         component = (
-            rules.find_component(message.get("components"), custom_id)
+            find_component(message.get("components"), custom_id)
             if isinstance(custom_id, str)
             else None
         )
@@ -259,12 +255,12 @@ class Inputs:
             or component.get("disabled") is True
             or (
                 kind == ComponentType.BUTTON
-                and component.get("style") in (_LINK_BUTTON, _PREMIUM_BUTTON)
+                and component.get("style") in (ButtonStyle.LINK, ButtonStyle.PREMIUM)
             )
         ):
             raise _bad(("custom_id",), "COMPONENT_UNKNOWN", "The message has no such component.")
         wire: dict[str, object] = {"custom_id": custom_id, "component_type": kind}
-        if kind in _SELECTS:
+        if kind in SELECTS:
             values = data.get("values")
             low, high = component.get("min_values", 1), component.get("max_values", 1)
             if (
@@ -349,7 +345,7 @@ class Inputs:
             for child in children:
                 custom_id = child.get("custom_id") if isinstance(child, dict) else None
                 value = child.get("value") if isinstance(child, dict) else None
-                spec = rules.find_component(modal.get("components"), str(custom_id))
+                spec = find_component(modal.get("components"), str(custom_id))
                 if (
                     not isinstance(custom_id, str)
                     or spec is None
@@ -360,7 +356,7 @@ class Inputs:
                     raise _bad(
                         ("components", index), "COMPONENT_UNKNOWN", "Not one of the modal's inputs."
                     )
-                low, high = spec.get("min_length", 0), spec.get("max_length", 4000)
+                low, high = spec.get("min_length", 0), spec.get("max_length", TEXT_INPUT_LENGTH_MAX)
                 if (
                     isinstance(low, int)
                     and isinstance(high, int)
@@ -377,7 +373,9 @@ class Inputs:
                     {"type": int(ComponentType.TEXT_INPUT), "custom_id": custom_id, "value": value}
                 )
             shaped_rows.append({"type": int(ComponentType.ACTION_ROW), "components": shaped})
-        for spec in _text_inputs(modal.get("components")):
+        for spec in walk(modal.get("components")):
+            if spec.get("type") != ComponentType.TEXT_INPUT:
+                continue
             if spec.get("required", True) is not False and not submitted.get(
                 str(spec.get("custom_id"))
             ):
@@ -389,19 +387,3 @@ class Inputs:
             "custom_id": modal.get("custom_id"),
             "components": shaped_rows,
         }
-
-
-def _text_inputs(components: object) -> list[dict[str, object]]:
-    found: list[dict[str, object]] = []
-    if not isinstance(components, list):
-        return found
-    for component in components:
-        if not isinstance(component, dict):
-            continue
-        if component.get("type") == ComponentType.TEXT_INPUT:
-            found.append(component)
-        found.extend(_text_inputs(component.get("components")))
-        inner = component.get("component")
-        if isinstance(inner, dict):
-            found.extend(_text_inputs([inner]))
-    return found

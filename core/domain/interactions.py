@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from core.domain.command_options import CHOICE_NAME_MAX, MAX_CHOICES
+from core.domain.components import CUSTOM_ID_MAX
 from core.errors import FieldError, FormCheck, InvalidForm
 
 if TYPE_CHECKING:
@@ -23,15 +25,10 @@ if TYPE_CHECKING:
 CALLBACK_WINDOW = dt.timedelta(seconds=3)
 TOKEN_TTL = dt.timedelta(minutes=15)
 RETENTION = dt.timedelta(hours=1)
-MAX_CHOICES = 25
-CHOICE_NAME_MAX = 100
 CHOICE_VALUE_MAX = 100
 MODAL_TITLE_MAX = 45
-CUSTOM_ID_MAX = 100
 # What a bot may upload in its answers (attachment_size_limit): Discord's free tier.
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
-
-EPHEMERAL = 1 << 6  # the message flag of an answer only its invoker sees
 
 
 class InteractionType(enum.IntEnum):
@@ -63,17 +60,6 @@ class Context(enum.IntEnum):
     GUILD = 0
     BOT_DM = 1
     PRIVATE_CHANNEL = 2
-
-
-class ComponentType(enum.IntEnum):
-    ACTION_ROW = 1
-    BUTTON = 2
-    STRING_SELECT = 3
-    TEXT_INPUT = 4
-    USER_SELECT = 5
-    ROLE_SELECT = 6
-    MENTIONABLE_SELECT = 7
-    CHANNEL_SELECT = 8
 
 
 # Which callbacks answer which interactions (Discord's "Interaction Callback Type" notes).
@@ -266,28 +252,6 @@ def check_modal_head(data: dict[str, object]) -> tuple[str, str]:
     assert isinstance(custom_id, str)
     assert isinstance(title, str)
     return custom_id, title
-
-
-def find_component(components: object, custom_id: str) -> dict[str, object] | None:
-    """The interactive component called `custom_id` among a message's or a modal's
-    components, at any depth (rows, sections' accessories, labels, containers)."""
-    if not isinstance(components, list):
-        return None
-    for component in components:
-        if not isinstance(component, dict):
-            continue
-        if component.get("custom_id") == custom_id:
-            return component
-        for nested in (component.get("components"), [component.get("accessory")]):
-            found = find_component(nested, custom_id)
-            if found is not None:
-                return found
-        inner = component.get("component")  # a label wraps one component
-        if isinstance(inner, dict):
-            found = find_component([inner], custom_id)
-            if found is not None:
-                return found
-    return None
 
 
 def metadata(

@@ -10,6 +10,7 @@ import datetime as dt
 import orjson
 import pytest
 
+from core.domain.components import find_component
 from core.domain.interaction_options import check_options
 from core.domain.interactions import (
     CallbackType,
@@ -17,7 +18,6 @@ from core.domain.interactions import (
     InteractionType,
     check_callback_type,
     check_choices,
-    find_component,
     interaction_token,
     message_type_of,
     reveal_token,
