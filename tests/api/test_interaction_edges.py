@@ -1,4 +1,7 @@
-"""What an interaction names is checked against the invoker, whoever its options name."""
+"""Interactions at their edges: what the options name is checked against the invoker, a
+channel answer that cannot post acknowledges nothing, history guards message targets,
+contexts decide where a command runs, racing follow-ups complete a deferred answer once, and
+a bot's webhook messages take clicks."""
 
 from __future__ import annotations
 
