@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from core import events
 from core.domain import interactions as rules
 from core.domain.ephemeral_messages import EphemeralMessage
+from core.domain.messages import MessageFlag
 from core.domain.replies import LOADING
 from core.events import EventName
 from core.store import accounts as account_store
@@ -65,7 +66,7 @@ class EphemeralReplies:
             author_id=interaction.application_id,
             type=rules.message_type_of(interaction),
             content="" if loading else reply.content or "",
-            flags=(reply.flags or 0) | rules.EPHEMERAL | (LOADING if loading else 0),
+            flags=(reply.flags or 0) | MessageFlag.EPHEMERAL | (LOADING if loading else 0),
             embeds=[] if loading else reply.embeds or [],
             components=[] if loading else reply.components or [],
             interaction_metadata=metadata,
@@ -105,7 +106,7 @@ class EphemeralReplies:
         if "components" in reply.given:
             message.components = reply.components or []
         flags = reply.flags if "flags" in reply.given and reply.flags is not None else message.flags
-        message.flags = (flags & ~LOADING) | rules.EPHEMERAL
+        message.flags = (flags & ~LOADING) | MessageFlag.EPHEMERAL
         message.edited_at = dt.datetime.now(dt.UTC)
         wire = message.to_wire(_bot(connection, interaction))
         self._journal.emit(

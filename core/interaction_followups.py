@@ -8,11 +8,13 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+import trio
+
 from core.domain.interactions import CallbackType, Interaction
 from core.domain.replies import LOADING
 from core.domain.tokens import hash_token
 from core.ephemeral_replies import EphemeralReplies
-from core.errors import UnknownInteraction, UnknownMessage
+from core.errors import InvalidWebhookToken, UnknownMessage
 from core.interaction_responses import metadata_of
 from core.journal import Journal
 from core.store import applications as application_store
@@ -29,14 +31,15 @@ if TYPE_CHECKING:
 
 def _by_token(connection: Connection, application_id: int, token: str) -> Interaction:
     """The answered interaction this token belongs to, within its 15 minutes. The token is
-    found by its hash (a unique index): nothing about a wrong one is compared piecewise."""
+    found by its hash (a unique index): nothing about a wrong one is compared piecewise.
+    These are webhook routes: a bad token is Discord's 401 50027 there (10062 is /callback's)."""
     found = store.interaction_by_token_hash(connection, hash_token(token))
     if (
         found is None
         or found.application_id != application_id
         or not found.token_live(dt.datetime.now(dt.UTC))
     ):
-        raise UnknownInteraction(str(application_id))
+        raise InvalidWebhookToken(str(application_id))
     return found
 
 
@@ -91,14 +94,14 @@ class InteractionFollowups:
     async def follow_up(self, application_id: int, token: str, reply: Reply) -> dict[str, object]:
         """A follow-up message (ephemeral with flag 64). After a deferred answer still
         loading, the first follow-up completes that answer instead, as Discord's does."""
-        reply = reply.checked(needs_body=True)
+        reply = reply.checked(needs_body=True, max_upload_bytes=self._channel.max_upload_bytes)
         message_id = self._snowflakes.next_id()
 
         def write(
             connection: Connection,
-        ) -> tuple[Interaction, dict[str, object] | None, dict[str, object]]:
+        ) -> tuple[Interaction, dict[str, object] | None, dict[str, object], bool]:
             """(the interaction, the message written if ephemeral, the metadata of a channel
-            message still to post)"""
+            message still to post, whether this completes the deferred channel answer)"""
             interaction = _by_token(connection, application_id, token)
             original = interaction.original_id
             # (A follow-up with files is its own message: an edit takes no files.)
@@ -107,10 +110,14 @@ class InteractionFollowups:
                 and original is not None
                 and not reply.uploads
             ):
-                shown = store.ephemeral_by_id(connection, original, lock=True)
-                if shown is not None and shown.flags & LOADING:
-                    edited = self._ephemeral.edit(connection, interaction, shown, _whole(reply))
-                    return interaction, edited, {}
+                if not interaction.original_ephemeral:
+                    if store.take_loading(connection, original, LOADING):
+                        return interaction, None, {}, True
+                else:
+                    shown = store.ephemeral_by_id(connection, original, lock=True)
+                    if shown is not None and shown.flags & LOADING:
+                        edited = self._ephemeral.edit(connection, interaction, shown, _whole(reply))
+                        return interaction, edited, {}, False
             metadata = metadata_of(connection, interaction, original=False)
             if reply.ephemeral:
                 created = self._ephemeral.create(
@@ -122,21 +129,23 @@ class InteractionFollowups:
                     metadata=metadata,
                     along=[store.add_message(interaction.id, message_id, ephemeral=True)],
                 )
-                return interaction, created, metadata
-            return interaction, None, metadata
+                return interaction, created, metadata, False
+            return interaction, None, metadata, False
 
-        interaction, written, metadata = await self._db.run(write)
+        interaction, written, metadata, completes = await self._db.run(write)
         if written is not None:
             return written
-        if (
-            interaction.response_type == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
-            and interaction.original_id is not None
-            and not interaction.original_ephemeral
-            and not reply.uploads
-        ):
-            current = await self._channel.get(interaction, interaction.original_id)
-            if int(str(current.get("flags", 0))) & LOADING:
-                return await self._channel.edit(interaction, interaction.original_id, _whole(reply))
+        if completes:
+            assert interaction.original_id is not None
+            original = interaction.original_id
+            try:
+                return await self._channel.edit(interaction, original, _whole(reply))
+            except BaseException:
+                with trio.CancelScope(shield=True):
+                    await self._db.autocommit(
+                        lambda c: store.give_back_loading(c, original, LOADING)
+                    )
+                raise
         message = await self._channel.create(interaction, reply, loading=False, metadata=metadata)
         made = int(str(message["id"]))
         await self._db.autocommit(

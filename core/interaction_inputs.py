@@ -4,14 +4,22 @@ Everything here runs inside the transaction that stores the interaction."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.access import load_access
 from core.domain import interactions as rules
 from core.domain.commands import CommandType
+from core.domain.components import (
+    SELECTS,
+    TEXT_INPUT_LENGTH_MAX,
+    ButtonStyle,
+    ComponentType,
+    find_component,
+    walk,
+)
 from core.domain.interaction_options import Refs, check_options
-from core.domain.interactions import ComponentType, Context
 from core.domain.permissions import Permission
 from core.domain.snowflakes import parse_stored_snowflake
 from core.errors import (
@@ -34,17 +42,6 @@ if TYPE_CHECKING:
     from core.domain.interactions import Interaction
     from core.messages import Messages
     from core.store.database import Connection
-
-_SELECTS = frozenset(
-    {
-        ComponentType.STRING_SELECT,
-        ComponentType.USER_SELECT,
-        ComponentType.ROLE_SELECT,
-        ComponentType.MENTIONABLE_SELECT,
-        ComponentType.CHANNEL_SELECT,
-    }
-)
-_LINK_BUTTON, _PREMIUM_BUTTON = 5, 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +80,9 @@ class Inputs:
             or command.guild_id not in (None, found.guild_id)
             or command.name != data.get("name")
             or command.type != data.get("type", CommandType.CHAT_INPUT)
-            or (
-                command.contexts is not None
-                and int(Context.BOT_DM if in_dm else Context.GUILD) not in command.contexts
-            )
-            or (in_dm and not command.dm_permission)
+            # (The command's own rule, as the command index reads it: contexts win over the
+            # older dm_permission.)
+            or not (command.usable_in_dms if in_dm else command.usable_in_guilds)
         ):
             raise UnknownCommand(str(command_id))
         if str(data.get("version")) != str(command.version):
@@ -165,9 +160,10 @@ class Inputs:
             users = {u: account_store.user_by_id(connection, u) for u in user_ids}
             if any(user is None for user in users.values()):
                 raise _bad(("options",), "USER_UNKNOWN", "Unknown user.")
-            for user_id, user in users.items():
+            # (Not `user_id`: the invoker's permissions decide what the options may name.)
+            for named_id, user in users.items():
                 assert user is not None
-                resolved.setdefault("users", {})[str(user_id)] = user.to_wire()
+                resolved.setdefault("users", {})[str(named_id)] = user.to_wire()
             if guild_id is not None:
                 access = load_access(self._access, connection, guild_id, user_id)
                 layout = access.snapshot.channels[found.channel.id].layout
@@ -208,8 +204,9 @@ class Inputs:
         bot_id: int,
         message_id: int,
     ) -> dict[str, object]:
-        """A message of the channel as the bot sees it: one the person can see, or their own
-        ephemeral message. UnknownMessage for anything else."""
+        """A message of the channel as the bot sees it: one the person can read (history
+        included; 50013 without), or their own ephemeral message. UnknownMessage for anything
+        else."""
         ephemeral = store.ephemeral_by_id(connection, message_id)
         if ephemeral is not None:
             if ephemeral.viewer_id != user_id or ephemeral.channel_id != found.channel.id:
@@ -217,6 +214,9 @@ class Inputs:
             bot = account_store.user_by_id(connection, ephemeral.author_id)
             assert bot is not None
             return ephemeral.to_wire(bot.to_wire())
+        # As GET of the message asks: without history, a person could have the bot handed
+        # any old message by id.
+        found.require(Permission.READ_MESSAGE_HISTORY)
         message = message_store.message_in(connection, found.channel.id, message_id)
         if message is None:
             raise UnknownMessage(str(message_id))
@@ -232,14 +232,19 @@ class Inputs:
         data: dict[str, object],
     ) -> tuple[dict[str, object], dict[str, object]]:
         """The click or choice: its component must be on that message, which the application
-        sent; a select's values must be among its options and within its bounds."""
+        sent (as its bot or through its webhook); a select's values must be among its options
+        and within its bounds."""
         message = self.message_wire(connection, found, user_id, bot_id, message_id)
+        # The bot's own message, or one of a webhook its application made (only those
+        # carry its application_id; a webhook's author is the webhook).
         author = message.get("author")
-        if not isinstance(author, dict) or author.get("id") != str(bot_id):
+        if message.get("application_id") != str(bot_id) and (
+            not isinstance(author, dict) or author.get("id") != str(bot_id)
+        ):
             raise UnknownMessage(str(message_id))
         custom_id = data.get("custom_id")
         component = (
-            rules.find_component(message.get("components"), custom_id)
+            find_component(message.get("components"), custom_id)
             if isinstance(custom_id, str)
             else None
         )
@@ -250,12 +255,12 @@ class Inputs:
             or component.get("disabled") is True
             or (
                 kind == ComponentType.BUTTON
-                and component.get("style") in (_LINK_BUTTON, _PREMIUM_BUTTON)
+                and component.get("style") in (ButtonStyle.LINK, ButtonStyle.PREMIUM)
             )
         ):
             raise _bad(("custom_id",), "COMPONENT_UNKNOWN", "The message has no such component.")
         wire: dict[str, object] = {"custom_id": custom_id, "component_type": kind}
-        if kind in _SELECTS:
+        if kind in SELECTS:
             values = data.get("values")
             low, high = component.get("min_values", 1), component.get("max_values", 1)
             if (
@@ -319,7 +324,7 @@ class Inputs:
             or opener.application_id != application_id
             or opener.user_id != user_id
             or opener.channel_id != channel_id
-            or opener.modal_submitted
+            or not rules.modal_open(opener, dt.datetime.now(dt.UTC))
         ):
             raise UnknownInteraction(str(modal_id))
         modal = opener.modal
@@ -340,7 +345,7 @@ class Inputs:
             for child in children:
                 custom_id = child.get("custom_id") if isinstance(child, dict) else None
                 value = child.get("value") if isinstance(child, dict) else None
-                spec = rules.find_component(modal.get("components"), str(custom_id))
+                spec = find_component(modal.get("components"), str(custom_id))
                 if (
                     not isinstance(custom_id, str)
                     or spec is None
@@ -351,7 +356,7 @@ class Inputs:
                     raise _bad(
                         ("components", index), "COMPONENT_UNKNOWN", "Not one of the modal's inputs."
                     )
-                low, high = spec.get("min_length", 0), spec.get("max_length", 4000)
+                low, high = spec.get("min_length", 0), spec.get("max_length", TEXT_INPUT_LENGTH_MAX)
                 if (
                     isinstance(low, int)
                     and isinstance(high, int)
@@ -368,7 +373,9 @@ class Inputs:
                     {"type": int(ComponentType.TEXT_INPUT), "custom_id": custom_id, "value": value}
                 )
             shaped_rows.append({"type": int(ComponentType.ACTION_ROW), "components": shaped})
-        for spec in _text_inputs(modal.get("components")):
+        for spec in walk(modal.get("components")):
+            if spec.get("type") != ComponentType.TEXT_INPUT:
+                continue
             if spec.get("required", True) is not False and not submitted.get(
                 str(spec.get("custom_id"))
             ):
@@ -380,19 +387,3 @@ class Inputs:
             "custom_id": modal.get("custom_id"),
             "components": shaped_rows,
         }
-
-
-def _text_inputs(components: object) -> list[dict[str, object]]:
-    found: list[dict[str, object]] = []
-    if not isinstance(components, list):
-        return found
-    for component in components:
-        if not isinstance(component, dict):
-            continue
-        if component.get("type") == ComponentType.TEXT_INPUT:
-            found.append(component)
-        found.extend(_text_inputs(component.get("components")))
-        inner = component.get("component")
-        if isinstance(inner, dict):
-            found.extend(_text_inputs([inner]))
-    return found

@@ -19,8 +19,9 @@ _FLAGS_ALLOWED = POSTED_FLAGS | LOADING
 
 
 class ChannelReplies:
-    def __init__(self, messages: Messages) -> None:
+    def __init__(self, messages: Messages, max_upload_bytes: int) -> None:
         self._messages = messages
+        self.max_upload_bytes = max_upload_bytes  # checked before a callback is claimed
 
     async def create(
         self, interaction: Interaction, reply: Reply, *, loading: bool, metadata: dict[str, object]
@@ -59,10 +60,11 @@ class ChannelReplies:
     ) -> dict[str, object]:
         """Applies the fields `reply` gives; an edit completes a deferred answer (LOADING
         goes, so the flags are always written). A clicked message the bot sent as itself
-        (not through an interaction) is edited as the bot's own."""
+        (not through an interaction or its webhook) is edited as the bot's own."""
         application_id = interaction.application_id
         current = await self._messages.get(application_id, interaction.channel_id, message_id)
-        if current.get("webhook_id") != str(application_id):
+        webhook_id = _posted_by(current, application_id)
+        if webhook_id is None:
             return await self._messages.edit(
                 application_id,
                 interaction.channel_id,
@@ -80,7 +82,7 @@ class ChannelReplies:
         return await self._messages.edit_posted(
             interaction.channel_id,
             message_id,
-            webhook_id=interaction.application_id,
+            webhook_id=webhook_id,
             given=reply.given | {"flags"},
             content=reply.content,
             embeds=reply.embeds,
@@ -94,7 +96,17 @@ class ChannelReplies:
         """Deletes one of the interaction's messages (MESSAGE_DELETE to the channel)."""
         application_id = interaction.application_id
         current = await self.get(interaction, message_id)
-        if current.get("webhook_id") != str(application_id):
+        webhook_id = _posted_by(current, application_id)
+        if webhook_id is None:
             await self._messages.delete(application_id, interaction.channel_id, message_id)
             return
-        await self._messages.delete_posted(interaction.channel_id, message_id, application_id)
+        await self._messages.delete_posted(interaction.channel_id, message_id, webhook_id)
+
+
+def _posted_by(message: dict[str, object], application_id: int) -> int | None:
+    """The webhook that posted a message of the application's: the application itself for
+    an interaction's, or one of the webhooks it made. None: the bot sent it as itself."""
+    webhook_id = message.get("webhook_id")
+    if webhook_id is None or message.get("application_id") != str(application_id):
+        return None
+    return int(str(webhook_id))

@@ -9,8 +9,10 @@ core/messages.py after that commits, and recorded as the interaction's in a last
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
+
+import trio
 
 from core import events
 from core.domain import interactions as rules
@@ -62,6 +64,7 @@ class _Claimed:
     message: dict[str, object] | None  # written already (ephemeral)
     ephemeral: bool
     metadata: dict[str, object] | None  # set: a channel message is still to be written
+    checked: Reply | None = None  # that message's body, as checked before the claim
 
 
 def _success(interaction: Interaction) -> events.Event:
@@ -74,10 +77,12 @@ def _success(interaction: Interaction) -> events.Event:
     )
 
 
-def _check_body(callback: int, data: dict[str, object], reply: Reply) -> Reply:
+def _check_body(
+    callback: int, data: dict[str, object], reply: Reply, max_upload_bytes: int
+) -> Reply:
     """The callback's `data`, checked (and its components normalized) before any write."""
     if callback == CallbackType.CHANNEL_MESSAGE_WITH_SOURCE:
-        return reply.checked(needs_body=True)
+        return reply.checked(needs_body=True, max_upload_bytes=max_upload_bytes)
     if callback in (
         CallbackType.UPDATE_MESSAGE,
         CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE,
@@ -132,7 +137,7 @@ class InteractionResponses:
             if found is None or not hmac.compare_digest(found.token_hash, hash_token(token)):
                 raise UnknownInteraction(str(interaction_id))
             rules.check_callback_type(found, callback, from_component=found.message_id is not None)
-            checked = _check_body(callback, data, reply)
+            checked = _check_body(callback, data, reply, self._channel.max_upload_bytes)
             claimed = store.claim_callback(
                 connection, interaction_id, callback, rules.CALLBACK_WINDOW
             )
@@ -141,39 +146,55 @@ class InteractionResponses:
                 if again is not None and again.response_type is not None:
                     raise InteractionAlreadyAcknowledged(str(interaction_id))
                 raise UnknownInteraction(str(interaction_id))
-            return self._answer(connection, claimed, callback, data, checked, message_id, modal_id)
+            answered = self._answer(
+                connection, claimed, callback, data, checked, message_id, modal_id
+            )
+            return replace(answered, checked=checked)
 
         claimed = await self._db.run(claim)
         interaction, message = claimed.interaction, claimed.message
         loading = callback == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
         if claimed.metadata is not None:
-            message = await self._channel_answer(interaction, callback, reply, claimed.metadata)
+            assert claimed.checked is not None
+            message = await self._channel_answer(
+                interaction, callback, claimed.checked, claimed.metadata
+            )
         answer = rules.callback_response(
             interaction, callback, message=message, loading=loading, ephemeral=claimed.ephemeral
         )
         return answer if with_response else None
 
     async def _channel_answer(
-        self, interaction: Interaction, callback: int, reply: Reply, metadata: dict[str, object]
+        self, interaction: Interaction, callback: int, checked: Reply, metadata: dict[str, object]
     ) -> dict[str, object]:
-        """The channel message of a callback claimed already: posted or edited, then recorded
-        as the interaction's (@original)."""
-        checked = _check_body(callback, {}, reply)
+        """The channel message of a callback claimed already (its body checked then): posted
+        or edited, then recorded as the interaction's (@original). If the message cannot be
+        written after all (the channel went, the object store is down), the claim is taken
+        back and the error reaches the bot: Discord acknowledges only a callback that worked,
+        so the bot may retry, and the sweep fails the interaction if it does not."""
+        try:
+            if callback in _MESSAGE_CALLBACKS:
+                message = await self._channel.create(
+                    interaction,
+                    checked,
+                    loading=callback == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE,
+                    metadata=metadata,
+                )
+            else:  # UPDATE_MESSAGE of the clicked message
+                assert interaction.message_id is not None
+                message = await self._channel.edit(interaction, interaction.message_id, checked)
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await self._db.autocommit(lambda c: store.unclaim_callback(c, interaction.id))
+            raise
         if callback in _MESSAGE_CALLBACKS:
-            message = await self._channel.create(
-                interaction,
-                checked,
-                loading=callback == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE,
-                metadata=metadata,
-            )
             written = int(str(message["id"]))
             record = [
                 store.set_original(interaction.id, written, ephemeral=False),
                 store.add_message(interaction.id, written, ephemeral=False),
             ]
-        else:  # UPDATE_MESSAGE of the clicked message
+        else:
             assert interaction.message_id is not None
-            message = await self._channel.edit(interaction, interaction.message_id, checked)
             record = [store.set_original(interaction.id, interaction.message_id, ephemeral=False)]
         await self._db.autocommit(
             lambda c: self._journal.emit(c, _success(interaction), along=record)

@@ -17,9 +17,11 @@ from core.access import DM_PERMISSIONS, load_access, load_message_access
 from core.direct import dm_wire
 from core.domain import interactions as rules
 from core.domain.interactions import Interaction, InteractionType
+from core.domain.messages import check_nonce
 from core.domain.permissions import Permission
 from core.domain.tokens import hash_token
 from core.errors import (
+    FormCheck,
     InvalidForm,
     MissingAccess,
     UnknownApplication,
@@ -96,6 +98,9 @@ class Interactions:
         """Checks and stores the interaction, and sends it to the bot, in one transaction.
         Refused (and nothing written) when the person cannot see the channel or use commands
         there, the bot is not there, or what it names is not theirs to use."""
+        check = FormCheck()
+        check_nonce(check, request.nonce)  # a message's nonce rule: it names the answer
+        check.done()
         interaction_id = self._snowflakes.next_id()
         kid = self._keys.signing_kid
         secret = self._keys.get(kid)

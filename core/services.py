@@ -143,8 +143,12 @@ async def build_services(
         webhooks=Webhooks(db, snowflakes, access, accounts.keys, messages, settings.public_url),
         reactions=Reactions(db, snowflakes, access),
         interactions=Interactions(db, snowflakes, access, messages, accounts.keys),
-        interaction_responses=InteractionResponses(db, snowflakes, ChannelReplies(messages)),
-        interaction_followups=InteractionFollowups(db, snowflakes, ChannelReplies(messages)),
+        interaction_responses=InteractionResponses(
+            db, snowflakes, ChannelReplies(messages, settings.max_upload_bytes)
+        ),
+        interaction_followups=InteractionFollowups(
+            db, snowflakes, ChannelReplies(messages, settings.max_upload_bytes)
+        ),
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
         sessions=Sessions(db, access, accounts, applications),
         delivery=Delivery(db, access),

@@ -10,8 +10,17 @@ from pydantic import ConfigDict, Field
 from quart import Blueprint, Response, request
 
 from api.auth import current_person
-from api.forms import FilePart, Form, Snowflake, parse_body, parse_multipart, validate
-from api.params import snowflake
+from api.forms import (
+    FilePart,
+    Form,
+    NotYet,
+    Snowflake,
+    not_yet,
+    parse_body,
+    parse_multipart,
+    validate,
+)
+from api.params import query_flag, snowflake
 from api.responses import json_response, no_content
 from api.routes.messages import (
     AllowedMentionsBody,
@@ -27,16 +36,9 @@ from core.interactions import InteractionRequest
 
 blueprint = Blueprint("interactions", __name__)
 
-_NONCE_MAX = 25
 
-
-class _Tolerant(Form):
-    # Discord ignores keys it does not define for these routes (its client sends analytics
-    # keys; libraries send tts, attachments and more with every reply).
-    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
-
-
-class InteractionBody(_Tolerant):
+class InteractionBody(Form):
+    # (Discord's client also sends analytics keys, which are ignored as Discord ignores them.)
     type: int
     application_id: Snowflake
     channel_id: Snowflake
@@ -48,12 +50,19 @@ class InteractionBody(_Tolerant):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class CallbackBody(_Tolerant):
+class CallbackBody(Form):
     type: int
     data: dict[str, Any] | None = None  # Any: its shape depends on the callback type
 
 
-class ReplyBody(_Tolerant):
+class ReplyBody(Form):
+    # Discord's message data for answers, follow-ups and their edits; libraries send
+    # `tts: false` with every reply. (Its other keys, such as a follow-up's username, Discord
+    # ignores for an interaction's webhook.)
+    not_yet = not_yet(
+        tts=NotYet("Text-to-speech answers are not supported yet.", (None, False)),
+        poll=NotYet("Polls are not supported yet."),
+    )
     content: str | None = None
     # Any: embeds and components are stored as sent, after their limits are checked.
     embeds: list[dict[str, Any]] | None = None
@@ -97,10 +106,6 @@ async def create_interaction() -> Response:
     if parts:
         raise InvalidForm.one("files", "UNSUPPORTED", "An interaction takes no files.")
     body = validate(InteractionBody, raw)
-    if body.nonce is not None and len(body.nonce) > _NONCE_MAX:
-        raise InvalidForm.one(
-            "nonce", "BASE_TYPE_MAX_LENGTH", f"Must be {_NONCE_MAX} or fewer in length."
-        )
     await services().interactions.create(
         principal.user_id,
         InteractionRequest(
@@ -116,10 +121,6 @@ async def create_interaction() -> Response:
     return no_content()
 
 
-def _with_response() -> bool:
-    return request.args.get("with_response", "false").lower() in ("true", "1")
-
-
 @blueprint.post("/interactions/<interaction_id>/<token>/callback")
 async def callback(interaction_id: str, token: str) -> Response:
     raw, parts = await _body()
@@ -131,7 +132,7 @@ async def callback(interaction_id: str, token: str) -> Response:
         body.type,
         data,
         _reply(data, parts),
-        with_response=_with_response(),
+        with_response=query_flag("with_response"),
     )
     return no_content() if answer is None else json_response(answer)
 
@@ -153,8 +154,7 @@ async def follow_up(application_id: str, token: str) -> Response:
     message = await services().interaction_followups.follow_up(
         snowflake(application_id, UnknownInteraction), token, _reply(*await _body())
     )
-    wait = request.args.get("wait", "false").lower() in ("true", "1")
-    return json_response(message) if wait else no_content()
+    return json_response(message) if query_flag("wait") else no_content()
 
 
 def _message_id(message_id: str) -> int | None:

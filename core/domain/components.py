@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from core.errors import FieldError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from core.errors import FormCheck
 
 Path = tuple[str | int, ...]
@@ -367,15 +369,23 @@ def is_interactive(components: list[dict[str, object]]) -> bool:
     )
 
 
-def custom_ids(components: list[dict[str, object]]) -> dict[str, dict[str, object]]:
-    """The interactive components of a stored message, by custom_id: what an interaction
-    names when a person clicks or chooses."""
-    return {
-        str(child["custom_id"]): child
-        for row in components
-        for child in _children(row)
-        if isinstance(child.get("custom_id"), str)
-    }
+def walk(components: object) -> Iterator[dict[str, object]]:
+    """Every component among a message's or a modal's, at any depth (rows, sections'
+    accessories, labels, containers), each before what it holds."""
+    if not isinstance(components, list):
+        return
+    for component in components:
+        if not isinstance(component, dict):
+            continue
+        yield component
+        yield from walk(component.get("components"))
+        yield from walk([component.get("accessory")])
+        yield from walk([component.get("component")])  # a label wraps one component
+
+
+def find_component(components: object, custom_id: str) -> dict[str, object] | None:
+    """The interactive component called `custom_id`, at any depth."""
+    return next((c for c in walk(components) if c.get("custom_id") == custom_id), None)
 
 
 def _children(row: dict[str, object]) -> list[dict[str, object]]:

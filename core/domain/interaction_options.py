@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.domain.command_options import OptionType
+from core.domain.command_options import SAFE_INTEGER_MAX, STRING_LENGTH_MAX, OptionType
 from core.domain.snowflakes import parse_stored_snowflake
 from core.errors import FieldError, InvalidForm
 
 _MAX_DEPTH = 3  # group → sub-command → parameters
-_STRING_MAX = 6000  # Discord's longest string option value
 
 
 @dataclass(slots=True)
@@ -96,9 +95,13 @@ def _check_level(
             continue
         is_focused = autocomplete and option.get("focused") is True
         value = option.get("value")
+        if is_focused and spec.get("autocomplete") is not True:
+            raise _fail(
+                (*here, "focused"), "AUTOCOMPLETE_INVALID", "This option has no autocomplete."
+            )
         if is_focused:
             focused.append(1)
-            if not isinstance(value, str) or len(value) > _STRING_MAX:
+            if not isinstance(value, str) or len(value) > STRING_LENGTH_MAX:
                 raise _fail((*here, "value"), "BASE_TYPE_STRING", "Must be a string.")
         else:
             value = _check_value(kind, spec, value, (*here, "value"), refs)
@@ -123,9 +126,9 @@ def _check_value(
     refs: Refs,
 ) -> object:
     if kind is OptionType.STRING:
-        if not isinstance(value, str) or len(value) > _STRING_MAX:
+        if not isinstance(value, str) or len(value) > STRING_LENGTH_MAX:
             raise _fail(path, "BASE_TYPE_STRING", "Must be a string.")
-        low, high = spec.get("min_length", 0), spec.get("max_length", _STRING_MAX)
+        low, high = spec.get("min_length", 0), spec.get("max_length", STRING_LENGTH_MAX)
         if isinstance(low, int) and isinstance(high, int) and not low <= len(value) <= high:
             raise _fail(
                 path, "BASE_TYPE_BAD_LENGTH", f"Must be between {low} and {high} in length."
@@ -134,6 +137,9 @@ def _check_value(
         numeric = (int,) if kind is OptionType.INTEGER else (int, float)
         if isinstance(value, bool) or not isinstance(value, numeric):
             raise _fail(path, "NUMBER_TYPE_COERCE", "Must be a number.")
+        # (Discord's range for both, as command_options says.)
+        if not -SAFE_INTEGER_MAX <= value <= SAFE_INTEGER_MAX:
+            raise _fail(path, "NUMBER_TYPE_MAX", "Out of the range of a safe integer.")
         low, high = spec.get("min_value"), spec.get("max_value")
         if (isinstance(low, (int, float)) and value < low) or (
             isinstance(high, (int, float)) and value > high

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from core.domain.command_options import CHOICE_NAME_MAX, MAX_CHOICES
+from core.domain.components import CUSTOM_ID_MAX
 from core.errors import FieldError, FormCheck, InvalidForm
 
 if TYPE_CHECKING:
@@ -23,15 +25,10 @@ if TYPE_CHECKING:
 CALLBACK_WINDOW = dt.timedelta(seconds=3)
 TOKEN_TTL = dt.timedelta(minutes=15)
 RETENTION = dt.timedelta(hours=1)
-MAX_CHOICES = 25
-CHOICE_NAME_MAX = 100
 CHOICE_VALUE_MAX = 100
 MODAL_TITLE_MAX = 45
-CUSTOM_ID_MAX = 100
 # What a bot may upload in its answers (attachment_size_limit): Discord's free tier.
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
-
-EPHEMERAL = 1 << 6  # the message flag of an answer only its invoker sees
 
 
 class InteractionType(enum.IntEnum):
@@ -52,23 +49,17 @@ class CallbackType(enum.IntEnum):
     MODAL = 9
 
 
+_NO_FOLLOW_UPS = frozenset(
+    {CallbackType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT, CallbackType.MODAL}
+)
+
+
 class Context(enum.IntEnum):
     """Discord's interaction context types: where it was invoked."""
 
     GUILD = 0
     BOT_DM = 1
     PRIVATE_CHANNEL = 2
-
-
-class ComponentType(enum.IntEnum):
-    ACTION_ROW = 1
-    BUTTON = 2
-    STRING_SELECT = 3
-    TEXT_INPUT = 4
-    USER_SELECT = 5
-    ROLE_SELECT = 6
-    MENTIONABLE_SELECT = 7
-    CHANNEL_SELECT = 8
 
 
 # Which callbacks answer which interactions (Discord's "Interaction Callback Type" notes).
@@ -167,8 +158,24 @@ class Interaction:
     modal_submitted: bool
 
     def token_live(self, now: dt.datetime) -> bool:
-        """Whether the token still works for follow-ups: answered, and not 15 minutes old."""
-        return self.response_type is not None and now < self.created_at + TOKEN_TTL
+        """Whether the token still works for follow-ups: answered with a message (or the
+        promise of one), and not 15 minutes old. Choices for autocomplete and a modal make no
+        message to follow: a modal's answer comes through its submission's own token."""
+        return (
+            self.response_type is not None
+            and self.response_type not in _NO_FOLLOW_UPS
+            and now < self.created_at + TOKEN_TTL
+        )
+
+
+def modal_open(interaction: Interaction, now: dt.datetime) -> bool:
+    """Whether the modal `interaction` opened may still be submitted: once, and within its
+    opener's token life (Discord's submission is answered through a token of that age)."""
+    return (
+        interaction.modal is not None
+        and not interaction.modal_submitted
+        and now < interaction.created_at + TOKEN_TTL
+    )
 
 
 def check_callback_type(interaction: Interaction, callback: int, *, from_component: bool) -> None:
@@ -247,28 +254,6 @@ def check_modal_head(data: dict[str, object]) -> tuple[str, str]:
     return custom_id, title
 
 
-def find_component(components: object, custom_id: str) -> dict[str, object] | None:
-    """The interactive component called `custom_id` among a message's or a modal's
-    components, at any depth (rows, sections' accessories, labels, containers)."""
-    if not isinstance(components, list):
-        return None
-    for component in components:
-        if not isinstance(component, dict):
-            continue
-        if component.get("custom_id") == custom_id:
-            return component
-        for nested in (component.get("components"), [component.get("accessory")]):
-            found = find_component(nested, custom_id)
-            if found is not None:
-                return found
-        inner = component.get("component")  # a label wraps one component
-        if isinstance(inner, dict):
-            found = find_component([inner], custom_id)
-            if found is not None:
-                return found
-    return None
-
-
 def metadata(
     interaction: Interaction,
     user: dict[str, object],
@@ -325,7 +310,10 @@ def callback_response(
     loading: bool,
     ephemeral: bool,
 ) -> dict[str, object]:
-    """The body of `?with_response=true`: Discord's interaction callback response."""
+    """The body of `?with_response=true`: Discord's interaction callback response. Its
+    `activity_instance_id` and `resource.activity_instance` are optional fields, present only
+    when a LAUNCH_ACTIVITY callback launched or joined an Activity: Trioxide has none, so
+    they are absent, as they are on Discord for every other callback."""
     about: dict[str, object] = {"id": str(interaction.id), "type": interaction.type}
     if message is not None:
         about |= {

@@ -89,6 +89,35 @@ def claim_callback(
     )
 
 
+def take_loading(connection: Connection, message_id: int, loading: int) -> bool:
+    """Whether this caller completes the deferred channel answer `message_id`: its `loading`
+    flag cleared by one conditional UPDATE, so of two follow-ups racing exactly one edits
+    @original (the other is its own message). The edit that follows writes the flags again."""
+    taken = connection.execute(
+        "UPDATE messages SET flags = flags & ~%s WHERE id = %s AND flags & %s <> 0 RETURNING id",
+        (loading, message_id, loading),
+    ).fetchone()
+    return taken is not None
+
+
+def give_back_loading(connection: Connection, message_id: int, loading: int) -> None:
+    """The deferred answer is still loading: its completing edit failed."""
+    connection.execute(
+        "UPDATE messages SET flags = flags | %s WHERE id = %s", (loading, message_id)
+    )
+
+
+def unclaim_callback(connection: Connection, interaction_id: int) -> None:
+    """Takes back a callback whose channel message could not be written: as on Discord, a
+    callback that fails acknowledges nothing (the bot may try again within the window, and
+    the failure sweep tells the invoker if it does not)."""
+    connection.execute(
+        "UPDATE interactions SET response_type = NULL, responded_at = NULL"
+        " WHERE id = %s AND original_id IS NULL",
+        (interaction_id,),
+    )
+
+
 def fail_overdue(connection: Connection, window: dt.timedelta, limit: int) -> list[Interaction]:
     """Marks interactions left without a callback past `window` as failed; those it marked.
     SKIP LOCKED: a callback holding a row is not waited for (it decides that row itself)."""

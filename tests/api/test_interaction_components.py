@@ -61,6 +61,16 @@ MODAL = {
 }
 
 
+async def shift(api: ApiClient, interaction: dict[str, Any], interval: str) -> None:
+    """Moves an interaction in time (the clock is the database's)."""
+    await api.services.db.run(
+        lambda c: c.execute(
+            "UPDATE interactions SET created_at = created_at + %s::interval WHERE id = %s",
+            (interval, int(interaction["id"])),
+        )
+    )
+
+
 async def bot_message(api: ApiClient, stage: Stage, components: list[Any]) -> dict[str, Any]:
     response = await api.http.post(
         stage.room.url(),
@@ -205,6 +215,11 @@ async def test_a_modal_opens_for_the_invoker_and_its_submission_reaches_the_bot(
         opened = await callback(api, got, {"type": 9, "data": MODAL})
         assert opened.status_code == 200, opened.text
         assert opened.json()["resource"] == {"type": 9}
+        # The answer to a modal comes through its submission's token, not this one.
+        followed = await api.http.post(
+            f"/api/v10/webhooks/{stage.bot_id}/{got['token']}", json={"content": "x"}
+        )
+        assert (followed.status_code, followed.json()["code"]) == (401, 50027)
         modal = await live.member.next_named("INTERACTION_MODAL_CREATE")
         assert (modal["custom_id"], modal["title"], modal["nonce"]) == (
             "feedback",
@@ -233,6 +248,11 @@ async def test_a_modal_opens_for_the_invoker_and_its_submission_reaches_the_bot(
         too_long = submission | {"data": submission["data"] | {"components": rows("x" * 11)}}
         assert (await interact(api, stage.room.member, too_long)).json()["code"] == 50035
         assert (await interact(api, stage.room.owner, submission)).json()["code"] == 10062
+        # Past its opener's 15 minutes, the modal is no longer submitted.
+        await shift(api, got, "-15 minutes")
+        late = await interact(api, stage.room.member, submission)
+        assert late.json()["code"] == 10062
+        await shift(api, got, "15 minutes")
         submitted = await invoke(api, stage, live, submission)
         assert submitted["type"] == 5
         assert submitted["data"]["custom_id"] == "feedback"
@@ -293,6 +313,22 @@ async def test_autocomplete_choices_reach_the_invoker(api: ApiClient, gateway: s
         assert answered.status_code == 200, answered.text
         shown = await live.member.next_named("APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE")
         assert shown == {"nonce": typing["nonce"], "choices": choices}
+        # Choices are no message: there is nothing to follow up.
+        followed = await api.http.post(
+            f"/api/v10/webhooks/{stage.bot_id}/{got['token']}", json={"content": "x"}
+        )
+        assert (followed.status_code, followed.json()["code"]) == (401, 50027)
+        # Only an option with autocomplete may be focused; integers stay within ±2^53.
+        for options in (
+            [{"type": 4, "name": "count", "value": "1", "focused": True}],
+            [
+                {"type": 3, "name": "name", "value": "ap", "focused": True},
+                {"type": 4, "name": "count", "value": 1 << 53},
+            ],
+        ):
+            wrong = invocation(stage, command, options=options)
+            wrong["type"] = 4
+            assert (await interact(api, stage.room.member, wrong)).json()["code"] == 50035
         unfocused = invocation(stage, command, options=[{"type": 3, "name": "name", "value": "ap"}])
         unfocused["type"] = 4
         assert (await interact(api, stage.room.member, unfocused)).json()["code"] == 50035

@@ -10,6 +10,7 @@ import datetime as dt
 import orjson
 import pytest
 
+from core.domain.components import find_component
 from core.domain.interaction_options import check_options
 from core.domain.interactions import (
     CallbackType,
@@ -17,7 +18,6 @@ from core.domain.interactions import (
     InteractionType,
     check_callback_type,
     check_choices,
-    find_component,
     interaction_token,
     message_type_of,
     reveal_token,
@@ -180,7 +180,10 @@ def test_an_option_naming_a_user_is_a_reference_to_resolve() -> None:
 
 def test_autocomplete_takes_partial_text_and_exactly_one_focus() -> None:
     partial = {"type": 4, "name": "times", "value": "2", "focused": True}
-    shaped, _ = check_options(SCHEMA, [partial], autocomplete=True)
+    with pytest.raises(InvalidForm):  # the option has no autocomplete
+        check_options(SCHEMA, [partial], autocomplete=True)
+    schema = [dict(o, autocomplete=True) if o["name"] == "times" else o for o in SCHEMA]
+    shaped, _ = check_options(schema, [partial], autocomplete=True)
     assert shaped == [{"name": "times", "type": 4, "value": "2", "focused": True}]
     with pytest.raises(InvalidForm):
         check_options(SCHEMA, [{"type": 3, "name": "text", "value": "a"}], autocomplete=True)
