@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from core.store.database import Connection, Database
 
 AVATAR_URL_MAX = 2048
+_MANAGING = Permission.MANAGE_WEBHOOKS | Permission.VIEW_CHANNEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,11 +209,16 @@ class Webhooks:
 
     async def of_guild(self, user_id: int, guild_id: int) -> list[dict[str, object]]:
         def read(connection: Connection) -> list[dict[str, object]]:
-            load_access(self._access, connection, guild_id, user_id).require(
-                Permission.MANAGE_WEBHOOKS
-            )
+            access = load_access(self._access, connection, guild_id, user_id)
+            access.require(Permission.MANAGE_WEBHOOKS)
+            # Only the channels where the caller could manage each one by id (`_managed`):
+            # a channel's overwrites may hide it, or take MANAGE_WEBHOOKS away, there.
             found = store.webhooks_where(connection, guild_id=guild_id)
-            return [self._wire(connection, w, with_user=True) for w in found]
+            return [
+                self._wire(connection, w, with_user=True)
+                for w in found
+                if access.in_channel(w.channel_id) & _MANAGING == _MANAGING
+            ]
 
         return await self._db.autocommit(read)
 
