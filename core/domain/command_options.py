@@ -204,10 +204,11 @@ def _check_bounds(errors: Errors, path: Path, option: OptionSpec) -> dict[str, o
 
 
 def _check_option(
-    errors: Errors, path: Path, option: OptionSpec, *, level: int
+    errors: Errors, path: Path, option: OptionSpec, *, level: int, parent: int | None
 ) -> dict[str, object]:
     """One option, checked and normalised. `level` 0 is the command's own options, 1 a
-    sub-command's or a group's, 2 a sub-command's in a group."""
+    sub-command's or a group's, 2 a sub-command's in a group; `parent` the type of the
+    option holding it (None: the command)."""
     if option.type not in OptionType.__members__.values():
         fail(errors, (*path, "type"), "BASE_TYPE_CHOICES", "Value must be one of (1, 2, ..., 11).")
     check_chat_name(errors, (*path, "name"), option.name)
@@ -230,14 +231,23 @@ def _check_option(
     if option.type in _SUBCOMMANDS:
         # A group holds sub-commands and sits at the top; a sub-command holds parameters and
         # sits at the top or in a group (Discord's "Subcommands and Subcommand Groups").
-        if option.type == OptionType.SUB_COMMAND_GROUP and level > 0:
+        if option.type == OptionType.SUB_COMMAND_GROUP and parent is not None:
             fail(
                 errors,
                 (*path, "type"),
                 "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
                 "Sub-command groups may only be nested in a command.",
             )
-        children = check_options(errors, (*path, "options"), option.options or [], level=level + 1)
+        elif parent not in (None, OptionType.SUB_COMMAND_GROUP):
+            fail(
+                errors,
+                (*path, "type"),
+                "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+                "Sub-commands may only be nested in a command or a sub-command group.",
+            )
+        children = check_options(
+            errors, (*path, "options"), option.options or [], level=level + 1, parent=option.type
+        )
         if option.type == OptionType.SUB_COMMAND_GROUP and any(
             child["type"] != OptionType.SUB_COMMAND for child in children
         ):
@@ -311,14 +321,20 @@ def _check_unique(errors: Errors, path: Path, names: list[str]) -> None:
 
 
 def check_options(
-    errors: Errors, path: Path, options: list[OptionSpec], *, level: int = 0
+    errors: Errors,
+    path: Path,
+    options: list[OptionSpec],
+    *,
+    level: int = 0,
+    parent: int | None = None,
 ) -> list[dict[str, object]]:
-    """A list of options (a command's, or a sub-command's), checked and normalised into the
-    dicts that are stored; every problem goes into `errors` under its path."""
+    """A list of options (a command's, a group's or a sub-command's: `parent` is the type of
+    the option holding them), checked and normalised into the dicts that are stored; every
+    problem goes into `errors` under its path."""
     if len(options) > MAX_OPTIONS:
         fail(errors, path, "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_OPTIONS} or fewer in length.")
         return []
-    if level > 2:
+    if level > 2 and options:
         fail(
             errors,
             path,
@@ -327,7 +343,7 @@ def check_options(
         )
         return []
     stored = [
-        _check_option(errors, (*path, index), option, level=level)
+        _check_option(errors, (*path, index), option, level=level, parent=parent)
         for index, option in enumerate(options)
     ]
     kinds = {option.type in _SUBCOMMANDS for option in options}
