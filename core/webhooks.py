@@ -307,7 +307,10 @@ class Webhooks:
     async def execute(
         self, webhook: Webhook, draft: Draft, *, username: str | None, avatar_url: str | None
     ) -> dict[str, object]:
-        """Posts the webhook's message, shown with `username` and `avatar_url` when given."""
+        """Posts the webhook's message, shown with `username` when given. An `avatar_url`
+        is checked but shows as no avatar: Discord shows the hash of the image it fetched from
+        the URL, and clients build a CDN address from that hash, but this server fetches no
+        images, so showing (or keeping) the URL would only make clients build broken ones."""
         check = FormCheck()
         name = webhook.name if username is None else check_name(check, username, "username")
         if avatar_url is not None and (
@@ -316,7 +319,7 @@ class Webhooks:
             check.fail("avatar_url", "URL_TYPE_INVALID_URL", "Not a well formed URL.")
         check.done()
         return await self._messages.post(
-            Author(webhook.id, name=name, avatar=avatar_url or webhook.avatar),
+            Author(webhook.id, name=name, avatar=None if avatar_url else webhook.avatar),
             webhook.channel_id,
             draft,
             webhook_id=webhook.id,
