@@ -59,8 +59,14 @@ class WebhookChanges:
     avatar: str | None = None  # a data URI
     channel_id: int | None = None
 
-    def columns(self, check: FormCheck) -> dict[str, object]:
+    def columns(self, check: FormCheck, *, by_token: bool = False) -> dict[str, object]:
+        """The columns to write. `by_token`: the token's holder may not move the webhook,
+        which takes MANAGE_WEBHOOKS in both channels."""
         found: dict[str, object] = {}
+        if by_token and "channel_id" in self.given and self.channel_id is not None:
+            check.fail(
+                "channel_id", "WEBHOOK_CHANNEL_INVALID", "Moving a webhook needs authentication."
+            )
         if "name" in self.given:
             found["name"] = check_name(check, self.name or "")
         if "avatar" in self.given:
@@ -234,9 +240,9 @@ class Webhooks:
         self, user_id: int | None, webhook_id: int, edit: WebhookChanges, reason: str | None
     ) -> dict[str, object]:
         """Renames, re-avatars or moves the webhook. `user_id` None: by its token, which may
-        not move it (the route refuses channel_id)."""
+        not move it."""
         check = FormCheck()
-        columns = edit.columns(check)
+        columns = edit.columns(check, by_token=user_id is None)
         check.done()
 
         def write(connection: Connection) -> dict[str, object]:

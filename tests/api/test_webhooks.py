@@ -308,6 +308,32 @@ async def test_bad_executes_are_refused_and_post_nothing(
     assert await count_messages(api, room) == 0
 
 
+async def test_features_not_here_yet_are_refused_together_unless_inert(
+    api: ApiClient, room: Room
+) -> None:
+    # Review of issue 19: the webhook forms declare them in `not_yet`, as every form does.
+    webhook = await new_webhook(api, room)
+    refused = await api.http.post(
+        token_url(webhook, "?wait=true"),
+        json={"content": "x", "thread_name": "t", "poll": {"question": {}}, "applied_tags": ["1"]},
+    )
+    assert field_errors(refused) == {
+        "thread_name": ["UNSUPPORTED"],
+        "poll": ["UNSUPPORTED"],
+        "applied_tags": ["UNSUPPORTED"],
+    }
+    assert await count_messages(api, room) == 0
+    inert = await api.http.post(
+        token_url(webhook, "?wait=true"),
+        json={"content": "x", "thread_name": None, "poll": None, "applied_tags": []},
+    )
+    assert inert.status_code == 200, inert.text
+    url = token_url(webhook, f"/messages/{inert.json()['id']}")
+    edit = await api.http.patch(url, json={"content": "y", "poll": {}, "attachments": []})
+    assert field_errors(edit) == {"poll": ["UNSUPPORTED"], "attachments": ["UNSUPPORTED"]}
+    assert (await api.http.get(url)).json()["content"] == "x"
+
+
 async def test_thread_id_is_refused_clearly(api: ApiClient, room: Room) -> None:
     webhook = await new_webhook(api, room)
     response = await api.http.post(token_url(webhook, "?thread_id=1"), json={"content": "x"})
