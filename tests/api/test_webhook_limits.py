@@ -4,24 +4,18 @@ webhook_token" top-level resource, and no global limit on interaction endpoints.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
-import pytest
 import trio
 
 from tests.api.rooms import count_messages, new_room
 from tests.api.stage import add_command, callback, invocation, invoke, new_stage, sessions
-from tests.api.test_ratelimits import frozen_clock
 from tests.api.test_webhooks import new_webhook, token_url
 from tests.conftest import running_gateway
-from tests.running import running_api
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    import httpx
 
-    from core.config import Settings
-    from core.store.database import Database
     from tests.running import ApiClient
 
 # Review of issue 19: the webhook bucket was keyed by the webhook's id alone and counted
@@ -30,12 +24,19 @@ if TYPE_CHECKING:
 # carry no Authorization, so they also fell under the per-address global limit.
 
 
-@pytest.fixture
-async def limited(settings: Settings, db: Database) -> AsyncIterator[ApiClient]:
-    async with running_api(
-        dataclasses.replace(settings, rate_limits=True), db, frozen_clock
-    ) as api:
-        yield api
+async def test_executes_count_against_the_webhooks_bucket(limited: ApiClient) -> None:
+    room = await new_room(limited)
+    webhook = await new_webhook(limited, room)
+    answers: list[httpx.Response] = []
+    for index in range(6):
+        answers.append(await limited.http.post(token_url(webhook), json={"content": str(index)}))
+    assert [a.status_code for a in answers] == [204] * 5 + [429]
+    first = answers[0].headers
+    assert (first["x-ratelimit-limit"], first["x-ratelimit-remaining"]) == ("5", "4")
+    assert first["x-ratelimit-bucket"]
+    assert answers[-1].headers["x-ratelimit-scope"] == "user"
+    assert float(answers[-1].json()["retry_after"]) > 0
+    assert await count_messages(limited, room) == 5
 
 
 async def test_wrong_tokens_do_not_spend_the_webhooks_bucket(limited: ApiClient) -> None:

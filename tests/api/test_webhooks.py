@@ -3,7 +3,6 @@ messages in history and on a real gateway session, their audit entries and rate 
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -15,17 +14,9 @@ from tests.api.rooms import Room, count_messages, new_room
 from tests.api.test_auth import field_errors
 from tests.api.test_components import LINK, SELECT, bot_in, button, numbered, row
 from tests.api.test_guilds import MISSING_PERMISSIONS, new_role
-from tests.api.test_ratelimits import frozen_clock
 from tests.gateway.client import DEFAULT_INTENTS, connect
-from tests.running import running_api
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
-    import httpx
-
-    from core.config import Settings
-    from core.store.database import Database
     from tests.running import ApiClient
 
 UNKNOWN_WEBHOOK = {"code": 10015, "message": "Unknown Webhook"}
@@ -443,29 +434,6 @@ async def test_webhooks_update_and_messages_reach_a_gateway_session(
         await api.http.delete(token_url(webhook))
         with trio.fail_after(5):
             assert (await client.next_named("WEBHOOKS_UPDATE"))["channel_id"] == room.channel_id
-
-
-@pytest.fixture
-async def limited(settings: Settings, db: Database) -> AsyncIterator[ApiClient]:
-    async with running_api(
-        dataclasses.replace(settings, rate_limits=True), db, frozen_clock
-    ) as api:
-        yield api
-
-
-async def test_executes_count_against_the_webhooks_bucket(limited: ApiClient) -> None:
-    room = await new_room(limited)
-    webhook = await new_webhook(limited, room)
-    answers: list[httpx.Response] = []
-    for index in range(6):
-        answers.append(await limited.http.post(token_url(webhook), json={"content": str(index)}))
-    assert [a.status_code for a in answers] == [204] * 5 + [429]
-    first = answers[0].headers
-    assert (first["x-ratelimit-limit"], first["x-ratelimit-remaining"]) == ("5", "4")
-    assert first["x-ratelimit-bucket"]
-    assert answers[-1].headers["x-ratelimit-scope"] == "user"
-    assert float(answers[-1].json()["retry_after"]) > 0
-    assert await count_messages(limited, room) == 5
 
 
 async def test_webhooks_update_needs_the_guild_webhooks_intent(
