@@ -27,11 +27,17 @@ _ROUTE_LIMITS: dict[str, tuple[Limit, bool]] = {
     "auth.logout": (Limit(30, 60.0), True),
     # Discord's message bucket: 5 per 5 s per user, per channel (the channel is the major id).
     "messages.create_message": (Limit(5, 5.0), False),
-    # Discord's webhook bucket: 5 per 2 s per webhook, whoever holds its token.
+    # Discord's webhook bucket: 5 per 2 s per webhook id and token (an incoming webhook's, or
+    # an application's id and one interaction's token for its follow-ups), shared by whoever
+    # holds the token.
     "webhooks.execute": (Limit(5, 2.0), False),
 }
-# Buckets counted per major parameter alone, not per caller.
-_SHARED_BY_CALLERS = frozenset({"webhooks.execute"})
+# Routes a token in the path authenticates (incoming webhooks, interaction callbacks and
+# follow-ups) carry no Authorization, so they count against no caller's global limit:
+# Discord's interaction endpoints "are not bound to the bot's Global Rate Limit". Not
+# Discord's: this bound per address, far above any bot's rate, so that made-up tokens (each
+# its own bucket) cannot be sent without end.
+TOKEN_ROUTES_PER_ADDRESS = Limit(1000, 1.0)
 # Logins per account, whatever the address, so one account cannot be guessed at from many.
 LOGIN_ACCOUNT_LIMIT = Limit(5, 60.0)
 
@@ -49,6 +55,17 @@ def _caller_key() -> str:
     if authorization:
         return "token:" + _digest(authorization)
     return "address:" + (request.remote_addr or "unknown")
+
+
+def _path_credential() -> str | None:
+    """For a route a token in its path authenticates (`/webhooks/{id}/{token}...`,
+    `/interactions/{id}/{token}/callback`): a digest of the id and the token, which names
+    the bucket; the token itself is never kept or logged. None for any other route."""
+    args = request.view_args
+    if not args or "token" not in args:
+        return None
+    owner = args.get("webhook_id", args.get("interaction_id", ""))
+    return "credential:" + _digest(f"{owner}:{args['token']}")
 
 
 async def check_login_account(login: str) -> None:
@@ -72,22 +89,27 @@ async def _before_request() -> None:
     if request.blueprint in _UNLIMITED_BLUEPRINTS:
         return
     limits = services().rate_limits
-    caller = _caller_key()
-    overall = await limits.hit("global:" + caller, GLOBAL_LIMIT)
+    address = "address:" + (request.remote_addr or "unknown")
+    credential = _path_credential()
+    if credential is None:
+        caller = _caller_key()
+        overall = await limits.hit("global:" + caller, GLOBAL_LIMIT)
+    else:  # the token's holders share the bucket, whoever and wherever they are
+        caller = credential
+        overall = await limits.hit("token-routes:" + address, TOKEN_ROUTES_PER_ADDRESS)
     if not overall.allowed:
         raise RateLimited(overall.reset_after_s, scope="global", is_global=True)
     route = request.endpoint.split(".", 1)[-1]
     limit, by_address = _ROUTE_LIMITS.get(route, (DEFAULT_LIMIT, False))
     if by_address:
-        caller = "address:" + (request.remote_addr or "unknown")
-    elif route in _SHARED_BY_CALLERS:
-        caller = "anyone"
-    # Discord scopes buckets by their major parameter (guild, channel or webhook id).
+        caller = address
+    # Discord scopes buckets by their major parameter (guild, channel or webhook id; a path
+    # token's credential stands for its webhook id).
     major = next(
         (
             str(request.view_args[name])
             for name in ("guild_id", "channel_id", "webhook_id")
-            if request.view_args and name in request.view_args
+            if credential is None and request.view_args and name in request.view_args
         ),
         "",
     )

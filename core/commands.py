@@ -15,9 +15,8 @@ from core.domain.commands import (
     check_counts,
     plan_sync,
 )
-from core.domain.localizations import fail
 from core.errors import (
-    InvalidForm,
+    FormCheck,
     MaxCommands,
     MissingAccess,
     UnknownApplication,
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
     from core.access import AccessCache
     from core.domain.applications import Application
     from core.domain.commands import CommandDraft, CommandSpec
-    from core.domain.localizations import Errors
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
 
@@ -73,10 +71,10 @@ class CommandIndex:
         }
 
 
-def _checked(errors: Errors, draft: CommandDraft, path: tuple[str | int, ...] = ()) -> CommandSpec:
-    spec = check_command(errors, path, draft)
-    if errors or spec is None:
-        raise InvalidForm(errors)
+def _checked(check: FormCheck, draft: CommandDraft) -> CommandSpec:
+    spec = check_command(check, (), draft)
+    check.done()
+    assert spec is not None  # no problems: a spec
     return spec
 
 
@@ -130,7 +128,7 @@ class Commands:
 
         def write(connection: Connection) -> tuple[Command, bool]:
             self._enter(connection, caller_id, scope)
-            spec = _checked({}, draft)
+            spec = _checked(FormCheck(), draft)
             store.lock_commands(connection, scope.application_id)
             existing = store.commands_of(connection, scope.application_id, scope.guild_id)
             for command in existing:
@@ -153,17 +151,16 @@ class Commands:
             self._enter(connection, caller_id, scope)
             store.lock_commands(connection, scope.application_id)
             command = self._one(connection, scope, command_id)
-            errors: Errors = {}
-            spec = _checked(errors, draft.over(command))
+            check = FormCheck()
+            spec = _checked(check, draft.over(command))
             for other in store.commands_of(connection, scope.application_id, scope.guild_id):
                 if other.id != command.id and (other.name, other.type) == (spec.name, spec.type):
-                    fail(
-                        errors,
-                        ("name",),
+                    check.fail(
+                        "name",
                         "APPLICATION_COMMANDS_DUPLICATE_NAME",
                         "Application command names must be unique",
                     )
-                    raise InvalidForm(errors)
+                    check.done()
             if spec.matches(command):
                 return command
             return self._update(connection, command, spec)
@@ -186,13 +183,12 @@ class Commands:
 
         def write(connection: Connection) -> list[Command]:
             self._enter(connection, caller_id, scope)
-            errors: Errors = {}
-            specs = [check_command(errors, (index,), draft) for index, draft in enumerate(drafts)]
+            check = FormCheck()
+            specs = [check_command(check, (index,), draft) for index, draft in enumerate(drafts)]
             checked = [spec for spec in specs if spec is not None]
-            if not errors:
-                check_counts(errors, (), checked)
-            if errors:
-                raise InvalidForm(errors)
+            if not check.errors:
+                check_counts(check, (), checked)
+            check.done()
             store.lock_commands(connection, scope.application_id)
             plan = plan_sync(
                 store.commands_of(connection, scope.application_id, scope.guild_id), checked

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
+# Where a field sits in a body: keys and list indexes from the top, `()` for the body itself.
+FieldPath: TypeAlias = tuple[str | int, ...]
+
 
 class TrioxideError(Exception):
     """Base of every error Trioxide raises on purpose."""
@@ -183,13 +188,18 @@ class InvalidForm(ClientError):
 
 
 class FormCheck:
-    """Collects every field error of a form, so a client learns them all at once."""
+    """Collects every field error of a form, so a client learns them all at once: the one way
+    to build Discord's 50035 tree."""
 
     def __init__(self) -> None:
-        self.errors: dict[tuple[str | int, ...], list[FieldError]] = {}
+        self.errors: dict[FieldPath, list[FieldError]] = {}
 
     def fail(self, field: str, code: str, message: str) -> None:
-        self.errors.setdefault((field,), []).append(FieldError(code, message))
+        self.fail_at((field,), code, message)
+
+    def fail_at(self, path: FieldPath, code: str, message: str) -> None:
+        """A problem with the field at `path`, however deep (`("options", 0, "name")`)."""
+        self.errors.setdefault(path, []).append(FieldError(code, message))
 
     def done(self) -> None:
         """Raises InvalidForm if any check failed."""

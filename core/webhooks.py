@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from core.store.database import Connection, Database
 
 AVATAR_URL_MAX = 2048
+_MANAGING = Permission.MANAGE_WEBHOOKS | Permission.VIEW_CHANNEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +59,14 @@ class WebhookChanges:
     avatar: str | None = None  # a data URI
     channel_id: int | None = None
 
-    def columns(self, check: FormCheck) -> dict[str, object]:
+    def columns(self, check: FormCheck, *, by_token: bool = False) -> dict[str, object]:
+        """The columns to write. `by_token`: the token's holder may not move the webhook,
+        which takes MANAGE_WEBHOOKS in both channels."""
         found: dict[str, object] = {}
+        if by_token and "channel_id" in self.given and self.channel_id is not None:
+            check.fail(
+                "channel_id", "WEBHOOK_CHANNEL_INVALID", "Moving a webhook needs authentication."
+            )
         if "name" in self.given:
             found["name"] = check_name(check, self.name or "")
         if "avatar" in self.given:
@@ -208,11 +215,16 @@ class Webhooks:
 
     async def of_guild(self, user_id: int, guild_id: int) -> list[dict[str, object]]:
         def read(connection: Connection) -> list[dict[str, object]]:
-            load_access(self._access, connection, guild_id, user_id).require(
-                Permission.MANAGE_WEBHOOKS
-            )
+            access = load_access(self._access, connection, guild_id, user_id)
+            access.require(Permission.MANAGE_WEBHOOKS)
+            # Only the channels where the caller could manage each one by id (`_managed`):
+            # a channel's overwrites may hide it, or take MANAGE_WEBHOOKS away, there.
             found = store.webhooks_where(connection, guild_id=guild_id)
-            return [self._wire(connection, w, with_user=True) for w in found]
+            return [
+                self._wire(connection, w, with_user=True)
+                for w in found
+                if access.in_channel(w.channel_id) & _MANAGING == _MANAGING
+            ]
 
         return await self._db.autocommit(read)
 
@@ -228,9 +240,9 @@ class Webhooks:
         self, user_id: int | None, webhook_id: int, edit: WebhookChanges, reason: str | None
     ) -> dict[str, object]:
         """Renames, re-avatars or moves the webhook. `user_id` None: by its token, which may
-        not move it (the route refuses channel_id)."""
+        not move it."""
         check = FormCheck()
-        columns = edit.columns(check)
+        columns = edit.columns(check, by_token=user_id is None)
         check.done()
 
         def write(connection: Connection) -> dict[str, object]:
@@ -301,7 +313,10 @@ class Webhooks:
     async def execute(
         self, webhook: Webhook, draft: Draft, *, username: str | None, avatar_url: str | None
     ) -> dict[str, object]:
-        """Posts the webhook's message, shown with `username` and `avatar_url` when given."""
+        """Posts the webhook's message, shown with `username` when given. An `avatar_url`
+        is checked but shows as no avatar: Discord shows the hash of the image it fetched from
+        the URL, and clients build a CDN address from that hash, but this server fetches no
+        images, so showing (or keeping) the URL would only make clients build broken ones."""
         check = FormCheck()
         name = webhook.name if username is None else check_name(check, username, "username")
         if avatar_url is not None and (
@@ -310,7 +325,7 @@ class Webhooks:
             check.fail("avatar_url", "URL_TYPE_INVALID_URL", "Not a well formed URL.")
         check.done()
         return await self._messages.post(
-            Author(webhook.id, name=name, avatar=avatar_url or webhook.avatar),
+            Author(webhook.id, name=name, avatar=None if avatar_url else webhook.avatar),
             webhook.channel_id,
             draft,
             webhook_id=webhook.id,

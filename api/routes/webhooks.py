@@ -10,7 +10,7 @@ from typing import Any
 from quart import Blueprint, Response, request
 
 from api.auth import current_principal
-from api.forms import Form, Snowflake, parse_body, parse_multipart
+from api.forms import Form, NotYet, Snowflake, not_yet, parse_body, parse_multipart
 from api.params import audit_reason, query_flag, snowflake
 from api.responses import json_response, no_content
 from api.routes import interactions
@@ -39,6 +39,9 @@ class EditWebhook(Form):
     channel_id: Snowflake | None = None
 
 
+_POLLS = NotYet("Polls are not supported yet.")
+
+
 class ExecuteWebhook(Form):
     content: str | None = None
     username: str | None = None
@@ -50,9 +53,11 @@ class ExecuteWebhook(Form):
     components: list[dict[str, Any]] | None = None
     attachments: list[AttachmentBody] | None = None
     flags: int = 0
-    thread_name: str | None = None
-    applied_tags: list[Snowflake] | None = None
-    poll: dict[str, Any] | None = None
+    not_yet = not_yet(
+        thread_name=NotYet("Threads are not supported yet."),
+        applied_tags=NotYet("Forums are not supported yet.", inert=(None, [])),
+        poll=_POLLS,
+    )
 
 
 class EditWebhookMessage(Form):
@@ -60,10 +65,13 @@ class EditWebhookMessage(Form):
     embeds: list[dict[str, Any]] | None = None
     allowed_mentions: AllowedMentionsBody | None = None
     components: list[dict[str, Any]] | None = None
-    attachments: list[AttachmentBody] | None = None
     flags: int | None = None
-    poll: dict[str, Any] | None = None
-    tts: bool | None = None  # discord.py sends tts with every edit; an edit cannot change it
+    not_yet = not_yet(
+        # Discord's list of the attachments to keep: ignoring it would keep what the sender
+        # meant to remove.
+        attachments=NotYet("Changing a message's attachments is not supported yet."),
+        poll=_POLLS,
+    )
 
 
 def _webhook_id(raw: str) -> int:
@@ -74,12 +82,6 @@ def _refuse_threads() -> None:
     # Threads and forum posts do not exist here yet: say so rather than post elsewhere.
     if request.args.get("thread_id") is not None:
         raise InvalidForm.one("thread_id", "UNSUPPORTED", "Threads are not supported yet.")
-
-
-def _refuse(body: Form, fields: tuple[str, ...]) -> None:
-    for name in fields:
-        if getattr(body, name) is not None:
-            raise InvalidForm.one(name, "UNSUPPORTED", f"{name} is not supported yet.")
 
 
 @blueprint.post("/channels/<channel_id>/webhooks")
@@ -153,11 +155,7 @@ async def get_with_token(webhook_id: str, token: str) -> Response:
 async def edit_with_token(webhook_id: str, token: str) -> Response:
     webhook = await services().webhooks.credential(_webhook_id(webhook_id), token)
     body = await parse_body(EditWebhook)
-    if body.channel_id is not None:  # moving a webhook takes MANAGE_WEBHOOKS in both channels
-        raise InvalidForm.one(
-            "channel_id", "WEBHOOK_CHANNEL_INVALID", "Moving a webhook needs authentication."
-        )
-    edit = WebhookChanges(frozenset(body.model_fields_set), body.name, body.avatar)
+    edit = WebhookChanges(frozenset(body.model_fields_set), body.name, body.avatar, body.channel_id)
     return json_response(await services().webhooks.edit(None, webhook.id, edit, None))
 
 
@@ -178,7 +176,6 @@ async def execute(webhook_id: str, token: str) -> Response:
         body, parts = await parse_multipart(ExecuteWebhook)
     else:
         body, parts = await parse_body(ExecuteWebhook), []
-    _refuse(body, ("thread_name", "applied_tags", "poll"))
     draft = Draft(
         content=body.content,
         embeds=body.embeds,
@@ -212,7 +209,6 @@ async def edit_message(webhook_id: str, token: str, message_id: str) -> Response
     webhook = await services().webhooks.credential(_webhook_id(webhook_id), token)
     _refuse_threads()
     body = await parse_body(EditWebhookMessage)
-    _refuse(body, ("attachments", "poll"))
     edited = await services().webhooks.edit_message(
         webhook,
         snowflake(message_id, UnknownMessage),

@@ -10,8 +10,12 @@ import enum
 import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from core.domain.localizations import Errors, Localizations, Path, check_localizations, fail
+from core.domain.localizations import Localizations, check_localizations, localized, longest
+
+if TYPE_CHECKING:
+    from core.errors import FieldPath, FormCheck
 
 
 class OptionType(enum.IntEnum):
@@ -84,19 +88,18 @@ def _valid_name(name: str) -> bool:
     return bool(_NAME.match(name)) and name == name.lower()
 
 
-def check_chat_name(errors: Errors, path: Path, name: str) -> None:
+def check_chat_name(check: FormCheck, path: FieldPath, name: str) -> None:
     """A chat-input command's or an option's name: Discord's pattern, in lower case where
     the letters have one."""
     if not 1 <= len(name) <= NAME_MAX:
-        fail(errors, path, "BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {NAME_MAX} in length.")
+        check.fail_at(path, "BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {NAME_MAX} in length.")
     elif not _valid_name(name):
-        fail(errors, path, "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
+        check.fail_at(path, "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
 
 
-def check_description(errors: Errors, path: Path, description: str) -> None:
+def check_description(check: FormCheck, path: FieldPath, description: str) -> None:
     if not 1 <= len(description) <= DESCRIPTION_MAX:
-        fail(
-            errors,
+        check.fail_at(
             path,
             "BASE_TYPE_BAD_LENGTH",
             f"Must be between 1 and {DESCRIPTION_MAX} in length.",
@@ -104,34 +107,27 @@ def check_description(errors: Errors, path: Path, description: str) -> None:
 
 
 def _check_choice(
-    errors: Errors, path: Path, option_type: int, choice: ChoiceSpec
+    check: FormCheck, path: FieldPath, option_type: int, choice: ChoiceSpec
 ) -> dict[str, object]:
-    if not 1 <= len(choice.name) <= CHOICE_NAME_MAX:
-        fail(
-            errors,
-            (*path, "name"),
-            "BASE_TYPE_BAD_LENGTH",
-            f"Must be between 1 and {CHOICE_NAME_MAX} in length.",
-        )
+    _check_choice_name(check, (*path, "name"), choice.name)
     value = choice.value
     if option_type == OptionType.STRING:
         if not isinstance(value, str):
-            fail(errors, (*path, "value"), "BASE_TYPE_STRING", "Must be a string.")
+            check.fail_at((*path, "value"), "BASE_TYPE_STRING", "Must be a string.")
         elif not 1 <= len(value) <= CHOICE_STRING_MAX:
-            fail(
-                errors,
+            check.fail_at(
                 (*path, "value"),
                 "BASE_TYPE_BAD_LENGTH",
                 f"Must be between 1 and {CHOICE_STRING_MAX} in length.",
             )
     elif option_type == OptionType.INTEGER:
         if not isinstance(value, int) or abs(value) > SAFE_INTEGER_MAX:
-            fail(errors, (*path, "value"), "NUMBER_TYPE_COERCE", "Value is not int.")
+            check.fail_at((*path, "value"), "NUMBER_TYPE_COERCE", "Value is not int.")
     elif isinstance(value, str) or not _safe_number(value):
-        fail(errors, (*path, "value"), "NUMBER_TYPE_COERCE", "Value is not a valid number.")
+        check.fail_at((*path, "value"), "NUMBER_TYPE_COERCE", "Value is not a valid number.")
     stored: dict[str, object] = {"name": choice.name}
     names = check_localizations(
-        errors, (*path, "name_localizations"), choice.name_localizations, _check_choice_name
+        check, (*path, "name_localizations"), choice.name_localizations, _check_choice_name
     )
     if names is not None:
         stored["name_localizations"] = names
@@ -139,10 +135,9 @@ def _check_choice(
     return stored
 
 
-def _check_choice_name(errors: Errors, path: Path, name: str) -> None:
+def _check_choice_name(check: FormCheck, path: FieldPath, name: str) -> None:
     if not 1 <= len(name) <= CHOICE_NAME_MAX:
-        fail(
-            errors,
+        check.fail_at(
             path,
             "BASE_TYPE_BAD_LENGTH",
             f"Must be between 1 and {CHOICE_NAME_MAX} in length.",
@@ -153,16 +148,15 @@ def _safe_number(value: float) -> bool:
     return math.isfinite(value) and abs(value) <= SAFE_INTEGER_MAX + 1
 
 
-def _not_for(errors: Errors, path: Path, key: str, kinds: str) -> None:
-    fail(
-        errors,
+def _not_for(check: FormCheck, path: FieldPath, key: str, kinds: str) -> None:
+    check.fail_at(
         (*path, key),
         "APPLICATION_COMMAND_OPTION_FIELD_INVALID",
         f"Only {kinds} options may have {key}.",
     )
 
 
-def _check_bounds(errors: Errors, path: Path, option: OptionSpec) -> dict[str, object]:
+def _check_bounds(check: FormCheck, path: FieldPath, option: OptionSpec) -> dict[str, object]:
     """min_value and max_value for numbers, min_length and max_length for strings."""
     stored: dict[str, object] = {}
     numeric = option.type in (OptionType.INTEGER, OptionType.NUMBER)
@@ -170,16 +164,16 @@ def _check_bounds(errors: Errors, path: Path, option: OptionSpec) -> dict[str, o
         if bound is None:
             continue
         if not numeric:
-            _not_for(errors, path, key, "INTEGER and NUMBER")
+            _not_for(check, path, key, "INTEGER and NUMBER")
         elif option.type == OptionType.INTEGER and not isinstance(bound, int):
-            fail(errors, (*path, key), "NUMBER_TYPE_COERCE", "Value is not int.")
+            check.fail_at((*path, key), "NUMBER_TYPE_COERCE", "Value is not int.")
         elif not _safe_number(bound):
-            fail(errors, (*path, key), "NUMBER_TYPE_MAX", "Must be between -2^53 and 2^53.")
+            check.fail_at((*path, key), "NUMBER_TYPE_MAX", "Must be between -2^53 and 2^53.")
         else:
             stored[key] = bound
     low, high = stored.get("min_value"), stored.get("max_value")
     if isinstance(low, int | float) and isinstance(high, int | float) and low > high:
-        fail(errors, (*path, "max_value"), "NUMBER_TYPE_MIN", "Must be at least min_value.")
+        check.fail_at((*path, "max_value"), "NUMBER_TYPE_MIN", "Must be at least min_value.")
     for key, length, least in (
         ("min_length", option.min_length, 0),
         ("max_length", option.max_length, 1),
@@ -187,10 +181,9 @@ def _check_bounds(errors: Errors, path: Path, option: OptionSpec) -> dict[str, o
         if length is None:
             continue
         if option.type != OptionType.STRING:
-            _not_for(errors, path, key, "STRING")
+            _not_for(check, path, key, "STRING")
         elif not least <= length <= STRING_LENGTH_MAX:
-            fail(
-                errors,
+            check.fail_at(
                 (*path, key),
                 "NUMBER_TYPE_MAX",
                 f"Must be between {least} and {STRING_LENGTH_MAX}.",
@@ -199,28 +192,29 @@ def _check_bounds(errors: Errors, path: Path, option: OptionSpec) -> dict[str, o
             stored[key] = length
     shortest, longest = stored.get("min_length"), stored.get("max_length")
     if isinstance(shortest, int) and isinstance(longest, int) and shortest > longest:
-        fail(errors, (*path, "max_length"), "NUMBER_TYPE_MIN", "Must be at least min_length.")
+        check.fail_at((*path, "max_length"), "NUMBER_TYPE_MIN", "Must be at least min_length.")
     return stored
 
 
 def _check_option(
-    errors: Errors, path: Path, option: OptionSpec, *, level: int
+    check: FormCheck, path: FieldPath, option: OptionSpec, *, level: int, parent: int | None
 ) -> dict[str, object]:
     """One option, checked and normalised. `level` 0 is the command's own options, 1 a
-    sub-command's or a group's, 2 a sub-command's in a group."""
+    sub-command's or a group's, 2 a sub-command's in a group; `parent` the type of the
+    option holding it (None: the command)."""
     if option.type not in OptionType.__members__.values():
-        fail(errors, (*path, "type"), "BASE_TYPE_CHOICES", "Value must be one of (1, 2, ..., 11).")
-    check_chat_name(errors, (*path, "name"), option.name)
-    check_description(errors, (*path, "description"), option.description)
+        check.fail_at((*path, "type"), "BASE_TYPE_CHOICES", "Value must be one of (1, 2, ..., 11).")
+    check_chat_name(check, (*path, "name"), option.name)
+    check_description(check, (*path, "description"), option.description)
     stored: dict[str, object] = {"type": option.type, "name": option.name}
     names = check_localizations(
-        errors, (*path, "name_localizations"), option.name_localizations, check_chat_name
+        check, (*path, "name_localizations"), option.name_localizations, check_chat_name
     )
     if names is not None:
         stored["name_localizations"] = names
     stored["description"] = option.description
     descriptions = check_localizations(
-        errors,
+        check,
         (*path, "description_localizations"),
         option.description_localizations,
         check_description,
@@ -230,19 +224,25 @@ def _check_option(
     if option.type in _SUBCOMMANDS:
         # A group holds sub-commands and sits at the top; a sub-command holds parameters and
         # sits at the top or in a group (Discord's "Subcommands and Subcommand Groups").
-        if option.type == OptionType.SUB_COMMAND_GROUP and level > 0:
-            fail(
-                errors,
+        if option.type == OptionType.SUB_COMMAND_GROUP and parent is not None:
+            check.fail_at(
                 (*path, "type"),
                 "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
                 "Sub-command groups may only be nested in a command.",
             )
-        children = check_options(errors, (*path, "options"), option.options or [], level=level + 1)
+        elif parent not in (None, OptionType.SUB_COMMAND_GROUP):
+            check.fail_at(
+                (*path, "type"),
+                "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+                "Sub-commands may only be nested in a command or a sub-command group.",
+            )
+        children = check_options(
+            check, (*path, "options"), option.options or [], level=level + 1, parent=option.type
+        )
         if option.type == OptionType.SUB_COMMAND_GROUP and any(
             child["type"] != OptionType.SUB_COMMAND for child in children
         ):
-            fail(
-                errors,
+            check.fail_at(
                 (*path, "options"),
                 "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
                 "A sub-command group holds only sub-commands.",
@@ -251,44 +251,41 @@ def _check_option(
             stored["options"] = children
         return stored
     if option.options:
-        _not_for(errors, path, "options", "SUB_COMMAND and SUB_COMMAND_GROUP")
+        _not_for(check, path, "options", "SUB_COMMAND and SUB_COMMAND_GROUP")
     if option.required:
         stored["required"] = True
     if option.choices:
         if option.type not in _WITH_CHOICES:
-            _not_for(errors, path, "choices", "STRING, INTEGER and NUMBER")
+            _not_for(check, path, "choices", "STRING, INTEGER and NUMBER")
         elif len(option.choices) > MAX_CHOICES:
-            fail(
-                errors,
+            check.fail_at(
                 (*path, "choices"),
                 "BASE_TYPE_MAX_LENGTH",
                 f"Must be {MAX_CHOICES} or fewer in length.",
             )
         else:
             stored["choices"] = [
-                _check_choice(errors, (*path, "choices", index), option.type, choice)
+                _check_choice(check, (*path, "choices", index), option.type, choice)
                 for index, choice in enumerate(option.choices)
             ]
-            _check_unique(errors, (*path, "choices"), [c.name for c in option.choices])
+            _check_unique(check, (*path, "choices"), [c.name for c in option.choices])
     if option.channel_types:
         if option.type != OptionType.CHANNEL:
-            _not_for(errors, path, "channel_types", "CHANNEL")
+            _not_for(check, path, "channel_types", "CHANNEL")
         for index, kind in enumerate(option.channel_types):
             if not 0 <= kind <= MAX_CHANNEL_TYPE:
-                fail(
-                    errors,
+                check.fail_at(
                     (*path, "channel_types", index),
                     "ENUM_TYPE_COERCE",
                     f'Value "{kind}" is not a valid enum value.',
                 )
         stored["channel_types"] = sorted(set(option.channel_types))
-    stored.update(_check_bounds(errors, path, option))
+    stored.update(_check_bounds(check, path, option))
     if option.autocomplete:
         if option.type not in _WITH_CHOICES:
-            _not_for(errors, path, "autocomplete", "STRING, INTEGER and NUMBER")
+            _not_for(check, path, "autocomplete", "STRING, INTEGER and NUMBER")
         elif option.choices:
-            fail(
-                errors,
+            check.fail_at(
                 (*path, "autocomplete"),
                 "APPLICATION_COMMAND_OPTION_AUTOCOMPLETE_CHOICES",
                 "Autocomplete cannot be set on an option with choices.",
@@ -297,12 +294,11 @@ def _check_option(
     return stored
 
 
-def _check_unique(errors: Errors, path: Path, names: list[str]) -> None:
+def _check_unique(check: FormCheck, path: FieldPath, names: list[str]) -> None:
     seen: set[str] = set()
     for index, name in enumerate(names):
         if name in seen:
-            fail(
-                errors,
+            check.fail_at(
                 (*path, index, "name"),
                 "APPLICATION_COMMAND_OPTIONS_DUPLICATE_NAME",
                 "Option names must be unique.",
@@ -311,29 +307,33 @@ def _check_unique(errors: Errors, path: Path, names: list[str]) -> None:
 
 
 def check_options(
-    errors: Errors, path: Path, options: list[OptionSpec], *, level: int = 0
+    check: FormCheck,
+    path: FieldPath,
+    options: list[OptionSpec],
+    *,
+    level: int = 0,
+    parent: int | None = None,
 ) -> list[dict[str, object]]:
-    """A list of options (a command's, or a sub-command's), checked and normalised into the
-    dicts that are stored; every problem goes into `errors` under its path."""
+    """A list of options (a command's, a group's or a sub-command's: `parent` is the type of
+    the option holding them), checked and normalised into the dicts that are stored; every
+    problem goes into `check` under its path."""
     if len(options) > MAX_OPTIONS:
-        fail(errors, path, "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_OPTIONS} or fewer in length.")
+        check.fail_at(path, "BASE_TYPE_MAX_LENGTH", f"Must be {MAX_OPTIONS} or fewer in length.")
         return []
-    if level > 2:
-        fail(
-            errors,
+    if level > 2 and options:
+        check.fail_at(
             path,
             "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
             "Options nest at most two levels deep.",
         )
         return []
     stored = [
-        _check_option(errors, (*path, index), option, level=level)
+        _check_option(check, (*path, index), option, level=level, parent=parent)
         for index, option in enumerate(options)
     ]
     kinds = {option.type in _SUBCOMMANDS for option in options}
     if len(kinds) > 1:
-        fail(
-            errors,
+        check.fail_at(
             path,
             "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
             "Sub-command and sub-command group option types are mutually exclusive to all"
@@ -344,12 +344,55 @@ def check_options(
         if option.type in _SUBCOMMANDS:
             continue
         if option.required and optional_seen:
-            fail(
-                errors,
+            check.fail_at(
                 (*path, index),
                 "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
                 "Required options must be placed before non-required options",
             )
         optional_seen = optional_seen or not option.required
-    _check_unique(errors, path, [option.name for option in options])
+    _check_unique(check, path, [option.name for option in options])
     return stored
+
+
+def _localizing(item: dict[str, object], locale: str | None) -> dict[str, object]:
+    """A stored option or choice without its dictionaries, with its strings in `locale`."""
+    shown = {
+        key: value
+        for key, value in item.items()
+        if key not in ("name_localizations", "description_localizations")
+    }
+    shown.update(
+        localized(item.get("name_localizations"), item.get("description_localizations"), locale)
+    )
+    for nested in ("options", "choices"):
+        children = item.get(nested)
+        if isinstance(children, list):
+            shown[nested] = [_localizing(child, locale) for child in children]
+    return shown
+
+
+def options_to_wire(
+    options: list[dict[str, object]], *, with_localizations: bool, locale: str | None
+) -> list[dict[str, object]]:
+    """Stored options as the wire shows them."""
+    if with_localizations:
+        return options
+    return [_localizing(option, locale) for option in options]
+
+
+def option_text_size(options: list[dict[str, object]]) -> int:
+    """The characters Discord counts against a command's size: names, descriptions and
+    string choice values of every option and choice, the longest localization standing for
+    each field."""
+    size = 0
+    for option in options:
+        size += longest(str(option["name"]), option.get("name_localizations"))
+        size += longest(str(option.get("description", "")), option.get("description_localizations"))
+        choices = option.get("choices")
+        for choice in choices if isinstance(choices, list) else []:
+            size += longest(str(choice["name"]), choice.get("name_localizations"))
+            size += len(str(choice["value"]))
+        nested = option.get("options")
+        if isinstance(nested, list):
+            size += option_text_size(nested)
+    return size

@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from core.domain.command_options import NAME_MAX, OptionSpec, check_chat_name, check_options
-from core.domain.command_options import check_description as check_chat_description
-from core.domain.localizations import (
-    Errors,
-    Localizations,
-    Path,
-    check_localizations,
-    fail,
-    localized,
-    longest,
+from core.domain.command_options import (
+    NAME_MAX,
+    OptionSpec,
+    check_chat_name,
+    check_options,
     option_text_size,
     options_to_wire,
 )
+from core.domain.command_options import check_description as check_chat_description
+from core.domain.localizations import Localizations, check_localizations, localized, longest
 from core.domain.permissions import Permission
+
+if TYPE_CHECKING:
+    from core.errors import FieldPath, FormCheck
 
 
 class CommandType(enum.IntEnum):
@@ -203,21 +204,20 @@ _EDITABLE = (
 )
 
 
-def _check_context_name(errors: Errors, path: Path, name: str) -> None:
+def _check_context_name(check: FormCheck, path: FieldPath, name: str) -> None:
     # USER and MESSAGE commands may have capitals and spaces ("Application Command Naming").
     if not 1 <= len(name) <= NAME_MAX or not name.strip():
-        fail(errors, path, "BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {NAME_MAX} in length.")
+        check.fail_at(path, "BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {NAME_MAX} in length.")
 
 
 def _check_enum_list(
-    errors: Errors, path: Path, values: list[int] | None, allowed: tuple[int, ...]
+    check: FormCheck, path: FieldPath, values: list[int] | None, allowed: tuple[int, ...]
 ) -> list[int] | None:
     if values is None:
         return None
     for index, value in enumerate(values):
         if value not in allowed:
-            fail(
-                errors,
+            check.fail_at(
                 (*path, index),
                 "ENUM_TYPE_COERCE",
                 f'Value "{value}" is not a valid enum value.',
@@ -225,11 +225,11 @@ def _check_enum_list(
     return sorted(set(values))
 
 
-def check_command(errors: Errors, path: Path, draft: CommandDraft) -> CommandSpec | None:
-    """Discord's rules for one command definition. Problems go into `errors` under `path`
+def check_command(check: FormCheck, path: FieldPath, draft: CommandDraft) -> CommandSpec | None:
+    """Discord's rules for one command definition. Problems go into `check` under `path`
     (the command's index in a bulk overwrite); the checked spec comes back if there were
     none."""
-    before = len(errors)
+    before = len(check.errors)
     kind = CommandType.CHAT_INPUT if draft.type is None else draft.type
     if kind not in MAX_COMMANDS:
         message = (
@@ -237,31 +237,31 @@ def check_command(errors: Errors, path: Path, draft: CommandDraft) -> CommandSpe
             if kind == CommandType.PRIMARY_ENTRY_POINT
             else "Value must be one of (1, 2, 3)."
         )
-        fail(errors, (*path, "type"), "BASE_TYPE_CHOICES", message)
+        check.fail_at((*path, "type"), "BASE_TYPE_CHOICES", message)
         return None
     chat = kind == CommandType.CHAT_INPUT
     check_name = check_chat_name if chat else _check_context_name
     name = draft.name or ""
     if draft.name is None:
-        fail(errors, (*path, "name"), "BASE_TYPE_REQUIRED", "This field is required")
+        check.fail_at((*path, "name"), "BASE_TYPE_REQUIRED", "This field is required")
     else:
-        check_name(errors, (*path, "name"), name)
+        check_name(check, (*path, "name"), name)
     names = check_localizations(
-        errors, (*path, "name_localizations"), draft.name_localizations, check_name
+        check, (*path, "name_localizations"), draft.name_localizations, check_name
     )
     description = draft.description or ""
     descriptions = None
     options: list[dict[str, object]] = []
     if chat:
-        check_chat_description(errors, (*path, "description"), description)
+        check_chat_description(check, (*path, "description"), description)
         descriptions = check_localizations(
-            errors,
+            check,
             (*path, "description_localizations"),
             draft.description_localizations,
             check_chat_description,
         )
         options = (
-            check_options(errors, (*path, "options"), draft.options or [])
+            check_options(check, (*path, "options"), draft.options or [])
             if draft.kept_options is None
             else draft.kept_options
         )
@@ -272,33 +272,30 @@ def check_command(errors: Errors, path: Path, draft: CommandDraft) -> CommandSpe
             ("options", draft.options),
         ):
             if given:
-                fail(
-                    errors,
+                check.fail_at(
                     (*path, key),
                     "APPLICATION_COMMAND_CONTEXT_MENU_FIELD_INVALID",
                     f"USER and MESSAGE commands have no {key}.",
                 )
     if draft.handler is not None:
-        fail(
-            errors,
+        check.fail_at(
             (*path, "handler"),
             "APPLICATION_COMMAND_HANDLER_INVALID",
             "Only PRIMARY_ENTRY_POINT commands have a handler.",
         )
-    contexts = _check_enum_list(errors, (*path, "contexts"), draft.contexts, CONTEXTS)
+    contexts = _check_enum_list(check, (*path, "contexts"), draft.contexts, CONTEXTS)
     installs = _check_enum_list(
-        errors, (*path, "integration_types"), draft.integration_types, INTEGRATION_TYPES
+        check, (*path, "integration_types"), draft.integration_types, INTEGRATION_TYPES
     )
-    if chat and len(errors) == before:
+    if chat and len(check.errors) == before:
         size = longest(name, names) + longest(description, descriptions)
         if size + option_text_size(options) > MAX_COMMAND_CHARS:
-            fail(
-                errors,
+            check.fail_at(
                 path,
                 "APPLICATION_COMMAND_TOO_LARGE",
                 f"Command exceeds maximum size ({MAX_COMMAND_CHARS})",
             )
-    if len(errors) > before:
+    if len(check.errors) > before:
         return None
     permissions = draft.default_member_permissions
     if permissions is None and draft.default_permission is False:
@@ -318,14 +315,13 @@ def check_command(errors: Errors, path: Path, draft: CommandDraft) -> CommandSpe
     )
 
 
-def check_counts(errors: Errors, path: Path, specs: list[CommandSpec]) -> None:
+def check_counts(check: FormCheck, path: FieldPath, specs: list[CommandSpec]) -> None:
     """A scope's whole list: unique (name, type) and at most Discord's count of each type."""
     seen: set[tuple[int, str]] = set()
     counts: dict[int, int] = {}
     for index, spec in enumerate(specs):
         if (spec.type, spec.name) in seen:
-            fail(
-                errors,
+            check.fail_at(
                 (*path, index, "name"),
                 "APPLICATION_COMMANDS_DUPLICATE_NAME",
                 "Application command names must be unique",
@@ -335,8 +331,7 @@ def check_counts(errors: Errors, path: Path, specs: list[CommandSpec]) -> None:
     for kind, count in counts.items():
         limit = MAX_COMMANDS[CommandType(kind)]
         if count > limit:
-            fail(
-                errors,
+            check.fail_at(
                 path,
                 "APPLICATION_COMMANDS_TOO_MANY",
                 f"At most {limit} {CommandType(kind).name} commands per scope.",

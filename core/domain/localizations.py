@@ -1,20 +1,17 @@
 """Localized names and descriptions of application commands: Discord's locales, the check of
 a localization dictionary, what the list routes show in place of the dictionaries, and the
-size Discord counts (the longest form of each field). Also the error paths every command
-check writes into (`fail`), shared by commands and their options."""
+size Discord counts (the longest form of each field)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeAlias
 
-from core.errors import FieldError
-
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from core.errors import FieldPath, FormCheck
+
 Localizations: TypeAlias = dict[str, str]
-Path: TypeAlias = tuple[str | int, ...]
-Errors: TypeAlias = dict[Path, list[FieldError]]
 
 # Discord's locales ("Reference", Locales): the only keys a localization dictionary may have.
 _LOCALE_NAMES = (
@@ -24,15 +21,11 @@ _LOCALE_NAMES = (
 LOCALES = frozenset(_LOCALE_NAMES.split())
 
 
-def fail(errors: Errors, path: Path, code: str, message: str) -> None:
-    errors.setdefault(path, []).append(FieldError(code, message))
-
-
 def check_localizations(
-    errors: Errors,
-    path: Path,
+    check: FormCheck,
+    path: FieldPath,
     localizations: Localizations | None,
-    check_value: Callable[[Errors, Path, str], None],
+    check_value: Callable[[FormCheck, FieldPath, str], None],
 ) -> Localizations | None:
     """Keys must be Discord locales; each value follows the field's own rule. An empty
     dictionary is stored as none."""
@@ -40,14 +33,13 @@ def check_localizations(
         return None
     for locale, value in localizations.items():
         if locale not in LOCALES:
-            fail(
-                errors,
+            check.fail_at(
                 (*path, locale),
                 "ENUM_TYPE_COERCE",
                 f'Value "{locale}" is not a valid enum value.',
             )
         else:
-            check_value(errors, (*path, locale), value)
+            check_value(check, (*path, locale), value)
     return dict(localizations)
 
 
@@ -68,53 +60,9 @@ def localized(
     return found
 
 
-def _localizing(item: dict[str, object], locale: str | None) -> dict[str, object]:
-    """A stored option or choice without its dictionaries, with its strings in `locale`."""
-    shown = {
-        key: value
-        for key, value in item.items()
-        if key not in ("name_localizations", "description_localizations")
-    }
-    shown.update(
-        localized(item.get("name_localizations"), item.get("description_localizations"), locale)
-    )
-    for nested in ("options", "choices"):
-        children = item.get(nested)
-        if isinstance(children, list):
-            shown[nested] = [_localizing(child, locale) for child in children]
-    return shown
-
-
-def options_to_wire(
-    options: list[dict[str, object]], *, with_localizations: bool, locale: str | None
-) -> list[dict[str, object]]:
-    """Stored options as the wire shows them."""
-    if with_localizations:
-        return options
-    return [_localizing(option, locale) for option in options]
-
-
 def longest(default: str, localizations: object) -> int:
     """The length Discord counts for a field: its longest form, default or localized."""
     lengths = [len(default)]
     if isinstance(localizations, dict):
         lengths.extend(len(str(value)) for value in localizations.values())
     return max(lengths)
-
-
-def option_text_size(options: list[dict[str, object]]) -> int:
-    """The characters Discord counts against a command's size: names, descriptions and
-    string choice values of every option and choice, the longest localization standing for
-    each field."""
-    size = 0
-    for option in options:
-        size += longest(str(option["name"]), option.get("name_localizations"))
-        size += longest(str(option.get("description", "")), option.get("description_localizations"))
-        choices = option.get("choices")
-        for choice in choices if isinstance(choices, list) else []:
-            size += longest(str(choice["name"]), choice.get("name_localizations"))
-            size += len(str(choice["value"]))
-        nested = option.get("options")
-        if isinstance(nested, list):
-            size += option_text_size(nested)
-    return size

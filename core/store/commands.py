@@ -68,8 +68,13 @@ def commands_of(connection: Connection, application_id: int, guild_id: int | Non
 
 def lock_commands(connection: Connection, application_id: int) -> None:
     """Serialises writers of one application's commands until the transaction ends, so
-    limits and name uniqueness are checked against what the last writer left."""
-    connection.execute("SELECT 1 FROM applications WHERE id = %s FOR UPDATE", (application_id,))
+    limits and name uniqueness are checked against what the last writer left. NO KEY UPDATE
+    conflicts with itself but not with the KEY SHARE lock that every interactions insert
+    takes on the row through its foreign key: a sync never waits for interactions in flight,
+    nor they for it."""
+    connection.execute(
+        "SELECT 1 FROM applications WHERE id = %s FOR NO KEY UPDATE", (application_id,)
+    )
 
 
 def insert_command(

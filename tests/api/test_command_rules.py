@@ -83,6 +83,12 @@ REFUSED: list[tuple[str, dict[str, object], dict[str, list[str]]]] = [
      {"options.0.options.0.type": TYPE_INVALID}),
     ("parameter in a group", chat("ping", options=[option(GROUP, "g", options=[option()])]),
      {"options.0.options": TYPE_INVALID}),
+    # Review of issue 19: a sub-command in a sub-command was accepted.
+    ("sub-command in a sub-command", chat("ping", options=[option(SUB, "sub", options=[option(SUB, "s")])]),
+     {"options.0.options.0.type": TYPE_INVALID}),
+    ("sub-command in a sub-command of a group",
+     chat("ping", options=[option(GROUP, "g", options=[option(SUB, "sub", options=[option(SUB, "s")])])]),
+     {"options.0.options.0.options.0.type": TYPE_INVALID}),
     ("options on a parameter", chat("ping", options=[option(options=[option()])]),
      {"options.0.options": FIELD_INVALID}),
     ("26 choices", chat("ping", options=[option(choices=choices(26))]),

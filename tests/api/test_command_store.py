@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import psycopg
+
 from core.domain.commands import CommandSpec
 from core.store import commands as store
 from tests.api.test_applications import create
 
 if TYPE_CHECKING:
+    from tests.api.rooms import Room
     from tests.running import ApiClient
 
 
@@ -35,3 +38,25 @@ async def test_command_by_id_reads_back_what_was_written(api: ApiClient) -> None
     assert found.to_wire()["default_member_permissions"] == "8"
     assert found.to_wire()["version"] == "12"
     assert await api.services.db.run(lambda c: store.command_by_id(c, 13)) is None
+
+
+async def test_a_sync_does_not_wait_for_an_interaction_in_flight(
+    api: ApiClient, room: Room
+) -> None:
+    # Review of issue 19: lock_commands took FOR UPDATE on the application's row, which
+    # conflicts with the FOR KEY SHARE every interactions insert takes through its foreign
+    # key, so a sync waited for in-flight interactions of its app (and they for it).
+    application_id = int(str((await create(api, room.owner))["id"]))
+    with (
+        psycopg.connect(api.services.db.url) as inserting,
+        psycopg.connect(api.services.db.url) as syncing,
+    ):
+        inserting.execute(  # the transaction stays open: its key-share lock is held
+            "INSERT INTO interactions (id, application_id, type, user_id, channel_id, token_hash)"
+            " VALUES (%s, %s, 2, %s, %s, %s)",
+            (21, application_id, room.owner.id, int(room.channel_id), b"held"),
+        )
+        syncing.execute("SET lock_timeout = '2s'")  # fails the test, rather than hang it
+        store.lock_commands(syncing, application_id)  # LockNotAvailable before the fix
+        syncing.rollback()
+        inserting.rollback()

@@ -5,14 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-import pytest
-
 from core.store.ratelimits import MemoryRateLimits
 from tests.running import ApiClient, running_api
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from core.config import Settings
     from core.services import Services
     from core.store.database import Database
@@ -24,14 +20,6 @@ FROZEN_AT = 1_900_000_000.0
 def frozen_clock(found: Services) -> Services:
     # A still clock: every request falls in one window, however slow the machine.
     return dataclasses.replace(found, rate_limits=MemoryRateLimits(clock=lambda: FROZEN_AT))
-
-
-@pytest.fixture
-async def limited(settings: Settings, db: Database) -> AsyncIterator[ApiClient]:
-    async with running_api(
-        dataclasses.replace(settings, rate_limits=True), db, frozen_clock
-    ) as api:
-        yield api
 
 
 def assert_rate_limited(

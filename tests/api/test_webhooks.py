@@ -3,7 +3,6 @@ messages in history and on a real gateway session, their audit entries and rate 
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -15,17 +14,9 @@ from tests.api.rooms import Room, count_messages, new_room
 from tests.api.test_auth import field_errors
 from tests.api.test_components import LINK, SELECT, bot_in, button, numbered, row
 from tests.api.test_guilds import MISSING_PERMISSIONS, new_role
-from tests.api.test_ratelimits import frozen_clock
 from tests.gateway.client import DEFAULT_INTENTS, connect
-from tests.running import running_api
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
-    import httpx
-
-    from core.config import Settings
-    from core.store.database import Database
     from tests.running import ApiClient
 
 UNKNOWN_WEBHOOK = {"code": 10015, "message": "Unknown Webhook"}
@@ -249,7 +240,9 @@ async def test_execute_posts_as_the_webhook_into_history(api: ApiClient, room: R
     assert message["author"] == {
         "id": webhook["id"],
         "username": "Deploys",
-        "avatar": "https://example.test/a.png",
+        # Review of issue 19: the URL was shown as the avatar, which clients take for a CDN
+        # hash. No image is fetched here, so an overridden avatar is none.
+        "avatar": None,
         "discriminator": "0000",
         "global_name": None,
         "bot": True,
@@ -257,6 +250,7 @@ async def test_execute_posts_as_the_webhook_into_history(api: ApiClient, room: R
         "flags": 0,
     }
     assert "member" not in message
+    assert await api.count("messages WHERE author_avatar IS NOT NULL") == 0
     assert message["mentions"][0]["id"] == str(room.member.id)
     assert message["mention_everyone"] is True  # a webhook may mention everyone
     assert (message["flags"], message["components"]) == (4096, numbered([row(LINK)]))
@@ -303,6 +297,32 @@ async def test_bad_executes_are_refused_and_post_nothing(
     codes = [e["code"] for e in (errors[field] if field != "_errors" else errors)["_errors"]]
     assert code in codes
     assert await count_messages(api, room) == 0
+
+
+async def test_features_not_here_yet_are_refused_together_unless_inert(
+    api: ApiClient, room: Room
+) -> None:
+    # Review of issue 19: the webhook forms declare them in `not_yet`, as every form does.
+    webhook = await new_webhook(api, room)
+    refused = await api.http.post(
+        token_url(webhook, "?wait=true"),
+        json={"content": "x", "thread_name": "t", "poll": {"question": {}}, "applied_tags": ["1"]},
+    )
+    assert field_errors(refused) == {
+        "thread_name": ["UNSUPPORTED"],
+        "poll": ["UNSUPPORTED"],
+        "applied_tags": ["UNSUPPORTED"],
+    }
+    assert await count_messages(api, room) == 0
+    inert = await api.http.post(
+        token_url(webhook, "?wait=true"),
+        json={"content": "x", "thread_name": None, "poll": None, "applied_tags": []},
+    )
+    assert inert.status_code == 200, inert.text
+    url = token_url(webhook, f"/messages/{inert.json()['id']}")
+    edit = await api.http.patch(url, json={"content": "y", "poll": {}, "attachments": []})
+    assert field_errors(edit) == {"poll": ["UNSUPPORTED"], "attachments": ["UNSUPPORTED"]}
+    assert (await api.http.get(url)).json()["content"] == "x"
 
 
 async def test_thread_id_is_refused_clearly(api: ApiClient, room: Room) -> None:
@@ -414,29 +434,6 @@ async def test_webhooks_update_and_messages_reach_a_gateway_session(
         await api.http.delete(token_url(webhook))
         with trio.fail_after(5):
             assert (await client.next_named("WEBHOOKS_UPDATE"))["channel_id"] == room.channel_id
-
-
-@pytest.fixture
-async def limited(settings: Settings, db: Database) -> AsyncIterator[ApiClient]:
-    async with running_api(
-        dataclasses.replace(settings, rate_limits=True), db, frozen_clock
-    ) as api:
-        yield api
-
-
-async def test_executes_count_against_the_webhooks_bucket(limited: ApiClient) -> None:
-    room = await new_room(limited)
-    webhook = await new_webhook(limited, room)
-    answers: list[httpx.Response] = []
-    for index in range(6):
-        answers.append(await limited.http.post(token_url(webhook), json={"content": str(index)}))
-    assert [a.status_code for a in answers] == [204] * 5 + [429]
-    first = answers[0].headers
-    assert (first["x-ratelimit-limit"], first["x-ratelimit-remaining"]) == ("5", "4")
-    assert first["x-ratelimit-bucket"]
-    assert answers[-1].headers["x-ratelimit-scope"] == "user"
-    assert float(answers[-1].json()["retry_after"]) > 0
-    assert await count_messages(limited, room) == 5
 
 
 async def test_webhooks_update_needs_the_guild_webhooks_intent(

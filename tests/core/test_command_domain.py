@@ -3,16 +3,12 @@ its default permissions, and what a sync changes."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import pytest
 
 from core.domain.command_options import check_chat_name
 from core.domain.commands import Command, CommandSpec, plan_sync
 from core.domain.permissions import Permission
-
-if TYPE_CHECKING:
-    from core.domain.localizations import Errors
+from core.errors import FormCheck
 
 
 @pytest.mark.parametrize(
@@ -38,9 +34,9 @@ if TYPE_CHECKING:
     ],
 )
 def test_chat_input_name_follows_discords_pattern(name: str, valid: bool) -> None:
-    errors: Errors = {}
-    check_chat_name(errors, ("name",), name)
-    assert (not errors) == valid, errors
+    check = FormCheck()
+    check_chat_name(check, ("name",), name)
+    assert (not check.errors) == valid, check.errors
 
 
 def _command(permissions: int | None, **fields: object) -> Command:
