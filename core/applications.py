@@ -90,12 +90,12 @@ class Applications:
 
         def write(connection: Connection) -> ApplicationView:
             bot = None
-            for with_suffix in (False, True):
+            for username in rules.bot_usernames(name, application_id):
                 try:
                     bot = account_store.insert_user(
                         connection,
                         user_id=application_id,
-                        username=rules.bot_username(name, application_id, with_suffix=with_suffix),
+                        username=username,
                         email=None,
                         password_hash=None,
                         global_name=name.strip(),
@@ -103,7 +103,7 @@ class Applications:
                     )
                     break
                 except InvalidForm:
-                    continue  # the plain name is taken: try it with part of the id
+                    continue  # taken: the next is more surely free
             if bot is None:
                 raise InvalidForm.one(
                     "name", "USERNAME_ALREADY_TAKEN", "No free bot username for this name."

@@ -15,6 +15,7 @@ from core.domain.commands import (
     check_counts,
     plan_sync,
 )
+from core.domain.permissions import Permission
 from core.errors import (
     FormCheck,
     MaxCommands,
@@ -249,7 +250,7 @@ class Commands:
             guild_id = guild_store.guild_of_channel(connection, channel_id)
             if guild_id is not None:
                 found = load_channel_access(self._access, connection, channel_id, user_id)
-                return _in_guild(connection, guild_id, found.access.base())
+                return _in_guild(connection, guild_id, found.permissions)
             recipients = direct.recipients(connection, channel_id)
             if user_id not in recipients:
                 raise UnknownChannel(str(channel_id))
@@ -283,6 +284,10 @@ def _index(connection: Connection, usable: list[Command]) -> CommandIndex:
 
 
 def _in_guild(connection: Connection, guild_id: int, permissions: int) -> CommandIndex:
+    """What `permissions` (the guild's, or a channel's) may run there: nothing without
+    USE_APPLICATION_COMMANDS, as invoking would refuse it."""
+    if not permissions & Permission.USE_APPLICATION_COMMANDS:
+        return _index(connection, [])
     usable = [
         command
         for command in store.commands_in_guild(connection, guild_id)

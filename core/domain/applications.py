@@ -90,9 +90,14 @@ def check_flags(check: FormCheck, flags: int) -> None:
         )
 
 
-def bot_username(name: str, bot_id: int, *, with_suffix: bool) -> str:
-    """A username for the bot of an application called `name`: its name in username
-    characters, with part of its id added when the plain name is taken."""
+def bot_usernames(name: str, bot_id: int) -> tuple[str, str, str]:
+    """Usernames for the bot of an application called `name`, to try in turn: its name in
+    username characters; with part of its id when that is taken; with all of it (unique, as
+    the id is) when that is taken too — part of an id repeats among a few thousand bots."""
     base = re.sub(r"[^a-z0-9_]+", "_", name.strip().lower()).strip("_") or "bot"
     base = base[:32] if len(base) >= 2 else f"{base}_bot"
-    return f"{base[:25]}_{bot_id % 1_000_000:06d}" if with_suffix else base
+    return (
+        base,
+        f"{base[:25]}_{bot_id % 1_000_000:06d}",
+        f"{base[: 31 - len(str(bot_id))]}_{bot_id}",
+    )

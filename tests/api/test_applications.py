@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from core.domain.applications import bot_usernames
 from tests.api.test_auth import UNAUTHORIZED, field_errors
 
 if TYPE_CHECKING:
@@ -172,3 +173,14 @@ async def test_unknown_application_is_10002(api: ApiClient, application_id: str)
     )
     assert response.status_code == 404
     assert response.json() == {"code": 10002, "message": "Unknown Application"}
+
+
+def test_a_bots_username_falls_back_to_its_whole_id_which_no_other_bot_has() -> None:
+    """Part of an id repeats among a few thousand bots of one name (tests made that happen):
+    the last candidate holds the whole id, unique as the id is, within 32 characters."""
+    bot_id = 1579567988229537792
+    plain, partial, whole = bot_usernames("Helper Bot", bot_id)
+    assert (plain, partial) == ("helper_bot", "helper_bot_537792")
+    assert whole.endswith(f"_{bot_id}")
+    assert len(whole) <= 32
+    assert whole != bot_usernames("Helper Bot", bot_id + 1_000_000)[2]

@@ -139,3 +139,27 @@ async def test_guild_channel_index_is_the_guilds_for_those_who_see_it(api: ApiCl
         f"/api/v10/channels/{channel['id']}/application-command-index", headers=person.auth
     )
     assert (response.status_code, response.json()["code"]) == (403, 50001)
+
+
+async def test_a_channel_index_follows_the_channels_permissions(api: ApiClient) -> None:
+    """The channel's own permissions decide, as invoking there would: a channel that denies
+    USE_APPLICATION_COMMANDS offers nothing; one that grants a command's permission offers it."""
+    bot, guild_id = await bot_in_guild(api)
+    await synced(api, bot, [chat("open"), chat("manage", default_member_permissions="8192")])
+    person = await api.register()
+    await add_member(api, guild_id, person)
+    channel = await general_channel(api, bot.owner, guild_id)
+
+    async def overwrite(allow: int, deny: int) -> None:
+        response = await api.http.put(
+            f"/api/v10/channels/{channel['id']}/permissions/{person.id}",
+            headers=bot.owner.auth,
+            json={"type": 1, "allow": str(allow), "deny": str(deny)},
+        )
+        assert response.status_code == 204, response.text
+
+    await overwrite(allow=8192, deny=0)  # MANAGE_MESSAGES, in this channel
+    assert names(await channel_index(api, person, channel["id"])) == ["manage", "open"]
+    await overwrite(allow=0, deny=1 << 31)  # USE_APPLICATION_COMMANDS
+    assert names(await channel_index(api, person, channel["id"])) == []
+    assert names(await index(api, person, guild_id)) == ["open"]  # the guild's own: allowed
