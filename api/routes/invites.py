@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint, Response
 
 from api.auth import current_person, current_principal
-from api.forms import Form, parse_body
+from api.forms import Form, NotYet, not_yet, parse_body
 from api.params import audit_reason, query_flag, snowflake
 from api.responses import json_response
 from api.services import services
@@ -22,7 +22,12 @@ class CreateInvite(Form):
     max_uses: int = 0
     temporary: bool = False
     unique: bool = False  # every invite here is unique
-    target_type: int | None = None  # stream and activity invites arrive with voice
+    # Stream and activity invites arrive with voice: refused until then, not made ordinary.
+    not_yet = not_yet(
+        target_type=NotYet("Stream and activity invites are not supported yet."),
+        target_user_id=NotYet("Stream invites are not supported yet."),
+        target_application_id=NotYet("Activity invites are not supported yet."),
+    )
 
 
 def _code(raw: str) -> str:

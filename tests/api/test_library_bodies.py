@@ -443,3 +443,16 @@ async def test_library_member_edit_bodies_are_honoured(api: ApiClient, room: Roo
     refused = await api.http.patch(url, headers=room.owner.auth, json={"nick": "x", "flags": 1})
     assert field_errors(refused) == {"flags": ["UNSUPPORTED"]}
     assert (await api.http.get(url, headers=room.owner.auth)).json()["nick"] == "hk"
+
+
+async def test_a_stream_invite_is_refused_by_name_not_made_an_ordinary_one(
+    api: ApiClient, room: Room
+) -> None:
+    url = f"/api/v10/channels/{room.channel_id}/invites"
+    before = await api.count(f"invites WHERE channel_id = {int(room.channel_id)}")
+    response = await api.http.post(url, headers=room.owner.auth, json={"target_type": 1})
+    assert field_errors(response) == {"target_type": ["UNSUPPORTED"]}
+    assert await api.count(f"invites WHERE channel_id = {int(room.channel_id)}") == before
+    # discord.py sends the key as null with every invite it makes: that asks for nothing.
+    made = await api.http.post(url, headers=room.owner.auth, json={"target_type": None})
+    assert made.status_code == 200, made.text
