@@ -21,7 +21,7 @@ from tests.api.rooms import new_room
 from tests.conftest import fresh_database, running_gateway
 from tests.faults.nodes import ChannelReader, api_client, node_environment, post, post_when_back
 from tests.gateway.client import DEFAULT_INTENTS, connect
-from tests.gateway.test_dispatch import add_bot
+from tests.gateway.test_dispatch import add_bot, settle
 from tests.running import running_api
 
 if TYPE_CHECKING:
@@ -95,6 +95,9 @@ async def test_a_session_held_up_by_a_redis_outage_is_closed_4000_and_resumes_wh
             bot.wait_s = 10
             await bot.identify(token, intents=DEFAULT_INTENTS | Intent.GUILD_MEMBERS)
             await bot.dispatch("GUILD_CREATE")
+            # Everything the set-up committed reaches the bot first: an event still on its way
+            # would be held by the outage too, and close the bot before its op 8 is sent.
+            await settle(api, room, bot)
             session_id, seq = bot.session_id, bot.seq
             await trio.to_thread.run_sync(own_redis.kill)
             await bot.send(8, {"guild_id": room.guild_id, "query": "", "limit": 0})
