@@ -122,7 +122,9 @@ class Applications:
         def write(connection: Connection) -> None:
             _owned(connection, application_id, owner_id)
             store.set_bot_token_hash(connection, application_id, tokens.hash_token(token))
-            self._journal.emit(connection, events.bot_token_reset(application_id))
+            self._journal.emit(
+                connection, events.bot_token_reset(application_id, tokens.token_fingerprint(token))
+            )
 
         await self._db.run(write)
         return token

@@ -328,9 +328,10 @@ def sessions_revoked(session_ids: list[int]) -> Event:
     return Event(EventName.SESSIONS_REVOKED, {"session_ids": [str(i) for i in session_ids]})
 
 
-def bot_token_reset(bot_id: int) -> Event:
-    """A bot's token was replaced: every gateway session of the bot closes with 4004."""
-    return Event(EventName.SESSIONS_REVOKED, {"user_id": str(bot_id)})
+def bot_token_reset(bot_id: int, kept: str) -> Event:
+    """A bot's token was replaced: every gateway session of the bot closes with 4004 but those
+    of the new token, whose fingerprint is `kept` (one may identify before this arrives)."""
+    return Event(EventName.SESSIONS_REVOKED, {"user_id": str(bot_id), "kept": kept})
 
 
 def to_user(

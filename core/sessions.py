@@ -10,6 +10,7 @@ from core.access import AccessCache, load_access
 from core.domain.permissions import Permission
 from core.domain.snowflakes import MAX_STORED_SNOWFLAKE
 from core.domain.timestamps import iso
+from core.domain.tokens import token_fingerprint
 from core.errors import ShardingRequired, Unauthorized
 from core.events import guild_create_payload
 from core.store import accounts as account_store
@@ -41,6 +42,9 @@ class Identity:
     bot: bool
     application: dict[str, object] | None  # READY's `{id, flags}`, for bots
     login_session_id: int | None  # the login a person's token belongs to (for revocation)
+    # A bot's token, by fingerprint: a token reset closes the sessions of the tokens it replaced,
+    # not one that identified with the new token before the reset's event arrived.
+    token_fingerprint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,7 @@ class Sessions:
                 if application is None
                 else {"id": str(application.id), "flags": application.flags},
                 login_session_id,
+                token_fingerprint(token) if bot else None,
             )
 
         return await self._db.autocommit(read)

@@ -288,7 +288,12 @@ class Fanout:
         assert isinstance(listed, list)
         login_ids = {int(i) for i in listed}
         if user_id is not None:
-            ending = list(self._hub.sessions_of(int(str(user_id)), among))
+            kept = revoked.get("kept")  # the new token's: its sessions stay
+            ending = [
+                s
+                for s in self._hub.sessions_of(int(str(user_id)), among)
+                if kept is None or s.identity.token_fingerprint != kept
+            ]
         else:
             candidates = self._hub.sessions.values() if among is None else among
             ending = [s for s in candidates if s.identity.login_session_id in login_ids]

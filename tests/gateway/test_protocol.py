@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 import pytest
 import trio
 
-from core.events import Intent
+from core.domain.tokens import token_fingerprint
+from core.events import Intent, bot_token_reset
+from core.journal import Journal
 from core.store.accounts import insert_user
 from core.store.guilds import insert_member
 from gateway.limits import PAYLOADS_PER_MINUTE
@@ -20,7 +22,7 @@ from tests.api.rooms import new_room
 from tests.api.test_messages import TIMESTAMP
 from tests.conftest import running_gateway
 from tests.gateway.client import DEFAULT_INTENTS, Refused, connect, open_socket
-from tests.gateway.test_dispatch import add_bot
+from tests.gateway.test_dispatch import add_bot, settle
 from tests.running import running_api
 
 if TYPE_CHECKING:
@@ -248,6 +250,29 @@ async def test_resetting_a_bot_token_closes_the_bots_sessions_with_4004(
         )
         assert reset.status_code == 200
         assert await bot.closed_with() == 4004
+
+
+async def test_a_token_reset_arriving_late_spares_the_session_of_the_new_token(
+    api: ApiClient, gateway: str
+) -> None:
+    """The reset's event may reach the gateway after the bot identified with its new token
+    (the relay is not instant): only sessions of the replaced token close."""
+    room = await new_room(api)
+    bot_id, old_token = await add_bot(api, room)
+    async with connect(gateway) as old, connect(gateway) as new:
+        await old.identify(old_token)
+        await old.dispatch("GUILD_CREATE")
+        reset = await api.http.post(
+            f"/api/v10/applications/{bot_id}/bot/reset", headers=room.owner.auth
+        )
+        new_token = reset.json()["token"]
+        assert await old.closed_with() == 4004
+        await new.identify(new_token)
+        await new.dispatch("GUILD_CREATE")
+        # The same reset, arriving again now, as a late relay would deliver it.
+        late = bot_token_reset(int(bot_id), token_fingerprint(new_token))
+        await api.services.db.run(lambda c: Journal(api.services.snowflakes).emit(c, late))
+        await settle(api, room, new)  # still served after the late reset went by
 
 
 async def test_a_draining_node_tells_its_sessions_to_reconnect(api: ApiClient) -> None:
