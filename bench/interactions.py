@@ -236,21 +236,27 @@ async def interactions(run: _Run) -> Report:
 async def _most_sustained(
     run: _Run, invokers: list[Connection], body: dict[str, Any], steps: list[_Trips]
 ) -> tuple[float, list[dict[str, Any]]]:
-    """Doubles the rate from the run's, a short step each, until answers fall behind what was
-    asked, their p99 passes 250 ms, errors appear, or --search-to; the highest rate held."""
+    """Doubles the rate from the run's, a short step each, until the invocations cannot go out
+    at the rate, answers fall behind, their p99 passes 250 ms, errors appear, or --search-to;
+    the highest rate held."""
     rate, sustained, searched = run.options.rate, 0.0, []
     while rate <= min(run.options.search_to, 1600.0):  # loopback load stays bounded
         steps.append(_Trips())
-        await _invoke(run, invokers, body, rate, _STEP_S, steps[-1])
+        sent_s = await _invoke(run, invokers, body, rate, _STEP_S, steps[-1])
         step = steps[-1]
         p99 = percentiles(step.round_trip_ms)["p99"]
+        # Each invoker waits for its answer before its next request: a server falling behind
+        # slows what is asked of it, so a rate counts only if it really went out.
+        offered = step.expected / max(sent_s, 1e-9)
         kept_up = (
-            len(step.round_trip_ms) >= _BEHIND * step.expected
+            offered >= _BEHIND * rate
+            and len(step.round_trip_ms) >= _BEHIND * step.expected
             and p99 <= _HELD_P99_MS
             and not step.errors
         )
         searched.append(
-            {"rate_per_s": rate, "answered": len(step.round_trip_ms), "invoked": step.expected}
+            {"rate_per_s": rate, "offered_per_s": round(offered, 1)}
+            | {"answered": len(step.round_trip_ms), "invoked": step.expected}
             | {"p99_ms": p99, "errors": step.errors}
         )
         if not kept_up:

@@ -7,13 +7,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.domain import interactions as rules
-from core.domain.messages import POSTED_FLAGS, Author, Draft, MessageFlag
+from core.domain.messages import POSTED_FLAGS, Author, Draft, MessageFlag, Origin
 from core.domain.replies import LOADING
 
 if TYPE_CHECKING:
     from core.domain.interactions import Interaction
     from core.domain.replies import Reply
     from core.messages import Messages
+    from core.store.database import Connection
 
 _FLAGS_ALLOWED = POSTED_FLAGS | LOADING
 
@@ -28,24 +29,35 @@ class ChannelReplies:
     ) -> dict[str, object]:
         """The interaction's new message, in its channel for everyone there: its answer or
         a follow-up (`loading`: a deferred answer, empty until completed)."""
-        application_id = interaction.application_id
-        flags = ((reply.flags or 0) & ~MessageFlag.EPHEMERAL) | (LOADING if loading else 0)
-        draft = Draft(
-            content=None if loading else reply.content,
-            embeds=None if loading else reply.embeds,
-            allowed_mentions=reply.allowed_mentions,
-            flags=flags,
-            components=None if loading else reply.components,
-            uploads=() if loading else reply.uploads,
-        )
+        origin = _origin(interaction, metadata)
         return await self._messages.post(
-            Author(application_id),
+            Author(interaction.application_id),
             interaction.channel_id,
-            draft,
-            webhook_id=application_id,
-            application_id=application_id,
-            interaction_metadata=metadata,
-            message_type=rules.message_type_of(interaction),
+            _draft(reply, loading=loading),
+            webhook_id=origin.webhook_id,
+            application_id=origin.application_id,
+            interaction_metadata=origin.interaction_metadata,
+            message_type=origin.message_type,
+            flags_allowed=_FLAGS_ALLOWED,
+        )
+
+    def create_within(
+        self,
+        connection: Connection,
+        interaction: Interaction,
+        reply: Reply,
+        *,
+        loading: bool,
+        metadata: dict[str, object],
+    ) -> dict[str, object]:
+        """create() in the callback's own transaction, for a reply without files: the claim,
+        the message and INTERACTION_SUCCESS commit together, one round of the relay."""
+        return self._messages.post_within(
+            connection,
+            Author(interaction.application_id),
+            interaction.channel_id,
+            _draft(reply, loading=loading),
+            origin=_origin(interaction, metadata),
             flags_allowed=_FLAGS_ALLOWED,
         )
 
@@ -110,3 +122,23 @@ def _posted_by(message: dict[str, object], application_id: int) -> int | None:
     if webhook_id is None or message.get("application_id") != str(application_id):
         return None
     return int(str(webhook_id))
+
+
+def _draft(reply: Reply, *, loading: bool) -> Draft:
+    """A reply as the channel message it makes (`loading`: a deferred answer, empty)."""
+    flags = ((reply.flags or 0) & ~MessageFlag.EPHEMERAL) | (LOADING if loading else 0)
+    return Draft(
+        content=None if loading else reply.content,
+        embeds=None if loading else reply.embeds,
+        allowed_mentions=reply.allowed_mentions,
+        flags=flags,
+        components=None if loading else reply.components,
+        uploads=() if loading else reply.uploads,
+    )
+
+
+def _origin(interaction: Interaction, metadata: dict[str, object]) -> Origin:
+    """An interaction's channel message comes from its application, as the application's
+    webhook, with the interaction's metadata."""
+    application_id = interaction.application_id
+    return Origin(application_id, application_id, metadata, rules.message_type_of(interaction))

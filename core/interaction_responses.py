@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from core.domain.replies import Reply
     from core.interaction_messages import ChannelReplies
     from core.snowflakes import SnowflakeGenerator
-    from core.store.database import Connection, Database
+    from core.store.database import Connection, Database, Statement
 
 _MESSAGE_CALLBACKS = frozenset(
     {CallbackType.CHANNEL_MESSAGE_WITH_SOURCE, CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE}
@@ -65,6 +65,15 @@ class _Claimed:
     ephemeral: bool
     metadata: dict[str, object] | None  # set: a channel message is still to be written
     checked: Reply | None = None  # that message's body, as checked before the claim
+
+
+def _answered_with(interaction: Interaction, message: dict[str, object]) -> list[Statement]:
+    """The channel message that answers the interaction, recorded as its @original."""
+    written = int(str(message["id"]))
+    return [
+        store.set_original(interaction.id, written, ephemeral=False),
+        store.add_message(interaction.id, written, ephemeral=False),
+    ]
 
 
 def _success(interaction: Interaction) -> events.Event:
@@ -188,11 +197,7 @@ class InteractionResponses:
                 await self._db.autocommit(lambda c: store.unclaim_callback(c, interaction.id))
             raise
         if callback in _MESSAGE_CALLBACKS:
-            written = int(str(message["id"]))
-            record = [
-                store.set_original(interaction.id, written, ephemeral=False),
-                store.add_message(interaction.id, written, ephemeral=False),
-            ]
+            record = _answered_with(interaction, message)
         else:
             assert interaction.message_id is not None
             record = [store.set_original(interaction.id, interaction.message_id, ephemeral=False)]
@@ -219,14 +224,23 @@ class InteractionResponses:
         )
         if callback in _MESSAGE_CALLBACKS:
             metadata = metadata_of(connection, interaction, original=True)
-            if not reply.ephemeral:  # posted once this commits, then INTERACTION_SUCCESS
+            loading = callback == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+            if not reply.ephemeral and reply.uploads and not loading:
+                # Files go to the object store first: posted once this commits, then
+                # INTERACTION_SUCCESS.
                 return _Claimed(interaction, None, False, metadata)
+            if not reply.ephemeral:  # the claim, the message and the success commit together
+                message = self._channel.create_within(
+                    connection, interaction, reply, loading=loading, metadata=metadata
+                )
+                self._journal.emit(connection, done, along=_answered_with(interaction, message))
+                return _Claimed(interaction, message, False, None)
             message = self._ephemeral.create(
                 connection,
                 interaction,
                 message_id,
                 reply,
-                loading=callback == CallbackType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE,
+                loading=loading,
                 metadata=metadata,
                 also=[done],
                 along=[

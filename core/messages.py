@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import trio
@@ -17,8 +17,6 @@ from core.domain.attachments import (
     Attachment,
     check_uploads,
     content_type,
-    link_is_valid,
-    signed_url,
 )
 from core.domain.components import check_components
 from core.domain.messages import (
@@ -57,7 +55,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from core.access import AccessCache
-    from core.domain.tokens import JwtKeys
+    from core.attachment_links import AttachmentLinks
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
     from core.store.objects import ObjectStore
@@ -84,8 +82,7 @@ class Messages:
         snowflakes: SnowflakeGenerator,
         access: AccessCache,
         objects: ObjectStore,
-        keys: JwtKeys,
-        public_url: str,
+        links: AttachmentLinks,
         max_upload_bytes: int,
     ) -> None:
         self._db = db
@@ -93,33 +90,11 @@ class Messages:
         self._access = access
         self._journal = Journal(snowflakes)
         self._objects = objects
-        self._keys = keys
-        self._public_url = public_url
+        self.link = links.link  # every view of a message signs its attachments' links
         self._max_upload_bytes = max_upload_bytes
-
-    def link(self, attachment: Attachment) -> str:
-        """A signed link to an attachment's file."""
-        secret = self._keys.get(self._keys.signing_kid)
-        assert secret is not None  # the signing key is always listed
-        return signed_url(self._public_url, secret, attachment, int(time.time()))
 
     def _view(self, connection: Connection, message: Message, viewer_id: int) -> dict[str, object]:
         return store.views(connection, [message], viewer_id, self.link)[0].to_wire(nonce=True)
-
-    def link_is_valid(self, channel_id: int, attachment_id: int, ex: str, hm: str) -> bool:
-        """Whether a link to an attachment is one this server signed and has not expired."""
-        secrets = [secret for _, secret in self._keys.keys]
-        return link_is_valid(secrets, channel_id, attachment_id, ex, hm, int(time.time()))
-
-    async def attachment(
-        self, channel_id: int, attachment_id: int
-    ) -> tuple[Attachment, bytes] | None:
-        """The attachment and its bytes, for a link already checked with link_is_valid."""
-        found = await self._db.run(lambda c: store.attachment_in(c, channel_id, attachment_id))
-        if found is None:
-            return None
-        data = await self._objects.get(found.object_key)
-        return None if data is None else (found, data)
 
     async def send(self, user_id: int, channel_id: int, draft: Draft) -> dict[str, object]:
         """A user's message (a person's or a bot's), as they may send it in the channel."""
@@ -165,14 +140,26 @@ class Messages:
         `message_type` None: a reply or a default message. `interactive` False allows only
         link buttons (a webhook no application owns). Returns the message's wire object."""
 
-        def place(connection: Connection) -> Place:
-            channel = guild_store.channel_by_id(connection, channel_id)
-            if channel is None or channel.type not in MESSAGE_CHANNELS:
-                raise UnknownChannel(str(channel_id))
-            return Place(channel.guild_id, None, may_mention_everyone=True, interactive=interactive)
-
         origin = Origin(webhook_id, application_id, interaction_metadata, message_type)
+        place = _posted_place(channel_id, interactive=interactive)
         return await self._create(author, channel_id, draft, place, flags_allowed, origin)
+
+    def post_within(
+        self,
+        connection: Connection,
+        author: Author,
+        channel_id: int,
+        draft: Draft,
+        *,
+        origin: Origin,
+        flags_allowed: int = POSTED_FLAGS,
+    ) -> dict[str, object]:
+        """post() in the caller's transaction, to commit with its writes (an interaction's
+        answer with its callback); not for files, which the object store must have first."""
+        assert not draft.uploads
+        place = _posted_place(channel_id, interactive=True)
+        prepared = self._prepare(author, channel_id, draft, place, flags_allowed, origin)
+        return prepared.write(connection)
 
     async def _create(
         self,
@@ -183,6 +170,36 @@ class Messages:
         flags_allowed: int,
         origin: Origin,
     ) -> dict[str, object]:
+        prepared = self._prepare(author, channel_id, draft, place, flags_allowed, origin)
+        write, attachments, retried = prepared.write, prepared.attachments, prepared.retried
+        # A claimed nonce and its message commit together, so that send is one transaction.
+        run = self._db.run if draft.enforce_nonce else self._db.autocommit
+        if not attachments:
+            return await run(write)
+        # Files are written only for a sender who may attach them, and removed again if the
+        # message is not stored after all: a refused message leaves no file behind.
+        await self._db.run(place)
+        for attachment, upload in zip(attachments, draft.uploads, strict=True):
+            await self._objects.put(attachment.object_key, upload.data)
+        stored = False
+        try:
+            wire = await run(write)
+            stored = not retried  # a retry answers the first message, with its own files
+            return wire
+        finally:
+            if not stored:
+                await self._delete_files([a.object_key for a in attachments])
+
+    def _prepare(
+        self,
+        author: Author,
+        channel_id: int,
+        draft: Draft,
+        place: Callable[[Connection], Place],
+        flags_allowed: int,
+        origin: Origin,
+    ) -> _Prepared:
+        """The draft checked, its ids taken, and the one transaction's work that writes it."""
         check = FormCheck()
         rules.check_message(check, draft.content, draft.embeds, needs_body=not draft.bodied)
         check_uploads(check, list(draft.uploads), self._max_upload_bytes)
@@ -283,23 +300,7 @@ class Messages:
             )
             return wire
 
-        # A claimed nonce and its message commit together, so that send is one transaction.
-        run = self._db.autocommit if enforce_nonce is None else self._db.run
-        if not attachments:
-            return await run(write)
-        # Files are written only for a sender who may attach them, and removed again if the
-        # message is not stored after all: a refused message leaves no file behind.
-        await self._db.run(place)
-        for attachment, upload in zip(attachments, draft.uploads, strict=True):
-            await self._objects.put(attachment.object_key, upload.data)
-        stored = False
-        try:
-            wire = await run(write)
-            stored = not retried  # a retry answers the first message, with its own files
-            return wire
-        finally:
-            if not stored:
-                await self._delete_files([a.object_key for a in attachments])
+        return _Prepared(write, attachments, retried)
 
     async def history(
         self,
@@ -536,6 +537,27 @@ class Messages:
             return keys
 
         await self._delete_files(await self._db.run(write))
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A checked draft: the work that writes it, its files, and the message it retried if any."""
+
+    write: Callable[[Connection], dict[str, object]]
+    attachments: list[Attachment]
+    retried: list[int]
+
+
+def _posted_place(channel_id: int, *, interactive: bool) -> Callable[[Connection], Place]:
+    """Where a message posted on someone's behalf goes: any message channel, no checks."""
+
+    def place(connection: Connection) -> Place:
+        channel = guild_store.channel_by_id(connection, channel_id)
+        if channel is None or channel.type not in MESSAGE_CHANNELS:
+            raise UnknownChannel(str(channel_id))
+        return Place(channel.guild_id, None, may_mention_everyone=True, interactive=interactive)
+
+    return place
 
 
 def _mentions(

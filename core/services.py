@@ -11,6 +11,7 @@ import httpx
 from core.access import AccessCache
 from core.accounts import Accounts
 from core.applications import Applications
+from core.attachment_links import AttachmentLinks
 from core.bus import Bus, InProcessBus, RedisBus
 from core.channels import Channels
 from core.commands import Commands
@@ -68,6 +69,7 @@ class Services:
     members: Members
     invites: Invites
     messages: Messages
+    attachment_links: AttachmentLinks
     pins: Pins
     search: Search
     typing: Typing
@@ -113,15 +115,8 @@ async def build_services(
     access = AccessCache()  # shared by every service of this process
     accounts = Accounts(settings, db, load_jwt_keys(settings), revoked, Passwords(), snowflakes)
     applications = Applications(db, snowflakes)
-    messages = Messages(
-        db,
-        snowflakes,
-        access,
-        objects,
-        accounts.keys,
-        settings.public_url,
-        settings.max_upload_bytes,
-    )
+    links = AttachmentLinks(db, objects, accounts.keys, settings.public_url)
+    messages = Messages(db, snowflakes, access, objects, links, settings.max_upload_bytes)
     return Services(
         settings=settings,
         db=db,
@@ -137,6 +132,7 @@ async def build_services(
         invites=Invites(db, snowflakes, access),
         direct=Direct(db, snowflakes),
         messages=messages,
+        attachment_links=links,
         pins=Pins(db, snowflakes, access, messages.link),
         search=Search(db, access, messages.link),
         typing=Typing(db, snowflakes, access),

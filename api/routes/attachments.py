@@ -25,11 +25,11 @@ async def download(channel_id: str, attachment_id: str, filename: str) -> Respon
         snowflake(channel_id, UnknownChannel),
         snowflake(attachment_id, UnknownMessage),
     )
-    messages = services().messages
-    valid = messages.link_is_valid(
+    links = services().attachment_links
+    valid = links.is_valid(
         channel, attachment, request.args.get("ex", ""), request.args.get("hm", "")
     )
-    found = await messages.attachment(channel, attachment) if valid else None
+    found = await links.attachment(channel, attachment) if valid else None
     if found is None:
         return Response(
             b"This content is no longer available.", status=404, content_type="text/plain"
