@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 from quart import Blueprint, Response, request
 
 from api.auth import current_principal
-from api.forms import Form, PermissionBits, Snowflake, parse_body, parse_list
+from api.forms import Form, PermissionBits, parse_body, parse_list
 from api.params import query_flag, snowflake
 from api.responses import json_response, no_content
 from api.services import services
@@ -57,7 +57,6 @@ class ChoiceForm(Form):
     name: str
     value: ChoiceValue
     name_localizations: dict[str, str] | None = None
-    name_localized: str | None = None  # discord.js sends back what it fetched; ignored
 
 
 class OptionForm(Form):
@@ -75,9 +74,6 @@ class OptionForm(Form):
     min_length: int | None = None
     max_length: int | None = None
     autocomplete: bool | None = None
-    # discord.js sends back the localized forms of options it fetched; they are ignored.
-    name_localized: str | None = None
-    description_localized: str | None = None
 
     def spec(self) -> OptionSpec:
         return OptionSpec(
@@ -103,7 +99,6 @@ class OptionForm(Form):
 class EditCommand(Form):
     """Discord's command JSON params; every one optional on an edit."""
 
-    id: Snowflake | None = None  # sent back by libraries that sync what they fetched
     type: int | None = None
     name: str | None = None
     description: str | None = None

@@ -40,3 +40,16 @@ async def send(api: ApiClient, who: Person, room: Room, **body: object) -> dict[
 
 async def count_messages(api: ApiClient, room: Room) -> int:
     return await api.count(f"messages WHERE channel_id = {int(room.channel_id)}")
+
+
+async def grant(api: ApiClient, room: Room, user_id: str, permissions: int) -> None:
+    """A role with `permissions`, given to `user_id` in the room's guild."""
+    guild = f"/api/v10/guilds/{room.guild_id}"
+    role = await api.http.post(
+        f"{guild}/roles", headers=room.owner.auth, json={"permissions": str(permissions)}
+    )
+    assert role.status_code == 200, role.text
+    given = await api.http.put(
+        f"{guild}/members/{user_id}/roles/{role.json()['id']}", headers=room.owner.auth
+    )
+    assert given.status_code == 204, given.text

@@ -6,32 +6,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tests.api.rooms import new_room
+from tests.api.rooms import grant, new_room
 from tests.compat.node import discord_js
 from tests.compat.person import click, invoke
 from tests.gateway.client import connect
 from tests.gateway.test_dispatch import add_bot, ready
 
 if TYPE_CHECKING:
-    from tests.api.rooms import Room
     from tests.running import ApiClient
 
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 MANAGE_WEBHOOKS = 1 << 29
-
-
-async def grant(api: ApiClient, room: Room, user_id: str, permissions: int) -> None:
-    """A role with `permissions`, given to `user_id` in the room's guild."""
-    guild = f"/api/v10/guilds/{room.guild_id}"
-    role = await api.http.post(
-        f"{guild}/roles", headers=room.owner.auth, json={"permissions": str(permissions)}
-    )
-    assert role.status_code == 200, role.text
-    given = await api.http.put(
-        f"{guild}/members/{user_id}/roles/{role.json()['id']}", headers=room.owner.auth
-    )
-    assert given.status_code == 204, given.text
 
 
 async def test_discord_js_sends_edits_fetches_and_deletes(api: ApiClient, gateway: str) -> None:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from tests.api.test_guilds import new_guild
-from tests.api.test_members import general_channel
+from tests.api.rooms import grant, new_room
 from tests.compat.library import run_discord_py
+from tests.gateway.test_dispatch import add_bot
 
 if TYPE_CHECKING:
     from tests.running import ApiClient
@@ -73,33 +73,11 @@ async def _through_a_webhook(token: str, channel_id: int) -> Seen:
 async def test_discord_py_creates_a_webhook_and_sends_edits_and_deletes_through_it(
     api: ApiClient,
 ) -> None:
-    owner = await api.register()
-    guild = await new_guild(api, owner, "Hooked Guild")
-    application = (
-        await api.http.post("/api/v10/applications", headers=owner.auth, json={"name": "Hooker"})
-    ).json()
-    token = (
-        await api.http.post(
-            f"/api/v10/applications/{application['id']}/bot/reset", headers=owner.auth
-        )
-    ).json()["token"]
-    await api.http.put(
-        f"/api/v10/guilds/{guild['id']}/members/{application['id']}", headers=owner.auth, json={}
-    )
-    role = (
-        await api.http.post(
-            f"/api/v10/guilds/{guild['id']}/roles",
-            headers=owner.auth,
-            json={"name": "hooks", "permissions": str(MANAGE_WEBHOOKS)},
-        )
-    ).json()
-    await api.http.put(
-        f"/api/v10/guilds/{guild['id']}/members/{application['id']}/roles/{role['id']}",
-        headers=owner.auth,
-    )
-    channel = await general_channel(api, owner, guild["id"])
+    room = await new_room(api)
+    bot_id, token = await add_bot(api, room)
+    await grant(api, room, bot_id, MANAGE_WEBHOOKS)
 
-    seen = await run_discord_py(api, lambda: _through_a_webhook(token, int(str(channel["id"]))))
+    seen = await run_discord_py(api, lambda: _through_a_webhook(token, int(room.channel_id)))
 
     assert seen.token
     assert seen.author == ("CI", True, seen.webhook_id)
