@@ -6,7 +6,8 @@ import { createInterface } from 'node:readline';
 import { Client, GatewayIntentBits } from 'discord.js';
 
 const [scenarioName] = process.argv.slice(2);
-const scenario = (await import(`./scenarios/${scenarioName}.mjs`)).default;
+const scenarioModule = await import(`./scenarios/${scenarioName}.mjs`);
+const scenario = scenarioModule.default;
 const args = JSON.parse(process.env.TRIOXIDE_ARGS ?? '{}');
 
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
@@ -23,7 +24,8 @@ const context = {
 };
 
 const client = new Client({
-  intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages],
+  // A scenario may name the intents it needs (voice needs GuildVoiceStates).
+  intents: scenarioModule.intents ?? [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages],
   rest: { api: `${process.env.TRIOXIDE_API}/api` },
 });
 // A failure anywhere ends the process non-zero, with the error on stderr for the test to show.
