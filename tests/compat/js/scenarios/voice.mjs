@@ -63,6 +63,9 @@ export default async function voice(client, { args, report, told }) {
         selfDeaf: self_deaf,
         selfMute: self_mute,
       });
+      // As bots are told to: a socket error (the abort a test makes) is logged, not fatal;
+      // the connection resumes or reconnects by itself.
+      connection.on('error', (error) => console.error('voice connection error:', error.message));
       connection.on('stateChange', (before, after) => {
         if (after.networking && after.networking !== before.networking) {
           after.networking.on('stateChange', (was, now) => {
