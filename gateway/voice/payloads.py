@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import orjson
 
@@ -163,7 +164,7 @@ def _heartbeat(d: object) -> Heartbeat:
     return Heartbeat(nonce, seq_ack)
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -184,10 +185,7 @@ def _snowflake(body: dict[str, object], key: str) -> int:
     value = body.get(key)
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
         value = int(value)
-    if not _is_int(value):
-        raise BadRequest(f"{key} must be a snowflake")
-    assert isinstance(value, int)
-    if not 0 < value <= _MAX_SNOWFLAKE:
+    if not _is_int(value) or not 0 < value <= _MAX_SNOWFLAKE:
         raise BadRequest(f"{key} must be a snowflake")
     return value
 

@@ -20,6 +20,7 @@ from nacl.bindings import (
     crypto_aead_xchacha20poly1305_ietf_encrypt,
 )
 from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
 from wsproto.events import (
     AcceptConnection,
     BytesMessage,
@@ -76,7 +77,7 @@ class VoiceClient:
             data = b""
         if not data:
             raise Closed(self.close_code or 1006)
-        self.ws.receive_data(data)
+        self.ws.receive_data(bytes(data))
         for event in self.ws.events():
             if isinstance(event, Message):
                 self._parts.append(event.data)
@@ -92,7 +93,8 @@ class VoiceClient:
                 await self.stream.send_all(self.ws.send(event.response()))
             elif isinstance(event, CloseConnection):
                 self.close_code = event.code
-                await self.stream.send_all(self.ws.send(event.response()))
+                if self.ws.state is ConnectionState.REMOTE_CLOSING:  # (else it answers ours)
+                    await self.stream.send_all(self.ws.send(event.response()))
             elif isinstance(event, AcceptConnection | RejectConnection):
                 self._ready.append("")  # marks the handshake's answer
                 if isinstance(event, RejectConnection):
@@ -120,9 +122,9 @@ class VoiceClient:
         """The `d` of the next message, which must be `op` (heartbeat ACKs skipped)."""
         while True:
             payload = await self.receive()
-            if payload["op"] != 6:
-                assert payload["op"] == op, payload
+            if payload["op"] == op:
                 return payload["d"]  # type: ignore[no-any-return]
+            assert payload["op"] == 6, payload
 
     async def send_text(self, text: str) -> None:
         await self.stream.send_all(self.ws.send(TextMessage(text)))

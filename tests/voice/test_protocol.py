@@ -121,7 +121,10 @@ async def test_dave_ops_from_a_client_are_ignored(
 
 
 # Each row: whether the client identifies first, what it sends then, the close code.
-_SELECT = {"protocol": "udp", "data": {"address": "127.0.0.1", "port": 5000, "mode": AES}}
+_SELECT: dict[str, Any] = {
+    "protocol": "udp",
+    "data": {"address": "127.0.0.1", "port": 5000, "mode": AES},
+}
 _CLOSES: list[tuple[bool, Any, int]] = [
     (False, "not json", 4002),
     (False, "[1, 2]", 4002),
