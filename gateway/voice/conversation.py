@@ -91,6 +91,7 @@ class Conversation:
                 await self._guarded(self._read)
         finally:
             self._node.links.discard(self._link)
+            self._queued.close()  # what the node writes to this link from now on is dropped
             self._settle()
         if self._closing is not None:
             with trio.move_on_after(CLOSE_S), contextlib.suppress(ConnectionClosed):

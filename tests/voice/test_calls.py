@@ -1,7 +1,8 @@
 """What one voice connection tells the others of its call: CLIENTS_CONNECT both ways on a
 join, SPEAKING relayed with user_id and SSRC (and each speaker's last one to a newcomer before
 its key), CLIENT_DISCONNECT on a leave, all numbered in order; and a bad frame from one
-connection that ends it alone."""
+connection that ends it alone. (The first takes over a second: three people join through the
+main gateway and the voice gateway, one by one.)"""
 
 from __future__ import annotations
 

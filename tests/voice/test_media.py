@@ -1,7 +1,11 @@
 """Audio through the real SFU over real UDP, with client-side crypto as the libraries do it:
 a channel mixing both modes, a sender that never hears itself; and what moderation through the
 REST API (mute, deafen, move, disconnect, channel deletion) does to the call, through the
-node's VoiceNode hooks."""
+node's VoiceNode hooks.
+
+These take a second or more each: two or three people join through the main gateway and key a
+voice connection, and each "nothing arrives" is watched for QUIET_S.
+"""
 
 from __future__ import annotations
 

@@ -83,6 +83,8 @@ async def test_an_operator_certificate_from_the_settings_is_served(
 async def test_a_client_that_does_not_trust_the_certificate_fails_alone(
     voice: VoiceServer, tmp_path: Path
 ) -> None:
+    # Over a second: the refused connection never reaches a WebSocket handshake, so the
+    # drain at the end gives it the shutdown grace before it is dropped.
     stranger = find_certificate(tmp_path, "127.0.0.1", None, None)  # some other certificate
     with pytest.raises(trio.BrokenResourceError) as failed:
         async with connect_voice(voice.endpoint, stranger.cert_path):
