@@ -4,6 +4,7 @@ pub mod deflate;
 pub mod fanout;
 pub mod frames;
 pub mod permissions;
+pub mod sfu;
 pub mod snowflake;
 
 #[cfg(feature = "python")]
