@@ -89,7 +89,10 @@ impl Tally {
 
     #[must_use]
     pub fn dropped(&self, reason: Dropped) -> u64 {
-        self.dropped.get(reason.index()).copied().unwrap_or_default()
+        self.dropped
+            .get(reason.index())
+            .copied()
+            .unwrap_or_default()
     }
 }
 
@@ -147,6 +150,7 @@ impl Counters {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -61,9 +61,7 @@ impl Cipher {
     /// An unknown mode, or a key that is not 32 bytes.
     pub fn new(mode: &str, key: &[u8]) -> Result<Self, KeyError> {
         let mode = Mode::from_name(mode).ok_or_else(|| KeyError::UnknownMode(mode.to_owned()))?;
-        let key: [u8; KEY_BYTES] = key
-            .try_into()
-            .map_err(|_| KeyError::KeyLength(key.len()))?;
+        let key: [u8; KEY_BYTES] = key.try_into().map_err(|_| KeyError::KeyLength(key.len()))?;
         let key = GenericArray::from(key);
         Ok(match mode {
             Mode::Aes256Gcm => Self::Aes256Gcm(Box::new(Aes256Gcm::new(&key))),
@@ -133,6 +131,7 @@ fn long_nonce(counter: u32) -> GenericArray<u8, aes_gcm::aead::consts::U24> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -75,6 +75,7 @@ impl ReplayWindow {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

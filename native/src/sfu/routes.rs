@@ -98,24 +98,28 @@ impl Routes {
                     .get(&ssrc)
                     .map_or(Some(FIRST_SERVER_COUNTER), |old| old.next_counter);
                 self.leave(ssrc);
-                self.participants.insert(ssrc, Participant {
-                    channel,
-                    speaks,
-                    hears,
-                    address: None,
-                    key: None,
-                    window: ReplayWindow::default(),
-                    next_counter,
-                });
+                self.participants.insert(
+                    ssrc,
+                    Participant {
+                        channel,
+                        speaks,
+                        hears,
+                        address: None,
+                        key: None,
+                        window: ReplayWindow::default(),
+                        next_counter,
+                    },
+                );
                 self.channels.entry(channel).or_default().push(ssrc);
             }
             Command::SetKey { ssrc, cipher, key } => {
                 if let Some(participant) = self.participants.get_mut(&ssrc) {
                     // A new key starts a new counter space; the same key again (a resume)
                     // keeps the window, so old packets cannot be replayed through it.
-                    let same = participant.key.as_ref().is_some_and(|old| {
-                        old.bytes == key && old.cipher.mode() == cipher.mode()
-                    });
+                    let same = participant
+                        .key
+                        .as_ref()
+                        .is_some_and(|old| old.bytes == key && old.cipher.mode() == cipher.mode());
                     if !same {
                         participant.window = ReplayWindow::default();
                     }
@@ -193,7 +197,12 @@ impl Routes {
     ///
     /// # Errors
     /// Why the packet must be dropped.
-    pub fn open(&mut self, rtp: &Rtp, from: SocketAddrV4, packet: &mut [u8]) -> Result<u64, Dropped> {
+    pub fn open(
+        &mut self,
+        rtp: &Rtp,
+        from: SocketAddrV4,
+        packet: &mut [u8],
+    ) -> Result<u64, Dropped> {
         let sender = self
             .participants
             .get_mut(&rtp.ssrc)
@@ -264,5 +273,6 @@ impl Routes {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 #[path = "routes_tests.rs"]
 mod tests;

@@ -85,7 +85,10 @@ fn a_packet_reaches_the_others_of_its_channel_only() {
     assert_eq!(open(&mut routes, packet(1, 0, b"opus"), at(1)), Ok(10));
     let first = FIRST_SERVER_COUNTER;
     assert_eq!(listeners(&mut routes, 1, 10), [(2, first), (3, first)]);
-    assert_eq!(listeners(&mut routes, 1, 10), [(2, first + 1), (3, first + 1)]);
+    assert_eq!(
+        listeners(&mut routes, 1, 10),
+        [(2, first + 1), (3, first + 1)]
+    );
     assert_eq!(listeners(&mut routes, 3, 10), [(1, first), (2, first + 2)]);
     assert_eq!(listeners(&mut routes, 4, 20), []);
 }
@@ -106,19 +109,31 @@ fn the_packet_is_decrypted_in_place() {
 #[test]
 fn each_check_drops_with_its_reason() {
     let mut routes = routes(&[(1, 10), (2, 10)]);
-    assert_eq!(open(&mut routes, packet(9, 0, b"x"), at(9)), Err(Dropped::UnknownSsrc));
-    assert_eq!(open(&mut routes, packet(1, 0, b"x"), at(2)), Err(Dropped::WrongAddress));
+    assert_eq!(
+        open(&mut routes, packet(9, 0, b"x"), at(9)),
+        Err(Dropped::UnknownSsrc)
+    );
+    assert_eq!(
+        open(&mut routes, packet(1, 0, b"x"), at(2)),
+        Err(Dropped::WrongAddress)
+    );
     let mut forged = packet(1, 0, b"x");
     forged[12] ^= 1;
     assert_eq!(open(&mut routes, forged, at(1)), Err(Dropped::BadTag));
     assert_eq!(open(&mut routes, packet(1, 0, b"x"), at(1)), Ok(10));
-    assert_eq!(open(&mut routes, packet(1, 0, b"x"), at(1)), Err(Dropped::Replayed));
+    assert_eq!(
+        open(&mut routes, packet(1, 0, b"x"), at(1)),
+        Err(Dropped::Replayed)
+    );
     routes.apply(Command::SetFlags {
         ssrc: 1,
         speaks: false,
         hears: true,
     });
-    assert_eq!(open(&mut routes, packet(1, 1, b"x"), at(1)), Err(Dropped::Muted));
+    assert_eq!(
+        open(&mut routes, packet(1, 1, b"x"), at(1)),
+        Err(Dropped::Muted)
+    );
     routes.apply(Command::Add {
         ssrc: 3,
         channel: 10,
@@ -126,7 +141,10 @@ fn each_check_drops_with_its_reason() {
         hears: true,
     });
     routes.discover(3, at(3)).unwrap();
-    assert_eq!(open(&mut routes, packet(3, 0, b"x"), at(3)), Err(Dropped::NotKeyed));
+    assert_eq!(
+        open(&mut routes, packet(3, 0, b"x"), at(3)),
+        Err(Dropped::NotKeyed)
+    );
     assert_eq!(routes.discover(9, at(9)), Err(Dropped::UnknownSsrc));
 }
 
@@ -143,7 +161,10 @@ fn the_first_discovery_binds_the_address() {
     routes.discover(1, at(1)).unwrap();
     routes.discover(1, at(7)).unwrap();
     assert_eq!(routes.addresses.lock().unwrap().get(&1), Some(&at(1)));
-    assert_eq!(open(&mut routes, packet(1, 0, b"x"), at(7)), Err(Dropped::WrongAddress));
+    assert_eq!(
+        open(&mut routes, packet(1, 0, b"x"), at(7)),
+        Err(Dropped::WrongAddress)
+    );
     assert_eq!(open(&mut routes, packet(1, 0, b"x"), at(1)), Ok(10));
     routes.apply(Command::Remove { ssrc: 1 });
     assert!(routes.addresses.lock().unwrap().is_empty());
@@ -187,12 +208,22 @@ fn moves_and_removals_change_who_hears() {
     assert_eq!(listeners(&mut routes, 2, 20).len(), 1);
     routes.apply(Command::Remove { ssrc: 3 });
     assert_eq!(listeners(&mut routes, 2, 20), []);
-    assert_eq!(open(&mut routes, packet(3, 0, b"x"), at(3)), Err(Dropped::UnknownSsrc));
+    assert_eq!(
+        open(&mut routes, packet(3, 0, b"x"), at(3)),
+        Err(Dropped::UnknownSsrc)
+    );
     // Unknown SSRCs are no-ops.
     routes.apply(Command::Remove { ssrc: 99 });
-    routes.apply(Command::Move { ssrc: 99, channel: 1 });
+    routes.apply(Command::Move {
+        ssrc: 99,
+        channel: 1,
+    });
     routes.apply(set_key(99, key(99)));
-    let mut channels: Vec<_> = routes.channels.iter().map(|(c, m)| (*c, m.clone())).collect();
+    let mut channels: Vec<_> = routes
+        .channels
+        .iter()
+        .map(|(c, m)| (*c, m.clone()))
+        .collect();
     channels.sort_unstable();
     assert_eq!(channels, [(10, vec![1]), (20, vec![2])]);
 }
@@ -202,10 +233,16 @@ fn a_new_key_resets_the_window_and_the_same_key_keeps_it() {
     let mut routes = routes(&[(1, 10)]);
     assert_eq!(open(&mut routes, packet(1, 5, b"x"), at(1)), Ok(10));
     routes.apply(set_key(1, key(1)));
-    assert_eq!(open(&mut routes, packet(1, 5, b"x"), at(1)), Err(Dropped::Replayed));
+    assert_eq!(
+        open(&mut routes, packet(1, 5, b"x"), at(1)),
+        Err(Dropped::Replayed)
+    );
     routes.apply(set_key(1, [0xee; 32]));
     // Sealed with the old key: the counter is free again, the tag is not.
-    assert_eq!(open(&mut routes, packet(1, 5, b"x"), at(1)), Err(Dropped::BadTag));
+    assert_eq!(
+        open(&mut routes, packet(1, 5, b"x"), at(1)),
+        Err(Dropped::BadTag)
+    );
 }
 
 #[test]
@@ -221,7 +258,10 @@ fn a_re_add_starts_fresh_but_keeps_counting() {
     assert_eq!(listeners(&mut routes, 1, 10), [], "no key nor address yet");
     routes.apply(set_key(2, key(2)));
     routes.discover(2, at(2)).unwrap();
-    assert_eq!(listeners(&mut routes, 1, 10), [(2, FIRST_SERVER_COUNTER + 1)]);
+    assert_eq!(
+        listeners(&mut routes, 1, 10),
+        [(2, FIRST_SERVER_COUNTER + 1)]
+    );
     assert_eq!(routes.channels[&10], [1, 2]);
 }
 

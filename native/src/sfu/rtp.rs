@@ -34,7 +34,9 @@ const RTP_HEADER_BYTES: usize = 12;
 /// One datagram, classified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Datagram {
-    Discovery { ssrc: u32 },
+    Discovery {
+        ssrc: u32,
+    },
     Rtp(Rtp),
     KeepAlive,
     Rtcp,
@@ -183,6 +185,7 @@ impl Writer<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -197,9 +200,10 @@ mod tests {
 
     #[test]
     fn a_discovery_request_is_read() {
-        assert_eq!(classify(&request(0xdead_beef)), Datagram::Discovery {
-            ssrc: 0xdead_beef
-        });
+        assert_eq!(
+            classify(&request(0xdead_beef)),
+            Datagram::Discovery { ssrc: 0xdead_beef }
+        );
     }
 
     #[test]
@@ -234,10 +238,13 @@ mod tests {
         let mut report = vec![0x80, 200];
         report.resize(40, 0);
         assert_eq!(classify(&report), Datagram::Rtcp);
-        report[1] = 0x80 | 111;
+        report[1] = 0x80 + 111;
         assert_eq!(classify(&report), Datagram::NotOpus);
         assert_eq!(classify(&[]), Datagram::Malformed);
-        assert_eq!(classify(b"\x40hello world, this is not rtp at all"), Datagram::Malformed);
+        assert_eq!(
+            classify(b"\x40hello world, this is not rtp at all"),
+            Datagram::Malformed
+        );
     }
 
     #[test]
@@ -249,12 +256,15 @@ mod tests {
         let Datagram::Rtp(rtp) = classify(&packet) else {
             panic!("not rtp")
         };
-        assert_eq!(rtp, Rtp {
-            ssrc: 9,
-            header_bytes: 12,
-            sealed_bytes: 3,
-            counter: 7
-        });
+        assert_eq!(
+            rtp,
+            Rtp {
+                ssrc: 9,
+                header_bytes: 12,
+                sealed_bytes: 3,
+                counter: 7
+            }
+        );
         assert_eq!(rtp.total_bytes(), packet.len());
     }
 
