@@ -187,3 +187,67 @@ fn writable_soon(socket: &impl AsFd) -> bool {
     let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLOUT)];
     matches!(poll(&mut fds, PollTimeout::from(SEND_WAIT_MS)), Ok(1..))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, UdpSocket};
+
+    fn socket() -> UdpSocket {
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        socket.set_nonblocking(true).unwrap();
+        socket
+    }
+
+    fn address(socket: &UdpSocket) -> SocketAddrV4 {
+        match socket.local_addr().unwrap() {
+            std::net::SocketAddr::V4(address) => address,
+            std::net::SocketAddr::V6(_) => panic!("not ipv4"),
+        }
+    }
+
+    #[test]
+    fn a_refused_copy_does_not_stop_the_others() {
+        let (sender, first, second) = (socket(), socket(), socket());
+        let mut outbox = Outbox::default();
+        // Broadcast without SO_BROADCAST: the kernel refuses this one copy (EACCES).
+        let refused = SocketAddrV4::new(Ipv4Addr::BROADCAST, 9);
+        for (to, byte) in [(address(&first), 1), (refused, 2), (address(&second), 3)] {
+            assert!(outbox.push(to, |slot| {
+                slot[..3].fill(byte);
+                Some(3)
+            }));
+        }
+        let mut tally = Tally::default();
+        outbox.flush(&sender, &mut tally);
+        assert_eq!((tally.packets_out, tally.bytes_out), (2, 6));
+        assert_eq!(tally.dropped(Dropped::SendFailed), 1);
+        let mut buffer = [0; 8];
+        assert_eq!(first.recv(&mut buffer).unwrap(), 3);
+        assert_eq!(buffer[..3], [1; 3]);
+        assert_eq!(second.recv(&mut buffer).unwrap(), 3);
+        assert_eq!(buffer[..3], [3; 3]);
+        assert!(!outbox.is_full());
+    }
+
+    #[test]
+    fn a_batch_is_read_whole_with_its_senders() {
+        let (server, sender) = (socket(), socket());
+        let mut inbox = Inbox::default();
+        assert_eq!(inbox.receive(&server), Err(Errno::EAGAIN));
+        for size in [0, 5, SLOT_BYTES + 1] {
+            sender.send_to(&vec![7; size], address(&server)).unwrap();
+        }
+        assert_eq!(inbox.receive(&server), Ok(3));
+        let sizes: Vec<_> = (0..3)
+            .map(|index| {
+                let (received, packet) = inbox.get_mut(index).unwrap();
+                assert_eq!(received.from, Some(address(&sender)));
+                (packet.len(), received.truncated)
+            })
+            .collect();
+        assert_eq!(sizes, [(0, false), (5, false), (SLOT_BYTES, true)]);
+        assert!(inbox.get_mut(3).is_none());
+    }
+}
