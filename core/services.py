@@ -43,6 +43,8 @@ from core.store.revocations import (
 )
 from core.store.s3 import S3ObjectStore
 from core.typing_indicator import Typing
+from core.voice import Voice
+from core.voice_states import open_voice_board
 from core.webhooks import Webhooks
 
 if TYPE_CHECKING:
@@ -81,6 +83,7 @@ class Services:
     direct: Direct
     rate_limits: RateLimits
     sessions: Sessions
+    voice: Voice
     delivery: Delivery  # what the gateway reads to deliver events
     access: AccessCache
     bus: Bus  # committed events, from the relay to every gateway
@@ -117,6 +120,8 @@ async def build_services(
     applications = Applications(db, snowflakes)
     links = AttachmentLinks(db, objects, accounts.keys, settings.public_url)
     messages = Messages(db, snowflakes, access, objects, links, settings.max_upload_bytes)
+    bus: Bus = RedisBus(redis) if redis else InProcessBus()
+    voice = Voice(db, access, bus, open_voice_board(redis))
     return Services(
         settings=settings,
         db=db,
@@ -147,8 +152,9 @@ async def build_services(
         ),
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
         sessions=Sessions(db, access, accounts, applications),
+        voice=voice,
         delivery=Delivery(db, access),
         access=access,
-        bus=RedisBus(redis) if redis else InProcessBus(),
+        bus=bus,
         redis=redis,
     )
