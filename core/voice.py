@@ -13,30 +13,45 @@ process's change gets the state with an empty token (grant() reads the board).
 from __future__ import annotations
 
 import hmac
-import logging
 import secrets
 from collections import OrderedDict
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import orjson
 import trio
 
-from core.domain.voice import VoiceNode, VoiceState
+from core.access import load_access
+from core.domain.permissions import Permission
+from core.domain.voice import VoiceNode, VoiceState, has_room, joins_suppressed, may_connect
+from core.errors import (
+    FormCheck,
+    InvalidForm,
+    MissingPermissions,
+    NotInVoice,
+    UnknownGuild,
+    UnknownVoiceState,
+    WrongChannelType,
+)
 from core.events import EventName, Published
 from core.faults import OUTAGES, Boundary, report_fault
+from core.store import members as member_store
 from core.voice_states import NODE_REFRESH_S
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
 
-    from core.access import AccessCache
+    from core.access import Access, AccessCache
     from core.bus import Bus
-    from core.store.database import Database
+    from core.domain.members import Member
+    from core.store.database import Connection, Database
     from core.voice_states import VoiceBoard
 
-_log = logging.getLogger(__name__)
-
 _OWN_IDS_KEPT = 4096  # ids of events published here, so that serve_node skips them
+_STAGE = 13  # ChannelType.GUILD_STAGE_VOICE
+Wire = dict[str, object]
+# "Not given" for a PATCH field that may be given as null.
+KEEP: object = object()
 
 
 class Voice:
@@ -94,6 +109,358 @@ class Voice:
         mine = {node} if node is not None else {n.name for n in self._nodes}
         return state if serving in mine else None
 
+    # The main gateway's side.
+
+    async def request(
+        self,
+        session_id: str,
+        user_id: int,
+        guild_id: int,
+        channel_id: int | None,
+        *,
+        self_mute: bool,
+        self_deaf: bool,
+    ) -> None:
+        """op 4: join, move, leave, or change one's own flags. An op 4 in the channel one is
+        in that changes no flag is a re-join (libraries reconnect so): a fresh token and
+        VOICE_SERVER_UPDATE again. A refusal (no such channel, no VIEW_CHANNEL or CONNECT, a
+        full channel) does nothing and says nothing, as Discord does."""
+        if channel_id is None:
+            current = await self._current(guild_id, user_id)
+            if current is not None:
+                await self._leave(guild_id, [current])
+            return
+        found = await self._db.autocommit(
+            lambda c: _member_access(self._access, c, guild_id, user_id)
+        )
+        if found is None:
+            return
+        access, member = found
+        channel = access.snapshot.channels.get(channel_id)
+        permissions = access.in_channel(channel_id)
+        if channel is None or not may_connect(channel.channel.type, permissions):
+            return
+        states = (await self._board.of_guilds([guild_id])).get(guild_id, {})
+        current = states.get(user_id)
+        staying = current is not None and current.channel_id == channel_id
+        if (
+            current is not None
+            and staying
+            and current.session_id == session_id
+            and (current.self_mute, current.self_deaf) != (self_mute, self_deaf)
+        ):
+            changed = replace(current, self_mute=self_mute, self_deaf=self_deaf)
+            await self._change([changed], {user_id: member.to_wire()}, access.snapshot.version)
+            return
+        others = sum(
+            1 for s in states.values() if s.channel_id == channel_id and s.user_id != user_id
+        )
+        if not staying and not has_room(channel.channel.user_limit, others, permissions):
+            return
+        state = VoiceState(
+            guild_id=guild_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            session_id=session_id,
+            token=new_token(),
+            deaf=member.deaf,
+            mute=member.mute,
+            self_deaf=self_deaf,
+            self_mute=self_mute,
+            suppress=current.suppress
+            if current and staying
+            else joins_suppressed(channel.channel.type),
+            request_to_speak_timestamp=(
+                current.request_to_speak_timestamp if current and staying else None
+            ),
+        )
+        await self._enter(state, current, member.to_wire(), access.snapshot.version)
+
+    async def end_session(self, session_id: str, user_id: int, guild_ids: Collection[int]) -> None:
+        """A main gateway session ended for good: its voice states end with it."""
+        ending = [
+            s for s in await self._board.of_user(guild_ids, user_id) if s.session_id == session_id
+        ]
+        for state in ending:
+            await self._leave(state.guild_id, [state])
+
+    async def states_of(self, guild_ids: Collection[int]) -> dict[int, list[Wire]]:
+        """GUILD_CREATE's `voice_states` for each guild: the voice state objects, no member."""
+        found = await self._board.of_guilds(guild_ids)
+        return {g: [s.to_wire(None) for s in states.values()] for g, states in found.items()}
+
+    # REST.
+
+    async def state(self, caller_id: int, guild_id: int, user_id: int) -> Wire:
+        """GET /guilds/{guild}/voice-states/@me|{user}."""
+
+        def read(connection: Connection) -> Member | None:
+            load_access(self._access, connection, guild_id, caller_id)
+            return member_store.member(connection, guild_id, user_id)
+
+        member = await self._db.autocommit(read)
+        current = await self._current(guild_id, user_id)
+        if current is None:
+            raise UnknownVoiceState(str(user_id))
+        return current.to_wire(None if member is None else member.to_wire())
+
+    async def edit_state(
+        self,
+        caller_id: int,
+        guild_id: int,
+        user_id: int,
+        *,
+        channel_id: int | None,
+        suppress: bool | None,
+        request_to_speak_timestamp: object = KEEP,
+    ) -> None:
+        """PATCH /guilds/{guild}/voice-states/@me|{user}: a stage channel's speakers.
+        `channel_id`, when given (always for another user), must be the channel the user is in.
+        Suppressing oneself and withdrawing one's request always work; unsuppressing needs
+        MUTE_MEMBERS, and so does suppressing anyone else; requesting to speak needs
+        REQUEST_TO_SPEAK. A suppressed user's request to speak ends."""
+        access = await self._db.autocommit(
+            lambda c: load_access(self._access, c, guild_id, caller_id)
+        )
+        current = await self._current(guild_id, user_id)
+        if current is None or current.channel_id is None:
+            raise UnknownVoiceState(str(user_id))
+        if channel_id is not None and channel_id != current.channel_id:
+            raise InvalidForm.one(
+                "channel_id", "VOICE_CHANNEL_MISMATCH", "Must be the channel the user is in."
+            )
+        channel = access.snapshot.channels.get(current.channel_id)
+        if channel is None or channel.channel.type != _STAGE:
+            raise WrongChannelType(str(current.channel_id))
+        permissions = access.in_channel(current.channel_id)
+        changed = current
+        if suppress is not None:
+            if (user_id != caller_id or not suppress) and not permissions & Permission.MUTE_MEMBERS:
+                raise MissingPermissions("MUTE_MEMBERS")
+            changed = replace(changed, suppress=suppress)
+        if request_to_speak_timestamp is not KEEP:
+            stamp = request_to_speak_timestamp
+            if stamp is not None and not permissions & Permission.REQUEST_TO_SPEAK:
+                raise MissingPermissions("REQUEST_TO_SPEAK")
+            changed = replace(
+                changed, request_to_speak_timestamp=None if stamp is None else str(stamp)
+            )
+        if changed.suppress and suppress:
+            changed = replace(changed, request_to_speak_timestamp=None)
+        if changed != current:
+            await self._change(
+                [changed], await self._members(guild_id, [user_id]), access.snapshot.version
+            )
+
+    # Moderation: after the change is committed (members, channels, roles).
+
+    async def member_changed(self, guild_id: int, user_id: int, *, mute: bool, deaf: bool) -> None:
+        """The member's server mute or deafen changed: so does their live voice state."""
+        current = await self._current(guild_id, user_id)
+        if current is not None and (current.mute, current.deaf) != (mute, deaf):
+            changed = replace(current, mute=mute, deaf=deaf)
+            await self._change([changed], await self._members(guild_id, [user_id]), None)
+
+    async def check_move(
+        self, mover_id: int, guild_id: int, user_id: int, channel_id: int | None
+    ) -> None:
+        """Before PATCH /guilds/{guild}/members/{user} with `channel_id` changes anything:
+        MOVE_MEMBERS, a member who is in voice (40032), and for a move a voice channel of the
+        guild that both the mover and the member may connect to."""
+
+        def read(connection: Connection) -> tuple[Access, Access | None]:
+            mover = load_access(self._access, connection, guild_id, mover_id)
+            try:
+                return mover, load_access(self._access, connection, guild_id, user_id)
+            except UnknownGuild:
+                return mover, None
+
+        mover, member = await self._db.autocommit(read)
+        if channel_id is None:
+            mover.require(Permission.MOVE_MEMBERS)
+        else:
+            channel = mover.snapshot.channels.get(channel_id)
+            check = FormCheck()
+            if channel is None or not may_connect(channel.channel.type, 0xFFFFFFFFFFFF):
+                check.fail(
+                    "channel_id", "CHANNEL_TYPE_INVALID", "Must be a voice channel of the guild."
+                )
+            check.done()
+            held = mover.in_channel(channel_id)
+            mover.require(Permission.MOVE_MEMBERS | Permission.CONNECT, have=held)
+            if (
+                member is not None
+                and channel is not None
+                and not may_connect(channel.channel.type, member.in_channel(channel_id))
+            ):
+                raise MissingPermissions("the member may not connect to the channel")
+        if member is None or await self._current(guild_id, user_id) is None:
+            raise NotInVoice(str(user_id))
+
+    async def move(self, guild_id: int, user_id: int, channel_id: int | None) -> None:
+        """Moves the member (checked by check_move) to `channel_id`, or disconnects them."""
+        current = await self._current(guild_id, user_id)
+        if current is None:
+            return
+        if channel_id is None:
+            await self._leave(guild_id, [current])
+            return
+        found = await self._db.autocommit(
+            lambda c: _member_access(self._access, c, guild_id, user_id)
+        )
+        if found is None:
+            return
+        access, member = found
+        channel = access.snapshot.channels.get(channel_id)
+        if channel is None or current.channel_id == channel_id:
+            return
+        moved = replace(
+            current,
+            channel_id=channel_id,
+            token=new_token(),
+            suppress=joins_suppressed(channel.channel.type),
+            request_to_speak_timestamp=None,
+        )
+        await self._enter(moved, current, member.to_wire(), access.snapshot.version)
+
+    async def disconnect(self, guild_id: int, user_id: int) -> None:
+        """A kick or a ban: out of voice too."""
+        current = await self._current(guild_id, user_id)
+        if current is not None:
+            await self._leave(guild_id, [current])
+
+    async def channel_deleted(self, guild_id: int, channel_id: int) -> None:
+        """Everyone in the channel leaves, and its voice connections close (4022)."""
+        states = (await self._board.of_guilds([guild_id])).get(guild_id, {})
+        ending = [s for s in states.values() if s.channel_id == channel_id]
+        ended = Published(
+            secrets.randbits(62),
+            EventName.VOICE_CALL_ENDED,
+            None,
+            None,
+            (),
+            orjson.dumps({"guild_id": str(guild_id), "channel_id": str(channel_id)}),
+        )
+        for node in list(self._nodes):
+            try:
+                node.call_ended(guild_id, channel_id)
+            except Exception as error:
+                report_fault("voice-node", error)
+        await self._announce([ended])
+        if ending:
+            await self._leave(guild_id, ending)
+        await self._board.release(channel_id)
+
+    async def recheck(self, guild_id: int) -> None:
+        """After a change to roles, overwrites or a member's roles: whoever may no longer
+        view or connect to the channel they are in leaves it."""
+        states = (await self._board.of_guilds([guild_id])).get(guild_id, {})
+        if not states:
+            return
+
+        def read(connection: Connection) -> list[VoiceState]:
+            lost = []
+            for state in states.values():
+                assert state.channel_id is not None
+                try:
+                    access = load_access(self._access, connection, guild_id, state.user_id)
+                except UnknownGuild:
+                    lost.append(state)
+                    continue
+                channel = access.snapshot.channels.get(state.channel_id)
+                if channel is None or not may_connect(
+                    channel.channel.type, access.in_channel(state.channel_id)
+                ):
+                    lost.append(state)
+            return lost
+
+        if lost := await self._db.autocommit(read):
+            await self._leave(guild_id, lost)
+
+    # Changes.
+
+    async def _current(self, guild_id: int, user_id: int) -> VoiceState | None:
+        found = await self._board.of_user([guild_id], user_id)
+        return found[0] if found else None
+
+    async def _members(self, guild_id: int, user_ids: Sequence[int]) -> dict[int, Wire]:
+        def read(connection: Connection) -> dict[int, Wire]:
+            found = (member_store.member(connection, guild_id, u) for u in user_ids)
+            return {m.user.id: m.to_wire() for m in found if m is not None}
+
+        return await self._db.autocommit(read)
+
+    async def _enter(
+        self, state: VoiceState, previous: VoiceState | None, member: Wire, version: int | None
+    ) -> None:
+        """A join, re-join or move: the state, and the voice server to connect to."""
+        assert state.channel_id is not None
+        endpoint = await self._serve(state.channel_id)
+        await self._board.put(state)
+        self._tell_local([state])
+        server = {
+            "session_id": state.session_id,  # (the fanout's, to find the session; not sent)
+            "token": state.token,
+            "guild_id": str(state.guild_id),
+            "endpoint": endpoint,
+        }
+        await self._announce(
+            [
+                _state_event(state, member, version),
+                Published(
+                    secrets.randbits(62),
+                    EventName.VOICE_SERVER_UPDATE,
+                    None,
+                    None,
+                    (state.user_id,),
+                    orjson.dumps(server),
+                ),
+            ]
+        )
+        if previous is not None and previous.channel_id not in (None, state.channel_id):
+            await self._release_empty(state.guild_id, [previous.channel_id])
+
+    async def _change(
+        self, states: Sequence[VoiceState], members: dict[int, Wire], version: int | None
+    ) -> None:
+        """Flags of states that stay where they are."""
+        for state in states:
+            await self._board.put(state)
+        self._tell_local(states)
+        await self._announce([_state_event(s, members.get(s.user_id), version) for s in states])
+
+    async def _leave(self, guild_id: int, states: Sequence[VoiceState]) -> None:
+        for state in states:
+            await self._board.remove(guild_id, state.user_id)
+        left = [replace(s, channel_id=None, token="") for s in states]
+        self._tell_local(left)
+        members = await self._members(guild_id, [s.user_id for s in states])
+        await self._announce([_state_event(s, members.get(s.user_id), None) for s in left])
+        await self._release_empty(
+            guild_id, [s.channel_id for s in states if s.channel_id is not None]
+        )
+
+    async def _serve(self, channel_id: int) -> str | None:
+        """The endpoint of the node serving the channel, chosen now if none is (one of this
+        process's, else any live one); None when no voice node is alive anywhere."""
+        nodes = await self._board.nodes()
+        if not nodes:
+            return None
+        current = await self._board.node_of(channel_id)
+        if current in nodes:
+            return nodes[current]
+        local = [n.name for n in self._nodes if n.name in nodes]
+        chosen = await self._board.assign(
+            channel_id, local[0] if local else secrets.choice(sorted(nodes)), replacing=current
+        )
+        return nodes.get(chosen)
+
+    async def _release_empty(self, guild_id: int, channel_ids: Collection[int]) -> None:
+        states = (await self._board.of_guilds([guild_id])).get(guild_id, {})
+        occupied = {s.channel_id for s in states.values()}
+        for channel_id in set(channel_ids) - occupied:
+            await self._board.release(channel_id)
+
     async def _keep_alive(self, node: VoiceNode) -> None:
         boundary = Boundary("voice-node")
         while True:
@@ -111,9 +478,9 @@ class Voice:
         try:
             if event.name is EventName.VOICE_STATE_UPDATE:
                 node.changed(_from_wire(orjson.loads(event.payload)))
-            elif event.name is EventName.VOICE_CALL_ENDED and event.channel_id is not None:
-                assert event.guild_id is not None
-                node.call_ended(event.guild_id, event.channel_id)
+            elif event.name is EventName.VOICE_CALL_ENDED:
+                ended = orjson.loads(event.payload)
+                node.call_ended(int(ended["guild_id"]), int(ended["channel_id"]))
         except Exception as error:  # the boundary: this node misses this change, no more
             report_fault("voice-node", error)
 
@@ -138,6 +505,29 @@ class Voice:
 
 def new_token() -> str:
     return secrets.token_hex(16)
+
+
+def _member_access(
+    cache: AccessCache, connection: Connection, guild_id: int, user_id: int
+) -> tuple[Access, Member] | None:
+    try:
+        access = load_access(cache, connection, guild_id, user_id)
+    except UnknownGuild:
+        return None
+    member = member_store.member(connection, guild_id, user_id)
+    return None if member is None else (access, member)
+
+
+def _state_event(state: VoiceState, member: Wire | None, version: int | None) -> Published:
+    return Published(
+        secrets.randbits(62),
+        EventName.VOICE_STATE_UPDATE,
+        state.guild_id,
+        None,
+        (),
+        orjson.dumps(state.to_wire(member)),
+        version,
+    )
 
 
 def _from_wire(wire: dict[str, object]) -> VoiceState:

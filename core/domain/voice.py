@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from core.domain.guilds import VOICE_CHANNEL_TYPES, ChannelType
+from core.domain.permissions import Permission
+
 # The encryption modes Trioxide's voice gateway offers (READY `modes`), in its order of preference.
 MODES = ("aead_aes256_gcm_rtpsize", "aead_xchacha20_poly1305_rtpsize")
 
@@ -52,6 +55,26 @@ class VoiceState:
         if member is not None:
             wire["member"] = member
         return wire
+
+
+_TO_CONNECT = int(Permission.VIEW_CHANNEL | Permission.CONNECT)
+
+
+def may_connect(channel_type: int, permissions: int) -> bool:
+    """Whether a member with `permissions` in the channel may be in it: a voice or stage
+    channel they can view and connect to."""
+    return channel_type in VOICE_CHANNEL_TYPES and permissions & _TO_CONNECT == _TO_CONNECT
+
+
+def has_room(user_limit: int | None, others: int, permissions: int) -> bool:
+    """Whether a channel with `others` in it takes one more: `user_limit` 0 or unset is no
+    limit, and MOVE_MEMBERS goes past it (Discord's rule)."""
+    return not user_limit or others < user_limit or bool(permissions & Permission.MOVE_MEMBERS)
+
+
+def joins_suppressed(channel_type: int) -> bool:
+    """A stage channel's newcomers are its audience until invited to speak."""
+    return channel_type == ChannelType.GUILD_STAGE_VOICE
 
 
 class VoiceNode(Protocol):
