@@ -44,6 +44,7 @@ from core.store.revocations import (
 from core.store.s3 import S3ObjectStore
 from core.typing_indicator import Typing
 from core.voice import Voice
+from core.voice_moderation import VoiceModeration
 from core.voice_states import open_voice_board
 from core.webhooks import Webhooks
 
@@ -84,6 +85,7 @@ class Services:
     rate_limits: RateLimits
     sessions: Sessions
     voice: Voice
+    voice_moderation: VoiceModeration
     delivery: Delivery  # what the gateway reads to deliver events
     access: AccessCache
     bus: Bus  # committed events, from the relay to every gateway
@@ -122,6 +124,7 @@ async def build_services(
     messages = Messages(db, snowflakes, access, objects, links, settings.max_upload_bytes)
     bus: Bus = RedisBus(redis) if redis else InProcessBus()
     voice = Voice(db, access, bus, open_voice_board(redis))
+    moderation = VoiceModeration(db, access, voice)
     return Services(
         settings=settings,
         db=db,
@@ -130,10 +133,10 @@ async def build_services(
         accounts=accounts,
         applications=applications,
         commands=Commands(db, snowflakes, access),
-        guilds=Guilds(db, snowflakes, access),
-        channels=Channels(db, snowflakes, access),
-        roles=Roles(db, snowflakes, access),
-        members=Members(db, snowflakes, access),
+        guilds=Guilds(db, snowflakes, access, moderation),
+        channels=Channels(db, snowflakes, access, moderation),
+        roles=Roles(db, snowflakes, access, moderation),
+        members=Members(db, snowflakes, access, moderation),
         invites=Invites(db, snowflakes, access),
         direct=Direct(db, snowflakes),
         messages=messages,
@@ -153,6 +156,7 @@ async def build_services(
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
         sessions=Sessions(db, access, accounts, applications),
         voice=voice,
+        voice_moderation=moderation,
         delivery=Delivery(db, access),
         access=access,
         bus=bus,

@@ -22,16 +22,9 @@ import orjson
 import trio
 
 from core.access import load_access
-from core.domain.permissions import Permission
 from core.domain.voice import VoiceNode, VoiceState, has_room, joins_suppressed, may_connect
 from core.errors import (
-    FormCheck,
-    InvalidForm,
-    MissingPermissions,
-    NotInVoice,
     UnknownGuild,
-    UnknownVoiceState,
-    WrongChannelType,
 )
 from core.events import EventName, Published
 from core.faults import OUTAGES, Boundary, report_fault
@@ -59,8 +52,8 @@ class Voice:
         self._db = db
         self._access = access
         self._bus = bus
-        self._board = board
-        self._nodes: list[VoiceNode] = []  # served in this process
+        self.board = board
+        self.nodes: list[VoiceNode] = []  # served in this process
         self._own_ids: OrderedDict[int, None] = OrderedDict()
 
     # The voice gateway's side.
@@ -71,21 +64,21 @@ class Voice:
         """Registers `node` (the board: name → endpoint, kept alive), tells it of every voice
         change made in any process (local ones synchronously, before the call making the change
         returns; remote ones from the bus), until cancelled; unregisters on the way out."""
-        await self._board.register(node.name, node.endpoint)
+        await self.board.register(node.name, node.endpoint)
         try:
             async with self._bus.subscribe() as batches, trio.open_nursery() as nursery:
                 nursery.start_soon(self._keep_alive, node)
-                self._nodes.append(node)
+                self.nodes.append(node)
                 task_status.started()
                 async for batch in batches:
                     for event in batch.events:
                         self._tell_remote(node, event)
         finally:
-            if node in self._nodes:
-                self._nodes.remove(node)
+            if node in self.nodes:
+                self.nodes.remove(node)
             with trio.CancelScope(shield=True), trio.move_on_after(NODE_REFRESH_S):
                 try:
-                    await self._board.unregister(node.name)
+                    await self.board.unregister(node.name)
                 except OUTAGES as error:  # it goes silent, and is no longer offered
                     report_fault("voice-node", error)
 
@@ -96,7 +89,7 @@ class Voice:
         another session's, the token is wrong or stale (a later join or move replaced it), or
         the channel is served by a node other than the caller's (`node`; by default any node
         of this process)."""
-        found = await self._board.of_user([guild_id], user_id)
+        found = await self.board.of_user([guild_id], user_id)
         state = found[0] if found else None
         if (
             state is None
@@ -105,8 +98,8 @@ class Voice:
             or not hmac.compare_digest(state.token.encode(), token.encode())
         ):
             return None
-        serving = await self._board.node_of(state.channel_id)
-        mine = {node} if node is not None else {n.name for n in self._nodes}
+        serving = await self.board.node_of(state.channel_id)
+        mine = {node} if node is not None else {n.name for n in self.nodes}
         return state if serving in mine else None
 
     # The main gateway's side.
@@ -126,12 +119,12 @@ class Voice:
         VOICE_SERVER_UPDATE again. A refusal (no such channel, no VIEW_CHANNEL or CONNECT, a
         full channel) does nothing and says nothing, as Discord does."""
         if channel_id is None:
-            current = await self._current(guild_id, user_id)
+            current = await self.current(guild_id, user_id)
             if current is not None:
-                await self._leave(guild_id, [current])
+                await self.leave(guild_id, [current])
             return
         found = await self._db.autocommit(
-            lambda c: _member_access(self._access, c, guild_id, user_id)
+            lambda c: member_access(self._access, c, guild_id, user_id)
         )
         if found is None:
             return
@@ -140,7 +133,7 @@ class Voice:
         permissions = access.in_channel(channel_id)
         if channel is None or not may_connect(channel.channel.type, permissions):
             return
-        states = (await self._board.of_guilds([guild_id])).get(guild_id, {})
+        states = (await self.board.of_guilds([guild_id])).get(guild_id, {})
         current = states.get(user_id)
         staying = current is not None and current.channel_id == channel_id
         if (
@@ -150,7 +143,7 @@ class Voice:
             and (current.self_mute, current.self_deaf) != (self_mute, self_deaf)
         ):
             changed = replace(current, self_mute=self_mute, self_deaf=self_deaf)
-            await self._change([changed], {user_id: member.to_wire()}, access.snapshot.version)
+            await self.change([changed], {user_id: member.to_wire()}, access.snapshot.version)
             return
         others = sum(
             1 for s in states.values() if s.channel_id == channel_id and s.user_id != user_id
@@ -174,229 +167,41 @@ class Voice:
                 current.request_to_speak_timestamp if current and staying else None
             ),
         )
-        await self._enter(state, current, member.to_wire(), access.snapshot.version)
+        await self.enter(state, current, member.to_wire(), access.snapshot.version)
 
     async def end_session(self, session_id: str, user_id: int, guild_ids: Collection[int]) -> None:
         """A main gateway session ended for good: its voice states end with it."""
         ending = [
-            s for s in await self._board.of_user(guild_ids, user_id) if s.session_id == session_id
+            s for s in await self.board.of_user(guild_ids, user_id) if s.session_id == session_id
         ]
         for state in ending:
-            await self._leave(state.guild_id, [state])
+            await self.leave(state.guild_id, [state])
 
     async def states_of(self, guild_ids: Collection[int]) -> dict[int, list[Wire]]:
         """GUILD_CREATE's `voice_states` for each guild: the voice state objects, no member."""
-        found = await self._board.of_guilds(guild_ids)
+        found = await self.board.of_guilds(guild_ids)
         return {g: [s.to_wire(None) for s in states.values()] for g, states in found.items()}
-
-    # REST.
-
-    async def state(self, caller_id: int, guild_id: int, user_id: int) -> Wire:
-        """GET /guilds/{guild}/voice-states/@me|{user}."""
-
-        def read(connection: Connection) -> Member | None:
-            load_access(self._access, connection, guild_id, caller_id)
-            return member_store.member(connection, guild_id, user_id)
-
-        member = await self._db.autocommit(read)
-        current = await self._current(guild_id, user_id)
-        if current is None:
-            raise UnknownVoiceState(str(user_id))
-        return current.to_wire(None if member is None else member.to_wire())
-
-    async def edit_state(
-        self,
-        caller_id: int,
-        guild_id: int,
-        user_id: int,
-        *,
-        channel_id: int | None,
-        suppress: bool | None,
-        request_to_speak_timestamp: object = KEEP,
-    ) -> None:
-        """PATCH /guilds/{guild}/voice-states/@me|{user}: a stage channel's speakers.
-        `channel_id`, when given (always for another user), must be the channel the user is in.
-        Suppressing oneself and withdrawing one's request always work; unsuppressing needs
-        MUTE_MEMBERS, and so does suppressing anyone else; requesting to speak needs
-        REQUEST_TO_SPEAK. A suppressed user's request to speak ends."""
-        access = await self._db.autocommit(
-            lambda c: load_access(self._access, c, guild_id, caller_id)
-        )
-        current = await self._current(guild_id, user_id)
-        if current is None or current.channel_id is None:
-            raise UnknownVoiceState(str(user_id))
-        if channel_id is not None and channel_id != current.channel_id:
-            raise InvalidForm.one(
-                "channel_id", "VOICE_CHANNEL_MISMATCH", "Must be the channel the user is in."
-            )
-        channel = access.snapshot.channels.get(current.channel_id)
-        if channel is None or channel.channel.type != _STAGE:
-            raise WrongChannelType(str(current.channel_id))
-        permissions = access.in_channel(current.channel_id)
-        changed = current
-        if suppress is not None:
-            if (user_id != caller_id or not suppress) and not permissions & Permission.MUTE_MEMBERS:
-                raise MissingPermissions("MUTE_MEMBERS")
-            changed = replace(changed, suppress=suppress)
-        if request_to_speak_timestamp is not KEEP:
-            stamp = request_to_speak_timestamp
-            if stamp is not None and not permissions & Permission.REQUEST_TO_SPEAK:
-                raise MissingPermissions("REQUEST_TO_SPEAK")
-            changed = replace(
-                changed, request_to_speak_timestamp=None if stamp is None else str(stamp)
-            )
-        if changed.suppress and suppress:
-            changed = replace(changed, request_to_speak_timestamp=None)
-        if changed != current:
-            await self._change(
-                [changed], await self._members(guild_id, [user_id]), access.snapshot.version
-            )
-
-    # Moderation: after the change is committed (members, channels, roles).
-
-    async def member_changed(self, guild_id: int, user_id: int, *, mute: bool, deaf: bool) -> None:
-        """The member's server mute or deafen changed: so does their live voice state."""
-        current = await self._current(guild_id, user_id)
-        if current is not None and (current.mute, current.deaf) != (mute, deaf):
-            changed = replace(current, mute=mute, deaf=deaf)
-            await self._change([changed], await self._members(guild_id, [user_id]), None)
-
-    async def check_move(
-        self, mover_id: int, guild_id: int, user_id: int, channel_id: int | None
-    ) -> None:
-        """Before PATCH /guilds/{guild}/members/{user} with `channel_id` changes anything:
-        MOVE_MEMBERS, a member who is in voice (40032), and for a move a voice channel of the
-        guild that both the mover and the member may connect to."""
-
-        def read(connection: Connection) -> tuple[Access, Access | None]:
-            mover = load_access(self._access, connection, guild_id, mover_id)
-            try:
-                return mover, load_access(self._access, connection, guild_id, user_id)
-            except UnknownGuild:
-                return mover, None
-
-        mover, member = await self._db.autocommit(read)
-        if channel_id is None:
-            mover.require(Permission.MOVE_MEMBERS)
-        else:
-            channel = mover.snapshot.channels.get(channel_id)
-            check = FormCheck()
-            if channel is None or not may_connect(channel.channel.type, 0xFFFFFFFFFFFF):
-                check.fail(
-                    "channel_id", "CHANNEL_TYPE_INVALID", "Must be a voice channel of the guild."
-                )
-            check.done()
-            held = mover.in_channel(channel_id)
-            mover.require(Permission.MOVE_MEMBERS | Permission.CONNECT, have=held)
-            if (
-                member is not None
-                and channel is not None
-                and not may_connect(channel.channel.type, member.in_channel(channel_id))
-            ):
-                raise MissingPermissions("the member may not connect to the channel")
-        if member is None or await self._current(guild_id, user_id) is None:
-            raise NotInVoice(str(user_id))
-
-    async def move(self, guild_id: int, user_id: int, channel_id: int | None) -> None:
-        """Moves the member (checked by check_move) to `channel_id`, or disconnects them."""
-        current = await self._current(guild_id, user_id)
-        if current is None:
-            return
-        if channel_id is None:
-            await self._leave(guild_id, [current])
-            return
-        found = await self._db.autocommit(
-            lambda c: _member_access(self._access, c, guild_id, user_id)
-        )
-        if found is None:
-            return
-        access, member = found
-        channel = access.snapshot.channels.get(channel_id)
-        if channel is None or current.channel_id == channel_id:
-            return
-        moved = replace(
-            current,
-            channel_id=channel_id,
-            token=new_token(),
-            suppress=joins_suppressed(channel.channel.type),
-            request_to_speak_timestamp=None,
-        )
-        await self._enter(moved, current, member.to_wire(), access.snapshot.version)
-
-    async def disconnect(self, guild_id: int, user_id: int) -> None:
-        """A kick or a ban: out of voice too."""
-        current = await self._current(guild_id, user_id)
-        if current is not None:
-            await self._leave(guild_id, [current])
-
-    async def channel_deleted(self, guild_id: int, channel_id: int) -> None:
-        """Everyone in the channel leaves, and its voice connections close (4022)."""
-        states = (await self._board.of_guilds([guild_id])).get(guild_id, {})
-        ending = [s for s in states.values() if s.channel_id == channel_id]
-        ended = Published(
-            secrets.randbits(62),
-            EventName.VOICE_CALL_ENDED,
-            None,
-            None,
-            (),
-            orjson.dumps({"guild_id": str(guild_id), "channel_id": str(channel_id)}),
-        )
-        for node in list(self._nodes):
-            try:
-                node.call_ended(guild_id, channel_id)
-            except Exception as error:
-                report_fault("voice-node", error)
-        await self._announce([ended])
-        if ending:
-            await self._leave(guild_id, ending)
-        await self._board.release(channel_id)
-
-    async def recheck(self, guild_id: int) -> None:
-        """After a change to roles, overwrites or a member's roles: whoever may no longer
-        view or connect to the channel they are in leaves it."""
-        states = (await self._board.of_guilds([guild_id])).get(guild_id, {})
-        if not states:
-            return
-
-        def read(connection: Connection) -> list[VoiceState]:
-            lost = []
-            for state in states.values():
-                assert state.channel_id is not None
-                try:
-                    access = load_access(self._access, connection, guild_id, state.user_id)
-                except UnknownGuild:
-                    lost.append(state)
-                    continue
-                channel = access.snapshot.channels.get(state.channel_id)
-                if channel is None or not may_connect(
-                    channel.channel.type, access.in_channel(state.channel_id)
-                ):
-                    lost.append(state)
-            return lost
-
-        if lost := await self._db.autocommit(read):
-            await self._leave(guild_id, lost)
 
     # Changes.
 
-    async def _current(self, guild_id: int, user_id: int) -> VoiceState | None:
-        found = await self._board.of_user([guild_id], user_id)
+    async def current(self, guild_id: int, user_id: int) -> VoiceState | None:
+        found = await self.board.of_user([guild_id], user_id)
         return found[0] if found else None
 
-    async def _members(self, guild_id: int, user_ids: Sequence[int]) -> dict[int, Wire]:
+    async def members(self, guild_id: int, user_ids: Sequence[int]) -> dict[int, Wire]:
         def read(connection: Connection) -> dict[int, Wire]:
             found = (member_store.member(connection, guild_id, u) for u in user_ids)
             return {m.user.id: m.to_wire() for m in found if m is not None}
 
         return await self._db.autocommit(read)
 
-    async def _enter(
+    async def enter(
         self, state: VoiceState, previous: VoiceState | None, member: Wire, version: int | None
     ) -> None:
         """A join, re-join or move: the state, and the voice server to connect to."""
         assert state.channel_id is not None
         endpoint = await self._serve(state.channel_id)
-        await self._board.put(state)
+        await self.board.put(state)
         self._tell_local([state])
         server = {
             "session_id": state.session_id,  # (the fanout's, to find the session; not sent)
@@ -404,7 +209,7 @@ class Voice:
             "guild_id": str(state.guild_id),
             "endpoint": endpoint,
         }
-        await self._announce(
+        await self.announce(
             [
                 _state_event(state, member, version),
                 Published(
@@ -420,22 +225,22 @@ class Voice:
         if previous is not None and previous.channel_id not in (None, state.channel_id):
             await self._release_empty(state.guild_id, [previous.channel_id])
 
-    async def _change(
+    async def change(
         self, states: Sequence[VoiceState], members: dict[int, Wire], version: int | None
     ) -> None:
         """Flags of states that stay where they are."""
         for state in states:
-            await self._board.put(state)
+            await self.board.put(state)
         self._tell_local(states)
-        await self._announce([_state_event(s, members.get(s.user_id), version) for s in states])
+        await self.announce([_state_event(s, members.get(s.user_id), version) for s in states])
 
-    async def _leave(self, guild_id: int, states: Sequence[VoiceState]) -> None:
+    async def leave(self, guild_id: int, states: Sequence[VoiceState]) -> None:
         for state in states:
-            await self._board.remove(guild_id, state.user_id)
+            await self.board.remove(guild_id, state.user_id)
         left = [replace(s, channel_id=None, token="") for s in states]
         self._tell_local(left)
-        members = await self._members(guild_id, [s.user_id for s in states])
-        await self._announce([_state_event(s, members.get(s.user_id), None) for s in left])
+        members = await self.members(guild_id, [s.user_id for s in states])
+        await self.announce([_state_event(s, members.get(s.user_id), None) for s in left])
         await self._release_empty(
             guild_id, [s.channel_id for s in states if s.channel_id is not None]
         )
@@ -443,30 +248,30 @@ class Voice:
     async def _serve(self, channel_id: int) -> str | None:
         """The endpoint of the node serving the channel, chosen now if none is (one of this
         process's, else any live one); None when no voice node is alive anywhere."""
-        nodes = await self._board.nodes()
+        nodes = await self.board.nodes()
         if not nodes:
             return None
-        current = await self._board.node_of(channel_id)
+        current = await self.board.node_of(channel_id)
         if current in nodes:
             return nodes[current]
-        local = [n.name for n in self._nodes if n.name in nodes]
-        chosen = await self._board.assign(
+        local = [n.name for n in self.nodes if n.name in nodes]
+        chosen = await self.board.assign(
             channel_id, local[0] if local else secrets.choice(sorted(nodes)), replacing=current
         )
         return nodes.get(chosen)
 
     async def _release_empty(self, guild_id: int, channel_ids: Collection[int]) -> None:
-        states = (await self._board.of_guilds([guild_id])).get(guild_id, {})
+        states = (await self.board.of_guilds([guild_id])).get(guild_id, {})
         occupied = {s.channel_id for s in states.values()}
         for channel_id in set(channel_ids) - occupied:
-            await self._board.release(channel_id)
+            await self.board.release(channel_id)
 
     async def _keep_alive(self, node: VoiceNode) -> None:
         boundary = Boundary("voice-node")
         while True:
             await trio.sleep(NODE_REFRESH_S)
             try:
-                await self._board.register(node.name, node.endpoint)
+                await self.board.register(node.name, node.endpoint)
             except OUTAGES as error:
                 boundary.failed(error)
             else:
@@ -485,7 +290,7 @@ class Voice:
             report_fault("voice-node", error)
 
     def _tell_local(self, states: Sequence[VoiceState]) -> None:
-        for node in list(self._nodes):
+        for node in list(self.nodes):
             for state in states:
                 try:
                     node.changed(state)
@@ -497,7 +302,7 @@ class Voice:
         while len(self._own_ids) > _OWN_IDS_KEPT:
             self._own_ids.popitem(last=False)
 
-    async def _announce(self, events: Sequence[Published]) -> None:
+    async def announce(self, events: Sequence[Published]) -> None:
         for event in events:
             self._note_own(event.id)
         await self._bus.publish(events)
@@ -507,7 +312,7 @@ def new_token() -> str:
     return secrets.token_hex(16)
 
 
-def _member_access(
+def member_access(
     cache: AccessCache, connection: Connection, guild_id: int, user_id: int
 ) -> tuple[Access, Member] | None:
     try:
