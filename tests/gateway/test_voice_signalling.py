@@ -28,9 +28,7 @@ VOICE = 2
 STAGE = 13
 
 
-async def voice_channel(
-    api: ApiClient, room: Room, *, kind: int = VOICE, **extra: object
-) -> str:
+async def voice_channel(api: ApiClient, room: Room, *, kind: int = VOICE, **extra: object) -> str:
     created = await api.http.post(
         f"/api/v10/guilds/{room.guild_id}/channels",
         headers=room.owner.auth,
@@ -276,9 +274,11 @@ class RecordingNode:
         self.endpoint = endpoint
         self.changes: list[VoiceState] = []
         self.ended: list[tuple[int, int]] = []
+        self.arrived = trio.Event()  # set at the first change
 
     def changed(self, state: VoiceState) -> None:
         self.changes.append(state)
+        self.arrived.set()
 
     def call_ended(self, guild_id: int, channel_id: int) -> None:
         self.ended.append((guild_id, channel_id))
@@ -309,7 +309,9 @@ async def test_a_voice_node_is_told_of_changes_and_grants_only_the_latest_token(
             assert granted == told
             assert await voice.grant(guild, user, member.session_id, "0" * 32) is None
             assert await voice.grant(guild, user, "another-session", server["token"]) is None
-            assert await voice.grant(guild, user, member.session_id, server["token"], node="b") is None
+            assert (
+                await voice.grant(guild, user, member.session_id, server["token"], node="b") is None
+            )
             await join(member, int(room.guild_id), int(channel))  # a re-join: a new token
             _, again = await joined(member)
             assert await voice.grant(guild, user, member.session_id, server["token"]) is None
@@ -322,4 +324,4 @@ async def test_a_voice_node_is_told_of_changes_and_grants_only_the_latest_token(
             assert node.changes[-1].channel_id is None
             assert await voice.grant(guild, user, member.session_id, again["token"]) is None
         nursery.cancel_scope.cancel()
-    assert await voice._board.nodes() == {}  # unregistered on its way out
+    assert await voice.board.nodes() == {}  # unregistered on its way out
