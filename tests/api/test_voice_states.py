@@ -89,7 +89,8 @@ async def test_server_mute_deafen_move_and_disconnect(api: ApiClient, gateway: s
         await owner.next_named("VOICE_STATE_UPDATE")
 
         muted = await api.http.patch(url, headers=room.owner.auth, json={"mute": True})
-        assert muted.status_code == 200 and muted.json()["mute"] is True
+        assert muted.status_code == 200
+        assert muted.json()["mute"] is True
         for client in (member, owner):
             state = await client.next_named("VOICE_STATE_UPDATE")
             assert (state["mute"], state["deaf"], state["channel_id"]) == (True, False, first)
@@ -105,7 +106,8 @@ async def test_server_mute_deafen_move_and_disconnect(api: ApiClient, gateway: s
         moved = await api.http.patch(url, headers=room.owner.auth, json={"channel_id": second})
         assert moved.status_code == 200, moved.text
         state, server = await joined(member)
-        assert state["channel_id"] == second and state["mute"] is True
+        assert state["channel_id"] == second
+        assert state["mute"] is True
         assert server["guild_id"] == room.guild_id
         assert (await owner.next_named("VOICE_STATE_UPDATE"))["channel_id"] == second
         text = await api.http.patch(
@@ -186,7 +188,8 @@ async def test_a_stage_channels_speakers(api: ApiClient, gateway: str) -> None:
         assert speaker["suppress"] is False
         await api.http.patch(me, headers=room.member.auth, json={"suppress": True})
         back = await owner.next_named("VOICE_STATE_UPDATE")
-        assert back["suppress"] is True and back["request_to_speak_timestamp"] is None
+        assert back["suppress"] is True
+        assert back["request_to_speak_timestamp"] is None
         assert await marker(api, room, member) == [
             "VOICE_STATE_UPDATE",
             "VOICE_STATE_UPDATE",
@@ -308,14 +311,17 @@ async def test_two_processes_share_voice_states_and_the_channels_node(
         )
         states = await one.states_of([guild])
         [listed] = states[guild]
-        assert listed["channel_id"] == str(channel) and listed["self_deaf"] is True
+        assert listed["channel_id"] == str(channel)
+        assert listed["self_deaf"] is True
         assert await two.board.node_of(channel) == node.name
         token = (await two.board.of_user([guild], room.member.id))[0].token
         granted = await one.grant(guild, room.member.id, "session-b", token)
-        assert granted is not None and granted.channel_id == channel
+        assert granted is not None
+        assert granted.channel_id == channel
         with trio.fail_after(5):  # told over the bus: the change was the other's
             await node.arrived.wait()
-        assert node.changes[0].channel_id == channel and node.changes[0].token == ""
+        assert node.changes[0].channel_id == channel
+        assert node.changes[0].token == ""
         await two.end_session("session-b", room.member.id, [guild])
         assert await one.states_of([guild]) == {}
         assert await one.board.node_of(channel) is None  # released once empty

@@ -11,14 +11,12 @@ import pytest
 import trio
 
 from core.domain.permissions import Permission
-from core.domain.voice import VoiceState
 from core.events import Intent
 from tests.api.rooms import grant, new_room, send
 from tests.gateway.client import DEFAULT_INTENTS, connect
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
+    from core.domain.voice import VoiceState
     from core.voice import Voice
     from tests.api.rooms import Room
     from tests.gateway.client import GatewayClient
@@ -98,8 +96,11 @@ async def test_a_join_tells_the_guild_and_gives_the_session_its_voice_server(
         assert state["guild_id"] == room.guild_id
         assert state["user_id"] == str(room.member.id)
         assert state["session_id"] == member.session_id
-        assert state["self_mute"] is True and state["self_deaf"] is False
-        assert state["mute"] is False and state["deaf"] is False and state["suppress"] is False
+        assert state["self_mute"] is True
+        assert state["self_deaf"] is False
+        assert state["mute"] is False
+        assert state["deaf"] is False
+        assert state["suppress"] is False
         assert state["member"]["user"]["id"] == str(room.member.id)
         assert "token" not in state
         assert server["guild_id"] == room.guild_id
@@ -226,7 +227,8 @@ async def test_guild_create_lists_voice_states_and_a_session_end_removes_them(
                 assert listed["channel_id"] == channel
                 assert listed["session_id"] == member.session_id
                 assert listed["self_deaf"] is True
-                assert "member" not in listed and "token" not in listed
+                assert "member" not in listed
+                assert "token" not in listed
             # A dropped connection is resumable: the state stays.
             session_id, seq = member.session_id, member.seq
             await member.stream.aclose()
@@ -240,7 +242,8 @@ async def test_guild_create_lists_voice_states_and_a_session_end_removes_them(
             await back.close(1000)  # a clean close ends the session for good
             with trio.fail_after(5):
                 left = await owner.next_named("VOICE_STATE_UPDATE")
-            assert left["channel_id"] is None and left["user_id"] == str(room.member.id)
+            assert left["channel_id"] is None
+            assert left["user_id"] == str(room.member.id)
         assert await api.services.voice.states_of([int(room.guild_id)]) == {}
 
 
@@ -300,10 +303,11 @@ async def test_a_voice_node_is_told_of_changes_and_grants_only_the_latest_token(
         async with connect(gateway) as member:
             await ready(member, room.member)
             await join(member, int(room.guild_id), int(channel))
-            state, server = await joined(member)
+            _state, server = await joined(member)
             assert server["endpoint"] == "127.0.0.1:50999"
             [told] = node.changes
-            assert told.channel_id == int(channel) and told.token == server["token"]
+            assert told.channel_id == int(channel)
+            assert told.token == server["token"]
             guild, user = int(room.guild_id), room.member.id
             granted = await voice.grant(guild, user, member.session_id, server["token"])
             assert granted == told
@@ -318,7 +322,8 @@ async def test_a_voice_node_is_told_of_changes_and_grants_only_the_latest_token(
             assert await voice.grant(guild, user, member.session_id, again["token"]) is not None
             await join(member, int(room.guild_id), int(channel), mute=True)
             await member.next_named("VOICE_STATE_UPDATE")
-            assert node.changes[-1].self_mute and not node.changes[-1].speaks
+            assert node.changes[-1].self_mute
+            assert not node.changes[-1].speaks
             await join(member, int(room.guild_id), None)
             await member.next_named("VOICE_STATE_UPDATE")
             assert node.changes[-1].channel_id is None
