@@ -46,9 +46,10 @@ async def test_a_socket_too_slow_for_its_queue_is_asked_to_go_4015_once() -> Non
     outbox, queued = trio.open_memory_channel[str](1)
     link = Link(outbox)
     link.write("first")
-    assert link.asked is None
+    after_first = link.asked
     link.write("second")  # the queue is full: the client is too slow
     link.ask_close(*close.DISCONNECTED)  # the first ask wins
+    assert after_first is None
     assert link.asked == close.SLOW
     assert await link.wait_asked() == close.SLOW
     assert queued.receive_nowait() == "first"
