@@ -52,6 +52,11 @@ def open_xchacha(packet: bytes, key: bytes) -> Received:
     return Received(ssrc, sequence, plain)
 
 
+def discovery_request(ssrc: int) -> bytes:
+    """The 74-byte IP discovery request (type 1, length 70, SSRC, zeros)."""
+    return struct.pack(">HHI", 1, 70, ssrc).ljust(74, b"\0")
+
+
 def is_rtp(packet: bytes) -> bool:
     """RTP version 2 with Opus' payload type: not an IP discovery answer or a keep-alive."""
     return len(packet) > _HEADER_BYTES and packet[0] >> 6 == 2 and packet[1] & 0x7F == 0x78

@@ -19,7 +19,13 @@ import yarl
 from discord.voice_state import VoiceConnectionState
 
 from tests.compat.asyncio_thread import open_asyncio_thread
-from tests.compat.voice.media import OPUS_SILENCE, Received, is_rtp, open_xchacha
+from tests.compat.voice.media import (
+    OPUS_SILENCE,
+    Received,
+    discovery_request,
+    is_rtp,
+    open_xchacha,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
@@ -47,11 +53,35 @@ class WatchedVoiceClient(discord.VoiceClient):
 
     def watch_socket(self) -> None:
         """From now on, datagrams go to `datagrams` too (the listener runs on the socket
-        reader's thread)."""
+        reader's thread).
+
+        Not for a client that will reconnect (be moved): discord.py registers its IP discovery
+        listener only after sending the request, which is safe only while its socket reader is
+        idle, and a listener of ours keeps it reading, so the answer could be read (and lost)
+        before discord.py listens for it."""
+        self._connection.add_socket_listener(self._received)
+
+    async def settle_reader(self) -> None:
+        """Makes discord.py's socket reader idle, before the client reconnects (is moved).
+
+        After its last listener goes, the reader stays in select() until a datagram comes
+        (or 30 s pass), and a reconnect's IP discovery answer read then is lost: discord.py
+        listens for it only after sending the request, safe while the reader is idle and a
+        race on loopback otherwise. So: a discovery request of ours brings an answer, taken
+        by a listener that removes itself on the reader's own thread, which then goes idle."""
         loop = self.loop
-        self._connection.add_socket_listener(
-            lambda data: loop.call_soon_threadsafe(self.datagrams.put_nowait, data)
-        )
+        settled = asyncio.Event()
+
+        def once(_: bytes) -> None:
+            self._connection.remove_socket_listener(once)
+            loop.call_soon_threadsafe(settled.set)
+
+        self._connection.add_socket_listener(once)
+        self._connection.send_packet(discovery_request(self.ssrc))
+        await settled.wait()
+
+    def _received(self, data: bytes) -> None:
+        self.loop.call_soon_threadsafe(self.datagrams.put_nowait, data)
 
     async def next_message(self, op: int) -> dict[str, Any]:
         """The next voice gateway message with opcode `op` (skipping others)."""
@@ -131,7 +161,6 @@ class VoiceBot:
         channel = guild.get_channel(channel_id)
         assert isinstance(channel, discord.VoiceChannel)
         self.voice = await channel.connect(cls=WatchedVoiceClient, timeout=20)
-        self.voice.watch_socket()
         while not self.voice.messages.empty():  # the handshake's: later waits are for news
             self.voice.messages.get_nowait()
         while not self.states.empty():
@@ -163,6 +192,16 @@ class VoiceBot:
         """Waits until discord.py has let go of its voice connection."""
         assert self.voice is not None
         await self.voice.ended.wait()
+
+    async def settle(self) -> None:
+        """Call before the bot is moved (see WatchedVoiceClient.settle_reader)."""
+        assert self.voice is not None
+        await self.voice.settle_reader()
+
+    async def listen(self) -> None:
+        """Keeps what its socket receives from now on (see WatchedVoiceClient.watch_socket)."""
+        assert self.voice is not None
+        self.voice.watch_socket()
 
     async def reconnected(self, channel_id: int) -> None:
         """Waits until the voice client has a new session in `channel_id` (after a move)."""

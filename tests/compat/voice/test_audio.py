@@ -10,16 +10,16 @@ from tests.compat.voice.media import opus_frames
 from tests.compat.voice.pair import voice_pair
 
 if TYPE_CHECKING:
-    from core.config import Address
     from tests.compat.voice.certificate import Certificate
     from tests.running import ApiClient
+    from tests.voice.conftest import VoiceServer
 
 AES_GCM = "aead_aes256_gcm_rtpsize"
 XCHACHA = "aead_xchacha20_poly1305_rtpsize"
 
 
 async def test_discord_py_plays_frames_the_discord_js_receiver_gets_byte_exact_in_order(
-    api: ApiClient, gateway: str, voice: Address, certificate: Certificate
+    api: ApiClient, gateway: str, voice: VoiceServer, certificate: Certificate
 ) -> None:
     async with voice_pair(api, gateway, certificate) as pair:
         assert (pair.py_voice.mode, pair.js_joined["mode"]) == (XCHACHA, AES_GCM)
@@ -30,9 +30,10 @@ async def test_discord_py_plays_frames_the_discord_js_receiver_gets_byte_exact_i
 
 
 async def test_discord_js_reaches_discord_py_and_no_sender_hears_itself(
-    api: ApiClient, gateway: str, voice: Address, certificate: Certificate
+    api: ApiClient, gateway: str, voice: VoiceServer, certificate: Certificate
 ) -> None:
     async with voice_pair(api, gateway, certificate) as pair:
+        await pair.thread.run(pair.py.listen())
         frames = opus_frames(50, "discord.js")
         await pair.js.play(frames)
         heard = await pair.thread.run(pair.py_voice.hear(50))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from tests.api.rooms import new_room
 from tests.compat.node import discord_js
+from tests.compat.voice.cut import cut_server_socket
 from tests.compat.voice.guild import voice_channel, voice_state
 from tests.compat.voice.js_bot import JsVoiceBot
 from tests.compat.voice.media import opus_frames
@@ -16,16 +17,15 @@ from tests.compat.voice.pair import voice_pair
 from tests.gateway.test_dispatch import add_bot
 
 if TYPE_CHECKING:
-    from core.config import Address
     from tests.compat.voice.certificate import Certificate
-    from tests.compat.voice.relay import Relay
     from tests.running import ApiClient
+    from tests.voice.conftest import VoiceServer
 
 AES_GCM = "aead_aes256_gcm_rtpsize"
 
 
 async def test_discord_js_joins_through_the_voice_adapter_and_is_ready_in_aes_gcm_mode(
-    api: ApiClient, gateway: str, voice: Address, certificate: Certificate
+    api: ApiClient, gateway: str, voice: VoiceServer, certificate: Certificate
 ) -> None:
     room = await new_room(api)
     bot_id, token = await add_bot(api, room)
@@ -46,15 +46,23 @@ async def test_discord_js_joins_through_the_voice_adapter_and_is_ready_in_aes_gc
 
 
 async def test_discord_js_resumes_after_its_voice_socket_is_aborted_and_audio_continues(
-    api: ApiClient, gateway: str, voice_relay: Relay, certificate: Certificate
+    api: ApiClient, gateway: str, voice: VoiceServer, certificate: Certificate
 ) -> None:
     async with voice_pair(api, gateway, certificate) as pair:
-        js_socket = await voice_relay.linked(1)  # discord.js joined first
-        voice_relay.abort(js_socket)  # a reset, no close frame: close 1006 to discord.js
+        await pair.thread.run(pair.py.listen())
+        before = opus_frames(25, "before the cut")
+        await pair.thread.run(pair.py.play(before))
+        assert await pair.js.frames(pair.py_id, 25) == before
+
+        server_port = int(voice.endpoint.rpartition(":")[2])
+        cut_server_socket(server_port, pair.js_joined["ws_port"])
         resumed = await pair.js.resumed()
         assert resumed["status"] == "ready"
-        assert (resumed["ssrc"], resumed["mode"]) == (pair.js_joined["ssrc"], AES_GCM)
-        assert len(voice_relay.links) == 3  # one socket more: the resume, not a new join
+        assert resumed["ws_port"] != pair.js_joined["ws_port"]  # a new socket...
+        assert (resumed["ssrc"], resumed["mode"]) == (
+            pair.js_joined["ssrc"],
+            AES_GCM,
+        )  # ...same session
 
         heard_by_js = opus_frames(25, "to discord.js")
         await pair.thread.run(pair.py.play(heard_by_js))

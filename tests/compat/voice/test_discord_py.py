@@ -12,15 +12,15 @@ from tests.compat.voice.py_bot import discord_py_voice
 from tests.gateway.test_dispatch import add_bot
 
 if TYPE_CHECKING:
-    from core.config import Address
     from tests.compat.voice.certificate import Certificate
     from tests.running import ApiClient
+    from tests.voice.conftest import VoiceServer
 
 XCHACHA = "aead_xchacha20_poly1305_rtpsize"
 
 
 async def test_discord_py_joins_with_channel_connect_in_xchacha_mode(
-    api: ApiClient, gateway: str, voice: Address, certificate: Certificate
+    api: ApiClient, gateway: str, voice: VoiceServer, certificate: Certificate
 ) -> None:
     room = await new_room(api)
     bot_id, token = await add_bot(api, room)
@@ -43,7 +43,7 @@ async def test_discord_py_joins_with_channel_connect_in_xchacha_mode(
 
 
 async def test_discord_py_follows_server_mute_deafen_move_and_disconnect(
-    api: ApiClient, gateway: str, voice: Address, certificate: Certificate
+    api: ApiClient, gateway: str, voice: VoiceServer, certificate: Certificate
 ) -> None:
     room = await new_room(api)
     bot_id, token = await add_bot(api, room)
@@ -65,6 +65,7 @@ async def test_discord_py_follows_server_mute_deafen_move_and_disconnect(
 
         # Moved: a fresh VOICE_SERVER_UPDATE, and discord.py reconnects by itself.
         first_key = bytes(client.secret_key)
+        await thread.run(bot.settle())  # see WatchedVoiceClient.settle_reader
         await moderate(api, room, bot_id, channel_id=side_id)
         await thread.run(bot.reconnected(int(side_id)))
         assert client.is_connected()

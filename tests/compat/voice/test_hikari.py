@@ -18,8 +18,8 @@ from tests.gateway.test_dispatch import add_bot
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from core.config import Address
     from tests.running import ApiClient
+    from tests.voice.conftest import VoiceServer
 
     _OnClose = Callable[["RecordedConnection"], Awaitable[None]]
 
@@ -75,7 +75,7 @@ class RecordedConnection(hikari.api.VoiceConnection):
 
 
 async def test_hikari_connect_to_receives_both_voice_events(
-    api: ApiClient, gateway: str, voice: Address
+    api: ApiClient, gateway: str, voice: VoiceServer
 ) -> None:
     room = await new_room(api)
     bot_id, token = await add_bot(api, room)
@@ -110,7 +110,7 @@ async def test_hikari_connect_to_receives_both_voice_events(
             # From VOICE_STATE_UPDATE: the main gateway session; from VOICE_SERVER_UPDATE:
             # the endpoint (hikari puts wss:// in front) and a voice token.
             assert given["session_id"] == state["session_id"]
-            assert given["endpoint"] == f"wss://{voice.host}:{voice.port}"
+            assert given["endpoint"] == f"wss://{voice.endpoint}"
             assert isinstance(given["token"], str)
             assert given["token"]
             assert (given["guild_id"], given["channel_id"], given["user_id"]) == (

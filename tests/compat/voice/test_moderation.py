@@ -15,15 +15,15 @@ from tests.compat.voice.media import opus_frames
 from tests.compat.voice.pair import voice_pair
 
 if TYPE_CHECKING:
-    from core.config import Address
     from tests.compat.voice.certificate import Certificate
     from tests.running import ApiClient
+    from tests.voice.conftest import VoiceServer
 
 BATCH = 10
 
 
 async def test_a_server_muted_speaker_reaches_no_one_until_unmuted(
-    api: ApiClient, gateway: str, voice: Address, certificate: Certificate
+    api: ApiClient, gateway: str, voice: VoiceServer, certificate: Certificate
 ) -> None:
     async with voice_pair(api, gateway, certificate) as pair:
         before, muted, after = (opus_frames(BATCH, tag) for tag in ("before", "muted", "after"))
@@ -40,7 +40,7 @@ async def test_a_server_muted_speaker_reaches_no_one_until_unmuted(
 
 
 async def test_a_server_deafened_listener_hears_nothing_until_undeafened(
-    api: ApiClient, gateway: str, voice: Address, certificate: Certificate
+    api: ApiClient, gateway: str, voice: VoiceServer, certificate: Certificate
 ) -> None:
     async with voice_pair(api, gateway, certificate) as pair:
         deafened, after = opus_frames(BATCH, "deafened"), opus_frames(BATCH, "after")
@@ -55,15 +55,17 @@ async def test_a_server_deafened_listener_hears_nothing_until_undeafened(
 
 
 async def test_a_moved_speaker_is_heard_in_its_new_channel_only(
-    api: ApiClient, gateway: str, voice: Address, certificate: Certificate
+    api: ApiClient, gateway: str, voice: VoiceServer, certificate: Certificate
 ) -> None:
     async with voice_pair(api, gateway, certificate) as pair:
         away, back = opus_frames(BATCH, "away"), opus_frames(BATCH, "back")
+        await pair.thread.run(pair.py.settle())
         await moderate(api, pair.room, pair.py_id, channel_id=pair.side_id)
         await pair.thread.run(pair.py.reconnected(int(pair.side_id)))
         await pair.js.ssrc_gone(pair.py_id)  # op 13 told the channel it left
         await pair.thread.run(pair.py.send(away))
 
+        await pair.thread.run(pair.py.settle())
         await moderate(api, pair.room, pair.py_id, channel_id=pair.channel_id)
         await pair.thread.run(pair.py.reconnected(int(pair.channel_id)))
         assert await pair.js.ssrc(pair.py_id) == pair.py_voice.ssrc
@@ -72,7 +74,7 @@ async def test_a_moved_speaker_is_heard_in_its_new_channel_only(
 
 
 async def test_disconnected_members_are_let_go_by_both_libraries(
-    api: ApiClient, gateway: str, voice: Address, certificate: Certificate
+    api: ApiClient, gateway: str, voice: VoiceServer, certificate: Certificate
 ) -> None:
     async with voice_pair(api, gateway, certificate) as pair:
         await moderate(api, pair.room, pair.js_id, channel_id=None)

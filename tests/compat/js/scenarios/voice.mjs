@@ -52,6 +52,9 @@ export default async function voice(client, { args, report, told }) {
     mode: networking()?.connectionData?.encryptionMode ?? null,
     ssrc: networking()?.connectionData?.ssrc ?? null,
     close_code: connection.state.closeCode ?? null,
+    // The local port of its voice WebSocket (ws's socket, read only): the test finds the
+    // server's end of it by this.
+    ws_port: networking()?.ws?.ws?._socket?.localPort ?? null,
   });
 
   const steps = {
