@@ -7,7 +7,6 @@ read from /proc/net/udp."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 from dataclasses import dataclass, field
@@ -84,7 +83,14 @@ async def ensure_built() -> Path:
     """The generator's binary, built in release mode by cargo if it is not there yet."""
     if BINARY.exists():
         return BINARY
-    command = ["cargo", "build", "--release", "--quiet", "--manifest-path", str(CRATE / "Cargo.toml")]
+    command = [
+        "cargo",
+        "build",
+        "--release",
+        "--quiet",
+        "--manifest-path",
+        str(CRATE / "Cargo.toml"),
+    ]
     try:
         await trio.run_process(command, capture_stderr=True)
     except FileNotFoundError:

@@ -4,7 +4,6 @@ listeners get is counted exactly, and a forwarder's mistakes show up as what the
 
 from __future__ import annotations
 
-import socket
 import struct
 import threading
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from nacl.bindings import (
 from bench.voice_generator import Pace, Participant, run_generator, udp_socket
 
 if TYPE_CHECKING:
+    import socket
     from collections.abc import Iterator
 
 pytestmark = pytest.mark.timeout(120)
@@ -90,7 +90,9 @@ class Forwarder:
                     self.counter += 1
 
 
-def _participants(channels: int, listeners_each: int) -> tuple[list[Participant], list[Participant]]:
+def _participants(
+    channels: int, listeners_each: int
+) -> tuple[list[Participant], list[Participant]]:
     speakers = [
         Participant(udp_socket(), 100 + c, (AES, XCHACHA)[c % 2], bytes([c + 1]) * 32, c)
         for c in range(channels)
@@ -158,7 +160,8 @@ async def test_every_packet_opens_with_its_speakers_key_and_reaches_each_listene
     assert sorted(forwarder.opened[speakers[0].ssrc]) == list(range(speakers[0].counter))
     for speaker in speakers:  # sequence numbers too, from 0 in step with the counter
         seqs = sorted(seq for ssrc, _, _, seq in forwarder.rtp if ssrc == speaker.ssrc)
-        assert seqs == list(range(speaker.counter)) and speaker.sequence == speaker.counter
+        assert seqs == list(range(speaker.counter))
+        assert speaker.sequence == speaker.counter
 
 
 async def test_a_forwarders_mistakes_are_counted_as_what_they_are(
@@ -168,7 +171,8 @@ async def test_a_forwarders_mistakes_are_counted_as_what_they_are(
     forwarder.duplicate_every = 2
     duplicated = (await run_generator(speakers, listeners, _PACE)).report
     assert duplicated["received"] == duplicated["expected"]
-    assert duplicated["duplicates"] > 0 and duplicated["lost"] == 0
+    assert duplicated["duplicates"] > 0
+    assert duplicated["lost"] == 0
 
     forwarder.duplicate_every, forwarder.cross_route = 0, True
     crossed = (await run_generator(speakers, listeners, _PACE)).report
