@@ -26,6 +26,7 @@ from core.errors import (
     MissingAccess,
     MissingPermissions,
     NotATextChannel,
+    NotInVoice,
     NotTheAuthor,
     PayloadTooLarge,
     RateLimited,
@@ -43,7 +44,9 @@ from core.errors import (
     UnknownMessage,
     UnknownRole,
     UnknownUser,
+    UnknownVoiceState,
     UnknownWebhook,
+    WrongChannelType,
 )
 from core.faults import report_fault
 from core.store.redis import RedisError
@@ -71,6 +74,9 @@ _RENDERING: dict[type[ClientError], tuple[int, int, str]] = {
     UnknownRole: (404, 10011, "Unknown Role"),
     UnknownInvite: (404, 10006, "Unknown Invite"),
     UnknownBan: (404, 10026, "Unknown Ban"),
+    UnknownVoiceState: (404, 10065, "Unknown Voice State"),
+    NotInVoice: (400, 40032, "Target user is not connected to voice."),
+    WrongChannelType: (400, 50024, "Cannot execute action on this channel type"),
     UnknownMessage: (404, 10008, "Unknown Message"),
     UnknownEmoji: (400, 10014, "Unknown Emoji"),
     NotATextChannel: (400, 50008, "Cannot send messages in a non-text channel"),

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from core.domain.guilds import Channel
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
+    from core.voice_moderation import VoiceModeration
 
 _BITRATE_MIN, _BITRATE_MAX = 8000, 96000
 _USER_LIMIT_MAX = 99
@@ -125,7 +126,14 @@ def _shown(connection: Connection, channel_id: int) -> Channel:
 
 
 class Channels:
-    def __init__(self, db: Database, snowflakes: SnowflakeGenerator, access: AccessCache) -> None:
+    def __init__(
+        self,
+        db: Database,
+        snowflakes: SnowflakeGenerator,
+        access: AccessCache,
+        voice: VoiceModeration,
+    ) -> None:
+        self._voice = voice  # who is in a voice channel may change with it
         self._db = db
         self._access = access
         self._snowflakes = snowflakes
@@ -287,7 +295,9 @@ class Channels:
                 )
             return after
 
-        return await self._db.run(write)
+        after = await self._db.run(write)
+        await self._voice.recheck(int(str(after["guild_id"])))
+        return after
 
     async def delete(self, user_id: int, channel_id: int, reason: str | None) -> dict[str, object]:
         def write(connection: Connection) -> dict[str, object]:
@@ -311,7 +321,9 @@ class Channels:
             store.delete_channel(connection, channel_id)
             return wire
 
-        return await self._db.run(write)
+        wire = await self._db.run(write)
+        await self._voice.channel_deleted(int(str(wire["guild_id"])), channel_id)
+        return wire
 
     async def set_positions(
         self, user_id: int, guild_id: int, moves: list[tuple[int, int | None, int | None, bool]]
@@ -347,7 +359,7 @@ class Channels:
         if spec.type not in (OverwriteType.ROLE, OverwriteType.MEMBER):
             raise InvalidForm.one("type", "BASE_TYPE_CHOICES", "Value must be one of (0, 1).")
 
-        def write(connection: Connection) -> None:
+        def write(connection: Connection) -> int:
             found = load_channel_access(self._access, connection, channel_id, user_id, lock=True)
             access = found.access
             access.require(Permission.MANAGE_ROLES, have=found.permissions)
@@ -364,13 +376,14 @@ class Channels:
                 overwrite,
                 reason,
             )
+            return access.guild.id
 
-        await self._db.run(write)
+        await self._voice.recheck(await self._db.run(write))
 
     async def delete_overwrite(
         self, user_id: int, channel_id: int, target_id: int, reason: str | None
     ) -> None:
-        def write(connection: Connection) -> None:
+        def write(connection: Connection) -> int:
             found = load_channel_access(self._access, connection, channel_id, user_id, lock=True)
             found.access.require(Permission.MANAGE_ROLES, have=found.permissions)
             previous = next((o for o in found.overwrites if o.target_id == target_id), None)
@@ -388,8 +401,9 @@ class Channels:
                     None,
                     reason,
                 )
+            return found.access.guild.id
 
-        await self._db.run(write)
+        await self._voice.recheck(await self._db.run(write))
 
     def _after_overwrite_change(
         self,

@@ -74,6 +74,18 @@ class UnknownBan(ClientError):
     pass
 
 
+class UnknownVoiceState(ClientError):
+    """The user is in no voice channel of the guild."""
+
+
+class NotInVoice(ClientError):
+    """A voice move or disconnect of a member who is in no voice channel."""
+
+
+class WrongChannelType(ClientError):
+    """An action that the channel's type does not allow (a stage's, on a voice channel)."""
+
+
 class UnknownMessage(ClientError):
     pass
 

@@ -54,6 +54,12 @@ class EventName(enum.StrEnum):
     # Ephemeral, never in the outbox: a gateway node publishes it on the bus itself, with the
     # guilds it is for; every node then tells its sessions there (gateway/presence.py).
     PRESENCE_UPDATE = "PRESENCE_UPDATE"
+    # Ephemeral too (core/voice.py): a voice state, to the guild; a voice server, to the one
+    # session that joined or was moved.
+    VOICE_STATE_UPDATE = "VOICE_STATE_UPDATE"
+    VOICE_SERVER_UPDATE = "VOICE_SERVER_UPDATE"
+    # Ours, never dispatched: a voice channel was deleted; its voice connections close (4022).
+    VOICE_CALL_ENDED = "VOICE_CALL_ENDED"
     # Ours, never dispatched: tells every gateway node to close the sessions it names (4004).
     SESSIONS_REVOKED = "SESSIONS_REVOKED"
     # Ours, never dispatched: a gateway node is taking the named session over (gateway/journal.py).
@@ -163,6 +169,7 @@ _INTENT_TABLE: dict[EventName, tuple[Intent, Intent | None]] = {
     },
     EventName.TYPING_START: (Intent.GUILD_MESSAGE_TYPING, Intent.DIRECT_MESSAGE_TYPING),
     EventName.PRESENCE_UPDATE: (Intent.GUILD_PRESENCES, None),
+    EventName.VOICE_STATE_UPDATE: (Intent.GUILD_VOICE_STATES, None),
 }
 
 

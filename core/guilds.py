@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from core.access import AccessCache
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
+    from core.voice_moderation import VoiceModeration
 
 # Fields of PATCH /guilds/{id} and the bounds Discord gives them.
 _LEVELS = {
@@ -53,7 +54,14 @@ def _guild_snapshot(connection: Connection, guild_id: int) -> dict[str, object]:
 
 
 class Guilds:
-    def __init__(self, db: Database, snowflakes: SnowflakeGenerator, access: AccessCache) -> None:
+    def __init__(
+        self,
+        db: Database,
+        snowflakes: SnowflakeGenerator,
+        access: AccessCache,
+        voice: VoiceModeration,
+    ) -> None:
+        self._voice = voice  # a member who leaves leaves voice too
         self._db = db
         self._access = access
         self._snowflakes = snowflakes
@@ -245,6 +253,7 @@ class Guilds:
             )
 
         await self._db.run(write)
+        await self._voice.disconnect(guild_id, user_id)
 
     async def audit_log(
         self,

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from core.domain.members import Member
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
+    from core.voice_moderation import VoiceModeration
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class MemberChanges:
     mute: bool | None = None
     deaf: bool | None = None
     communication_disabled_until: dt.datetime | None = None
+    channel_id: int | None = None  # a voice move; None (given) disconnects
 
 
 def _member_in(connection: Connection, guild_id: int, user_id: int) -> Member:
@@ -86,10 +88,17 @@ def announce_join(
 
 
 class Members:
-    def __init__(self, db: Database, snowflakes: SnowflakeGenerator, access: AccessCache) -> None:
+    def __init__(
+        self,
+        db: Database,
+        snowflakes: SnowflakeGenerator,
+        access: AccessCache,
+        voice: VoiceModeration,
+    ) -> None:
         self._db = db
         self._access = access
         self._journal = Journal(snowflakes)
+        self._voice = voice
 
     async def page(
         self, user_id: int, guild_id: int, *, after: int, limit: int
@@ -138,8 +147,11 @@ class Members:
                 "A timeout lasts at most 28 days.",
             )
         check.done()
+        moving = "channel_id" in edit.given
+        if moving:  # (before anything changes: 40032 for a member who is in no channel)
+            await self._voice.check_move(user_id, guild_id, member_id, edit.channel_id)
 
-        def write(connection: Connection) -> dict[str, object]:
+        def write(connection: Connection) -> Member:
             access = load_access(self._access, connection, guild_id, user_id, lock=True)
             target = _member_in(connection, guild_id, member_id)
             columns = self._member_columns(access, target, edit, now)
@@ -147,9 +159,16 @@ class Members:
                 store.update_member(connection, guild_id, member_id, columns) if columns else target
             )
             self._record_member_change(connection, access, target, updated, reason)
-            return updated.to_wire()
+            return updated
 
-        return await self._db.run(write)
+        updated = await self._db.run(write)
+        voice = self._voice
+        await voice.member_changed(guild_id, member_id, mute=updated.mute, deaf=updated.deaf)
+        if "roles" in edit.given:
+            await voice.recheck(guild_id)
+        if moving:
+            await voice.move(guild_id, member_id, edit.channel_id)
+        return updated.to_wire()
 
     def _member_columns(
         self, access: Access, target: Member, edit: MemberChanges, now: dt.datetime
@@ -271,6 +290,7 @@ class Members:
             self._record_member_change(connection, access, target, updated, reason)
 
         await self._db.run(write)
+        await self._voice.recheck(guild_id)  # a role taken away may take CONNECT with it
 
     async def kick(self, user_id: int, guild_id: int, member_id: int, reason: str | None) -> None:
         def write(connection: Connection) -> None:
@@ -295,6 +315,7 @@ class Members:
             )
 
         await self._db.run(write)
+        await self._voice.disconnect(guild_id, member_id)
 
     async def add_bot(self, user_id: int, guild_id: int, bot_id: int) -> dict[str, object] | None:
         """PUT /guilds/{id}/members/{user_id}: a member with MANAGE_GUILD adds a bot (our stand-in
@@ -394,7 +415,10 @@ class Members:
                     failed.append(banned_id)
             return banned, failed
 
-        return await self._db.run(write)
+        banned, failed = await self._db.run(write)
+        for banned_id in banned:
+            await self._voice.disconnect(guild_id, banned_id)
+        return banned, failed
 
     def _ban_one(
         self, connection: Connection, access: Access, banned_id: int, reason: str | None

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from core.domain.guilds import Role
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
+    from core.voice_moderation import VoiceModeration
 
 _AUDITED = ("name", "color", "hoist", "unicode_emoji", "permissions", "mentionable")
 
@@ -73,7 +74,14 @@ def _audit_view(role: Role) -> dict[str, object]:
 
 
 class Roles:
-    def __init__(self, db: Database, snowflakes: SnowflakeGenerator, access: AccessCache) -> None:
+    def __init__(
+        self,
+        db: Database,
+        snowflakes: SnowflakeGenerator,
+        access: AccessCache,
+        voice: VoiceModeration,
+    ) -> None:
+        self._voice = voice  # who is in a voice channel may change with roles
         self._db = db
         self._access = access
         self._snowflakes = snowflakes
@@ -161,7 +169,9 @@ class Roles:
                 )
             return updated.to_wire()
 
-        return await self._db.run(write)
+        updated = await self._db.run(write)
+        await self._voice.recheck(guild_id)  # a permission taken away may be CONNECT
+        return updated
 
     async def delete(self, user_id: int, guild_id: int, role_id: int, reason: str | None) -> None:
         def write(connection: Connection) -> None:
@@ -184,6 +194,7 @@ class Roles:
             self._journal.emit(connection, events.role_event(EventName.GUILD_ROLE_DELETE, role))
 
         await self._db.run(write)
+        await self._voice.recheck(guild_id)
 
     async def set_positions(
         self, user_id: int, guild_id: int, moves: list[tuple[int, int]]

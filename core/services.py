@@ -43,6 +43,9 @@ from core.store.revocations import (
 )
 from core.store.s3 import S3ObjectStore
 from core.typing_indicator import Typing
+from core.voice import Voice
+from core.voice_moderation import VoiceModeration
+from core.voice_states import open_voice_board
 from core.webhooks import Webhooks
 
 if TYPE_CHECKING:
@@ -81,6 +84,8 @@ class Services:
     direct: Direct
     rate_limits: RateLimits
     sessions: Sessions
+    voice: Voice
+    voice_moderation: VoiceModeration
     delivery: Delivery  # what the gateway reads to deliver events
     access: AccessCache
     bus: Bus  # committed events, from the relay to every gateway
@@ -117,6 +122,9 @@ async def build_services(
     applications = Applications(db, snowflakes)
     links = AttachmentLinks(db, objects, accounts.keys, settings.public_url)
     messages = Messages(db, snowflakes, access, objects, links, settings.max_upload_bytes)
+    bus: Bus = RedisBus(redis) if redis else InProcessBus()
+    voice = Voice(db, access, bus, open_voice_board(redis))
+    moderation = VoiceModeration(db, access, voice)
     return Services(
         settings=settings,
         db=db,
@@ -125,10 +133,10 @@ async def build_services(
         accounts=accounts,
         applications=applications,
         commands=Commands(db, snowflakes, access),
-        guilds=Guilds(db, snowflakes, access),
-        channels=Channels(db, snowflakes, access),
-        roles=Roles(db, snowflakes, access),
-        members=Members(db, snowflakes, access),
+        guilds=Guilds(db, snowflakes, access, moderation),
+        channels=Channels(db, snowflakes, access, moderation),
+        roles=Roles(db, snowflakes, access, moderation),
+        members=Members(db, snowflakes, access, moderation),
         invites=Invites(db, snowflakes, access),
         direct=Direct(db, snowflakes),
         messages=messages,
@@ -147,8 +155,10 @@ async def build_services(
         ),
         rate_limits=RedisRateLimits(redis) if redis else MemoryRateLimits(),
         sessions=Sessions(db, access, accounts, applications),
+        voice=voice,
+        voice_moderation=moderation,
         delivery=Delivery(db, access),
         access=access,
-        bus=RedisBus(redis) if redis else InProcessBus(),
+        bus=bus,
         redis=redis,
     )

@@ -86,6 +86,10 @@ class Node(Protocol):
         self, user_id: int, request: MemberRequest
     ) -> tuple[list[dict[str, object]], list[int]]: ...
 
+    async def update_voice_state(
+        self, session: Session, request: payloads.VoiceStateRequest
+    ) -> None: ...
+
 
 class Conversation:
     __slots__ = ("_connection", "_node", "_parser", "_payload_times", "_query", "doing", "session")
@@ -254,7 +258,12 @@ class Conversation:
         self._node.set_presence(self.session, *presence)
 
     async def _voice_state_update(self, d: object) -> None:
-        """op 4: accepted and ignored until voice exists (no close: clients send it)."""
+        """op 4: join, move or leave a voice channel, or change one's own mute and deafen.
+        Nothing for a guild the session is not in, as from Discord."""
+        asked = payloads.voice_state_update(d)
+        assert self.session is not None
+        if asked.guild_id in self.session.guilds:
+            await self._node.update_voice_state(self.session, asked)
 
     async def _resume(self, d: object) -> None:
         """op 6: the session carries on here, with every dispatch the client missed."""

@@ -56,7 +56,13 @@ if TYPE_CHECKING:
 
 _GUILD_PRESENCES = int(Intent.GUILD_PRESENCES)
 # Events whose ids are not snowflakes of their commit (made up by a gateway node): no lag.
-_NOT_COMMITTED = {EventName.PRESENCE_UPDATE, EventName.SESSION_MOVED}
+_NOT_COMMITTED = {
+    EventName.PRESENCE_UPDATE,
+    EventName.SESSION_MOVED,
+    EventName.VOICE_STATE_UPDATE,
+    EventName.VOICE_SERVER_UPDATE,
+    EventName.VOICE_CALL_ENDED,
+}
 
 
 class Fanout:
@@ -197,6 +203,11 @@ class Fanout:
         if event.name is EventName.PRESENCE_UPDATE:
             self._show_presence(orjson.loads(event.payload), among)
             return
+        if event.name is EventName.VOICE_SERVER_UPDATE:
+            self._give_voice_server(orjson.loads(event.payload), among)
+            return
+        if event.name is EventName.VOICE_CALL_ENDED:
+            return  # for voice nodes (core/voice.py), not sessions
         needed = needed_intent(event.name, in_guild=event.guild_id is not None)
         generation = self._hub.generation
         view = self.view(event)
@@ -280,6 +291,13 @@ class Fanout:
             if feeds:
                 payload = orjson.dumps({"guild_id": guild_id} | change)
                 self.dispatch(feeds, "PRESENCE_UPDATE", payload)
+
+    def _give_voice_server(self, server: dict[str, object], among: list[Session] | None) -> None:
+        """VOICE_SERVER_UPDATE to the one session that joined or was moved, not the user's
+        others (each session has its own voice state)."""
+        session = self._hub.session(str(server.pop("session_id")))
+        if session is not None and (among is None or session in among):
+            self.dispatch([session.feed], "VOICE_SERVER_UPDATE", orjson.dumps(server))
 
     def _close_revoked(self, revoked: dict[str, object], among: list[Session] | None) -> None:
         """Ends the sessions of logins that ended, or of a bot whose token was reset."""

@@ -203,6 +203,34 @@ def request_soundboard_sounds(d: object) -> list[int]:
     return ids
 
 
+@dataclass(frozen=True, slots=True)
+class VoiceStateRequest:
+    """op 4, checked."""
+
+    guild_id: int
+    channel_id: int | None  # None: leave
+    self_mute: bool
+    self_deaf: bool
+
+
+def voice_state_update(d: object) -> VoiceStateRequest:
+    """op 4's `d`: `guild_id`, `channel_id` (null to leave), `self_mute` and `self_deaf`,
+    ids as strings or integers (discord.py sends integers)."""
+    if not isinstance(d, dict) or "channel_id" not in d:
+        raise DecodeError("VOICE_STATE_UPDATE needs guild_id, channel_id, self_mute, self_deaf")
+    guild_id, raw_channel = snowflake(d.get("guild_id")), d["channel_id"]
+    channel_id = None if raw_channel is None else snowflake(raw_channel)
+    self_mute, self_deaf = d.get("self_mute"), d.get("self_deaf")
+    if (
+        guild_id is None
+        or (raw_channel is not None and channel_id is None)
+        or not isinstance(self_mute, bool)
+        or not isinstance(self_deaf, bool)
+    ):
+        raise DecodeError("VOICE_STATE_UPDATE is malformed")
+    return VoiceStateRequest(guild_id, channel_id, self_mute, self_deaf)
+
+
 CHANNEL_INFO_FIELDS = frozenset({"status", "voice_start_time"})
 
 

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from core.presence import Shown
     from core.services import Services
     from core.sessions import GuildStart, Identity, MemberRequest
+    from gateway.payloads import VoiceStateRequest
 
 _log = logging.getLogger(__name__)
 
@@ -82,6 +83,9 @@ class Gateway:
             self.hub, services.bus, services.delivery, self.journal, services.accounts.keys
         )
         node = None if self.journal is None else self.journal.node
+        # Sessions ended for good whose voice states are yet to end (hub.end is synchronous).
+        self._voice_ends: list[tuple[str, int, tuple[int, ...]]] = []
+        self._voice_ended = trio.Event()
         self.presence = PresencePump(services.bus, open_presences(redis, node, window), window)
         self._takeovers = (
             None
@@ -116,6 +120,7 @@ class Gateway:
                     await background.start(self.fanout.run)
                     background.start_soon(self.presence.run, self.hub)
                     background.start_soon(self._forget_expired_sessions)
+                    background.start_soon(self._end_voice_states)
                     for listener in listeners:
                         background.start_soon(self._accept, listener, connections)
                     _log.info("gateway listening", extra={"url": url})
@@ -257,6 +262,10 @@ class Gateway:
                 start.payload["presences"] = await self.presence.presences_of(
                     start.guild_id, members
                 )
+        if intents & Intent.GUILD_VOICE_STATES:
+            voice_states = await self._services.voice.states_of([s.guild_id for s in starts])
+            for start in starts:
+                start.payload["voice_states"] = voice_states.get(start.guild_id, [])
         journal = self.journal
         session = Session(
             id=secrets.token_hex(16),
@@ -295,6 +304,16 @@ class Gateway:
     ) -> tuple[list[dict[str, object]], list[int]]:
         return await self._services.sessions.members(user_id, request)
 
+    async def update_voice_state(self, session: Session, request: VoiceStateRequest) -> None:
+        await self._services.voice.request(
+            session.id,
+            session.user_id,
+            request.guild_id,
+            request.channel_id,
+            self_mute=request.self_mute,
+            self_deaf=request.self_deaf,
+        )
+
     def _sessions_by_state(self) -> dict[tuple[str, ...], float]:
         connected = sum(1 for s in self.hub.sessions.values() if s.connection is not None)
         return {("connected",): connected, ("detached",): len(self.hub.sessions) - connected}
@@ -306,6 +325,22 @@ class Gateway:
             self.presence.end(session)
             if self.journal is not None:
                 self.journal.stage_end(session.id)
+            self._voice_ends.append((session.id, session.user_id, tuple(session.guilds)))
+            self._voice_ended.set()
+
+    async def _end_voice_states(self) -> None:
+        """Ends the voice states of sessions that ended for good (a resumable drop keeps
+        them). A fault loses the ends of one session (its states stay until the key expires),
+        never the task."""
+        while True:
+            await self._voice_ended.wait()
+            self._voice_ended = trio.Event()
+            ends, self._voice_ends = self._voice_ends, []
+            for session_id, user_id, guild_ids in ends:
+                try:
+                    await self._services.voice.end_session(session_id, user_id, guild_ids)
+                except Exception as error:
+                    report_fault("voice-session-end", error)
 
     async def _forget_expired_sessions(self) -> None:
         window = self.limits.resume_window_s

@@ -17,6 +17,7 @@ __all__ = [
     "GuildPermissions",
     "Outlet",
     "PermissionsValueError",
+    "SfuHandle",
     "SnowflakeGenerator",
     "SnowflakeValueError",
     "decode_snowflake",
@@ -241,3 +242,44 @@ class FrameParser:
 
 def slow_consumers_closed() -> int:
     """Slow consumers the delivery calls have closed (4000) since the process started."""
+
+@final
+class SfuHandle:
+    """The native SFU: a bound UDP socket and the media thread that forwards Discord voice
+    (RTP in the `*_rtpsize` AEAD modes) on it, re-encrypted for each listener. Every change is
+    queued for the thread, which applies it before it forwards any datagram that arrived
+    after the change was made. Wrapped by core.sfu (open_sfu joins the thread on exit)."""
+
+    def __new__(cls, host: str, port: int) -> SfuHandle:
+        """Binds UDP `host:port` (an IPv4 address; port 0: any free one) and starts the media
+        thread. ValueError for a host that is not an IPv4 address, OSError if binding fails."""
+    @property
+    def port(self) -> int:
+        """The bound UDP port."""
+    @property
+    def running(self) -> bool:
+        """Whether the media thread still runs."""
+    def add(self, ssrc: int, channel_id: int, *, speaks: bool, hears: bool) -> None:
+        """A participant (replacing one with this SSRC): no key and no address until its
+        first IP discovery request, whose source address it is bound to."""
+    def set_key(self, ssrc: int, mode: str, key: bytes) -> None:
+        """The participant's transport mode ("aead_aes256_gcm_rtpsize" or
+        "aead_xchacha20_poly1305_rtpsize") and 32-byte secret key. ValueError otherwise."""
+    def set_flags(self, ssrc: int, *, speaks: bool, hears: bool) -> None:
+        """Whether the participant's packets are forwarded, and whether it gets the others'."""
+    def move(self, ssrc: int, channel_id: int) -> None:
+        """The participant now sends to and hears `channel_id`."""
+    def remove(self, ssrc: int) -> None:
+        """Forgets the participant (an unknown SSRC is a no-op, as for every change)."""
+    def address(self, ssrc: int) -> tuple[str, int] | None:
+        """`(ip, port)` its first discovery came from, once the thread has seen it."""
+    def counters(self) -> dict[str, int]:
+        """packets_in, bytes_in, packets_out, bytes_out, discovery_answers, and dropped_<reason>
+        for malformed, unknown_ssrc, wrong_address, not_keyed, replayed, bad_tag, muted, rtcp,
+        keepalive, not_opus, send_failed, counter_exhausted. Whoever sees a datagram counted
+        in packets_in also sees every count it caused."""
+    def close(self) -> None:
+        """Tells the thread to stop after the batch in hand."""
+    def join(self) -> None:
+        """Waits (GIL released) for the thread to end; call `close` first. RuntimeError if it
+        ended in a panic (a bug)."""

@@ -18,6 +18,7 @@ from api.routes import (
     messages,
     roles,
     users,
+    voice_states,
     webhooks,
 )
 
@@ -33,6 +34,7 @@ def discord_api() -> Blueprint:
         channels,
         roles,
         members,
+        voice_states,
         invites,
         messages,
         interactions,

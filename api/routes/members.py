@@ -21,7 +21,7 @@ class EditMember(Form):
     mute: bool | None = None
     deaf: bool | None = None
     communication_disabled_until: Timestamp | None = None
-    channel_id: Snowflake | None = None  # a voice move: refused until voice exists
+    channel_id: Snowflake | None = None  # a voice move; null disconnects
     # BYPASSES_VERIFICATION, the one flag a moderator sets, means nothing without verification.
     not_yet = not_yet(flags=NotYet("Member flags are not supported yet.", inert=(None, 0)))
 
@@ -61,12 +61,6 @@ class BulkBan(Form):
 
 
 def _changes(body: EditMember | EditCurrentMember) -> MemberChanges:
-    if isinstance(body, EditMember) and body.channel_id is not None:
-        raise InvalidForm.one(
-            "channel_id",
-            "VOICE_UNAVAILABLE",
-            "Moving members between voice channels is not supported yet.",
-        )
     given = frozenset(body.model_fields_set) & frozenset(MemberChanges.__dataclass_fields__)
     values = {field: getattr(body, field) for field in given}
     if "roles" in values and values["roles"] is not None:

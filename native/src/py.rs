@@ -621,5 +621,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("DISCORD_EPOCH_MS", snowflake::DISCORD_EPOCH_MS)?;
     m.add("MAX_SNOWFLAKE_BATCH", snowflake::MAX_BATCH)?;
+    crate::py_sfu::register(m)?;
     Ok(())
 }

@@ -1,0 +1,94 @@
+"""Voice states: who is in which voice channel of a guild, with what flags, as Discord's voice
+state object; and what a voice gateway node is to the Voice service (core/voice.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.domain.guilds import VOICE_CHANNEL_TYPES, ChannelType
+from core.domain.permissions import Permission
+
+# The encryption modes Trioxide's voice gateway offers (READY `modes`), in its order of preference.
+MODES = ("aead_aes256_gcm_rtpsize", "aead_xchacha20_poly1305_rtpsize")
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceState:
+    guild_id: int
+    channel_id: int | None  # None: left (the last state of a user, as published)
+    user_id: int
+    session_id: str  # the main gateway session's id
+    token: str  # of the latest join or move; never on the wire in VOICE_STATE_UPDATE
+    deaf: bool  # server-side: the member's
+    mute: bool
+    self_deaf: bool
+    self_mute: bool
+    suppress: bool  # stage channels: not a speaker
+    request_to_speak_timestamp: str | None
+
+    @property
+    def speaks(self) -> bool:
+        return not (self.mute or self.self_mute or self.suppress)
+
+    @property
+    def hears(self) -> bool:
+        return not (self.deaf or self.self_deaf)
+
+    def to_wire(self, member: dict[str, object] | None) -> dict[str, object]:
+        """Discord's voice state object (Voice Resources): with `member` where there is one
+        (VOICE_STATE_UPDATE), without it in GUILD_CREATE's list. Never the token."""
+        wire: dict[str, object] = {
+            "guild_id": str(self.guild_id),
+            "channel_id": None if self.channel_id is None else str(self.channel_id),
+            "user_id": str(self.user_id),
+            "session_id": self.session_id,
+            "deaf": self.deaf,
+            "mute": self.mute,
+            "self_deaf": self.self_deaf,
+            "self_mute": self.self_mute,
+            "self_stream": False,
+            "self_video": False,
+            "suppress": self.suppress,
+            "request_to_speak_timestamp": self.request_to_speak_timestamp,
+        }
+        if member is not None:
+            wire["member"] = member
+        return wire
+
+
+_TO_CONNECT = int(Permission.VIEW_CHANNEL | Permission.CONNECT)
+
+
+def may_connect(channel_type: int, permissions: int) -> bool:
+    """Whether a member with `permissions` in the channel may be in it: a voice or stage
+    channel they can view and connect to."""
+    return channel_type in VOICE_CHANNEL_TYPES and permissions & _TO_CONNECT == _TO_CONNECT
+
+
+def has_room(user_limit: int | None, others: int, permissions: int) -> bool:
+    """Whether a channel with `others` in it takes one more: `user_limit` 0 or unset is no
+    limit, and MOVE_MEMBERS goes past it (Discord's rule)."""
+    return not user_limit or others < user_limit or bool(permissions & Permission.MOVE_MEMBERS)
+
+
+def joins_suppressed(channel_type: int) -> bool:
+    """A stage channel's newcomers are its audience until invited to speak."""
+    return channel_type == ChannelType.GUILD_STAGE_VOICE
+
+
+class VoiceNode(Protocol):
+    """A voice gateway node in this process, as the Voice service sees it."""
+
+    name: str
+    endpoint: str  # "host:port" as sent in VOICE_SERVER_UPDATE
+
+    def changed(self, state: VoiceState) -> None:
+        """Any voice state change of any guild: a join, a move, mute/deaf/suppress or self
+        flags, or a leave (channel_id None). Must not block or raise; a node ignores users it
+        has no connection for."""
+        ...
+
+    def call_ended(self, guild_id: int, channel_id: int) -> None:
+        """The channel was deleted: its connections close 4022."""
+        ...

@@ -1,0 +1,98 @@
+"""The SFU: Discord voice over UDP, forwarded by a native thread. The only module that names it.
+
+The voice gateway tells it who is in which channel, with which key and mode, who speaks and
+who hears; the media thread forwards each speaker's packets to the other listeners of its
+channel, re-encrypted with each listener's key. Every call here is synchronous and
+non-blocking: it queues a change the thread applies before it forwards any packet that
+arrived after the call.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import trio
+
+from trioxide_native import SfuHandle
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+__all__ = ["Sfu", "open_sfu"]
+
+
+class Sfu:
+    """The running SFU. An unknown SSRC is a no-op for every change but `add` (a race with a
+    leave is normal); `add` of a known SSRC replaces it."""
+
+    __slots__ = ("_handle", "port")
+
+    def __init__(self, handle: SfuHandle) -> None:
+        self._handle = handle
+        self.port: int = handle.port
+        """The bound UDP port."""
+
+    def add(self, ssrc: int, channel_id: int, *, speaks: bool, hears: bool) -> None:
+        """A participant, at voice READY. Its UDP address is bound by its first IP discovery
+        request (from that address); it sends and hears nothing before `set_key`."""
+        self._handle.add(ssrc, channel_id, speaks=speaks, hears=hears)
+
+    def set_key(self, ssrc: int, mode: str, key: bytes) -> None:
+        """The mode and secret key of SESSION_DESCRIPTION. ValueError for a mode other than
+        "aead_aes256_gcm_rtpsize" and "aead_xchacha20_poly1305_rtpsize", or a key that is not
+        32 bytes (nothing changes then)."""
+        self._handle.set_key(ssrc, mode, key)
+
+    def set_flags(self, ssrc: int, *, speaks: bool, hears: bool) -> None:
+        """`speaks`: its packets are forwarded (not muted nor suppressed); `hears`: it gets the
+        others' (not deafened)."""
+        self._handle.set_flags(ssrc, speaks=speaks, hears=hears)
+
+    def move(self, ssrc: int, channel_id: int) -> None:
+        """It now speaks to and hears `channel_id` (key and address are kept)."""
+        self._handle.move(ssrc, channel_id)
+
+    def remove(self, ssrc: int) -> None:
+        self._handle.remove(ssrc)
+
+    def address(self, ssrc: int) -> tuple[str, int] | None:
+        """The `(ip, port)` its first discovery came from; None until the thread has seen it."""
+        return self._handle.address(ssrc)
+
+    def counters(self) -> dict[str, int]:
+        """packets_in, bytes_in, packets_out, bytes_out, discovery_answers and
+        dropped_<reason> (see `trioxide_native.SfuHandle.counters`)."""
+        return self._handle.counters()
+
+
+async def _ipv4(host: str) -> str:
+    """`host` as an IPv4 address: itself if it is one, else its first IPv4 address."""
+    try:
+        return str(ipaddress.IPv4Address(host))
+    except ValueError:
+        pass
+    try:
+        found = await trio.socket.getaddrinfo(host, None, family=socket.AF_INET)
+    except socket.gaierror:
+        found = []
+    for *_, address in found:
+        return str(address[0])
+    raise OSError(f"{host!r} has no IPv4 address: the SFU binds IPv4 only")
+
+
+@asynccontextmanager
+async def open_sfu(host: str, port: int) -> AsyncIterator[Sfu]:
+    """Binds UDP host:port (port 0: any free one), starts the media thread, and stops and
+    joins it on exit (in a worker thread: the Trio loop never blocks)."""
+    handle = SfuHandle(await _ipv4(host), port)
+    try:
+        yield Sfu(handle)
+    finally:
+        handle.close()
+        # The thread stops after the batch in hand: shielded, so a cancelled caller still
+        # leaves no thread behind.
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(handle.join)

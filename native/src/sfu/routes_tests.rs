@@ -1,0 +1,276 @@
+use super::*;
+use crate::sfu::crypto::Mode;
+use crate::sfu::rtp::{classify, Datagram};
+use std::net::Ipv4Addr;
+
+const AES: &str = Mode::NAMES[0];
+const XCHACHA: &str = Mode::NAMES[1];
+
+fn at(port: u16) -> SocketAddrV4 {
+    SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)
+}
+
+fn key(ssrc: u32) -> [u8; 32] {
+    [u8::try_from(ssrc % 251).unwrap(); 32]
+}
+
+fn mode(ssrc: u32) -> &'static str {
+    if ssrc % 2 == 0 {
+        AES
+    } else {
+        XCHACHA
+    }
+}
+
+/// A routing table where each SSRC is added, keyed (mode by parity) and bound to port SSRC.
+fn routes(members: &[(u32, u64)]) -> Routes {
+    let mut routes = Routes::default();
+    for &(ssrc, channel) in members {
+        routes.apply(Command::Add {
+            ssrc,
+            channel,
+            speaks: true,
+            hears: true,
+        });
+        routes.apply(set_key(ssrc, key(ssrc)));
+        routes.discover(ssrc, at(port(ssrc))).unwrap();
+    }
+    routes
+}
+
+fn port(ssrc: u32) -> u16 {
+    u16::try_from(ssrc).unwrap()
+}
+
+fn set_key(ssrc: u32, bytes: [u8; 32]) -> Command {
+    Command::SetKey {
+        ssrc,
+        cipher: Cipher::new(mode(ssrc), &bytes).unwrap(),
+        key: bytes,
+    }
+}
+
+/// A packet from `ssrc` as its client seals it.
+fn packet(ssrc: u32, counter: u32, opus: &[u8]) -> Vec<u8> {
+    let mut packet = vec![0x80, 0x78, 0, 1, 0, 0, 0, 2];
+    packet.extend(ssrc.to_be_bytes());
+    let mut sealed = opus.to_vec();
+    let cipher = Cipher::new(mode(ssrc), &key(ssrc)).unwrap();
+    let tag = cipher.seal(counter, &packet.clone(), &mut sealed);
+    packet.extend(sealed);
+    packet.extend(tag);
+    packet.extend(counter.to_be_bytes());
+    packet
+}
+
+fn open(routes: &mut Routes, mut packet: Vec<u8>, from: SocketAddrV4) -> Result<u64, Dropped> {
+    let Datagram::Rtp(rtp) = classify(&packet) else {
+        panic!("not rtp")
+    };
+    routes.open(&rtp, from, &mut packet)
+}
+
+fn listeners(routes: &mut Routes, sender: u32, channel: u64) -> Vec<(u16, u32)> {
+    let mut found = Vec::new();
+    routes.for_each_listener(sender, channel, |listener| {
+        let listener = listener.unwrap();
+        found.push((listener.address.port(), listener.counter));
+    });
+    found
+}
+
+#[test]
+fn a_packet_reaches_the_others_of_its_channel_only() {
+    let mut routes = routes(&[(1, 10), (2, 10), (3, 10), (4, 20)]);
+    assert_eq!(open(&mut routes, packet(1, 0, b"opus"), at(1)), Ok(10));
+    let first = FIRST_SERVER_COUNTER;
+    assert_eq!(listeners(&mut routes, 1, 10), [(2, first), (3, first)]);
+    assert_eq!(
+        listeners(&mut routes, 1, 10),
+        [(2, first + 1), (3, first + 1)]
+    );
+    assert_eq!(listeners(&mut routes, 3, 10), [(1, first), (2, first + 2)]);
+    assert_eq!(listeners(&mut routes, 4, 20), []);
+}
+
+#[test]
+fn the_packet_is_decrypted_in_place() {
+    let mut routes = routes(&[(1, 10), (2, 10)]);
+    for sender in [1, 2] {
+        let mut sealed = packet(sender, 0, b"opus frame");
+        let Datagram::Rtp(rtp) = classify(&sealed) else {
+            panic!("not rtp")
+        };
+        routes.open(&rtp, at(port(sender)), &mut sealed).unwrap();
+        assert_eq!(&sealed[12..22], b"opus frame");
+    }
+}
+
+#[test]
+fn each_check_drops_with_its_reason() {
+    let mut routes = routes(&[(1, 10), (2, 10)]);
+    assert_eq!(
+        open(&mut routes, packet(9, 0, b"x"), at(9)),
+        Err(Dropped::UnknownSsrc)
+    );
+    assert_eq!(
+        open(&mut routes, packet(1, 0, b"x"), at(2)),
+        Err(Dropped::WrongAddress)
+    );
+    let mut forged = packet(1, 0, b"x");
+    forged[12] ^= 1;
+    assert_eq!(open(&mut routes, forged, at(1)), Err(Dropped::BadTag));
+    assert_eq!(open(&mut routes, packet(1, 0, b"x"), at(1)), Ok(10));
+    assert_eq!(
+        open(&mut routes, packet(1, 0, b"x"), at(1)),
+        Err(Dropped::Replayed)
+    );
+    routes.apply(Command::SetFlags {
+        ssrc: 1,
+        speaks: false,
+        hears: true,
+    });
+    assert_eq!(
+        open(&mut routes, packet(1, 1, b"x"), at(1)),
+        Err(Dropped::Muted)
+    );
+    routes.apply(Command::Add {
+        ssrc: 3,
+        channel: 10,
+        speaks: true,
+        hears: true,
+    });
+    routes.discover(3, at(3)).unwrap();
+    assert_eq!(
+        open(&mut routes, packet(3, 0, b"x"), at(3)),
+        Err(Dropped::NotKeyed)
+    );
+    assert_eq!(routes.discover(9, at(9)), Err(Dropped::UnknownSsrc));
+}
+
+#[test]
+fn the_first_discovery_binds_the_address() {
+    let mut routes = Routes::default();
+    routes.apply(Command::Add {
+        ssrc: 1,
+        channel: 10,
+        speaks: true,
+        hears: true,
+    });
+    routes.apply(set_key(1, key(1)));
+    routes.discover(1, at(1)).unwrap();
+    routes.discover(1, at(7)).unwrap();
+    assert_eq!(routes.addresses.lock().unwrap().get(&1), Some(&at(1)));
+    assert_eq!(
+        open(&mut routes, packet(1, 0, b"x"), at(7)),
+        Err(Dropped::WrongAddress)
+    );
+    assert_eq!(open(&mut routes, packet(1, 0, b"x"), at(1)), Ok(10));
+    routes.apply(Command::Remove { ssrc: 1 });
+    assert!(routes.addresses.lock().unwrap().is_empty());
+}
+
+#[test]
+fn listeners_must_hear_be_keyed_and_bound() {
+    let mut routes = routes(&[(1, 10), (2, 10), (3, 10)]);
+    routes.apply(Command::SetFlags {
+        ssrc: 2,
+        speaks: true,
+        hears: false,
+    });
+    routes.apply(Command::Add {
+        ssrc: 4,
+        channel: 10,
+        speaks: true,
+        hears: true,
+    });
+    routes.discover(4, at(4)).unwrap(); // bound, no key
+    routes.apply(Command::Add {
+        ssrc: 5,
+        channel: 10,
+        speaks: true,
+        hears: true,
+    });
+    routes.apply(set_key(5, key(5))); // keyed, not bound
+    let found: Vec<u16> = listeners(&mut routes, 1, 10).iter().map(|l| l.0).collect();
+    assert_eq!(found, [3]);
+}
+
+#[test]
+fn moves_and_removals_change_who_hears() {
+    let mut routes = routes(&[(1, 10), (2, 10), (3, 20)]);
+    routes.apply(Command::Move {
+        ssrc: 2,
+        channel: 20,
+    });
+    assert_eq!(listeners(&mut routes, 1, 10), []);
+    assert_eq!(open(&mut routes, packet(2, 0, b"x"), at(2)), Ok(20));
+    assert_eq!(listeners(&mut routes, 2, 20).len(), 1);
+    routes.apply(Command::Remove { ssrc: 3 });
+    assert_eq!(listeners(&mut routes, 2, 20), []);
+    assert_eq!(
+        open(&mut routes, packet(3, 0, b"x"), at(3)),
+        Err(Dropped::UnknownSsrc)
+    );
+    // Unknown SSRCs are no-ops.
+    routes.apply(Command::Remove { ssrc: 99 });
+    routes.apply(Command::Move {
+        ssrc: 99,
+        channel: 1,
+    });
+    routes.apply(set_key(99, key(99)));
+    let mut channels: Vec<_> = routes
+        .channels
+        .iter()
+        .map(|(c, m)| (*c, m.clone()))
+        .collect();
+    channels.sort_unstable();
+    assert_eq!(channels, [(10, vec![1]), (20, vec![2])]);
+}
+
+#[test]
+fn a_new_key_resets_the_window_and_the_same_key_keeps_it() {
+    let mut routes = routes(&[(1, 10)]);
+    assert_eq!(open(&mut routes, packet(1, 5, b"x"), at(1)), Ok(10));
+    routes.apply(set_key(1, key(1)));
+    assert_eq!(
+        open(&mut routes, packet(1, 5, b"x"), at(1)),
+        Err(Dropped::Replayed)
+    );
+    routes.apply(set_key(1, [0xee; 32]));
+    // Sealed with the old key: the counter is free again, the tag is not.
+    assert_eq!(
+        open(&mut routes, packet(1, 5, b"x"), at(1)),
+        Err(Dropped::BadTag)
+    );
+}
+
+#[test]
+fn a_re_add_starts_fresh_but_keeps_counting() {
+    let mut routes = routes(&[(1, 10), (2, 10)]);
+    assert_eq!(listeners(&mut routes, 1, 10), [(2, FIRST_SERVER_COUNTER)]);
+    routes.apply(Command::Add {
+        ssrc: 2,
+        channel: 10,
+        speaks: true,
+        hears: true,
+    });
+    assert_eq!(listeners(&mut routes, 1, 10), [], "no key nor address yet");
+    routes.apply(set_key(2, key(2)));
+    routes.discover(2, at(2)).unwrap();
+    assert_eq!(
+        listeners(&mut routes, 1, 10),
+        [(2, FIRST_SERVER_COUNTER + 1)]
+    );
+    assert_eq!(routes.channels[&10], [1, 2]);
+}
+
+#[test]
+fn an_exhausted_listener_gets_nothing_more() {
+    let mut routes = routes(&[(1, 10), (2, 10)]);
+    routes.participants.get_mut(&2).unwrap().next_counter = Some(u32::MAX);
+    assert_eq!(listeners(&mut routes, 1, 10), [(2, u32::MAX)]);
+    let mut outcomes = Vec::new();
+    routes.for_each_listener(1, 10, |listener| outcomes.push(listener.err()));
+    assert_eq!(outcomes, [Some(Dropped::CounterExhausted)]);
+}
