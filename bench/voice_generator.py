@@ -80,8 +80,10 @@ def udp_socket() -> socket.socket:
 
 
 async def ensure_built() -> Path:
-    """The generator's binary, built in release mode by cargo if it is not there yet."""
-    if BINARY.exists():
+    """The generator's binary, built in release mode by cargo if it is missing or older than
+    its sources."""
+    sources = [CRATE / "Cargo.toml", *(CRATE / "src").glob("*.rs")]
+    if BINARY.exists() and all(s.stat().st_mtime <= BINARY.stat().st_mtime for s in sources):
         return BINARY
     command = [
         "cargo",

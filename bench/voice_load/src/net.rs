@@ -61,8 +61,15 @@ pub fn send_all(socket: &UdpSocket, packets: &mut [Vec<u8>], lengths: &[usize]) 
         };
         if done <= 0 {
             let error = io::Error::last_os_error();
-            if error.kind() == io::ErrorKind::Interrupted {
-                continue;
+            match error.kind() {
+                // A full send buffer (a non-blocking socket): wait for room, as a blocking
+                // socket would.
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => {
+                    std::thread::yield_now();
+                    continue;
+                }
+                _ => {}
             }
             errors += count - sent;
             break;
