@@ -219,7 +219,14 @@ async def _measure(run: _Run, cast: _Cast, progress: Progress) -> Report:
         load_cpu=cpus[0] if cpus else None,
     )
     progress.show(0.2, 1, "unpaced")
-    tries = [await generate(Pace(0.0, _MAX_S)) for _ in range(2)]
+    tries = []
+    for _ in range(2):
+        cpu_before = probe.cpu_s()
+        tried = await generate(Pace(0.0, _MAX_S))
+        cpu_after = probe.cpu_s()
+        if cpu_before is not None and cpu_after is not None:
+            tried.extra["server_core_share"] = round((cpu_after - cpu_before) / tried.wall_s, 3)
+        tries.append(tried)
     best = max(tries, key=_out_per_s)
     out_per_s = _out_per_s(best)
     if not best.server_drops:
@@ -300,6 +307,13 @@ def _report(
             "forwarded_out_per_s": round(out_per_s),
             "c_floor_out_per_s": round(floor_found["out_pps"]),
             "ratio_to_floor": round(ratio, 3),
+            "unpaced": {
+                "offered_in_per_s": round(best.report["sent_per_s"]),
+                "received_per_s": round(best.report["received"] / best.report["send_s"]),
+                "server_socket_drops": best.server_drops,
+                "listener_socket_drops": best.listener_drops,
+                "server_core_share": best.extra.get("server_core_share"),
+            },
             "paced": {
                 "in_per_s": round(found["sent_per_s"]),
                 "out_per_s": round(forwarded / max(found["send_s"], 1e-9)),
@@ -311,6 +325,7 @@ def _report(
                 "duplicates": found["duplicates"],
                 "out_of_order": found["out_of_order"],
                 "bad_tag": found["bad_tag"],
+                "stale": found["stale"],
                 "misrouted": found["misrouted"] + found["wrong_ssrc"],
                 "latency_ms": latency,
             },

@@ -6,6 +6,7 @@ read from /proc/net/udp."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -20,6 +21,8 @@ from bench.target import BenchError
 CRATE = Path(__file__).resolve().parent / "voice_load"
 BINARY = CRATE / "target" / "release" / "voice-load"
 RECEIVE_BUFFER_BYTES = 4 << 20  # as the C floor's sockets ask (the kernel caps it at rmem_max)
+_SETTLE_S = 10.0  # at most, for the server's socket to empty between runs
+_SETTLE_POLL_S = 0.05
 
 
 @dataclass
@@ -103,17 +106,38 @@ async def ensure_built() -> Path:
     return BINARY
 
 
-def socket_drops(ports: set[int]) -> dict[int, int]:
-    """Datagrams dropped so far at each of these local UDP ports (IPv4), from /proc/net/udp."""
-    found: dict[int, int] = {}
+def socket_table(ports: set[int]) -> dict[int, tuple[int, int]]:
+    """(bytes queued to read, datagrams dropped so far) of each of these local UDP ports
+    (IPv4), from /proc/net/udp."""
+    found: dict[int, tuple[int, int]] = {}
     with open("/proc/net/udp") as table:
         next(table)
         for line in table:
             fields = line.split()
             port = int(fields[1].rsplit(":", 1)[1], 16)
             if port in ports:
-                found[port] = found.get(port, 0) + int(fields[-1])
+                queued, drops = found.get(port, (0, 0))
+                found[port] = (queued + int(fields[4].split(":")[1], 16), drops + int(fields[-1]))
     return found
+
+
+def socket_drops(ports: set[int]) -> dict[int, int]:
+    return {port: drops for port, (_, drops) in socket_table(ports).items()}
+
+
+async def settle(listeners: list[Participant], server_port: int | None) -> None:
+    """Lets the server work off what an earlier run left in its socket, then empties the
+    listeners' sockets: the next run starts on an idle server with nothing stale queued."""
+    if server_port is not None:
+        with trio.move_on_after(_SETTLE_S):
+            while True:  # the kernel's count, polled: nothing to wait on
+                if not socket_table({server_port}).get(server_port, (0, 0))[0]:
+                    break
+                await trio.sleep(_SETTLE_POLL_S)
+    for listener in listeners:
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                listener.sock.recv(2048, socket.MSG_DONTWAIT)
 
 
 def _port(sock: socket.socket) -> int:
@@ -129,9 +153,11 @@ async def run_generator(
     server_port: int | None = None,
     cpus: tuple[int, ...] = (),
 ) -> Outcome:
-    """One run: the speakers send for `pace.duration_s`, the listeners count what comes. The
-    speakers' RTP state is carried forward, so the next run's counters are new to the server."""
+    """One run: the speakers send for `pace.duration_s`, the listeners count what comes (a
+    packet of an earlier run, from the server's backlog, only as `stale`). The speakers' RTP
+    state is carried forward, so the next run's counters are new to the server."""
     binary = await ensure_built()
+    await settle(listeners, server_port)
     plan = {
         "rate_per_s": pace.rate_per_s,
         "duration_s": pace.duration_s,

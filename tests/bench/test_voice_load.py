@@ -55,13 +55,15 @@ def open_packet(mode: str, key: bytes, packet: bytes) -> tuple[bytes, bytes]:
 class Forwarder:
     """A tiny SFU on its own thread: each speaker's packet opened with the speaker's key and
     sealed again, with the forwarder's own counter, for every listener of the speaker's
-    channel. `duplicate_every`, `cross_route` and `wrong_key` make it misbehave."""
+    channel. `duplicate_every`, `cross_route`, `wrong_key` and `backlog` make it misbehave."""
 
     speakers: dict[int, Participant]  # by SSRC
     listeners: list[tuple[Participant, tuple[str, int]]]
     duplicate_every: int = 0
     cross_route: bool = False
     wrong_key: bool = False
+    keep: bool = False  # keep some of what is sent, to send again with the next run
+    backlog: list[tuple[bytes, tuple[str, int]]] = field(default_factory=list)
     sock: socket.socket = field(default_factory=udp_socket)
     opened: dict[int, list[int]] = field(default_factory=dict)  # SSRC → RTP counters seen
     rtp: list[tuple[int, int, int, int]] = field(default_factory=list)  # SSRC, byte 0, PT, seq
@@ -75,6 +77,10 @@ class Forwarder:
                 packet = self.sock.recv(2048)
             except TimeoutError:
                 continue
+            if self.backlog and not self.keep:
+                for kept, to in self.backlog:  # what a backlogged server sends late
+                    self.sock.sendto(kept, to)
+                self.backlog = []
             ssrc = struct.unpack_from(">I", packet, 8)[0]
             speaker = self.speakers[ssrc]
             header, plain = open_packet(speaker.mode, speaker.key, packet)
@@ -86,7 +92,10 @@ class Forwarder:
                     continue
                 key = bytes(32) if self.wrong_key else listener.key
                 for _ in range(copies):
-                    self.sock.sendto(seal(listener.mode, key, header, plain, self.counter), address)
+                    sealed = seal(listener.mode, key, header, plain, self.counter)
+                    self.sock.sendto(sealed, address)
+                    if self.keep and len(self.backlog) < 10:
+                        self.backlog.append((sealed, address))
                     self.counter += 1
 
 
@@ -149,6 +158,7 @@ async def test_every_packet_opens_with_its_speakers_key_and_reaches_each_listene
     assert [h["received"] for h in report["listeners"]] == [sent[i % 2] for i in range(6)]
     for figure in ("lost", "duplicates", "bad_tag", "not_ours", "misrouted", "wrong_ssrc"):
         assert report[figure] == 0, figure
+    assert report["stale"] == 0
     assert outcome.listener_drops == 0
     assert report["latency_us"]["count"] == report["received"]
     assert 0 < report["latency_us"]["p50"] <= report["latency_us"]["p99"]
@@ -179,7 +189,15 @@ async def test_a_forwarders_mistakes_are_counted_as_what_they_are(
     assert crossed["received"] == crossed["expected"]
     assert crossed["misrouted"] == crossed["expected"]  # as many again, to the wrong channel
 
-    forwarder.cross_route, forwarder.wrong_key = False, True
+    forwarder.cross_route, forwarder.keep = False, True
+    await run_generator(speakers, listeners, _PACE)  # fills the backlog
+    forwarder.keep = False
+    late = (await run_generator(speakers, listeners, _PACE)).report
+    assert late["received"] == late["expected"]  # the earlier run's packets are not counted…
+    assert late["stale"] == 10  # …but as stale
+    assert late["duplicates"] == 0
+
+    forwarder.wrong_key = True
     garbled = (await run_generator(speakers, listeners, _PACE)).report
     assert garbled["received"] == 0
     assert garbled["lost"] == garbled["expected"] == garbled["bad_tag"] > 0

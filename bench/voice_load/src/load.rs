@@ -54,7 +54,7 @@ pub struct Sent {
 }
 
 /// Sends until `pace.duration` has passed; `start` is the clock every stamp counts from.
-pub fn send(speakers: &mut [Speaker], pace: Pace, start: Instant) -> Sent {
+pub fn send(speakers: &mut [Speaker], pace: Pace, run: u32, start: Instant) -> Sent {
     let count = speakers.len().max(1) as u64;
     let mut sent = Sent {
         per_speaker: vec![0; speakers.len()],
@@ -110,6 +110,7 @@ pub fn send(speakers: &mut [Speaker], pace: Pace, start: Instant) -> Sent {
                 .unwrap_or_default();
             for (offset, buffer) in packets.iter_mut().enumerate() {
                 let stamp = Stamp {
+                    run,
                     speaker: u32::try_from(index).unwrap_or(u32::MAX),
                     number: *number + offset as u64,
                     sent_ns: elapsed_ns(start),
@@ -144,6 +145,7 @@ pub struct Heard {
     pub out_of_order: u64,
     pub bad_tag: u64,
     pub not_ours: u64,
+    pub stale: u64,      // sent by an earlier run (the server's backlog)
     pub misrouted: u64,  // a speaker of another channel
     pub wrong_ssrc: u64, // the header does not carry its speaker's SSRC
 }
@@ -244,6 +246,7 @@ impl Track {
 pub fn receive(
     listeners: &[Listener],
     sources: &[Source],
+    run: u32,
     max_samples: usize,
     start: Instant,
     stop: &AtomicBool,
@@ -283,6 +286,10 @@ pub fn receive(
                         continue;
                     }
                 };
+                if stamp.run != run {
+                    heard.stale += 1;
+                    continue;
+                }
                 let speaker = usize::try_from(stamp.speaker).unwrap_or(usize::MAX);
                 let (Some(source), Some(track)) = (sources.get(speaker), track.get_mut(speaker))
                 else {

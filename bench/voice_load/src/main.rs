@@ -150,11 +150,15 @@ fn run(input: &str) -> Result<Value, String> {
         });
     }
     let start = Instant::now();
+    // Any number that differs from the last run's does: the clock's nanoseconds.
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |since| since.subsec_nanos() | 1);
     let stop = AtomicBool::new(false);
     let (sent, received) = thread::scope(|scope| {
         let receiver =
-            scope.spawn(|| load::receive(&listeners, &sources, max_samples, start, &stop));
-        let sent = load::send(&mut speakers, pace, start);
+            scope.spawn(|| load::receive(&listeners, &sources, run, max_samples, start, &stop));
+        let sent = load::send(&mut speakers, pace, run, start);
         thread::sleep(Duration::from_secs_f64(drain_s));
         stop.store(true, Ordering::Relaxed);
         (sent, receiver.join())
@@ -203,11 +207,12 @@ fn report(
         "out_of_order": total(|h| h.out_of_order),
         "bad_tag": total(|h| h.bad_tag),
         "not_ours": total(|h| h.not_ours),
+        "stale": total(|h| h.stale),
         "misrouted": total(|h| h.misrouted),
         "wrong_ssrc": total(|h| h.wrong_ssrc),
         "listeners": heard.iter().map(|h| json!({
             "received": h.received, "duplicates": h.duplicates, "out_of_order": h.out_of_order,
-            "bad_tag": h.bad_tag, "not_ours": h.not_ours, "misrouted": h.misrouted,
+            "bad_tag": h.bad_tag, "not_ours": h.not_ours, "stale": h.stale, "misrouted": h.misrouted,
             "wrong_ssrc": h.wrong_ssrc,
         })).collect::<Vec<_>>(),
         "latency_us": {

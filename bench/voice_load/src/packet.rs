@@ -14,7 +14,7 @@ use chacha20poly1305::XChaCha20Poly1305;
 pub const HEADER_BYTES: usize = 12;
 pub const TAG_BYTES: usize = 16;
 pub const COUNTER_BYTES: usize = 4;
-pub const STAMP_BYTES: usize = 24;
+pub const STAMP_BYTES: usize = 28;
 pub const OPUS_PAYLOAD_TYPE: u8 = 0x78; // 120, as discord.py and discord.js send
 const STAMP_MAGIC: [u8; 4] = *b"TXVB";
 const SAMPLES_PER_FRAME: u32 = 960; // 20 ms at 48 kHz
@@ -100,8 +100,9 @@ fn nonce_prefix(nonce: &[u8; 24]) -> [u8; 12] {
 /// What a packet's payload says about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamp {
+    pub run: u32, // which generator run sent it: a server's backlog from the last is told apart
     pub speaker: u32, // the speaker's index in the generator's input
-    pub number: u64,  // the speaker's packet number, from 0 for each run
+    pub number: u64, // the speaker's packet number, from 0 for each run
     pub sent_ns: u64, // nanoseconds since the generator started
 }
 
@@ -158,6 +159,8 @@ fn write_stamp(body: &mut [u8], stamp: Stamp) -> Result<(), PacketError> {
     let head = body.get_mut(..STAMP_BYTES).ok_or(PacketError::TooShort)?;
     let (magic, rest) = head.split_at_mut(4);
     magic.copy_from_slice(&STAMP_MAGIC);
+    let (run, rest) = rest.split_at_mut(4);
+    run.copy_from_slice(&stamp.run.to_be_bytes());
     let (speaker, rest) = rest.split_at_mut(4);
     speaker.copy_from_slice(&stamp.speaker.to_be_bytes());
     let (number, sent) = rest.split_at_mut(8);
@@ -222,12 +225,16 @@ fn read_stamp(stamp: &[u8]) -> Result<Stamp, PacketError> {
     if field(0, 4)? != STAMP_MAGIC {
         return Err(PacketError::NotOurs);
     }
-    let speaker: [u8; 4] = field(4, 8)?.try_into().map_err(|_| PacketError::NotOurs)?;
-    let number: [u8; 8] = field(8, 16)?.try_into().map_err(|_| PacketError::NotOurs)?;
-    let sent: [u8; 8] = field(16, 24)?
+    let run: [u8; 4] = field(4, 8)?.try_into().map_err(|_| PacketError::NotOurs)?;
+    let speaker: [u8; 4] = field(8, 12)?.try_into().map_err(|_| PacketError::NotOurs)?;
+    let number: [u8; 8] = field(12, 20)?
+        .try_into()
+        .map_err(|_| PacketError::NotOurs)?;
+    let sent: [u8; 8] = field(20, 28)?
         .try_into()
         .map_err(|_| PacketError::NotOurs)?;
     Ok(Stamp {
+        run: u32::from_be_bytes(run),
         speaker: u32::from_be_bytes(speaker),
         number: u64::from_be_bytes(number),
         sent_ns: u64::from_be_bytes(sent),
@@ -253,6 +260,7 @@ mod tests {
                 counter: 9,
             };
             let stamp = Stamp {
+                run: 9,
                 speaker: 3,
                 number: 17,
                 sent_ns: 123_456,
@@ -286,6 +294,7 @@ mod tests {
             .seal(
                 &cipher,
                 Stamp {
+                    run: 1,
                     speaker: 0,
                     number: 0,
                     sent_ns: 0,
