@@ -42,14 +42,24 @@ if TYPE_CHECKING:
 
 GUILDS, GUILD_VOICE_STATES = 1 << 0, 1 << 7
 _SEATING = 16  # participants signalling at once
-_WARM_UP_S = 1.0
 _WARM_UP_PER_SPEAKER = 50.0  # packets a second: one Opus frame each 20 ms
-_FLOOR_S = 3.0  # udp_bench.py's run length
-_MAX_S = 5.0
 _PACED_SHARE = 0.7
 _RSS_EVERY_S = 1.0
 _SATURATED = 0.9
 TARGET_RATIO, TARGET_P99_MS = 0.75, 1.0
+
+
+@dataclass(frozen=True)
+class Phases:
+    """How long the fixed phases last (--duration sets the paced one)."""
+
+    warm_up_s: float = 1.0
+    floor_s: float = 3.0  # udp_bench.py's run length
+    max_s: float = 5.0
+    tries: int = 2  # of the floor and of the unpaced run, the best counts
+
+
+PHASES = Phases()
 
 
 @dataclass
@@ -203,7 +213,8 @@ async def _measure(run: _Run, cast: _Cast, progress: Progress) -> Report:
     async def generate(pace: Pace) -> Outcome:
         return await run_generator(cast.speakers, cast.listeners, pace, server_port=port, cpus=cpus)
 
-    warm = await generate(Pace(_WARM_UP_PER_SPEAKER * len(cast.speakers), _WARM_UP_S))
+    phases = PHASES
+    warm = await generate(Pace(_WARM_UP_PER_SPEAKER * len(cast.speakers), phases.warm_up_s))
     deaf = sum(1 for heard in warm.report["listeners"] if not heard["received"])
     if not warm.report["received"]:
         raise BenchError(f"the server forwarded nothing in the warm-up: {_faults(warm)}")
@@ -214,15 +225,16 @@ async def _measure(run: _Run, cast: _Cast, progress: Progress) -> Report:
     floor_found = await floor(
         receivers=options.listeners,
         packet_bytes=12 + pace.payload_bytes + 16 + 4,
-        duration_s=_FLOOR_S,
+        duration_s=phases.floor_s,
         forwarder_cpu=server_core,
         load_cpu=cpus[0] if cpus else None,
+        tries=phases.tries,
     )
     progress.show(0.2, 1, "unpaced")
     tries = []
-    for _ in range(2):
+    for _ in range(phases.tries):
         cpu_before = probe.cpu_s()
-        tried = await generate(Pace(0.0, _MAX_S))
+        tried = await generate(Pace(0.0, phases.max_s))
         cpu_after = probe.cpu_s()
         if cpu_before is not None and cpu_after is not None:
             tried.extra["server_core_share"] = round((cpu_after - cpu_before) / tried.wall_s, 3)

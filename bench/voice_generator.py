@@ -97,7 +97,9 @@ async def ensure_built() -> Path:
         str(CRATE / "Cargo.toml"),
     ]
     try:
-        await trio.run_process(command, capture_stderr=True)
+        # From the crate's folder, so that its .cargo/config.toml (this CPU's instructions)
+        # applies.
+        await trio.run_process(command, capture_stderr=True, cwd=CRATE)
     except FileNotFoundError:
         raise BenchError("the voice scenario's generator needs cargo (Rust) to build") from None
     except subprocess.CalledProcessError as error:

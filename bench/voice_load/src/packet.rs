@@ -315,3 +315,51 @@ mod tests {
         assert!(Cipher::new(MODES[1], &[0u8; 31]).is_none());
     }
 }
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::cast_precision_loss
+)]
+mod timing {
+    use super::*;
+
+    /// What sealing and opening cost here: `cargo test --release -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn seal_open_cost() {
+        for mode in ["aead_aes256_gcm_rtpsize", "aead_xchacha20_poly1305_rtpsize"] {
+            let cipher = Cipher::new(mode, &[7u8; 32]).unwrap();
+            let mut stream = Stream {
+                ssrc: 1,
+                sequence: 0,
+                timestamp: 0,
+                counter: 0,
+            };
+            let mut out = [0u8; 2048];
+            let n = 200_000;
+            let t = std::time::Instant::now();
+            for i in 0..n {
+                let len = stream
+                    .seal(
+                        &cipher,
+                        Stamp {
+                            run: 1,
+                            speaker: 0,
+                            number: i,
+                            sent_ns: 0,
+                        },
+                        128,
+                        &mut out,
+                    )
+                    .unwrap();
+                open(&cipher, &mut out[..len]).unwrap();
+            }
+            eprintln!(
+                "{mode}: {:.0} ns per seal+open",
+                t.elapsed().as_nanos() as f64 / n as f64
+            );
+        }
+    }
+}
