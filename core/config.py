@@ -92,6 +92,10 @@ class Settings:
     allowed_origins: frozenset[str]  # browser origins the gateway accepts
     privileged_intents: bool  # bots may ask for GUILD_MEMBERS, GUILD_PRESENCES, MESSAGE_CONTENT
     bus_outage_close_s: float = 30.0  # sessions held up by a Redis outage this long close 4000
+    # The voice gateway's own certificate and key (PEM); None: one generated in the data dir.
+    voice_tls_cert: Path | None = None
+    voice_tls_key: Path | None = None
+    public_voice_endpoint: Address | None = None  # None: the voice listener's own address
 
 
 # Parsers: raw text in, value out; ValueError with the accepted range when the text is wrong.
@@ -191,6 +195,19 @@ def _text(raw: str) -> str:
     return raw
 
 
+def _public_endpoint(raw: str) -> Address:
+    # Sent to clients as VOICE_SERVER_UPDATE's `endpoint`: both libraries put "wss://" in
+    # front of it themselves, so it carries no scheme, and a port they can reach (not 0).
+    if "://" in raw:
+        raise ValueError(
+            f"{raw!r} has a scheme; expected host:port alone (e.g. voice.example:8082)"
+        )
+    address = _address(raw)
+    if address.port == 0:
+        raise ValueError("port 0 is not reachable; expected host:port with port 1 to 65535")
+    return address
+
+
 # HS256 wants a key at least as long as its hash: 32 bytes.
 _MIN_JWT_SECRET_BYTES = 32
 
@@ -246,7 +263,10 @@ GATEWAY_ADDR = Variable(
     "TRIOXIDE_GATEWAY_ADDR", "127.0.0.1:8081", "gateway WebSocket listener (host:port)", _address
 )
 VOICE_ADDR = Variable(
-    "TRIOXIDE_VOICE_ADDR", "127.0.0.1:8082", "voice listener, reserved for the voice role", _address
+    "TRIOXIDE_VOICE_ADDR",
+    "127.0.0.1:8082",
+    "voice listener (host:port): the voice gateway over TLS on TCP, voice packets on UDP",
+    _address,
 )
 DATABASE_URL = Variable(
     "DATABASE_URL",
@@ -376,6 +396,26 @@ BUS_OUTAGE_CLOSE_S = Variable(
     " with 4000 (they resume); 1 to 100, inside the 120 s resume window",
     _seconds_in(1, 100),
 )
+VOICE_TLS_CERT = Variable(
+    "TRIOXIDE_VOICE_TLS_CERT",
+    None,
+    "the voice gateway's certificate chain (PEM file), with TRIOXIDE_VOICE_TLS_KEY; unset: a"
+    " self-signed one generated once in the data dir (its path is printed at start-up)",
+    Path,
+)
+VOICE_TLS_KEY = Variable(
+    "TRIOXIDE_VOICE_TLS_KEY",
+    None,
+    "the private key (PEM file) of TRIOXIDE_VOICE_TLS_CERT",
+    Path,
+)
+PUBLIC_VOICE_ENDPOINT = Variable(
+    "TRIOXIDE_PUBLIC_VOICE_ENDPOINT",
+    None,
+    "the voice listener as clients reach it, host:port with no scheme (TCP and UDP on that"
+    " port); unset: TRIOXIDE_VOICE_ADDR",
+    _public_endpoint,
+)
 RATE_LIMITS = Variable("TRIOXIDE_RATE_LIMITS", "on", "on, or off for load benchmarks", _switch)
 
 # Any: each variable parses to its own type; the table is read only for names, defaults, help.
@@ -409,6 +449,9 @@ VARIABLES: tuple[Variable[Any], ...] = (
     ALLOWED_ORIGINS,
     PRIVILEGED_INTENTS,
     BUS_OUTAGE_CLOSE_S,
+    VOICE_TLS_CERT,
+    VOICE_TLS_KEY,
+    PUBLIC_VOICE_ENDPOINT,
 )
 
 
@@ -425,6 +468,16 @@ def _s3_location(environ: Mapping[str, str]) -> S3Location | None:
     )
 
 
+def _voice_tls(environ: Mapping[str, str]) -> tuple[Path | None, Path | None]:
+    """The certificate and key files: both, or neither (a generated certificate)."""
+    cert, key = VOICE_TLS_CERT.read(environ), VOICE_TLS_KEY.read(environ)
+    if cert is not None and key is None:
+        raise ConfigError(VOICE_TLS_KEY.name, "must be set with TRIOXIDE_VOICE_TLS_CERT")
+    if key is not None and cert is None:
+        raise ConfigError(VOICE_TLS_CERT.name, "must be set with TRIOXIDE_VOICE_TLS_KEY")
+    return cert, key
+
+
 def load_settings(environ: Mapping[str, str], *, roles: str | None = None) -> Settings:
     """Settings from `environ`; `roles` (the `--roles` option) overrides TRIOXIDE_ROLES.
 
@@ -438,6 +491,7 @@ def load_settings(environ: Mapping[str, str], *, roles: str | None = None) -> Se
     else:
         chosen = ROLES.require(environ)
     api_addr = API_ADDR.require(environ)
+    voice_tls_cert, voice_tls_key = _voice_tls(environ)
     return Settings(
         api_addr=api_addr,
         gateway_addr=GATEWAY_ADDR.require(environ),
@@ -464,4 +518,7 @@ def load_settings(environ: Mapping[str, str], *, roles: str | None = None) -> Se
         allowed_origins=ALLOWED_ORIGINS.read(environ) or frozenset(),
         privileged_intents=PRIVILEGED_INTENTS.require(environ),
         bus_outage_close_s=BUS_OUTAGE_CLOSE_S.require(environ),
+        voice_tls_cert=voice_tls_cert,
+        voice_tls_key=voice_tls_key,
+        public_voice_endpoint=PUBLIC_VOICE_ENDPOINT.read(environ),
     )

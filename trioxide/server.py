@@ -21,14 +21,12 @@ from core.store.embedded_postgres import open_embedded_postgres
 from core.store.migrations import Migration, apply_migrations, load_migrations
 from core.store.redis import open_redis_when_set
 from gateway.server import Gateway
+from gateway.voice import VoiceGateway
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
 _log = logging.getLogger(__name__)
-
-# Roles whose server is not built yet: accepted, so deployments can name them now.
-_NOT_YET = {Role.VOICE: "voice"}
 
 
 @asynccontextmanager
@@ -57,11 +55,11 @@ async def _start_roles(roles: trio.Nursery, found: Services, shutdown: trio.Even
             await roles.start(serve_api, found, shutdown)
         elif role is Role.GATEWAY:
             await roles.start(Gateway(found).serve, shutdown)
+        elif role is Role.VOICE:
+            await roles.start(VoiceGateway(found).serve, shutdown)
         elif role is Role.WORKER:
             await roles.start(_until, shutdown, partial(run_relay, found.db, found.bus))
             await roles.start(_until, shutdown, partial(run_interaction_sweep, found.interactions))
-        else:
-            _log.warning("role has no server yet", extra={"role": role, "issue": _NOT_YET[role]})
 
 
 async def _until(

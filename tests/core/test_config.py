@@ -86,6 +86,36 @@ def test_roles_option_overrides_the_variable() -> None:
             "TRIOXIDE_S3_ACCESS_KEY_ID",
             "must not be empty",
         ),
+        (
+            {"TRIOXIDE_PUBLIC_VOICE_ENDPOINT": "wss://voice.example:8082"},
+            None,
+            "TRIOXIDE_PUBLIC_VOICE_ENDPOINT",
+            "host:port alone",
+        ),
+        (
+            {"TRIOXIDE_PUBLIC_VOICE_ENDPOINT": "voice.example:0"},
+            None,
+            "TRIOXIDE_PUBLIC_VOICE_ENDPOINT",
+            "1 to 65535",
+        ),
+        (
+            {"TRIOXIDE_PUBLIC_VOICE_ENDPOINT": "voice.example"},
+            None,
+            "TRIOXIDE_PUBLIC_VOICE_ENDPOINT",
+            "host:port",
+        ),
+        (
+            {"TRIOXIDE_VOICE_TLS_CERT": "/etc/voice/cert.pem"},
+            None,
+            "TRIOXIDE_VOICE_TLS_KEY",
+            "with TRIOXIDE_VOICE_TLS_CERT",
+        ),
+        (
+            {"TRIOXIDE_VOICE_TLS_KEY": "/etc/voice/key.pem"},
+            None,
+            "TRIOXIDE_VOICE_TLS_CERT",
+            "with TRIOXIDE_VOICE_TLS_KEY",
+        ),
     ],
 )
 def test_bad_setting_names_the_variable_and_the_accepted_range(
@@ -105,6 +135,22 @@ def test_every_variable_has_a_name_help_and_a_valid_default() -> None:
         assert variable.help
         if variable.default is not None:
             variable.parse(variable.default)
+
+
+def test_voice_settings_default_to_a_generated_certificate_and_the_voice_listener() -> None:
+    settings = load_settings({})
+    assert (settings.voice_tls_cert, settings.voice_tls_key) == (None, None)
+    assert settings.public_voice_endpoint is None
+    given = load_settings(
+        {
+            "TRIOXIDE_VOICE_TLS_CERT": "/etc/voice/cert.pem",
+            "TRIOXIDE_VOICE_TLS_KEY": "/etc/voice/key.pem",
+            "TRIOXIDE_PUBLIC_VOICE_ENDPOINT": "voice.example:443",
+        }
+    )
+    assert given.voice_tls_cert == Path("/etc/voice/cert.pem")
+    assert given.voice_tls_key == Path("/etc/voice/key.pem")
+    assert given.public_voice_endpoint == Address("voice.example", 443)
 
 
 def test_an_s3_store_is_read_whole_and_its_secret_never_printed() -> None:

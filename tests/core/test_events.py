@@ -48,6 +48,9 @@ ROWS: list[tuple[EventName, Intent | None, Intent | None]] = [
     (E.INTERACTION_MODAL_CREATE, None, None),
     (E.APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE, None, None),
     (E.USER_UPDATE, None, None),  # the user's own sessions, whatever they asked for
+    (E.VOICE_STATE_UPDATE, I.GUILD_VOICE_STATES, None),
+    # To the one session that joined, whatever it asked for: it asked for this.
+    (E.VOICE_SERVER_UPDATE, None, None),
 ]
 
 
@@ -61,5 +64,5 @@ def test_each_event_needs_the_intent_of_discords_table(
 
 def test_every_dispatched_event_has_a_row() -> None:
     # Ours, never dispatched to clients: they need no row.
-    internal = {E.SESSIONS_REVOKED, E.SESSION_MOVED}
+    internal = {E.SESSIONS_REVOKED, E.SESSION_MOVED, E.VOICE_CALL_ENDED}
     assert {row[0] for row in ROWS} == set(EventName) - internal

@@ -170,7 +170,7 @@ fn reseal(
     let (data, trailer) = rest.split_at_mut_checked(rtp.sealed_bytes)?;
     aad.copy_from_slice(opened.get(..rtp.header_bytes)?);
     data.copy_from_slice(opened.get(rtp.header_bytes..rtp.tag_start())?);
-    let tag = cipher.seal(counter, aad, data);
+    let tag = cipher.seal(counter, aad, data)?;
     let (tag_bytes, counter_bytes) = trailer.split_at_mut_checked(TAG_BYTES)?;
     tag_bytes.copy_from_slice(&tag);
     counter_bytes

@@ -56,7 +56,7 @@ fn packet(ssrc: u32, counter: u32, opus: &[u8]) -> Vec<u8> {
     packet.extend(ssrc.to_be_bytes());
     let mut sealed = opus.to_vec();
     let cipher = Cipher::new(mode(ssrc), &key(ssrc)).unwrap();
-    let tag = cipher.seal(counter, &packet.clone(), &mut sealed);
+    let tag = cipher.seal(counter, &packet.clone(), &mut sealed).unwrap();
     packet.extend(sealed);
     packet.extend(tag);
     packet.extend(counter.to_be_bytes());
