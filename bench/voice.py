@@ -27,6 +27,7 @@ from bench.target import BenchError
 from bench.voice_client import (
     MODES,
     SPEAKING,
+    VoiceConnection,
     join_channel,
     keep_gateway,
     keep_voice,
@@ -45,6 +46,7 @@ _SEATING = 16  # participants signalling at once
 _WARM_UP_PER_SPEAKER = 50.0  # packets a second: one Opus frame each 20 ms
 _PACED_SHARE = 0.7
 _RSS_EVERY_S = 1.0
+_LEAVE_S = 5.0
 _SATURATED = 0.9
 TARGET_RATIO, TARGET_P99_MS = 0.75, 1.0
 
@@ -66,6 +68,7 @@ PHASES = Phases()
 class _Cast:
     speakers: list[Participant] = field(default_factory=list)
     listeners: list[Participant] = field(default_factory=list)
+    connections: list[VoiceConnection] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)  # connections that ended during the run
     server: tuple[str, int] = ("", 0)  # the SFU's UDP address
 
@@ -153,6 +156,7 @@ async def _sit(
         if seat.speaker:
             await voice.send(SPEAKING, {"speaking": 1, "delay": 0, "ssrc": voice.ssrc})
     cast.server = voice.server
+    cast.connections.append(voice)
     keepers.start_soon(keep_gateway, session, cast.lost)
     keepers.start_soon(keep_voice, voice, cast.lost)
     participant = Participant(sock, voice.ssrc, seat.mode, voice.key, seat.channel)
@@ -189,10 +193,22 @@ async def voice(run: _Run) -> Report:
                         _sit, seat, gateway_url, context, cast, stack, keepers, limiter
                     )
             progress.show(0, 1, f"{seats} participants seated")
-            report = await _measure(run, cast, progress)
-            keepers.cancel_scope.cancel()
+            try:
+                report = await _measure(run, cast, progress)
+            finally:
+                await _leave(cast)
+                keepers.cancel_scope.cancel()
     progress.done()
     return report
+
+
+async def _leave(cast: _Cast) -> None:
+    """Closes the voice connections (their streams outlive the tasks `keepers` cancels)."""
+    with trio.move_on_after(_LEAVE_S, shield=True):
+        async with trio.open_nursery() as nursery:
+            for connection in cast.connections:
+                connection.leaving = True
+                nursery.start_soon(connection.ws.aclose)
 
 
 def _generator_cpus(run: _Run) -> tuple[tuple[int, ...], int | None]:

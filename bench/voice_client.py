@@ -124,6 +124,7 @@ class VoiceConnection:
     server: tuple[str, int]  # the UDP address of READY
     heartbeat_interval_s: float
     seq: int = -1  # the last numbered message's seq, for seq_ack
+    leaving: bool = False  # we close it: its end is not a loss
 
     async def send(self, op: int, d: object) -> None:
         await self.ws.send_message(orjson.dumps({"op": op, "d": d}).decode())
@@ -197,38 +198,39 @@ async def open_voice(
 
 async def keep_voice(connection: VoiceConnection, lost: list[str]) -> None:
     """Heartbeats at the interval HELLO gave and reads whatever comes, until cancelled; a
-    closed connection is noted in `lost`."""
+    connection the server closed is noted in `lost`."""
+
+    async def beat() -> None:
+        while True:
+            await trio.sleep(connection.heartbeat_interval_s * 0.9)
+            now_ms = int(time.time() * 1000)
+            await connection.send(HEARTBEAT, {"t": now_ms, "seq_ack": connection.seq})
+
     try:
         async with trio.open_nursery() as nursery:
-
-            async def beat() -> None:
-                while True:
-                    await trio.sleep(connection.heartbeat_interval_s * 0.9)
-                    now_ms = int(time.time() * 1000)
-                    await connection.send(HEARTBEAT, {"t": now_ms, "seq_ack": connection.seq})
-
             nursery.start_soon(beat)
             while True:
                 await connection.receive()
-    except ConnectionClosed as closed:
-        code = None if closed.reason is None else closed.reason.code
-        lost.append(f"voice gateway closed {code}")
+    except* ConnectionClosed as closed:
+        if not connection.leaving:
+            reason = getattr(closed.exceptions[0], "reason", None)
+            lost.append(f"voice gateway closed {getattr(reason, 'code', None)}")
 
 
 async def keep_gateway(session: GatewaySession, lost: list[str]) -> None:
     """The main gateway session's heartbeats, and its messages read and let go."""
+
+    async def beat() -> None:
+        while True:
+            await trio.sleep(session.heartbeat_interval_s * 0.9)
+            await session.send(1, session.seq or None)
+
     try:
         async with trio.open_nursery() as nursery:
-
-            async def beat() -> None:
-                while True:
-                    await trio.sleep(session.heartbeat_interval_s * 0.9)
-                    await session.send(1, session.seq or None)
-
             nursery.start_soon(beat)
             while True:
                 message = await session.next_message()
                 if message.get("op") == 0:
                     session.seq = message.get("s") or session.seq
-    except (GatewayError, OSError, trio.BrokenResourceError) as error:
-        lost.append(f"gateway: {error}")
+    except* (GatewayError, OSError, trio.BrokenResourceError) as error:
+        lost.append(f"gateway: {error.exceptions[0]}")
