@@ -14,7 +14,7 @@ from core.access import AccessCache
 from core.bus import BusLost, RedisBus
 from core.domain.permissions import Permission
 from core.voice import Voice
-from core.voice_states import RedisVoiceBoard
+from core.voice_states_redis import RedisVoiceBoard
 from tests.api.rooms import grant, new_room
 from tests.gateway.client import connect
 from tests.gateway.test_voice_signalling import (
