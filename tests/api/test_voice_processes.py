@@ -33,9 +33,6 @@ if TYPE_CHECKING:
     from tests.running import ApiClient
 
 
-_UNMUTED = {"self_mute": False, "self_deaf": False}
-
-
 async def redis_bus(redis: Redis) -> RedisBus:
     bus = RedisBus(redis)
     try:  # (the relay makes the stream; none runs here)
@@ -87,7 +84,15 @@ async def test_a_channels_last_place_goes_to_one_of_many_joining_at_once(
             for n, person in enumerate(people):
                 voice = one if n % 2 else two
                 nursery.start_soon(
-                    partial(voice.request, f"s-{person.id}", person.id, guild, channel, **_UNMUTED)
+                    partial(
+                        voice.request,
+                        f"s-{person.id}",
+                        person.id,
+                        guild,
+                        channel,
+                        self_mute=False,
+                        self_deaf=False,
+                    )
                 )
         states = (await one.board.of_guilds([guild]))[guild]
         assert len(states) == 2
@@ -108,11 +113,23 @@ async def test_a_channel_emptied_and_joined_at_once_keeps_its_node(
         for _ in range(10):
             channel = int(await voice_channel(api, room))
             owner, member = room.owner.id, room.member.id
-            await one.request("owner", owner, guild, channel, **_UNMUTED)
+            await one.request("owner", owner, guild, channel, self_mute=False, self_deaf=False)
             async with trio.open_nursery() as racing:
-                racing.start_soon(partial(two.request, "owner", owner, guild, None, **_UNMUTED))
                 racing.start_soon(
-                    partial(one.request, "member", member, guild, channel, **_UNMUTED)
+                    partial(
+                        two.request, "owner", owner, guild, None, self_mute=False, self_deaf=False
+                    )
+                )
+                racing.start_soon(
+                    partial(
+                        one.request,
+                        "member",
+                        member,
+                        guild,
+                        channel,
+                        self_mute=False,
+                        self_deaf=False,
+                    )
                 )
             [left] = (await one.board.of_guilds([guild]))[guild].values()
             assert left.user_id == member
