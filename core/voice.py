@@ -8,6 +8,13 @@ of this process (gateway/voice/) are told of a change made here before the call 
 returns; those of other processes learn it from the bus (`serve_node`). Tokens never go on the
 bus but inside VOICE_SERVER_UPDATE, to the session they are for; so a node told of another
 process's change gets the state with an empty token (grant() reads the board).
+
+A member who joins a guild is sent its GUILD_CREATE through the outbox, built when the join is
+committed, with `voice_states` empty: voice changes go on the bus directly, so any snapshot
+taken then could be overtaken by a change the newcomer's session misses (it is not in the
+guild until that GUILD_CREATE reaches it). Only the gateway, as it delivers the GUILD_CREATE,
+could read the board in the right order (gateway/fanout.py); until then a newcomer learns of
+voice states from the next VOICE_STATE_UPDATEs, or by identifying again.
 """
 
 from __future__ import annotations
