@@ -15,7 +15,7 @@ Every change is one step on the board, whatever else changes at the same moment:
 A voice node is alive while it refreshes its entry (Voice.serve_node does, every
 NODE_REFRESH_S); one silent for NODE_SILENT_S is no longer offered, and a channel it served is
 given to another at its next join. A gateway node holding sessions in voice sweeps now and
-then (core/voice_sweep.py): the states of sessions held by a gateway node silent for a resume
+then (Voice.sweep, run by gateway/server.py): the states of sessions held by a gateway node silent for a resume
 window are removed. Keys also expire STATE_TTL_S after their last write.
 """
 
