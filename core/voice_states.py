@@ -14,9 +14,9 @@ Every change is one step on the board, whatever else changes at the same moment:
 
 A voice node is alive while it refreshes its entry (Voice.serve_node does, every
 NODE_REFRESH_S); one silent for NODE_SILENT_S is no longer offered, and a channel it served is
-given to another at its next join. A gateway node holding sessions in voice sweeps now and
-then (Voice.sweep, run by gateway/server.py): the states of sessions held by a gateway node silent for a resume
-window are removed. Keys also expire STATE_TTL_S after their last write.
+given to another at its next join. Each gateway node sweeps now and then (Voice.sweep, run by
+gateway/server.py): the states of sessions held by a gateway node silent for a resume window
+are removed. Keys also expire STATE_TTL_S after their last write.
 """
 
 from __future__ import annotations
