@@ -36,9 +36,19 @@ class Sfu:
         """The bound UDP port."""
 
     def add(self, ssrc: int, channel_id: int, *, speaks: bool, hears: bool) -> None:
-        """A participant, at voice READY. Its UDP address is bound by its first IP discovery
-        request (from that address); it sends and hears nothing before `set_key`."""
+        """A participant, at voice READY. It has no UDP address until `bind`, and sends and
+        hears nothing before `set_key`."""
         self._handle.add(ssrc, channel_id, speaks=speaks, hears=hears)
+
+    def bind(self, ssrc: int, host: str, port: int) -> None:
+        """The address and port the client declared in SELECT_PROTOCOL. Discovery requests
+        naming the SSRC (from anyone) only make their sources candidates; this binds the
+        declared address if it is one, else the most recent candidate (a client behind a NAT
+        declares its local address). With no candidate yet, the first discovery from exactly
+        the declared address binds it. Later, a packet that authenticates with the SSRC's key
+        from another address rebinds it there (counted in `rebinds`). A host that is not an
+        IPv4 address, or a port outside 1-65535, declares nothing usable."""
+        self._handle.bind(ssrc, host, port if 0 < port < 65536 else 0)
 
     def set_key(self, ssrc: int, mode: str, key: bytes) -> None:
         """The mode and secret key of SESSION_DESCRIPTION. ValueError for a mode other than
@@ -59,11 +69,11 @@ class Sfu:
         self._handle.remove(ssrc)
 
     def address(self, ssrc: int) -> tuple[str, int] | None:
-        """The `(ip, port)` its first discovery came from; None until the thread has seen it."""
+        """The `(ip, port)` it is bound to (see `bind`); None until the thread has bound it."""
         return self._handle.address(ssrc)
 
     def counters(self) -> dict[str, int]:
-        """packets_in, bytes_in, packets_out, bytes_out, discovery_answers and
+        """packets_in, bytes_in, packets_out, bytes_out, discovery_answers, rebinds and
         dropped_<reason> (see `trioxide_native.SfuHandle.counters`)."""
         return self._handle.counters()
 

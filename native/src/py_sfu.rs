@@ -58,6 +58,17 @@ impl SfuHandle {
         self.0.remove(ssrc);
     }
 
+    /// The address the client declared; a host that is not an IPv4 address, or port 0,
+    /// declares none (the SSRC gets its most recent discovery source).
+    fn bind(&self, ssrc: u32, host: &str, port: u16) {
+        let declared = host
+            .parse::<Ipv4Addr>()
+            .ok()
+            .filter(|_| port != 0)
+            .map(|ip| SocketAddrV4::new(ip, port));
+        self.0.bind(ssrc, declared);
+    }
+
     fn address(&self, ssrc: u32) -> Option<(String, u16)> {
         self.0
             .address(ssrc)

@@ -33,7 +33,7 @@ def clients() -> Iterator[Clients]:
     made.close()
 
 
-async def test_discovery_is_answered_exactly_and_binds_the_first_address(
+async def test_discovery_is_answered_exactly_and_the_declared_address_is_bound(
     sfu: Sfu, clients: Clients
 ) -> None:
     first = clients.make(0x01020304)
@@ -41,14 +41,15 @@ async def test_discovery_is_answered_exactly_and_binds_the_first_address(
     response = await first.discover(sfu)
     expected = struct.pack(">HHI", 2, 70, first.ssrc) + b"127.0.0.1".ljust(64, b"\0")
     assert response == expected + struct.pack(">H", first.port)
-    assert sfu.address(first.ssrc) == ("127.0.0.1", first.port)
+    assert sfu.address(first.ssrc) is None, "discovery alone binds nothing"
 
-    # Another socket asking for the same SSRC is answered with its own address, and binds nothing.
+    # Another socket asking for the same SSRC is answered with its own address.
     other = clients.make(first.ssrc)
     response = await other.discover(sfu)
     assert response[-2:] == struct.pack(">H", other.port)
+    sfu.bind(first.ssrc, "127.0.0.1", first.port)
+    assert (await clients.settled(sfu))["discovery_answers"] == 2 + 1  # and the probe
     assert sfu.address(first.ssrc) == ("127.0.0.1", first.port)
-    assert sfu.counters()["discovery_answers"] == 2
 
 
 async def test_a_speaker_reaches_each_listener_in_its_own_mode(sfu: Sfu, clients: Clients) -> None:
@@ -164,7 +165,7 @@ async def test_a_listener_without_key_or_address_is_skipped(sfu: Sfu, clients: C
     listener = await clients.join(sfu, 2, 10)
     unkeyed = clients.make(3)
     sfu.add(unkeyed.ssrc, 10, speaks=True, hears=True)
-    await unkeyed.discover(sfu)
+    await unkeyed.connect(sfu)
     unbound = clients.make(4)
     sfu.add(unbound.ssrc, 10, speaks=True, hears=True)
     sfu.set_key(unbound.ssrc, AES, unbound.key)

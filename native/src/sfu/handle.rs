@@ -121,7 +121,13 @@ impl Sfu {
         self.send(Message::Route(Command::Remove { ssrc }));
     }
 
-    /// The address the SSRC's first discovery came from, once the media thread has seen it.
+    /// The address the client declared at `SELECT_PROTOCOL` (None: not a usable one): binds
+    /// the SSRC to one of its discovery sources (see `Binding::declare`).
+    pub fn bind(&self, ssrc: u32, declared: Option<SocketAddrV4>) {
+        self.send(Message::Route(Command::Bind { ssrc, declared }));
+    }
+
+    /// The SSRC's bound address, once the media thread has bound it.
     #[must_use]
     pub fn address(&self, ssrc: u32) -> Option<SocketAddrV4> {
         let addresses = self

@@ -112,7 +112,7 @@ impl Media {
                 }
                 Err(reason) => tally.drop(reason),
             },
-            Datagram::Rtp(rtp) => match self.routes.open(&rtp, from, packet) {
+            Datagram::Rtp(rtp) => match self.routes.open(&rtp, from, packet, tally) {
                 Ok(channel) => {
                     let socket = &self.socket;
                     self.routes

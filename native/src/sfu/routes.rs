@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::net::SocketAddrV4;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::counters::Dropped;
+use super::binding::Binding;
+use super::counters::{Dropped, Tally};
 use super::crypto::{Cipher, KEY_BYTES};
 use super::replay::ReplayWindow;
 use super::rtp::{Rtp, TAG_BYTES};
@@ -40,9 +41,15 @@ pub enum Command {
     Remove {
         ssrc: u32,
     },
+    /// The address the client declared at `SELECT_PROTOCOL` (None: not a usable IPv4 address
+    /// and port); see `Binding::declare`.
+    Bind {
+        ssrc: u32,
+        declared: Option<SocketAddrV4>,
+    },
 }
 
-/// SSRC → the address its discovery bound, for readers outside the media thread.
+/// SSRC → its bound address, for readers outside the media thread.
 pub type Addresses = Arc<Mutex<HashMap<u32, SocketAddrV4>>>;
 
 struct Key {
@@ -54,7 +61,7 @@ struct Participant {
     channel: u64,
     speaks: bool,
     hears: bool,
-    address: Option<SocketAddrV4>,
+    binding: Binding,
     key: Option<Key>,
     window: ReplayWindow,
     /// The server's next counter towards this participant; None once all are used.
@@ -104,7 +111,7 @@ impl Routes {
                         channel,
                         speaks,
                         hears,
-                        address: None,
+                        binding: Binding::default(),
                         key: None,
                         window: ReplayWindow::default(),
                         next_counter,
@@ -147,14 +154,22 @@ impl Routes {
                 }
             }
             Command::Remove { ssrc } => self.leave(ssrc),
+            Command::Bind { ssrc, declared } => {
+                if let Some(participant) = self.participants.get_mut(&ssrc) {
+                    if participant.binding.declare(declared) {
+                        let bound = participant.binding.bound();
+                        self.publish(ssrc, bound);
+                    }
+                }
+            }
         }
     }
 
     fn leave(&mut self, ssrc: u32) {
         if let Some(old) = self.participants.remove(&ssrc) {
             self.remove_member(old.channel, ssrc);
-            if old.address.is_some() {
-                self.published().remove(&ssrc);
+            if old.binding.bound().is_some() {
+                self.publish(ssrc, None);
             }
         }
     }
@@ -168,15 +183,20 @@ impl Routes {
         }
     }
 
-    fn published(&self) -> std::sync::MutexGuard<'_, HashMap<u32, SocketAddrV4>> {
+    fn publish(&self, ssrc: u32, address: Option<SocketAddrV4>) {
         // The map holds plain data: a panic elsewhere while holding it leaves nothing torn.
-        self.addresses
+        let mut published = self
+            .addresses
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner);
+        match address {
+            Some(address) => published.insert(ssrc, address),
+            None => published.remove(&ssrc),
+        };
     }
 
-    /// An IP discovery request for `ssrc` from `from`: answered if the SSRC is known; its
-    /// first one binds the SSRC to `from`.
+    /// An IP discovery request for `ssrc` from `from`: answered if the SSRC is known, and
+    /// `from` becomes one of its candidates (it binds only an awaited declared address).
     ///
     /// # Errors
     /// `UnknownSsrc`: not answered.
@@ -185,37 +205,47 @@ impl Routes {
             .participants
             .get_mut(&ssrc)
             .ok_or(Dropped::UnknownSsrc)?;
-        if participant.address.is_none() {
-            participant.address = Some(from);
-            self.published().insert(ssrc, from);
+        if participant.binding.discovered(from) {
+            self.publish(ssrc, Some(from));
         }
         Ok(())
     }
 
     /// Checks a packet from `from` against its sender and decrypts it in place; returns the
-    /// sender's channel, to forward to.
+    /// sender's channel, to forward to. A packet that authenticates from another address than
+    /// the bound one (fresh counter, the sender's key) rebinds the sender there, counted in
+    /// `tally`: only the key holder can, and its NAT mapping may have changed.
     ///
     /// # Errors
-    /// Why the packet must be dropped.
+    /// Why the packet must be dropped; `WrongAddress` for anything from another address that
+    /// does not authenticate.
     pub fn open(
         &mut self,
         rtp: &Rtp,
         from: SocketAddrV4,
         packet: &mut [u8],
+        tally: &mut Tally,
     ) -> Result<u64, Dropped> {
         let sender = self
             .participants
             .get_mut(&rtp.ssrc)
             .ok_or(Dropped::UnknownSsrc)?;
-        if sender.address != Some(from) {
-            return Err(Dropped::WrongAddress);
-        }
         let key = sender.key.as_ref().ok_or(Dropped::NotKeyed)?;
-        if !sender.speaks {
+        let elsewhere = sender.binding.bound() != Some(from);
+        let refused = |reason| {
+            if elsewhere {
+                Dropped::WrongAddress
+            } else {
+                reason
+            }
+        };
+        // From its own address a muted sender's packet needs no decrypting; from another it
+        // may still have to rebind the sender, who keeps hearing.
+        if !sender.speaks && !elsewhere {
             return Err(Dropped::Muted);
         }
         if !sender.window.allows(rtp.counter) {
-            return Err(Dropped::Replayed);
+            return Err(refused(Dropped::Replayed));
         }
         let (aad, rest) = packet
             .split_at_mut_checked(rtp.header_bytes)
@@ -229,9 +259,18 @@ impl Routes {
             .ok_or(Dropped::Malformed)?;
         key.cipher
             .open(rtp.counter, aad, sealed, tag)
-            .map_err(|_| Dropped::BadTag)?;
+            .map_err(|_| refused(Dropped::BadTag))?;
         sender.window.accept(rtp.counter);
-        Ok(sender.channel)
+        let (channel, speaks) = (sender.channel, sender.speaks);
+        if elsewhere && sender.binding.rebind(from) {
+            tally.rebinds += 1;
+            self.publish(rtp.ssrc, Some(from));
+        }
+        if speaks {
+            Ok(channel)
+        } else {
+            Err(Dropped::Muted)
+        }
     }
 
     /// Calls `send` for each participant of `channel` but `sender` who hears, has a key and
@@ -252,9 +291,11 @@ impl Routes {
             let Some(listener) = self.participants.get_mut(&member) else {
                 continue;
             };
-            let (true, Some(key), Some(address)) =
-                (listener.hears, listener.key.as_ref(), listener.address)
-            else {
+            let (true, Some(key), Some(address)) = (
+                listener.hears,
+                listener.key.as_ref(),
+                listener.binding.bound(),
+            ) else {
                 continue;
             };
             match listener.next_counter {

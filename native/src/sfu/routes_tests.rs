@@ -22,7 +22,8 @@ fn mode(ssrc: u32) -> &'static str {
     }
 }
 
-/// A routing table where each SSRC is added, keyed (mode by parity) and bound to port SSRC.
+/// A routing table where each SSRC is added, keyed (mode by parity) and bound to port SSRC
+/// (discovered from it, then declared, as a client does).
 fn routes(members: &[(u32, u64)]) -> Routes {
     let mut routes = Routes::default();
     for &(ssrc, channel) in members {
@@ -33,9 +34,25 @@ fn routes(members: &[(u32, u64)]) -> Routes {
             hears: true,
         });
         routes.apply(set_key(ssrc, key(ssrc)));
-        routes.discover(ssrc, at(port(ssrc))).unwrap();
+        discover_and_bind(&mut routes, ssrc);
     }
     routes
+}
+
+fn discover_and_bind(routes: &mut Routes, ssrc: u32) {
+    routes.discover(ssrc, at(port(ssrc))).unwrap();
+    routes.apply(bind(ssrc, at(port(ssrc))));
+}
+
+fn bind(ssrc: u32, declared: SocketAddrV4) -> Command {
+    Command::Bind {
+        ssrc,
+        declared: Some(declared),
+    }
+}
+
+fn bound(routes: &Routes, ssrc: u32) -> Option<SocketAddrV4> {
+    routes.addresses.lock().unwrap().get(&ssrc).copied()
 }
 
 fn port(ssrc: u32) -> u16 {
@@ -52,10 +69,15 @@ fn set_key(ssrc: u32, bytes: [u8; 32]) -> Command {
 
 /// A packet from `ssrc` as its client seals it.
 fn packet(ssrc: u32, counter: u32, opus: &[u8]) -> Vec<u8> {
+    sealed_with(key(ssrc), ssrc, counter, opus)
+}
+
+/// A packet naming `ssrc`, sealed with `bytes` (a stranger's key, unless it is the SSRC's).
+fn sealed_with(bytes: [u8; 32], ssrc: u32, counter: u32, opus: &[u8]) -> Vec<u8> {
     let mut packet = vec![0x80, 0x78, 0, 1, 0, 0, 0, 2];
     packet.extend(ssrc.to_be_bytes());
     let mut sealed = opus.to_vec();
-    let cipher = Cipher::new(mode(ssrc), &key(ssrc)).unwrap();
+    let cipher = Cipher::new(mode(ssrc), &bytes).unwrap();
     let tag = cipher.seal(counter, &packet.clone(), &mut sealed).unwrap();
     packet.extend(sealed);
     packet.extend(tag);
@@ -63,11 +85,22 @@ fn packet(ssrc: u32, counter: u32, opus: &[u8]) -> Vec<u8> {
     packet
 }
 
-fn open(routes: &mut Routes, mut packet: Vec<u8>, from: SocketAddrV4) -> Result<u64, Dropped> {
+fn open(routes: &mut Routes, packet: Vec<u8>, from: SocketAddrV4) -> Result<u64, Dropped> {
+    counted_open(routes, packet, from).0
+}
+
+/// The outcome, and how many rebinds it made.
+fn counted_open(
+    routes: &mut Routes,
+    mut packet: Vec<u8>,
+    from: SocketAddrV4,
+) -> (Result<u64, Dropped>, u64) {
     let Datagram::Rtp(rtp) = classify(&packet) else {
         panic!("not rtp")
     };
-    routes.open(&rtp, from, &mut packet)
+    let mut tally = Tally::default();
+    let opened = routes.open(&rtp, from, &mut packet, &mut tally);
+    (opened, tally.rebinds)
 }
 
 fn listeners(routes: &mut Routes, sender: u32, channel: u64) -> Vec<(u16, u32)> {
@@ -101,7 +134,10 @@ fn the_packet_is_decrypted_in_place() {
         let Datagram::Rtp(rtp) = classify(&sealed) else {
             panic!("not rtp")
         };
-        routes.open(&rtp, at(port(sender)), &mut sealed).unwrap();
+        let mut tally = Tally::default();
+        routes
+            .open(&rtp, at(port(sender)), &mut sealed, &mut tally)
+            .unwrap();
         assert_eq!(&sealed[12..22], b"opus frame");
     }
 }
@@ -114,7 +150,7 @@ fn each_check_drops_with_its_reason() {
         Err(Dropped::UnknownSsrc)
     );
     assert_eq!(
-        open(&mut routes, packet(1, 0, b"x"), at(2)),
+        open(&mut routes, sealed_with([0xaa; 32], 1, 0, b"x"), at(2)),
         Err(Dropped::WrongAddress)
     );
     let mut forged = packet(1, 0, b"x");
@@ -148,26 +184,129 @@ fn each_check_drops_with_its_reason() {
     assert_eq!(routes.discover(9, at(9)), Err(Dropped::UnknownSsrc));
 }
 
-#[test]
-fn the_first_discovery_binds_the_address() {
-    let mut routes = Routes::default();
+fn add(routes: &mut Routes, ssrc: u32) {
     routes.apply(Command::Add {
-        ssrc: 1,
+        ssrc,
         channel: 10,
         speaks: true,
         hears: true,
     });
+}
+
+#[test]
+fn discovery_alone_binds_nothing_the_declaration_does() {
+    let mut routes = Routes::default();
+    add(&mut routes, 1);
     routes.apply(set_key(1, key(1)));
     routes.discover(1, at(1)).unwrap();
-    routes.discover(1, at(7)).unwrap();
-    assert_eq!(routes.addresses.lock().unwrap().get(&1), Some(&at(1)));
-    assert_eq!(
-        open(&mut routes, packet(1, 0, b"x"), at(7)),
-        Err(Dropped::WrongAddress)
-    );
+    assert_eq!(bound(&routes, 1), None);
+    routes.apply(bind(1, at(1)));
+    assert_eq!(bound(&routes, 1), Some(at(1)));
     assert_eq!(open(&mut routes, packet(1, 0, b"x"), at(1)), Ok(10));
     routes.apply(Command::Remove { ssrc: 1 });
     assert!(routes.addresses.lock().unwrap().is_empty());
+    // Unknown SSRCs: a no-op.
+    routes.apply(bind(1, at(1)));
+    assert_eq!(bound(&routes, 1), None);
+}
+
+#[test]
+fn a_strangers_discovery_before_or_after_does_not_capture_the_ssrc() {
+    let (victim, thief) = (at(1), at(666));
+    for order in [[thief, victim], [victim, thief]] {
+        let mut routes = routes(&[(2, 10)]);
+        add(&mut routes, 1);
+        routes.apply(set_key(1, key(1)));
+        for from in order {
+            routes.discover(1, from).unwrap();
+        }
+        routes.apply(bind(1, victim));
+        assert_eq!(bound(&routes, 1), Some(victim));
+        assert_eq!(listeners(&mut routes, 2, 10), [(1, FIRST_SERVER_COUNTER)]);
+        assert_eq!(
+            open(&mut routes, sealed_with([0xaa; 32], 1, 0, b"x"), thief),
+            Err(Dropped::WrongAddress)
+        );
+        assert_eq!(open(&mut routes, packet(1, 0, b"x"), victim), Ok(10));
+    }
+}
+
+#[test]
+fn a_declaration_before_any_discovery_awaits_that_address() {
+    let mut routes = Routes::default();
+    add(&mut routes, 1);
+    routes.apply(bind(1, at(1)));
+    routes.discover(1, at(666)).unwrap();
+    assert_eq!(bound(&routes, 1), None);
+    routes.discover(1, at(1)).unwrap();
+    assert_eq!(bound(&routes, 1), Some(at(1)));
+}
+
+#[test]
+fn an_authenticated_packet_from_elsewhere_rebinds_and_nothing_else_does() {
+    let mut routes = routes(&[(1, 10), (2, 10)]);
+    let moved = at(5001);
+    assert_eq!(open(&mut routes, packet(1, 7, b"x"), at(1)), Ok(10));
+    let forged = sealed_with([0xaa; 32], 1, 8, b"x");
+    assert_eq!(
+        counted_open(&mut routes, forged, moved),
+        (Err(Dropped::WrongAddress), 0)
+    );
+    assert_eq!(
+        counted_open(&mut routes, packet(1, 7, b"x"), moved),
+        (Err(Dropped::WrongAddress), 0),
+        "a replay is not fresh"
+    );
+    assert_eq!(bound(&routes, 1), Some(at(1)));
+    assert_eq!(
+        counted_open(&mut routes, packet(1, 8, b"x"), moved),
+        (Ok(10), 1)
+    );
+    assert_eq!(bound(&routes, 1), Some(moved));
+    assert_eq!(
+        listeners(&mut routes, 2, 10),
+        [(5001, FIRST_SERVER_COUNTER)]
+    );
+    // The old address is now the stranger.
+    assert_eq!(
+        open(&mut routes, sealed_with([0xaa; 32], 1, 9, b"x"), at(1)),
+        Err(Dropped::WrongAddress)
+    );
+    assert_eq!(
+        counted_open(&mut routes, packet(1, 9, b"x"), moved),
+        (Ok(10), 0)
+    );
+}
+
+#[test]
+fn a_muted_sender_still_rebinds_but_is_not_forwarded() {
+    let mut routes = routes(&[(1, 10), (2, 10)]);
+    routes.apply(Command::SetFlags {
+        ssrc: 1,
+        speaks: false,
+        hears: true,
+    });
+    assert_eq!(
+        counted_open(&mut routes, packet(1, 0, b"x"), at(5001)),
+        (Err(Dropped::Muted), 1)
+    );
+    assert_eq!(bound(&routes, 1), Some(at(5001)));
+    assert_eq!(
+        open(&mut routes, packet(1, 1, b"x"), at(5001)),
+        Err(Dropped::Muted)
+    );
+}
+
+#[test]
+fn an_unbound_keyed_sender_is_bound_by_its_first_authenticated_packet() {
+    let mut routes = Routes::default();
+    add(&mut routes, 1);
+    routes.apply(set_key(1, key(1)));
+    assert_eq!(
+        counted_open(&mut routes, packet(1, 0, b"x"), at(1)),
+        (Ok(10), 1)
+    );
+    assert_eq!(bound(&routes, 1), Some(at(1)));
 }
 
 #[test]
@@ -184,7 +323,7 @@ fn listeners_must_hear_be_keyed_and_bound() {
         speaks: true,
         hears: true,
     });
-    routes.discover(4, at(4)).unwrap(); // bound, no key
+    discover_and_bind(&mut routes, 4); // bound, no key
     routes.apply(Command::Add {
         ssrc: 5,
         channel: 10,
@@ -257,7 +396,7 @@ fn a_re_add_starts_fresh_but_keeps_counting() {
     });
     assert_eq!(listeners(&mut routes, 1, 10), [], "no key nor address yet");
     routes.apply(set_key(2, key(2)));
-    routes.discover(2, at(2)).unwrap();
+    discover_and_bind(&mut routes, 2);
     assert_eq!(
         listeners(&mut routes, 1, 10),
         [(2, FIRST_SERVER_COUNTER + 1)]
