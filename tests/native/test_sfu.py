@@ -184,3 +184,20 @@ async def test_open_sfu_binds_any_address_and_frees_the_port_on_exit() -> None:
     # The thread is joined and its socket closed: the port is free again.
     async with open_sfu("127.0.0.1", port) as again:
         assert again.port == port
+
+
+async def test_a_new_key_restarts_the_listeners_counter_and_the_same_key_carries_on(
+    sfu: Sfu, clients: Clients
+) -> None:
+    speaker = await clients.join(sfu, 1, 10)
+    listener = await clients.join(sfu, 2, 10)
+    speaker.send(sfu, speaker.packet(b"a"))
+    assert (await listener.hear()).counter == FIRST_SERVER_COUNTER
+    sfu.set_key(listener.ssrc, listener.mode, listener.key)  # a resume: same key
+    speaker.send(sfu, speaker.packet(b"b"))
+    assert (await listener.hear()).counter == FIRST_SERVER_COUNTER + 1
+    listener.key = bytes(range(32))
+    sfu.set_key(listener.ssrc, listener.mode, listener.key)
+    speaker.send(sfu, speaker.packet(b"c"))
+    heard = await listener.hear()
+    assert (heard.payload, heard.counter) == (b"c", FIRST_SERVER_COUNTER)

@@ -11,8 +11,8 @@ use super::crypto::{Cipher, KEY_BYTES};
 use super::replay::ReplayWindow;
 use super::rtp::{Rtp, TAG_BYTES};
 
-/// Where the server's counter for each listener starts: clients count up from 0 (discord.py)
-/// or 1 (@discordjs/voice) under the same key, and never get this far.
+/// Where the server's counter for each listener starts under each key: clients count up from
+/// 0 (discord.py) or 1 (@discordjs/voice) under the same key, and never get this far.
 pub const FIRST_SERVER_COUNTER: u32 = 1 << 31;
 
 /// A change to the routing table, applied between batches.
@@ -52,9 +52,24 @@ pub enum Command {
 /// SSRC → its bound address, for readers outside the media thread.
 pub type Addresses = Arc<Mutex<HashMap<u32, SocketAddrV4>>>;
 
+/// A participant's key and what was counted under it. Both counters belong to the key: a new
+/// key (or mode) starts them afresh, since nonces used under the old one are harmless under
+/// it; the same key again (a resume) carries on, so no nonce is reused and no old packet
+/// replayed. Keys are fresh random ones at each `SELECT_PROTOCOL`: one that came back after
+/// another would count as new, but does not happen.
 struct Key {
     cipher: Cipher,
     bytes: [u8; KEY_BYTES],
+    /// The counters it sent that were taken.
+    window: ReplayWindow,
+    /// The server's next counter towards it; None once all are used.
+    next_counter: Option<u32>,
+}
+
+impl Key {
+    fn is(&self, cipher: &Cipher, bytes: &[u8; KEY_BYTES]) -> bool {
+        self.bytes == *bytes && self.cipher.mode() == cipher.mode()
+    }
 }
 
 struct Participant {
@@ -63,9 +78,9 @@ struct Participant {
     hears: bool,
     binding: Binding,
     key: Option<Key>,
-    window: ReplayWindow,
-    /// The server's next counter towards this participant; None once all are used.
-    next_counter: Option<u32>,
+    /// The key it had before it was added again (it sends and hears nothing until
+    /// `set_key`): kept to carry on counting if `set_key` brings the same key back.
+    earlier: Option<Key>,
 }
 
 /// One copy to send: seal with `cipher` and `counter`, send to `address`.
@@ -75,19 +90,28 @@ pub struct Listener<'r> {
     pub address: SocketAddrV4,
 }
 
-#[derive(Default)]
 pub struct Routes {
     participants: HashMap<u32, Participant>,
     channels: HashMap<u64, Vec<u32>>,
     addresses: Addresses,
+    /// `FIRST_SERVER_COUNTER`, but for tests of the counters' end.
+    first_counter: u32,
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self::new(Addresses::default())
+    }
 }
 
 impl Routes {
     #[must_use]
     pub fn new(addresses: Addresses) -> Self {
         Self {
+            participants: HashMap::new(),
+            channels: HashMap::new(),
             addresses,
-            ..Self::default()
+            first_counter: FIRST_SERVER_COUNTER,
         }
     }
 
@@ -99,12 +123,7 @@ impl Routes {
                 speaks,
                 hears,
             } => {
-                // The counter carries on: the same key may come back for this SSRC.
-                let next_counter = self
-                    .participants
-                    .get(&ssrc)
-                    .map_or(Some(FIRST_SERVER_COUNTER), |old| old.next_counter);
-                self.leave(ssrc);
+                let earlier = self.leave(ssrc).and_then(|old| old.key.or(old.earlier));
                 self.participants.insert(
                     ssrc,
                     Participant {
@@ -113,24 +132,24 @@ impl Routes {
                         hears,
                         binding: Binding::default(),
                         key: None,
-                        window: ReplayWindow::default(),
-                        next_counter,
+                        earlier,
                     },
                 );
                 self.channels.entry(channel).or_default().push(ssrc);
             }
             Command::SetKey { ssrc, cipher, key } => {
+                let first_counter = self.first_counter;
                 if let Some(participant) = self.participants.get_mut(&ssrc) {
-                    // A new key starts a new counter space; the same key again (a resume)
-                    // keeps the window, so old packets cannot be replayed through it.
-                    let same = participant
-                        .key
-                        .as_ref()
-                        .is_some_and(|old| old.bytes == key && old.cipher.mode() == cipher.mode());
-                    if !same {
-                        participant.window = ReplayWindow::default();
-                    }
-                    participant.key = Some(Key { cipher, bytes: key });
+                    let previous = participant.key.take().or(participant.earlier.take());
+                    participant.key = Some(match previous {
+                        Some(same) if same.is(&cipher, &key) => same,
+                        _ => Key {
+                            cipher,
+                            bytes: key,
+                            window: ReplayWindow::default(),
+                            next_counter: Some(first_counter),
+                        },
+                    });
                 }
             }
             Command::SetFlags {
@@ -153,7 +172,9 @@ impl Routes {
                     self.channels.entry(channel).or_default().push(ssrc);
                 }
             }
-            Command::Remove { ssrc } => self.leave(ssrc),
+            Command::Remove { ssrc } => {
+                self.leave(ssrc);
+            }
             Command::Bind { ssrc, declared } => {
                 if let Some(participant) = self.participants.get_mut(&ssrc) {
                     if participant.binding.declare(declared) {
@@ -165,13 +186,13 @@ impl Routes {
         }
     }
 
-    fn leave(&mut self, ssrc: u32) {
-        if let Some(old) = self.participants.remove(&ssrc) {
-            self.remove_member(old.channel, ssrc);
-            if old.binding.bound().is_some() {
-                self.publish(ssrc, None);
-            }
+    fn leave(&mut self, ssrc: u32) -> Option<Participant> {
+        let old = self.participants.remove(&ssrc)?;
+        self.remove_member(old.channel, ssrc);
+        if old.binding.bound().is_some() {
+            self.publish(ssrc, None);
         }
+        Some(old)
     }
 
     fn remove_member(&mut self, channel: u64, ssrc: u32) {
@@ -230,7 +251,7 @@ impl Routes {
             .participants
             .get_mut(&rtp.ssrc)
             .ok_or(Dropped::UnknownSsrc)?;
-        let key = sender.key.as_ref().ok_or(Dropped::NotKeyed)?;
+        let key = sender.key.as_mut().ok_or(Dropped::NotKeyed)?;
         let elsewhere = sender.binding.bound() != Some(from);
         let refused = |reason| {
             if elsewhere {
@@ -244,7 +265,7 @@ impl Routes {
         if !sender.speaks && !elsewhere {
             return Err(Dropped::Muted);
         }
-        if !sender.window.allows(rtp.counter) {
+        if !key.window.allows(rtp.counter) {
             return Err(refused(Dropped::Replayed));
         }
         let (aad, rest) = packet
@@ -260,7 +281,7 @@ impl Routes {
         key.cipher
             .open(rtp.counter, aad, sealed, tag)
             .map_err(|_| refused(Dropped::BadTag))?;
-        sender.window.accept(rtp.counter);
+        key.window.accept(rtp.counter);
         let (channel, speaks) = (sender.channel, sender.speaks);
         if elsewhere && sender.binding.rebind(from) {
             tally.rebinds += 1;
@@ -291,16 +312,14 @@ impl Routes {
             let Some(listener) = self.participants.get_mut(&member) else {
                 continue;
             };
-            let (true, Some(key), Some(address)) = (
-                listener.hears,
-                listener.key.as_ref(),
-                listener.binding.bound(),
-            ) else {
+            let address = listener.binding.bound();
+            let (true, Some(key), Some(address)) = (listener.hears, listener.key.as_mut(), address)
+            else {
                 continue;
             };
-            match listener.next_counter {
+            match key.next_counter {
                 Some(counter) => {
-                    listener.next_counter = counter.checked_add(1);
+                    key.next_counter = counter.checked_add(1);
                     send(Ok(Listener {
                         cipher: &key.cipher,
                         counter,
@@ -317,3 +336,8 @@ impl Routes {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 #[path = "routes_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+#[path = "routes_binding_tests.rs"]
+mod binding_tests;
