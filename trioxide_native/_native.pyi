@@ -259,6 +259,10 @@ class SfuHandle:
     @property
     def running(self) -> bool:
         """Whether the media thread still runs."""
+    @property
+    def ended_fd(self) -> int:
+        """A descriptor that becomes readable once the media thread has ended, however it
+        ended (`close`, or a panic): `trio.lowlevel.wait_readable` it. Owned by the handle."""
     def add(self, ssrc: int, channel_id: int, *, speaks: bool, hears: bool) -> None:
         """A participant (replacing one with this SSRC): no key and no address yet."""
     def set_key(self, ssrc: int, mode: str, key: bytes) -> None:
@@ -280,7 +284,9 @@ class SfuHandle:
         authenticates from another address rebinds it."""
     def counters(self) -> dict[str, int]:
         """packets_in, bytes_in, packets_out, bytes_out, discovery_answers, rebinds (SSRCs
-        moved by a packet that authenticated from another address), and dropped_<reason> for
+        moved by a packet that authenticated from another address), io_errors (receive
+        errors other than "nothing waiting"; repeated ones are retried ever more slowly, up
+        to once a second), and dropped_<reason> for
         malformed, unknown_ssrc, wrong_address, not_keyed, replayed, bad_tag, muted, rtcp,
         keepalive, not_opus, send_failed, counter_exhausted. Whoever sees a datagram counted
         in packets_in also sees every count it caused."""

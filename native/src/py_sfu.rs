@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::AsRawFd;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -31,6 +32,12 @@ impl SfuHandle {
     #[getter]
     fn running(&self) -> bool {
         self.0.running()
+    }
+
+    /// A descriptor readable once the thread has ended, for `trio.lowlevel.wait_readable`.
+    #[getter]
+    fn ended_fd(&self) -> i32 {
+        self.0.ended_fd().as_raw_fd()
     }
 
     #[pyo3(signature = (ssrc, channel_id, *, speaks, hears))]

@@ -4,12 +4,14 @@ in order, and routing changes taking effect before the next packet."""
 
 from __future__ import annotations
 
+import logging
 import struct
 from typing import TYPE_CHECKING
 
 import pytest
+import trio
 
-from core.sfu import open_sfu
+from core.sfu import MediaThreadEnded, open_sfu
 from tests.native.sfu_client import AES, XCHACHA, Clients
 
 if TYPE_CHECKING:
@@ -201,3 +203,36 @@ async def test_a_new_key_restarts_the_listeners_counter_and_the_same_key_carries
     speaker.send(sfu, speaker.packet(b"c"))
     heard = await listener.hear()
     assert (heard.payload, heard.counter) == (b"c", FIRST_SERVER_COUNTER)
+
+
+async def _stop_the_thread_behind_its_back(opened: list[Sfu], cancelled: trio.Event) -> None:
+    async with open_sfu("127.0.0.1", 0) as sfu:
+        opened.append(sfu)
+        assert sfu.running
+        # The real thread, stopped without open_sfu asking: to it, as a panic would be.
+        sfu._handle.close()
+        try:
+            await trio.sleep_forever()
+        finally:
+            cancelled.set()
+
+
+async def test_a_media_thread_that_ends_early_is_reported_once_and_ends_the_context(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    opened: list[Sfu] = []
+    body_cancelled = trio.Event()
+    with trio.fail_after(5), pytest.raises(ExceptionGroup) as caught:
+        await _stop_the_thread_behind_its_back(opened, body_cancelled)
+    assert [type(error) for error in caught.value.exceptions] == [MediaThreadEnded]
+    assert body_cancelled.is_set()
+    assert not opened[0].running
+    faults = [r for r in caplog.records if getattr(r, "boundary", None) == "sfu"]
+    assert [(r.levelno, r.getMessage()) for r in faults] == [(logging.ERROR, "fault")]
+
+
+async def test_a_normal_exit_reports_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    async with open_sfu("127.0.0.1", 0) as sfu:
+        await trio.lowlevel.checkpoint()
+    assert not sfu.running
+    assert not [r for r in caplog.records if getattr(r, "boundary", None) == "sfu"]

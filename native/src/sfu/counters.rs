@@ -80,6 +80,8 @@ pub struct Tally {
     pub discovery_answers: u64,
     /// SSRCs moved to another address by a packet that authenticated from it.
     pub rebinds: u64,
+    /// Receive errors other than "nothing waiting" (see `media.rs`).
+    pub io_errors: u64,
     dropped: [u64; Dropped::ALL.len()],
 }
 
@@ -108,6 +110,7 @@ pub struct Counters {
     bytes_out: AtomicU64,
     discovery_answers: AtomicU64,
     rebinds: AtomicU64,
+    io_errors: AtomicU64,
     dropped: [AtomicU64; Dropped::ALL.len()],
 }
 
@@ -125,6 +128,7 @@ impl Counters {
         add(&self.bytes_out, tally.bytes_out);
         add(&self.discovery_answers, tally.discovery_answers);
         add(&self.rebinds, tally.rebinds);
+        add(&self.io_errors, tally.io_errors);
         for (counter, value) in self.dropped.iter().zip(tally.dropped) {
             add(counter, value);
         }
@@ -144,6 +148,7 @@ impl Counters {
             ("bytes_out", read(&self.bytes_out)),
             ("discovery_answers", read(&self.discovery_answers)),
             ("rebinds", read(&self.rebinds)),
+            ("io_errors", read(&self.io_errors)),
         ];
         all.extend(
             Dropped::ALL
