@@ -85,7 +85,12 @@ class Voice:
                 self.nodes.append(node)
                 task_status.started()
                 async for batch in batches:
-                    for event in batch.events:
+                    # A batch's ended calls first: a deleted channel's connections close
+                    # 4022, before its members' VOICE_STATE_UPDATEs would close them 4014.
+                    ending_first = sorted(
+                        batch.events, key=lambda e: e.name is not EventName.VOICE_CALL_ENDED
+                    )
+                    for event in ending_first:
                         self._tell_remote(node, event)
         finally:
             if node in self.nodes:
@@ -289,19 +294,25 @@ class Voice:
             "guild_id": str(state.guild_id),
             "endpoint": None if serving is None else nodes.get(serving),
         }
-        await self.announce(
-            [
-                _state_event(state, member, version),
-                Published(
-                    secrets.randbits(62),
-                    EventName.VOICE_SERVER_UPDATE,
-                    None,
-                    None,
-                    (state.user_id,),
-                    orjson.dumps(server),
-                ),
-            ]
-        )
+        events = [
+            _state_event(state, member, version),
+            Published(
+                secrets.randbits(62),
+                EventName.VOICE_SERVER_UPDATE,
+                None,
+                None,
+                (state.user_id,),
+                orjson.dumps(server),
+            ),
+        ]
+        if _rejoins(state, previous):
+            # discord.py, connected, re-joins its channel to resume after a close 4015 and
+            # waits for both events: only VOICE_SERVER_UPDATE moves it on from `connected`,
+            # so it must come first (VOICE_STATE_UPDATE then completes the pair). A first
+            # join or a move keeps the state first: it is where discord.py learns its
+            # (new) channel. One publish keeps the order the session sees.
+            events.reverse()
+        await self.announce(events)
         return entry
 
     async def change(
@@ -314,18 +325,46 @@ class Voice:
         return changed
 
     async def leave(
-        self, guild_id: int, states: Sequence[VoiceState], *, held_by: str | None = None
+        self,
+        guild_id: int,
+        states: Sequence[VoiceState],
+        *,
+        held_by: str | None = None,
+        call_ended: int | None = None,
     ) -> list[VoiceState]:
         """The states that were still current end (with `held_by`, those of sessions that
-        gateway node still holds); a channel left empty is released. Those that ended."""
+        gateway node still holds); a channel left empty is released. `call_ended`: the
+        channel was deleted, its connections close 4022 (not 4014). Those that ended.
+
+        The sessions are told first (VOICE_STATE_UPDATE `channel_id: null` on the bus), the
+        voice nodes then, which close the connections: as the issue orders it. The nodes are
+        told even if the bus failed: the states are gone, so must their connections be."""
         ended = [s for s in states if await self.board.remove(s, held_by=held_by)]
-        if not ended:
-            return []
         left = [replace(s, channel_id=None, token="") for s in ended]
-        self._tell_local(left)
-        members = await self.members(guild_id, [s.user_id for s in ended])
-        await self.announce([_state_event(s, members.get(s.user_id), None) for s in left])
+        try:
+            events: list[Published] = []
+            if left:
+                members = await self.members(guild_id, [s.user_id for s in ended])
+                events = [_state_event(s, members.get(s.user_id), None) for s in left]
+            if call_ended is not None:
+                events.append(_call_ended_event(guild_id, call_ended))
+            if events:
+                await self.announce(events)
+        finally:
+            if call_ended is not None:
+                self._end_local(guild_id, [call_ended])
+            self._tell_local(left)
         return ended
+
+    async def end_calls(self, guild_id: int, channel_ids: Sequence[int]) -> None:
+        """Tells every voice node, here and in other processes, to close these channels'
+        connections (4022), without a VOICE_STATE_UPDATE (a deleted guild's)."""
+        if not channel_ids:
+            return
+        try:
+            await self.announce([_call_ended_event(guild_id, c) for c in channel_ids])
+        finally:
+            self._end_local(guild_id, channel_ids)
 
     async def _keep_alive(self, node: VoiceNode) -> None:
         boundary = Boundary("voice-node")
@@ -350,6 +389,14 @@ class Voice:
         except Exception as error:  # the boundary: this node misses this change, no more
             report_fault("voice-node", error)
 
+    def _end_local(self, guild_id: int, channel_ids: Sequence[int]) -> None:
+        for node in list(self.nodes):
+            for channel_id in channel_ids:
+                try:
+                    node.call_ended(guild_id, channel_id)
+                except Exception as error:
+                    report_fault("voice-node", error)
+
     def _tell_local(self, states: Sequence[VoiceState]) -> None:
         for node in list(self.nodes):
             for state in states:
@@ -373,6 +420,15 @@ def new_token() -> str:
     return secrets.token_hex(16)
 
 
+def _rejoins(state: VoiceState, previous: VoiceState | None) -> bool:
+    """A join of the channel the same session is in already."""
+    return (
+        previous is not None
+        and previous.channel_id == state.channel_id
+        and previous.session_id == state.session_id
+    )
+
+
 def member_access(
     cache: AccessCache, connection: Connection, guild_id: int, user_id: int
 ) -> tuple[Access, Member] | None:
@@ -382,6 +438,13 @@ def member_access(
         return None
     member = member_store.member(connection, guild_id, user_id)
     return None if member is None else (access, member)
+
+
+def _call_ended_event(guild_id: int, channel_id: int) -> Published:
+    ended = {"guild_id": str(guild_id), "channel_id": str(channel_id)}
+    return Published(
+        secrets.randbits(62), EventName.VOICE_CALL_ENDED, None, None, (), orjson.dumps(ended)
+    )
 
 
 def _state_event(state: VoiceState, member: Wire | None, version: int | None) -> Published:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import pytest
 import trio
 
 from core.access import AccessCache
 from core.bus import BusLost, RedisBus
+from core.events import EventName
 from core.domain.permissions import Permission
 from core.voice import Voice
 from core.voice_states_redis import RedisVoiceBoard
@@ -28,6 +30,8 @@ from tests.gateway.test_voice_signalling import (
 )
 
 if TYPE_CHECKING:
+    from core.bus import Batch
+    from core.domain.voice import VoiceState
     from core.store.redis import Redis
     from tests.api.rooms import Room
     from tests.running import ApiClient
@@ -216,7 +220,40 @@ async def left_voice(owner: Any, user_id: int) -> None:
                 return
 
 
-@pytest.mark.parametrize("end", ["overwrite", "role", "kick", "ban", "delete"])
+class OrderNode(RecordingNode):
+    """A voice node that notes, each time it is told a user left or a call ended, whether
+    the sessions' VOICE_STATE_UPDATE `channel_id: null` was on the bus already."""
+
+    def __init__(self, name: str, endpoint: str, bus: trio.MemoryReceiveChannel[Batch]) -> None:
+        super().__init__(name, endpoint)
+        self._bus = bus
+        self._left: set[int] = set()  # users whose leave is on the bus
+        self.told: list[tuple[str, bool]] = []  # what it was told, and whether it was
+
+    def _published(self, user_id: int) -> bool:
+        while True:
+            try:
+                batch = self._bus.receive_nowait()
+            except trio.WouldBlock:
+                return user_id in self._left
+            for event in batch.events:
+                if event.name is EventName.VOICE_STATE_UPDATE:
+                    state = orjson.loads(event.payload)
+                    if state["channel_id"] is None:
+                        self._left.add(int(state["user_id"]))
+
+    def changed(self, state: VoiceState) -> None:
+        super().changed(state)
+        if state.channel_id is None:
+            self.told.append(("left", self._published(state.user_id)))
+
+    def call_ended(self, guild_id: int, channel_id: int) -> None:
+        super().call_ended(guild_id, channel_id)
+        self._published(0)
+        self.told.append(("ended", bool(self._left)))
+
+
+@pytest.mark.parametrize("end", ["overwrite", "role", "kick", "ban", "disconnect", "delete"])
 async def test_kick_ban_lost_connect_and_a_deleted_channel_end_voice_states(
     api: ApiClient, gateway: str, end: str
 ) -> None:
@@ -235,9 +272,9 @@ async def test_kick_ban_lost_connect_and_a_deleted_channel_end_voice_states(
         )
         assert edited.status_code == 200, edited.text
         await grant(api, room, str(room.member.id), int(Permission.CONNECT))
-    node = RecordingNode("ending", "127.0.0.1:50998")
     voice = api.services.voice
-    async with trio.open_nursery() as nursery:
+    async with trio.open_nursery() as nursery, api.services.bus.subscribe() as bus:
+        node = OrderNode("ending", "127.0.0.1:50998", bus)
         await nursery.start(voice.serve_node, node)
         async with connect(gateway) as owner, connect(gateway) as member:
             await ready(owner, room.owner)
@@ -255,6 +292,8 @@ async def test_kick_ban_lost_connect_and_a_deleted_channel_end_voice_states(
             elif end == "role":
                 [role] = (await api.http.get(url, headers=owner_auth)).json()["roles"]
                 response = await api.http.delete(f"{url}/roles/{role}", headers=owner_auth)
+            elif end == "disconnect":
+                response = await api.http.patch(url, headers=owner_auth, json={"channel_id": None})
             elif end == "kick":
                 response = await api.http.delete(url, headers=owner_auth)
             elif end == "ban":
@@ -269,6 +308,10 @@ async def test_kick_ban_lost_connect_and_a_deleted_channel_end_voice_states(
             await left_voice(owner, room.member.id)
             assert node.changes[-1].channel_id is None
             assert node.ended == ([(int(room.guild_id), int(channel))] if end == "delete" else [])
+            # The sessions were told first; then the node, which closes the connection: 4022
+            # for a deleted channel (call_ended before the leave), 4014 otherwise.
+            told = [("ended", True)] if end == "delete" else []
+            assert node.told == [*told, ("left", True)]
         nursery.cancel_scope.cancel()
     assert await voice.states_of([int(room.guild_id)]) == {}
 
