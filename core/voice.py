@@ -5,9 +5,11 @@ bus directly, never through the outbox (ephemeral, like presence): VOICE_STATE_U
 guild's sessions that asked for voice states, VOICE_SERVER_UPDATE to the one session that
 joined or was moved, and our own VOICE_CALL_ENDED when a channel is deleted. The voice nodes
 of this process (gateway/voice/) are told of a change made here before the call making it
-returns; those of other processes learn it from the bus (`serve_node`). Tokens never go on the
-bus but inside VOICE_SERVER_UPDATE, to the session they are for; so a node told of another
-process's change gets the state with an empty token (grant() reads the board).
+returns; those of other processes learn it from the bus (`serve_node`). Voice tokens are
+never kept, nor carried in the clear (core/domain/voice.py): the board has their digests, and
+VOICE_SERVER_UPDATE goes on the bus with the token sealed, for the gateway to reveal to the one
+session it is for. A node told of another process's change gets the state without a digest
+(grant() reads the board).
 
 A member who joins a guild is sent its GUILD_CREATE through the outbox, built when the join is
 committed, with `voice_states` empty: voice changes go on the bus directly, so any snapshot
@@ -35,7 +37,9 @@ from core.domain.voice import (
     VoiceState,
     joins_suppressed,
     may_connect,
+    new_voice_token,
     room_limit,
+    token_digest,
 )
 from core.errors import UnknownGuild
 from core.events import EventName, Published
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
     from core.access import Access, AccessCache
     from core.bus import Bus
     from core.domain.members import Member
+    from core.domain.tokens import JwtKeys
     from core.store.database import Connection, Database
     from core.voice_states import VoiceBoard
 
@@ -62,8 +67,11 @@ KEEP: object = object()
 
 
 class Voice:
-    def __init__(self, db: Database, access: AccessCache, bus: Bus, board: VoiceBoard) -> None:
+    def __init__(
+        self, db: Database, access: AccessCache, bus: Bus, board: VoiceBoard, keys: JwtKeys
+    ) -> None:
         self._db = db
+        self._keys = keys  # voice tokens derive from the signing key (core/domain/voice.py)
         self._access = access
         self._bus = bus
         self.board = board
@@ -114,7 +122,7 @@ class Voice:
             state is None
             or state.channel_id is None
             or state.session_id != session_id
-            or not hmac.compare_digest(state.token.encode(), token.encode())
+            or not hmac.compare_digest(state.token_digest.encode(), token_digest(token).encode())
         ):
             return None
         serving = await self.board.node_of(state.channel_id)
@@ -185,7 +193,7 @@ class Voice:
             channel_id=channel_id,
             user_id=user_id,
             session_id=session_id,
-            token=new_token(),
+            token_digest="",  # (enter gives it its token)
             deaf=member.deaf,
             mute=member.mute,
             self_deaf=self_deaf,
@@ -271,8 +279,10 @@ class Voice:
         holder: str | None = None,
     ) -> Entry:
         """A join, re-join or move, if the user's state is still `previous` and the channel
-        has room (`limit`, core/domain/voice.py room_limit): the state, and the voice server
-        to connect to."""
+        has room (`limit`, core/domain/voice.py room_limit): the state, with a fresh token,
+        and the voice server to connect to."""
+        token = new_voice_token(self._keys)
+        state = replace(state, token_digest=token.digest)
         assert state.channel_id is not None
         nodes = await self.board.nodes()
         current = await self.board.node_of(state.channel_id)
@@ -290,7 +300,7 @@ class Voice:
         self._tell_local([state])
         server = {
             "session_id": state.session_id,  # (the fanout's, to find the session; not sent)
-            "token": state.token,
+            "token": token.sealed,  # (revealed by the gateway as it is sent)
             "guild_id": str(state.guild_id),
             "endpoint": None if serving is None else nodes.get(serving),
         }
@@ -340,7 +350,7 @@ class Voice:
         voice nodes then, which close the connections: as the issue orders it. The nodes are
         told even if the bus failed: the states are gone, so must their connections be."""
         ended = [s for s in states if await self.board.remove(s, held_by=held_by)]
-        left = [replace(s, channel_id=None, token="") for s in ended]
+        left = [replace(s, channel_id=None, token_digest="") for s in ended]
         try:
             events: list[Published] = []
             if left:
@@ -414,10 +424,6 @@ class Voice:
         for event in events:
             self._note_own(event.id)
         await self._bus.publish(events)
-
-
-def new_token() -> str:
-    return secrets.token_hex(16)
 
 
 def _rejoins(state: VoiceState, previous: VoiceState | None) -> bool:

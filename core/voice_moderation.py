@@ -28,7 +28,7 @@ from core.errors import (
 )
 from core.faults import report_fault
 from core.store import members as member_store
-from core.voice import KEEP, member_access, new_token
+from core.voice import KEEP, member_access
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -182,7 +182,7 @@ class VoiceModeration:
         moved = replace(
             current,
             channel_id=channel_id,
-            token=new_token(),
+            token_digest="",  # (enter gives it its token)
             suppress=joins_suppressed(channel.channel.type),
             request_to_speak_timestamp=None,
         )

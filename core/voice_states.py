@@ -5,7 +5,7 @@ core/voice_states_redis.py) with several, like presences (core/presence.py).
 
 Every change is one step on the board, whatever else changes at the same moment:
 - a join or move (`enter`) happens only if the user's state is still the one it was decided
-  on (by its token: every join and move has a fresh one) and the channel has room: so two
+  on (by its token's digest: every join and move has a fresh token) and the channel has room: so two
   processes cannot both take a channel's last place, and a move cannot undo a leave;
 - a flag change or a leave touches only the state it was decided on;
 - a channel's node is released when its last member leaves, in the same step: a join, which
@@ -62,7 +62,7 @@ class VoiceBoard(Protocol):
         ...
 
     async def change(self, state: VoiceState) -> bool:
-        """Puts `state` (flags) if the user's state is still the one with its token."""
+        """Puts `state` (flags) if the user's state is still the one with its token digest."""
         ...
 
     async def remove(self, state: VoiceState, *, held_by: str | None = None) -> bool:
@@ -153,7 +153,7 @@ class MemoryVoiceBoard:
 
     async def change(self, state: VoiceState) -> bool:
         found = self._guilds.get(state.guild_id, {}).get(state.user_id)
-        if found is None or found.token != state.token:
+        if found is None or found.token_digest != state.token_digest:
             return False
         self._guilds[state.guild_id][state.user_id] = state
         return True
@@ -175,7 +175,9 @@ class MemoryVoiceBoard:
 
     def _is_current(self, guild_id: int, user_id: int, expected: VoiceState | None) -> bool:
         found = self._guilds.get(guild_id, {}).get(user_id)
-        return (found.token if found else None) == (expected.token if expected else None)
+        return (found.token_digest if found else None) == (
+            expected.token_digest if expected else None
+        )
 
     def _leave_channel(self, channel_id: int, user_id: int) -> None:
         members = self._members.get(channel_id, set())

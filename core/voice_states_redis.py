@@ -11,8 +11,8 @@ keeps and promises). Keys:
   gateway node → when it last swept (was alive).
 
 Each change that reads before it writes is a Lua script: one step, whatever other processes
-do meanwhile. A state is told apart from a later one of the same user by its token (the 4th
-field of its entry), fresh at every join and move.
+do meanwhile. A state is told apart from a later one of the same user by its token's digest
+(the 4th field of its entry; never the token), fresh at every join and move.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ _TOKEN_OF = "local function token_of(entry) return entry and cjson.decode(entry)
 
 # KEYS: the guild's states, the channel's members, the channel's node, the previous channel's
 # members and node (the same two for a join), the session's holder, the holder's held set, the
-# holders. ARGV: user, expected token ('' none), entry, limit, node, replacing, ttl, holder
+# holders. ARGV: user, expected token digest ('' none), entry, limit, node, replacing, ttl, holder
 # ('' unchanged), held member, now.
 _ENTER = (
     _TOKEN_OF
@@ -73,7 +73,7 @@ return {'entered', node or ''}
 """
 )
 
-# KEYS: the guild's states. ARGV: user, token, entry, ttl.
+# KEYS: the guild's states. ARGV: user, token digest, entry, ttl.
 _CHANGE = (
     _TOKEN_OF
     + """
@@ -86,7 +86,7 @@ return 1
 )
 
 # KEYS: the guild's states, the channel's members and node, the session's holder.
-# ARGV: user, token, the holder it must still have ('' any).
+# ARGV: user, token digest, the holder it must still have ('' any).
 _REMOVE = (
     _TOKEN_OF
     + """
@@ -161,7 +161,7 @@ class RedisVoiceBoard:
             ],
             [
                 state.user_id,
-                "" if previous is None else previous.token,
+                "" if previous is None else previous.token_digest,
                 _encode(state),
                 limit,
                 node or "",
@@ -176,7 +176,7 @@ class RedisVoiceBoard:
 
     async def change(self, state: VoiceState) -> bool:
         key = _guild_key(state.guild_id)
-        args = (state.user_id, state.token, _encode(state), STATE_TTL_S)
+        args = (state.user_id, state.token_digest, _encode(state), STATE_TTL_S)
         return bool(await self._change([key], args))
 
     async def remove(self, state: VoiceState, *, held_by: str | None = None) -> bool:
@@ -187,7 +187,7 @@ class RedisVoiceBoard:
             _channel_key(state.channel_id),
             _holder_key(state.session_id),
         ]
-        return bool(await self._remove(keys, [state.user_id, state.token, held_by or ""]))
+        return bool(await self._remove(keys, [state.user_id, state.token_digest, held_by or ""]))
 
     async def end_channel(self, channel_id: int) -> None:
         await self._redis.execute("DEL", _members_key(channel_id), _channel_key(channel_id))
@@ -313,7 +313,7 @@ def _encode(state: VoiceState) -> bytes:
             state.channel_id,
             state.user_id,
             state.session_id,
-            state.token,  # (4th: the scripts read it)
+            state.token_digest,  # (4th: the scripts read it)
             state.deaf,
             state.mute,
             state.self_deaf,

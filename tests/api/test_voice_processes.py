@@ -48,16 +48,16 @@ async def two_processes(
 ) -> AsyncIterator[tuple[Voice, Voice]]:
     """Two Voice services on one Redis, as two processes have; without `redis_url`, one
     process's service twice (its memory board is the one board)."""
-    db = api.services.db
+    db, keys = api.services.db, api.services.accounts.keys
     if redis_url is None:
-        one = Voice(db, AccessCache(), InProcessBus(), MemoryVoiceBoard())
+        one = Voice(db, AccessCache(), InProcessBus(), MemoryVoiceBoard(), keys)
         yield one, one
         return
     async with open_redis(redis_url) as redis:
         bus: Bus = await redis_bus(redis)
         yield (
-            Voice(db, AccessCache(), bus, RedisVoiceBoard(redis)),
-            Voice(db, AccessCache(), bus, RedisVoiceBoard(redis)),
+            Voice(db, AccessCache(), bus, RedisVoiceBoard(redis), keys),
+            Voice(db, AccessCache(), bus, RedisVoiceBoard(redis), keys),
         )
 
 
