@@ -240,7 +240,9 @@ class Voice:
     async def sweep(self, holder: str, silent_s: float) -> int:
         """Gateway node `holder` is alive; the voice states of sessions held by gateway nodes
         silent for `silent_s` (dead, or drained and never resumed elsewhere) end, as if the
-        sessions had. How many ended."""
+        sessions had; voice nodes silent for NODE_SILENT_S are pruned. How many states
+        ended."""
+        await self.board.prune_nodes()
         ended = 0
         for dead, states in await self.board.silent_holders(holder, silent_s):
             by_guild: dict[int, list[VoiceState]] = {}
@@ -382,6 +384,7 @@ class Voice:
             await trio.sleep(NODE_REFRESH_S)
             try:
                 await self.board.register(node.name, node.endpoint)
+                await self.board.prune_nodes()  # (the others': this one just spoke)
             except OUTAGES as error:
                 boundary.failed(error)
             else:

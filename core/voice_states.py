@@ -14,7 +14,9 @@ Every change is one step on the board, whatever else changes at the same moment:
 
 A voice node is alive while it refreshes its entry (Voice.serve_node does, every
 NODE_REFRESH_S); one silent for NODE_SILENT_S is no longer offered, and a channel it served is
-given to another at its next join. Each gateway node sweeps now and then (Voice.sweep, run by
+given to another at its next join. Such a node is pruned (prune_nodes, run by every voice node
+as it refreshes its own entry and by every gateway node's sweep): its entry and its channels'
+assignments go. Each gateway node sweeps now and then (Voice.sweep, run by
 gateway/server.py): the states of sessions held by a gateway node silent for a resume window
 are removed. Keys also expire STATE_TTL_S after their last write.
 """
@@ -80,7 +82,14 @@ class VoiceBoard(Protocol):
         """Adds the node, or tells the board it is still alive."""
         ...
 
-    async def unregister(self, node: str) -> None: ...
+    async def unregister(self, node: str) -> None:
+        """The node leaves: no longer offered, and the channels it served are nobody's."""
+        ...
+
+    async def prune_nodes(self) -> list[str]:
+        """Unregisters the nodes silent for NODE_SILENT_S (each pruned by one caller only):
+        their names."""
+        ...
 
     async def nodes(self) -> dict[str, str]:
         """The live nodes: name → endpoint."""
@@ -194,6 +203,10 @@ class MemoryVoiceBoard:
 
     async def unregister(self, node: str) -> None:
         self._nodes.pop(node, None)
+        self._channels = {c: n for c, n in self._channels.items() if n != node}
+
+    async def prune_nodes(self) -> list[str]:
+        return []  # every node is in this process, and unregisters on its way out
 
     async def nodes(self) -> dict[str, str]:
         # Every node here is in this process, and unregisters on its way out: all alive.
