@@ -71,13 +71,16 @@ async def test_the_token_reaches_its_session_live_and_replayed_and_never_redis(
                 # (A session that was in voice resumes: voice events are journaled whole.)
                 replayed_state = await new.next_named("VOICE_STATE_UPDATE")
                 replayed: dict[str, Any] = await new.next_named("VOICE_SERVER_UPDATE")
-        assert replayed == live  # from the first node's journal, revealed again
-        assert replayed_state["channel_id"] == channel
-        # The bus, the journal and the board hold neither the token nor anything but its
-        # digest; the board its digest.
-        assert await redis_holds(redis, token) == []
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        assert await redis_holds(redis, digest) == [f"{KEY_PREFIX}voice:{room.guild_id}"]
+                assert replayed == live  # from the first node's journal, revealed again
+                assert replayed_state["channel_id"] == channel
+                # The bus and the journal hold neither the token nor its digest; the board
+                # its digest alone.
+                assert await redis_holds(redis, token) == []
+                digest = hashlib.sha256(token.encode()).hexdigest()
+                assert await redis_holds(redis, digest) == [f"{KEY_PREFIX}voice:{room.guild_id}"]
+                # (Leaving, so that no state outlives the cluster: other tests sweep Redis.)
+                await join(new, room.guild_id, None)
+                assert (await new.next_named("VOICE_STATE_UPDATE"))["channel_id"] is None
 
 
 async def test_only_the_token_grants_and_the_bus_carries_it_sealed(
