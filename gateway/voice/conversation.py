@@ -19,6 +19,7 @@ from core.domain.voice import MODES
 from core.faults import report_fault
 from gateway.voice import payloads
 from gateway.voice.close import (
+    CLIENT_ENDS_KEEPING_SESSION,
     KEEPS_SESSION,
     AlreadyAuthenticated,
     AuthenticationFailed,
@@ -121,14 +122,16 @@ class Conversation:
             self._end(close_for(error))
 
     def _settle(self) -> None:
-        """After the socket: a drop (the client went away without a clean close, or we
-        closed it resumably) keeps the session for a RESUME; any other end takes it out of
-        its call. A session the node ended, or another socket took over, is left alone."""
+        """After the socket: a drop (no close frame, or one without a status code, which
+        @discordjs/voice resumes after) or a resumable close of ours keeps the session for a
+        RESUME; any other end takes it out of its call and the SFU at once (close.py says
+        why). A session the node ended, or another socket took over, is left alone."""
         session = self.session
         if session is None or session.ended or session.link is not self._link:
             return
         if self._closing is None:
-            keep = self._client_code != VoiceClose.NORMAL
+            code = self._client_code
+            keep = code is None or code in CLIENT_ENDS_KEEPING_SESSION
         else:
             keep = self._closing[0] in KEEPS_SESSION
         if keep:
