@@ -78,7 +78,17 @@ class Calls:
         key = secrets.token_bytes(_KEY_BYTES)
         self._sfu.set_key(session.ssrc, mode, key)
         session.mode, session.key = mode, key
-        session.send(Op.SESSION_DESCRIPTION, payloads.session_description(mode, key))
+        self.describe(session)
+
+    def describe(self, session: VoiceSession) -> None:
+        """SESSION_DESCRIPTION with the session's mode and key, if it has them: after
+        SELECT_PROTOCOL, and again after a RESUME, as discord.py waits for a key on each new
+        socket (VoiceConnectionState._handshake_websocket) and @discordjs/voice ignores one
+        once Ready."""
+        if session.mode is not None and session.key is not None:
+            session.send(
+                Op.SESSION_DESCRIPTION, payloads.session_description(session.mode, session.key)
+            )
 
     def speaking(self, session: VoiceSession, flags: int) -> None:
         session.speaking = flags

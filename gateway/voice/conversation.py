@@ -229,6 +229,7 @@ class Conversation:
         for text in missed:
             self._link.write(text)
         self.session = held
+        self._calls.describe(held)  # the key again, numbered after what was missed
 
     def _select(self, session: VoiceSession, select: SelectProtocol) -> None:
         """op 1 → SESSION_DESCRIPTION with a fresh key, set in the SFU first."""
