@@ -91,11 +91,12 @@ class Calls:
             )
 
     def speaking(self, session: VoiceSession, flags: int) -> None:
+        """A SPEAKING relayed to the others, if it changes the speaker's flags (each
+        listener keeps at most one per speaker waiting: session.py)."""
+        if flags == session.speaking:
+            return
         session.speaking = flags
-        relayed = payloads.speaking(session.user_id, session.ssrc, flags)
-        for other in self.members(session.channel_id):
-            if other is not session:
-                other.send(Op.SPEAKING, relayed)
+        self._tell_speaking(session)
 
     def resumable(self, guild_id: int, session_id: str) -> VoiceSession | None:
         return self._by_resume.get((guild_id, session_id))
@@ -162,11 +163,15 @@ class Calls:
         self._leave(session)
         session.channel_id = channel_id
         self._enter(session)
-        if session.speaking is not None:
-            relayed = payloads.speaking(session.user_id, session.ssrc, session.speaking)
-            for other in self.members(channel_id):
-                if other is not session:
-                    other.send(Op.SPEAKING, relayed)
+        self._tell_speaking(session)
+
+    def _tell_speaking(self, session: VoiceSession) -> None:
+        if session.speaking is None:
+            return
+        relayed = payloads.speaking(session.user_id, session.ssrc, session.speaking)
+        for other in self.members(session.channel_id):
+            if other is not session:
+                other.send(Op.SPEAKING, relayed, speaker=session.ssrc)
 
     def _enter(self, session: VoiceSession) -> None:
         members = self._channels.setdefault(session.channel_id, {})
@@ -178,7 +183,9 @@ class Calls:
         for member in present:
             if member.speaking is not None:
                 session.send(
-                    Op.SPEAKING, payloads.speaking(member.user_id, member.ssrc, member.speaking)
+                    Op.SPEAKING,
+                    payloads.speaking(member.user_id, member.ssrc, member.speaking),
+                    speaker=member.ssrc,
                 )
         arrived = payloads.clients_connect([session.user_id])
         for member in present:

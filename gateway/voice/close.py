@@ -51,6 +51,7 @@ class VoiceClose(enum.IntEnum):
     VOICE_SERVER_CRASHED = 4015
     UNKNOWN_ENCRYPTION_MODE = 4016
     BAD_REQUEST = 4020
+    RATE_LIMITED = 4021
     CALL_TERMINATED = 4022
 
 
@@ -122,6 +123,13 @@ class UnknownEncryptionMode(Closing):
 
 class BadRequest(Closing):
     code, reason = VoiceClose.BAD_REQUEST, "Bad request"
+
+
+class RateLimited(Closing):
+    # Documented ("Disconnect due to rate limit exceeded. Should not reconnect"): discord.py
+    # gives up after it; @discordjs/voice joins again (op 4), through the main gateway's own
+    # rate limit.
+    code, reason = VoiceClose.RATE_LIMITED, "Disconnected: rate limited"
 
 
 class Draining(Closing):

@@ -10,6 +10,7 @@ settled: kept for a RESUME after a drop, or out of its call for good, and the so
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
 import trio
@@ -26,6 +27,7 @@ from gateway.voice.close import (
     Closing,
     Draining,
     NotAuthenticated,
+    RateLimited,
     SessionNoLongerValid,
     UnknownEncryptionMode,
     UnknownProtocol,
@@ -69,8 +71,8 @@ class Conversation:
         self._limits = node.limits
         self._ws = ws
         self._version = version
-        outbox, self._queued = trio.open_memory_channel[str](node.limits.max_queued)
-        self._link = Link(outbox)
+        self._link = Link(node.limits)
+        self._payload_times: deque[float] = deque()  # when each of the last minute's came
         self.session: VoiceSession | None = None
         self._last_beat = trio.current_time()
         self._scope = trio.CancelScope()
@@ -92,7 +94,7 @@ class Conversation:
                 await self._guarded(self._read)
         finally:
             self._node.links.discard(self._link)
-            self._queued.close()  # what the node writes to this link from now on is dropped
+            self._link.close()  # what the node writes to this link from now on is dropped
             self._settle()
         if self._closing is not None:
             with trio.move_on_after(CLOSE_S), contextlib.suppress(ConnectionClosed):
@@ -143,13 +145,25 @@ class Conversation:
 
     async def _read(self) -> None:
         while True:
-            message = payloads.parse(await self._ws.get_message())
+            raw = await self._ws.get_message()
+            self._count_payload()
+            message = payloads.parse(raw)
             if message is not None:
                 await self._handle(message)
 
+    def _count_payload(self) -> None:
+        """Closes 4021 past the per-minute payload limit (whatever the payloads are)."""
+        now = trio.current_time()
+        times = self._payload_times
+        while times and times[0] <= now - 60:
+            times.popleft()
+        times.append(now)
+        if len(times) > self._limits.payloads_per_minute:
+            raise RateLimited()
+
     async def _write(self) -> None:
-        async for text in self._queued:
-            await self._ws.send_message(text)
+        while True:
+            await self._ws.send_message(await self._link.next())
 
     async def _watch(self) -> None:
         self._end(await self._link.wait_asked())

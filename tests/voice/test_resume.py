@@ -90,15 +90,16 @@ async def test_a_resume_past_the_replay_is_4006_and_ends_the_session(
 ) -> None:
     room = await new_voice_room(api)
     async with (
-        running_voice(api, VoiceLimits(max_replay=4)) as voice,
+        running_voice(api, VoiceLimits(max_replay=4, max_queued=3)) as voice,
         calling(gateway, voice, room.room.owner, room, AES) as alice,
         calling(gateway, voice, room.room.member, room, AES) as bob,
     ):
-        alice.ws.abort()
-        for flags in range(5):  # more than Alice's replay keeps
+        await alice.ws.expect(11)
+        await alice.ws.expect(5)
+        for flags in range(5):  # more than Alice's replay keeps, all unacknowledged
             await bob.ws.send(5, {"speaking": flags % 2, "delay": 0, "ssrc": bob.ssrc})
-            await bob.ws.heartbeat(flags)  # paced: each SPEAKING is handled before the next
-            await bob.ws.expect(6)
+            await alice.ws.expect(5)
+        alice.ws.abort()
         async with connect_voice(voice.endpoint, voice.cert_path) as again:
             await again.send(7, alice.joined.resume(1))
             assert await again.closed_with() == 4006

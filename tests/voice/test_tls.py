@@ -87,8 +87,9 @@ async def _serving(
         finally:
             await trio.aclose_forcefully(stream)
 
-    listeners = await trio.open_ssl_over_tcp_listeners(0, context, host="127.0.0.1")
-    port = listeners[0].transport_listener.socket.getsockname()[1]
+    (tcp,) = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = tcp.socket.getsockname()[1]
+    listeners = [trio.SSLListener(tcp, context)]
     async with trio.open_nursery() as nursery:
         nursery.start_soon(partial(trio.serve_listeners, handshake, listeners))
         task_status.started(port)
