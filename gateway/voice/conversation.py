@@ -210,14 +210,15 @@ class Conversation:
         user's channel, for this main gateway session, with the latest token."""
         if self.session is not None:
             raise AlreadyAuthenticated()
-        state = await self._node.grant(
-            identify.guild_id, identify.user_id, identify.session_id, identify.token
-        )
-        if state is None:
-            raise AuthenticationFailed()
-        if self._node.draining:  # (it began while the grant was read)
-            raise Draining()
-        self.session = self._calls.join(state, self._version, self._link)
+        with self._calls.granting(identify.guild_id, identify.user_id) as waited:
+            state = await self._node.grant(
+                identify.guild_id, identify.user_id, identify.session_id, identify.token
+            )
+            if state is None:
+                raise AuthenticationFailed()
+            if self._node.draining:  # (it began while the grant was read)
+                raise Draining()
+            self.session = self._calls.join(state, self._version, self._link, waited)
 
     async def _resume(self, resume: Resume) -> None:
         """op 7 → RESUMED and the numbered messages after `seq_ack`, with the session's SSRC,
