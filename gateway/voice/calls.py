@@ -107,10 +107,12 @@ class Calls:
             self.changed(waited.latest)
         return session
 
-    def select(self, session: VoiceSession, mode: str) -> None:
-        """SELECT_PROTOCOL: a fresh key for `mode` (validated by the caller), in the SFU
-        first, then SESSION_DESCRIPTION."""
+    def select(self, session: VoiceSession, mode: str, address: str, port: int) -> None:
+        """SELECT_PROTOCOL: the SSRC bound to the UDP address and port the client declared,
+        and a fresh key for `mode` (validated by the caller), in the SFU first, then
+        SESSION_DESCRIPTION."""
         key = secrets.token_bytes(_KEY_BYTES)
+        self._sfu.bind(session.ssrc, address, port)
         self._sfu.set_key(session.ssrc, mode, key)
         session.mode, session.key = mode, key
         self.describe(session)

@@ -252,4 +252,4 @@ class Conversation:
             raise UnknownProtocol()
         if select.mode not in MODES:
             raise UnknownEncryptionMode()
-        self._calls.select(session, select.mode)
+        self._calls.select(session, select.mode, select.address, select.port)
