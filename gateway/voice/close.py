@@ -21,8 +21,8 @@ Closes the client starts. A session outlives its socket only if a RESUME can fol
   heartbeats, and resumes; it closes 1000 when it is done (Networking.destroy, having
   stopped listening for the close), and joins again for anything else.
 - discord.py closes 1000 when it leaves, 4014 when a VOICE_SERVER_UPDATE moves it (then
-  IDENTIFYs afresh), 4000 when heartbeats go unanswered (then IDENTIFYs afresh); it never
-  resumes after a close of its own.
+  IDENTIFYs afresh), 4000 when heartbeats go unanswered (then leaves and joins again); it
+  never resumes after a close of its own.
 So a close frame from the client ends the session at once (out of the SFU, CLIENT_DISCONNECT
 to the call), unless it carries no status code; a socket that just went away (no close frame,
 1006 as trio-websocket reports it) keeps it, as does our own 4015 or 4009.
