@@ -29,6 +29,8 @@ from bench.probe import ServerProbe, machine_steal_s
 from bench.report import Progress, Report, per_interval, percentiles, table, write_html, write_json
 from bench.sessions import Plan, Workers
 from bench.target import Address, BenchError, Fleet, Target
+from bench.voice import voice
+from bench.voice_server import started_voice_server
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -63,6 +65,9 @@ class Options:
     api_pid: int | None = None  # for CPU and memory figures, when on this host
     gateway_pid: int | None = None
     generator_cpus: tuple[int, ...] = ()  # pin the generator's processes here
+    speakers: int = 8  # voice: one voice channel each
+    listeners: int = 16  # voice: per speaker
+    voice_ca: str | None = None  # voice: the CA file to trust for the voice gateway's TLS
 
 
 def _own_cpu_s() -> float:
@@ -517,6 +522,7 @@ SCENARIOS: dict[str, Callable[[_Run], Awaitable[Report]]] = {
     "interactions": interactions,
     "rest-mix": rest_mix,
     "resume-storm": resume_storm,
+    "voice": voice,
 }
 
 # `standard`: a short run of every scenario, what `make bench` records.
@@ -630,6 +636,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--search-to", type=float, default=1600.0, help="interactions: the search's top rate"
     )
+    parser.add_argument("--speakers", type=int, default=8, help="voice: speakers, one channel each")
+    parser.add_argument("--listeners", type=int, default=16, help="voice: listeners per speaker")
+    parser.add_argument(
+        "--voice-ca", default=None, help="voice: CA file for the voice gateway's TLS certificate"
+    )
     parser.add_argument("--token", default=None, help="a person's token to provision with")
     parser.add_argument("--server-pid", type=int, default=None, help="for CPU/RSS figures")
     parser.add_argument("--json", default=None, help="write the report here as JSON")
@@ -654,6 +665,9 @@ def options_from(arguments: argparse.Namespace) -> Options:
         clients=arguments.clients,
         messages=arguments.messages,
         search_to=arguments.search_to,
+        speakers=arguments.speakers,
+        listeners=arguments.listeners,
+        voice_ca=arguments.voice_ca,
         token=arguments.token,
         api_pid=arguments.server_pid,
         gateway_pid=arguments.server_pid,
@@ -664,7 +678,9 @@ async def _main(arguments: argparse.Namespace) -> list[Report]:
     options = options_from(arguments)
     async with AsyncExitStack() as stack:
         if arguments.start_server:
-            options = await stack.enter_async_context(started_server(options))
+            # The voice scenario's server serves every role in one process on the first core.
+            starter = started_voice_server if arguments.scenario == "voice" else started_server
+            options = await stack.enter_async_context(starter(options))
         elif not options.api_url:
             raise BenchError("give --api URL, or --start-server")
         if arguments.scenario == "standard":

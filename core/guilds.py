@@ -61,7 +61,7 @@ class Guilds:
         access: AccessCache,
         voice: VoiceModeration,
     ) -> None:
-        self._voice = voice  # a member who leaves leaves voice too
+        self._voice = voice  # a member who leaves, or a deleted guild, leaves voice too
         self._db = db
         self._access = access
         self._snowflakes = snowflakes
@@ -207,6 +207,7 @@ class Guilds:
             store.delete_guild(connection, guild_id)
 
         await self._db.run(write)
+        await self._voice.guild_deleted(guild_id)  # its calls end with it
 
     async def of_user(
         self, user_id: int, *, before: int | None, after: int | None, limit: int

@@ -5,6 +5,12 @@ who hears; the media thread forwards each speaker's packets to the other listene
 channel, re-encrypted with each listener's key. Every call here is synchronous and
 non-blocking: it queues a change the thread applies before it forwards any packet that
 arrived after the call.
+
+The thread should live as long as `open_sfu`'s context. If it ends before (a panic: a bug),
+no media flows: open_sfu reports the fault once (boundary "sfu"), cancels the context's body
+and raises MediaThreadEnded, inside an exception group like any nursery's error. The voice
+gateway does not catch it, so it ends the process's roles (trioxide/server.py) and the
+process exits: a voice node without media must be restarted, not kept up half-working.
 """
 
 from __future__ import annotations
@@ -16,12 +22,17 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from core.faults import report_fault
 from trioxide_native import SfuHandle
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-__all__ = ["Sfu", "open_sfu"]
+__all__ = ["MediaThreadEnded", "Sfu", "open_sfu"]
+
+
+class MediaThreadEnded(RuntimeError):
+    """The SFU's media thread ended while its `open_sfu` context was still open."""
 
 
 class Sfu:
@@ -35,10 +46,25 @@ class Sfu:
         self.port: int = handle.port
         """The bound UDP port."""
 
+    @property
+    def running(self) -> bool:
+        """Whether the media thread runs (until open_sfu's exit, unless it died)."""
+        return self._handle.running
+
     def add(self, ssrc: int, channel_id: int, *, speaks: bool, hears: bool) -> None:
-        """A participant, at voice READY. Its UDP address is bound by its first IP discovery
-        request (from that address); it sends and hears nothing before `set_key`."""
+        """A participant, at voice READY. It has no UDP address until `bind`, and sends and
+        hears nothing before `set_key`."""
         self._handle.add(ssrc, channel_id, speaks=speaks, hears=hears)
+
+    def bind(self, ssrc: int, host: str, port: int) -> None:
+        """The address and port the client declared in SELECT_PROTOCOL. Discovery requests
+        naming the SSRC (from anyone) only make their sources candidates; this binds the
+        declared address if it is one, else the most recent candidate (a client behind a NAT
+        declares its local address). With no candidate yet, the first discovery from exactly
+        the declared address binds it. Later, a packet that authenticates with the SSRC's key
+        from another address rebinds it there (counted in `rebinds`). A host that is not an
+        IPv4 address, or a port outside 1-65535, declares nothing usable."""
+        self._handle.bind(ssrc, host, port if 0 < port < 65536 else 0)
 
     def set_key(self, ssrc: int, mode: str, key: bytes) -> None:
         """The mode and secret key of SESSION_DESCRIPTION. ValueError for a mode other than
@@ -59,12 +85,12 @@ class Sfu:
         self._handle.remove(ssrc)
 
     def address(self, ssrc: int) -> tuple[str, int] | None:
-        """The `(ip, port)` its first discovery came from; None until the thread has seen it."""
+        """The `(ip, port)` it is bound to (see `bind`); None until the thread has bound it."""
         return self._handle.address(ssrc)
 
     def counters(self) -> dict[str, int]:
-        """packets_in, bytes_in, packets_out, bytes_out, discovery_answers and
-        dropped_<reason> (see `trioxide_native.SfuHandle.counters`)."""
+        """packets_in, bytes_in, packets_out, bytes_out, discovery_answers, rebinds, io_errors
+        and dropped_<reason> (see `trioxide_native.SfuHandle.counters`)."""
         return self._handle.counters()
 
 
@@ -83,13 +109,33 @@ async def _ipv4(host: str) -> str:
     raise OSError(f"{host!r} has no IPv4 address: the SFU binds IPv4 only")
 
 
+async def _watch(handle: SfuHandle) -> None:
+    """Returns only by cancellation (open_sfu's exit): if the thread ends first, reports it
+    once and raises MediaThreadEnded."""
+    await trio.lowlevel.wait_readable(handle.ended_fd)
+    try:
+        await trio.to_thread.run_sync(handle.join)  # it has ended: returns at once
+    except RuntimeError as panic:
+        ended = MediaThreadEnded("the SFU media thread panicked")
+        ended.__cause__ = panic
+    else:
+        ended = MediaThreadEnded("the SFU media thread stopped")
+    report_fault("sfu", ended)
+    raise ended
+
+
 @asynccontextmanager
 async def open_sfu(host: str, port: int) -> AsyncIterator[Sfu]:
     """Binds UDP host:port (port 0: any free one), starts the media thread, and stops and
-    joins it on exit (in a worker thread: the Trio loop never blocks)."""
+    joins it on exit (in a worker thread: the Trio loop never blocks). Watches the thread
+    meanwhile: see the module's docstring for a thread that ends early. As with any nursery,
+    an error raised in the body leaves wrapped in an exception group."""
     handle = SfuHandle(await _ipv4(host), port)
     try:
-        yield Sfu(handle)
+        async with trio.open_nursery() as watching:
+            watching.start_soon(_watch, handle)
+            yield Sfu(handle)
+            watching.cancel_scope.cancel()
     finally:
         handle.close()
         # The thread stops after the batch in hand: shielded, so a cancelled caller still

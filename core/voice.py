@@ -8,6 +8,13 @@ of this process (gateway/voice/) are told of a change made here before the call 
 returns; those of other processes learn it from the bus (`serve_node`). Tokens never go on the
 bus but inside VOICE_SERVER_UPDATE, to the session they are for; so a node told of another
 process's change gets the state with an empty token (grant() reads the board).
+
+A member who joins a guild is sent its GUILD_CREATE through the outbox, built when the join is
+committed, with `voice_states` empty: voice changes go on the bus directly, so any snapshot
+taken then could be overtaken by a change the newcomer's session misses (it is not in the
+guild until that GUILD_CREATE reaches it). Only the gateway, as it delivers the GUILD_CREATE,
+could read the board in the right order (gateway/fanout.py); until then a newcomer learns of
+voice states from the next VOICE_STATE_UPDATEs, or by identifying again.
 """
 
 from __future__ import annotations
@@ -22,10 +29,15 @@ import orjson
 import trio
 
 from core.access import load_access
-from core.domain.voice import VoiceNode, VoiceState, has_room, joins_suppressed, may_connect
-from core.errors import (
-    UnknownGuild,
+from core.domain.voice import (
+    Entry,
+    VoiceNode,
+    VoiceState,
+    joins_suppressed,
+    may_connect,
+    room_limit,
 )
+from core.errors import UnknownGuild
 from core.events import EventName, Published
 from core.faults import OUTAGES, Boundary, report_fault
 from core.store import members as member_store
@@ -41,6 +53,8 @@ if TYPE_CHECKING:
     from core.voice_states import VoiceBoard
 
 _OWN_IDS_KEPT = 4096  # ids of events published here, so that serve_node skips them
+# Tries of an op 4 whose user's state changed under it (another op 4, a move, a kick).
+_TRIES = 3
 _STAGE = 13  # ChannelType.GUILD_STAGE_VOICE
 Wire = dict[str, object]
 # "Not given" for a PATCH field that may be given as null.
@@ -113,28 +127,43 @@ class Voice:
         *,
         self_mute: bool,
         self_deaf: bool,
+        holder: str | None = None,
     ) -> None:
         """op 4: join, move, leave, or change one's own flags. An op 4 in the channel one is
         in that changes no flag is a re-join (libraries reconnect so): a fresh token and
         VOICE_SERVER_UPDATE again. A refusal (no such channel, no VIEW_CHANNEL or CONNECT, a
-        full channel) does nothing and says nothing, as Discord does."""
+        full channel) does nothing and says nothing, as Discord does. `holder`: the gateway
+        node holding the session (with several processes)."""
+        for _ in range(_TRIES):
+            if await self._request(
+                session_id, user_id, guild_id, channel_id, (self_mute, self_deaf), holder
+            ):
+                return
+
+    async def _request(
+        self,
+        session_id: str,
+        user_id: int,
+        guild_id: int,
+        channel_id: int | None,
+        flags: tuple[bool, bool],
+        holder: str | None,
+    ) -> bool:
+        """One try: False when the user's state changed meanwhile."""
+        self_mute, self_deaf = flags
+        current = await self.current(guild_id, user_id)
         if channel_id is None:
-            current = await self.current(guild_id, user_id)
-            if current is not None:
-                await self.leave(guild_id, [current])
-            return
+            return current is None or bool(await self.leave(guild_id, [current]))
         found = await self._db.autocommit(
             lambda c: member_access(self._access, c, guild_id, user_id)
         )
         if found is None:
-            return
+            return True
         access, member = found
         channel = access.snapshot.channels.get(channel_id)
         permissions = access.in_channel(channel_id)
         if channel is None or not may_connect(channel.channel.type, permissions):
-            return
-        states = (await self.board.of_guilds([guild_id])).get(guild_id, {})
-        current = states.get(user_id)
+            return True
         staying = current is not None and current.channel_id == channel_id
         if (
             current is not None
@@ -143,13 +172,9 @@ class Voice:
             and (current.self_mute, current.self_deaf) != (self_mute, self_deaf)
         ):
             changed = replace(current, self_mute=self_mute, self_deaf=self_deaf)
-            await self.change([changed], {user_id: member.to_wire()}, access.snapshot.version)
-            return
-        others = sum(
-            1 for s in states.values() if s.channel_id == channel_id and s.user_id != user_id
-        )
-        if not staying and not has_room(channel.channel.user_limit, others, permissions):
-            return
+            return bool(
+                await self.change([changed], {user_id: member.to_wire()}, access.snapshot.version)
+            )
         state = VoiceState(
             guild_id=guild_id,
             channel_id=channel_id,
@@ -167,15 +192,50 @@ class Voice:
                 current.request_to_speak_timestamp if current and staying else None
             ),
         )
-        await self.enter(state, current, member.to_wire(), access.snapshot.version)
+        entry = await self.enter(
+            state,
+            current,
+            member.to_wire(),
+            access.snapshot.version,
+            limit=room_limit(channel.channel.user_limit, permissions),
+            holder=holder,
+        )
+        return entry is not Entry.STALE
 
-    async def end_session(self, session_id: str, user_id: int, guild_ids: Collection[int]) -> None:
+    async def end_session(
+        self, session_id: str, user_id: int, guild_ids: Collection[int], holder: str | None = None
+    ) -> None:
         """A main gateway session ended for good: its voice states end with it."""
         ending = [
             s for s in await self.board.of_user(guild_ids, user_id) if s.session_id == session_id
         ]
         for state in ending:
             await self.leave(state.guild_id, [state])
+        if holder is not None:
+            await self.board.release_held(holder, session_id, user_id, guild_ids)
+
+    async def adopt(
+        self, session_id: str, user_id: int, guild_ids: Collection[int], holder: str
+    ) -> None:
+        """A session taken over by gateway node `holder` (a RESUME there): its voice states
+        are that node's now, and end with it (or when it falls silent), not with the old one."""
+        states = [
+            s for s in await self.board.of_user(guild_ids, user_id) if s.session_id == session_id
+        ]
+        await self.board.hold(holder, states)
+
+    async def sweep(self, holder: str, silent_s: float) -> int:
+        """Gateway node `holder` is alive; the voice states of sessions held by gateway nodes
+        silent for `silent_s` (dead, or drained and never resumed elsewhere) end, as if the
+        sessions had. How many ended."""
+        ended = 0
+        for dead, states in await self.board.silent_holders(holder, silent_s):
+            by_guild: dict[int, list[VoiceState]] = {}
+            for state in states:
+                by_guild.setdefault(state.guild_id, []).append(state)
+            for guild_id, held in by_guild.items():
+                ended += len(await self.leave(guild_id, held, held_by=dead))
+        return ended
 
     async def states_of(self, guild_ids: Collection[int]) -> dict[int, list[Wire]]:
         """GUILD_CREATE's `voice_states` for each guild: the voice state objects, no member."""
@@ -196,18 +256,38 @@ class Voice:
         return await self._db.autocommit(read)
 
     async def enter(
-        self, state: VoiceState, previous: VoiceState | None, member: Wire, version: int | None
-    ) -> None:
-        """A join, re-join or move: the state, and the voice server to connect to."""
+        self,
+        state: VoiceState,
+        previous: VoiceState | None,
+        member: Wire,
+        version: int | None,
+        *,
+        limit: int = 0,
+        holder: str | None = None,
+    ) -> Entry:
+        """A join, re-join or move, if the user's state is still `previous` and the channel
+        has room (`limit`, core/domain/voice.py room_limit): the state, and the voice server
+        to connect to."""
         assert state.channel_id is not None
-        endpoint = await self._serve(state.channel_id)
-        await self.board.put(state)
+        nodes = await self.board.nodes()
+        current = await self.board.node_of(state.channel_id)
+        chosen, replacing = current, None
+        if current not in nodes:
+            # (One of this process's nodes, else any live one; none alive: no endpoint.)
+            local = [n.name for n in self.nodes if n.name in nodes]
+            chosen = local[0] if local else secrets.choice(sorted(nodes)) if nodes else None
+            replacing = current
+        entry, serving = await self.board.enter(
+            state, previous, limit=limit, node=chosen, replacing=replacing, holder=holder
+        )
+        if entry is not Entry.ENTERED:
+            return entry
         self._tell_local([state])
         server = {
             "session_id": state.session_id,  # (the fanout's, to find the session; not sent)
             "token": state.token,
             "guild_id": str(state.guild_id),
-            "endpoint": endpoint,
+            "endpoint": None if serving is None else nodes.get(serving),
         }
         await self.announce(
             [
@@ -222,49 +302,30 @@ class Voice:
                 ),
             ]
         )
-        if previous is not None and previous.channel_id not in (None, state.channel_id):
-            await self._release_empty(state.guild_id, [previous.channel_id])
+        return entry
 
     async def change(
         self, states: Sequence[VoiceState], members: dict[int, Wire], version: int | None
-    ) -> None:
-        """Flags of states that stay where they are."""
-        for state in states:
-            await self.board.put(state)
-        self._tell_local(states)
-        await self.announce([_state_event(s, members.get(s.user_id), version) for s in states])
+    ) -> list[VoiceState]:
+        """Flags of states that stay where they are: those still current change."""
+        changed = [s for s in states if await self.board.change(s)]
+        self._tell_local(changed)
+        await self.announce([_state_event(s, members.get(s.user_id), version) for s in changed])
+        return changed
 
-    async def leave(self, guild_id: int, states: Sequence[VoiceState]) -> None:
-        for state in states:
-            await self.board.remove(guild_id, state.user_id)
-        left = [replace(s, channel_id=None, token="") for s in states]
+    async def leave(
+        self, guild_id: int, states: Sequence[VoiceState], *, held_by: str | None = None
+    ) -> list[VoiceState]:
+        """The states that were still current end (with `held_by`, those of sessions that
+        gateway node still holds); a channel left empty is released. Those that ended."""
+        ended = [s for s in states if await self.board.remove(s, held_by=held_by)]
+        if not ended:
+            return []
+        left = [replace(s, channel_id=None, token="") for s in ended]
         self._tell_local(left)
-        members = await self.members(guild_id, [s.user_id for s in states])
+        members = await self.members(guild_id, [s.user_id for s in ended])
         await self.announce([_state_event(s, members.get(s.user_id), None) for s in left])
-        await self._release_empty(
-            guild_id, [s.channel_id for s in states if s.channel_id is not None]
-        )
-
-    async def _serve(self, channel_id: int) -> str | None:
-        """The endpoint of the node serving the channel, chosen now if none is (one of this
-        process's, else any live one); None when no voice node is alive anywhere."""
-        nodes = await self.board.nodes()
-        if not nodes:
-            return None
-        current = await self.board.node_of(channel_id)
-        if current in nodes:
-            return nodes[current]
-        local = [n.name for n in self.nodes if n.name in nodes]
-        chosen = await self.board.assign(
-            channel_id, local[0] if local else secrets.choice(sorted(nodes)), replacing=current
-        )
-        return nodes.get(chosen)
-
-    async def _release_empty(self, guild_id: int, channel_ids: Collection[int]) -> None:
-        states = (await self.board.of_guilds([guild_id])).get(guild_id, {})
-        occupied = {s.channel_id for s in states.values()}
-        for channel_id in set(channel_ids) - occupied:
-            await self.board.release(channel_id)
+        return ended
 
     async def _keep_alive(self, node: VoiceNode) -> None:
         boundary = Boundary("voice-node")
@@ -282,7 +343,7 @@ class Voice:
             return  # made here: told already
         try:
             if event.name is EventName.VOICE_STATE_UPDATE:
-                node.changed(_from_wire(orjson.loads(event.payload)))
+                node.changed(VoiceState.from_wire(orjson.loads(event.payload)))
             elif event.name is EventName.VOICE_CALL_ENDED:
                 ended = orjson.loads(event.payload)
                 node.call_ended(int(ended["guild_id"]), int(ended["channel_id"]))
@@ -332,23 +393,4 @@ def _state_event(state: VoiceState, member: Wire | None, version: int | None) ->
         (),
         orjson.dumps(state.to_wire(member)),
         version,
-    )
-
-
-def _from_wire(wire: dict[str, object]) -> VoiceState:
-    """A state as another process announced it (VOICE_STATE_UPDATE): without its token."""
-    channel_id = wire.get("channel_id")
-    stamp = wire.get("request_to_speak_timestamp")
-    return VoiceState(
-        guild_id=int(str(wire["guild_id"])),
-        channel_id=None if channel_id is None else int(str(channel_id)),
-        user_id=int(str(wire["user_id"])),
-        session_id=str(wire["session_id"]),
-        token="",
-        deaf=bool(wire["deaf"]),
-        mute=bool(wire["mute"]),
-        self_deaf=bool(wire["self_deaf"]),
-        self_mute=bool(wire["self_mute"]),
-        suppress=bool(wire["suppress"]),
-        request_to_speak_timestamp=None if stamp is None else str(stamp),
     )

@@ -1,11 +1,17 @@
 """Voice states over REST, and moderation: server mute and deafen, moves and disconnects, a
-stage's speakers, and the ends that kicks, bans, deleted channels and lost permissions bring.
-Called after the change that causes them is committed (core/members.py, core/channels.py,
-core/roles.py), or, for checks, before anything is changed."""
+stage's speakers, and the ends that kicks, bans, deleted channels and guilds and lost
+permissions bring. Called after the change that causes them is committed (core/members.py,
+core/channels.py, core/roles.py, core/guilds.py), or, for checks, before anything is changed.
+
+What runs after a commit cannot take the change back: if it fails (Redis away, say), the
+fault is reported and the change's answer stands; the voice side is left as it was, and ends
+with the session, the user's next voice change, or the sweep of a silent gateway node (a
+Redis that restarts empty has no voice state left to end)."""
 
 from __future__ import annotations
 
 import secrets
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -29,6 +35,8 @@ from core.store import members as member_store
 from core.voice import KEEP, member_access, new_token
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
     from core.access import Access, AccessCache
     from core.domain.members import Member
     from core.store.database import Connection, Database
@@ -110,12 +118,13 @@ class VoiceModeration:
 
     async def member_changed(self, guild_id: int, user_id: int, *, mute: bool, deaf: bool) -> None:
         """The member's server mute or deafen changed: so does their live voice state."""
-        current = await self._voice.current(guild_id, user_id)
-        if current is not None and (current.mute, current.deaf) != (mute, deaf):
-            changed = replace(current, mute=mute, deaf=deaf)
-            await self._voice.change(
-                [changed], await self._voice.members(guild_id, [user_id]), None
-            )
+        with _after_commit(guild_id):
+            current = await self._voice.current(guild_id, user_id)
+            if current is not None and (current.mute, current.deaf) != (mute, deaf):
+                changed = replace(current, mute=mute, deaf=deaf)
+                await self._voice.change(
+                    [changed], await self._voice.members(guild_id, [user_id]), None
+                )
 
     async def check_move(
         self, mover_id: int, guild_id: int, user_id: int, channel_id: int | None
@@ -155,6 +164,10 @@ class VoiceModeration:
 
     async def move(self, guild_id: int, user_id: int, channel_id: int | None) -> None:
         """Moves the member (checked by check_move) to `channel_id`, or disconnects them."""
+        with _after_commit(guild_id):
+            await self._move(guild_id, user_id, channel_id)
+
+    async def _move(self, guild_id: int, user_id: int, channel_id: int | None) -> None:
         current = await self._voice.current(guild_id, user_id)
         if current is None:
             return
@@ -180,36 +193,64 @@ class VoiceModeration:
         await self._voice.enter(moved, current, member.to_wire(), access.snapshot.version)
 
     async def disconnect(self, guild_id: int, user_id: int) -> None:
-        """A kick or a ban: out of voice too."""
-        current = await self._voice.current(guild_id, user_id)
-        if current is not None:
-            await self._voice.leave(guild_id, [current])
+        """A kick, a ban or leaving the guild: out of voice too."""
+        with _after_commit(guild_id):
+            current = await self._voice.current(guild_id, user_id)
+            if current is not None:
+                await self._voice.leave(guild_id, [current])
 
     async def channel_deleted(self, guild_id: int, channel_id: int) -> None:
         """Everyone in the channel leaves, and its voice connections close (4022)."""
-        states = (await self._voice.board.of_guilds([guild_id])).get(guild_id, {})
-        ending = [s for s in states.values() if s.channel_id == channel_id]
-        ended = Published(
-            secrets.randbits(62),
-            EventName.VOICE_CALL_ENDED,
-            None,
-            None,
-            (),
-            orjson.dumps({"guild_id": str(guild_id), "channel_id": str(channel_id)}),
-        )
+        with _after_commit(guild_id):
+            states = (await self._voice.board.of_guilds([guild_id])).get(guild_id, {})
+            await self._end_calls(guild_id, [channel_id])
+            ending = [s for s in states.values() if s.channel_id == channel_id]
+            if ending:
+                await self._voice.leave(guild_id, ending)
+            await self._voice.board.end_channel(channel_id)
+
+    async def guild_deleted(self, guild_id: int) -> None:
+        """The guild is gone: its calls end (4022) and its voice states with them. No
+        VOICE_STATE_UPDATE: nobody is left in the guild to be told (GUILD_DELETE says it)."""
+        with _after_commit(guild_id):
+            states = (await self._voice.board.of_guilds([guild_id])).get(guild_id, {})
+            channel_ids = sorted({s.channel_id for s in states.values() if s.channel_id})
+            await self._end_calls(guild_id, channel_ids)
+            for state in states.values():
+                await self._voice.board.remove(state)
+            for channel_id in channel_ids:
+                await self._voice.board.end_channel(channel_id)
+
+    async def _end_calls(self, guild_id: int, channel_ids: Sequence[int]) -> None:
+        """Tells every voice node, here and in other processes, to close these channels'
+        connections."""
+        ended = [
+            Published(
+                secrets.randbits(62),
+                EventName.VOICE_CALL_ENDED,
+                None,
+                None,
+                (),
+                orjson.dumps({"guild_id": str(guild_id), "channel_id": str(channel_id)}),
+            )
+            for channel_id in channel_ids
+        ]
         for node in list(self._voice.nodes):
-            try:
-                node.call_ended(guild_id, channel_id)
-            except Exception as error:
-                report_fault("voice-node", error)
-        await self._voice.announce([ended])
-        if ending:
-            await self._voice.leave(guild_id, ending)
-        await self._voice.board.release(channel_id)
+            for channel_id in channel_ids:
+                try:
+                    node.call_ended(guild_id, channel_id)
+                except Exception as error:
+                    report_fault("voice-node", error)
+        if ended:
+            await self._voice.announce(ended)
 
     async def recheck(self, guild_id: int) -> None:
         """After a change to roles, overwrites or a member's roles: whoever may no longer
         view or connect to the channel they are in leaves it."""
+        with _after_commit(guild_id):
+            await self._recheck(guild_id)
+
+    async def _recheck(self, guild_id: int) -> None:
         states = (await self._voice.board.of_guilds([guild_id])).get(guild_id, {})
         if not states:
             return
@@ -232,3 +273,13 @@ class VoiceModeration:
 
         if lost := await self._db.autocommit(read):
             await self._voice.leave(guild_id, lost)
+
+
+@contextmanager
+def _after_commit(guild_id: int) -> Iterator[None]:
+    """The boundary of a voice hook run after its change was committed: a fault here is
+    reported, and the change's answer stands (see the module's docstring)."""
+    try:
+        yield
+    except Exception as error:
+        report_fault("voice-after-commit", error, guild_id=guild_id)

@@ -1,16 +1,22 @@
-"""The voice board: every guild's voice states, which voice node serves each voice channel, and
-the voice nodes alive. Ephemeral by design, never in PostgreSQL: in memory with one process,
-in Redis (the shared `services.redis`) with several, like presences (core/presence.py):
+"""The voice board: every guild's voice states, which voice node serves each voice channel, the
+voice nodes alive, and which gateway node holds each state's session. Ephemeral by design,
+never in PostgreSQL: in memory with one process (here), in Redis (the shared `services.redis`,
+core/voice_states_redis.py) with several, like presences (core/presence.py).
 
-- `voice:<guild id>`, a hash: user id → that user's voice state;
-- `voice-channel:<channel id>`: the name of the node serving the channel;
-- `voice-nodes`, a sorted set: node name → when it was last alive; `voice-endpoints`, a hash:
-  node name → its "host:port".
+Every change is one step on the board, whatever else changes at the same moment:
+- a join or move (`enter`) happens only if the user's state is still the one it was decided
+  on (by its token: every join and move has a fresh one) and the channel has room: so two
+  processes cannot both take a channel's last place, and a move cannot undo a leave;
+- a flag change or a leave touches only the state it was decided on;
+- a channel's node is released when its last member leaves, in the same step: a join, which
+  puts its member in and reads (or assigns) the node in one step too, cannot be left in a
+  channel whose node was released under it.
 
-A node is alive while it refreshes its entry (Voice.serve_node does, every NODE_REFRESH_S);
-one silent for NODE_SILENT_S is no longer offered, and a channel it served is given to another
-at its next join. Keys expire STATE_TTL_S after their last write: a process that dies with
-voice states on the board leaves them for at most that long.
+A voice node is alive while it refreshes its entry (Voice.serve_node does, every
+NODE_REFRESH_S); one silent for NODE_SILENT_S is no longer offered, and a channel it served is
+given to another at its next join. Each gateway node sweeps now and then (Voice.sweep, run by
+gateway/server.py): the states of sessions held by a gateway node silent for a resume window
+are removed. Keys also expire STATE_TTL_S after their last write.
 """
 
 from __future__ import annotations
@@ -18,19 +24,17 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Protocol
 
-import orjson
-
-from core.domain.voice import VoiceState
-from core.store.redis import KEY_PREFIX, fields_of
+from core.domain.voice import Entry, VoiceState
+from core.voice_states_redis import NODE_SILENT_S, STATE_TTL_S, RedisVoiceBoard
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Sequence
 
     from core.store.redis import Redis
 
-NODE_REFRESH_S = 5.0
-NODE_SILENT_S = 15.0
-STATE_TTL_S = 24 * 3600
+__all__ = ["NODE_REFRESH_S", "NODE_SILENT_S", "STATE_TTL_S", "VoiceBoard", "open_voice_board"]
+
+NODE_REFRESH_S = 5.0  # < NODE_SILENT_S
 
 
 class VoiceBoard(Protocol):
@@ -40,18 +44,37 @@ class VoiceBoard(Protocol):
 
     async def of_user(self, guild_ids: Collection[int], user_id: int) -> list[VoiceState]: ...
 
-    async def put(self, state: VoiceState) -> None: ...
-
-    async def remove(self, guild_id: int, user_id: int) -> None: ...
-
-    async def node_of(self, channel_id: int) -> str | None: ...
-
-    async def assign(self, channel_id: int, node: str, *, replacing: str | None) -> str:
-        """Gives the channel to `node` unless another has it (but `replacing`, a dead one):
-        the node that serves it now."""
+    async def enter(
+        self,
+        state: VoiceState,
+        previous: VoiceState | None,
+        *,
+        limit: int,
+        node: str | None,
+        replacing: str | None,
+        holder: str | None,
+    ) -> tuple[Entry, str | None]:
+        """Puts `state` (a join or move) if the user's state is still `previous` and, unless
+        they are in it already, its channel has fewer than `limit` (0: no limit) members. The
+        channel is given to `node` unless another node has it (but `replacing`, a dead one);
+        `holder`, when given, is the gateway node holding the session now. With the outcome,
+        the node that serves the channel (None: none)."""
         ...
 
-    async def release(self, channel_id: int) -> None: ...
+    async def change(self, state: VoiceState) -> bool:
+        """Puts `state` (flags) if the user's state is still the one with its token."""
+        ...
+
+    async def remove(self, state: VoiceState, *, held_by: str | None = None) -> bool:
+        """Removes `state` if it is still the user's (and, with `held_by`, if its session is
+        still held by that gateway node); releases its channel's node if it empties."""
+        ...
+
+    async def end_channel(self, channel_id: int) -> None:
+        """The channel is gone: forgets its members and its node."""
+        ...
+
+    async def node_of(self, channel_id: int) -> str | None: ...
 
     async def register(self, node: str, endpoint: str) -> None:
         """Adds the node, or tells the board it is still alive."""
@@ -63,17 +86,36 @@ class VoiceBoard(Protocol):
         """The live nodes: name → endpoint."""
         ...
 
+    async def hold(self, holder: str, states: Sequence[VoiceState]) -> None:
+        """The sessions of `states` are held by gateway node `holder` now (taken over)."""
+        ...
+
+    async def release_held(
+        self, holder: str, session_id: str, user_id: int, guild_ids: Collection[int]
+    ) -> None:
+        """The session ended for good: `holder` no longer holds it."""
+        ...
+
+    async def silent_holders(
+        self, holder: str, silent_s: float
+    ) -> list[tuple[str, list[VoiceState]]]:
+        """Tells the board `holder` is alive; claims the gateway nodes silent for `silent_s`
+        (each claimed by one caller only), with the states they held then."""
+        ...
+
 
 def open_voice_board(redis: Redis | None) -> VoiceBoard:
     return MemoryVoiceBoard() if redis is None else RedisVoiceBoard(redis)
 
 
 class MemoryVoiceBoard:
-    """One process's voice states: it is the only one."""
+    """One process's voice states: it is the only one, and every method here runs whole
+    without yielding, so each is one step."""
 
     def __init__(self) -> None:
         self._guilds: dict[int, dict[int, VoiceState]] = {}
         self._channels: dict[int, str] = {}
+        self._members: dict[int, set[int]] = {}  # channel id → user ids
         self._nodes: dict[str, tuple[str, float]] = {}  # name → endpoint, last alive
 
     async def of_guilds(self, guild_ids: Collection[int]) -> dict[int, dict[int, VoiceState]]:
@@ -82,26 +124,68 @@ class MemoryVoiceBoard:
     async def of_user(self, guild_ids: Collection[int], user_id: int) -> list[VoiceState]:
         return [s for g in guild_ids if (s := self._guilds.get(g, {}).get(user_id)) is not None]
 
-    async def put(self, state: VoiceState) -> None:
+    async def enter(
+        self,
+        state: VoiceState,
+        previous: VoiceState | None,
+        *,
+        limit: int,
+        node: str | None,
+        replacing: str | None,
+        holder: str | None,
+    ) -> tuple[Entry, str | None]:
+        assert state.channel_id is not None
+        if not self._is_current(state.guild_id, state.user_id, previous):
+            return Entry.STALE, None
+        members = self._members.setdefault(state.channel_id, set())
+        if limit and state.user_id not in members and len(members) >= limit:
+            if not members:
+                del self._members[state.channel_id]
+            return Entry.FULL, None
         self._guilds.setdefault(state.guild_id, {})[state.user_id] = state
+        if previous is not None and previous.channel_id not in (None, state.channel_id):
+            self._leave_channel(previous.channel_id, state.user_id)
+        members.add(state.user_id)
+        current = self._channels.get(state.channel_id)
+        if node is not None and current in (None, replacing):
+            self._channels[state.channel_id] = current = node
+        return Entry.ENTERED, current
 
-    async def remove(self, guild_id: int, user_id: int) -> None:
-        states = self._guilds.get(guild_id, {})
-        states.pop(user_id, None)
+    async def change(self, state: VoiceState) -> bool:
+        found = self._guilds.get(state.guild_id, {}).get(state.user_id)
+        if found is None or found.token != state.token:
+            return False
+        self._guilds[state.guild_id][state.user_id] = state
+        return True
+
+    async def remove(self, state: VoiceState, *, held_by: str | None = None) -> bool:
+        if not self._is_current(state.guild_id, state.user_id, state):
+            return False
+        states = self._guilds[state.guild_id]
+        del states[state.user_id]
         if not states:
-            self._guilds.pop(guild_id, None)
+            del self._guilds[state.guild_id]
+        if state.channel_id is not None:
+            self._leave_channel(state.channel_id, state.user_id)
+        return True
+
+    async def end_channel(self, channel_id: int) -> None:
+        self._members.pop(channel_id, None)
+        self._channels.pop(channel_id, None)
+
+    def _is_current(self, guild_id: int, user_id: int, expected: VoiceState | None) -> bool:
+        found = self._guilds.get(guild_id, {}).get(user_id)
+        return (found.token if found else None) == (expected.token if expected else None)
+
+    def _leave_channel(self, channel_id: int, user_id: int) -> None:
+        members = self._members.get(channel_id, set())
+        members.discard(user_id)
+        if not members:
+            self._members.pop(channel_id, None)
+            self._channels.pop(channel_id, None)
 
     async def node_of(self, channel_id: int) -> str | None:
         return self._channels.get(channel_id)
-
-    async def assign(self, channel_id: int, node: str, *, replacing: str | None) -> str:
-        current = self._channels.get(channel_id)
-        if current is None or current == replacing:
-            self._channels[channel_id] = current = node
-        return current
-
-    async def release(self, channel_id: int) -> None:
-        self._channels.pop(channel_id, None)
 
     async def register(self, node: str, endpoint: str) -> None:
         self._nodes[node] = (endpoint, time.monotonic())
@@ -113,116 +197,17 @@ class MemoryVoiceBoard:
         # Every node here is in this process, and unregisters on its way out: all alive.
         return {name: endpoint for name, (endpoint, _) in self._nodes.items()}
 
+    # One process holds every session: no other gateway node to fall silent.
 
-_NODES = f"{KEY_PREFIX}voice-nodes"
-_ENDPOINTS = f"{KEY_PREFIX}voice-endpoints"
+    async def hold(self, holder: str, states: Sequence[VoiceState]) -> None:
+        pass
 
+    async def release_held(
+        self, holder: str, session_id: str, user_id: int, guild_ids: Collection[int]
+    ) -> None:
+        pass
 
-class RedisVoiceBoard:
-    """Every process's voice states, in Redis."""
-
-    def __init__(self, redis: Redis) -> None:
-        self._redis = redis
-
-    async def of_guilds(self, guild_ids: Collection[int]) -> dict[int, dict[int, VoiceState]]:
-        ordered = list(guild_ids)
-        if not ordered:
-            return {}
-        replies = await self._redis.pipeline([("HGETALL", _guild_key(g)) for g in ordered])
-        found: dict[int, dict[int, VoiceState]] = {}
-        for guild_id, entries in zip(ordered, replies, strict=True):
-            if states := {int(k): _decode(guild_id, v) for k, v in fields_of(entries).items()}:
-                found[guild_id] = states
-        return found
-
-    async def of_user(self, guild_ids: Collection[int], user_id: int) -> list[VoiceState]:
-        ordered = list(guild_ids)
-        if not ordered:
-            return []
-        replies = await self._redis.pipeline([("HGET", _guild_key(g), user_id) for g in ordered])
-        return [_decode(g, r) for g, r in zip(ordered, replies, strict=True) if r is not None]
-
-    async def put(self, state: VoiceState) -> None:
-        key = _guild_key(state.guild_id)
-        await self._redis.pipeline(
-            [("HSET", key, state.user_id, _encode(state)), ("EXPIRE", key, STATE_TTL_S)],
-            transaction=True,
-        )
-
-    async def remove(self, guild_id: int, user_id: int) -> None:
-        await self._redis.execute("HDEL", _guild_key(guild_id), user_id)
-
-    async def node_of(self, channel_id: int) -> str | None:
-        found = await self._redis.execute("GET", _channel_key(channel_id))
-        return None if found is None else bytes(found).decode()
-
-    async def assign(self, channel_id: int, node: str, *, replacing: str | None) -> str:
-        key = _channel_key(channel_id)
-        if replacing is not None and await self.node_of(channel_id) == replacing:
-            # (Only if the dead node still has it: another process may have replaced it.)
-            await self._redis.execute("DEL", key)
-        # NX: of two processes assigning a new channel at once, the first one's node wins.
-        await self._redis.execute("SET", key, node, "NX", "EX", STATE_TTL_S)
-        found = await self.node_of(channel_id)
-        return node if found is None else found
-
-    async def release(self, channel_id: int) -> None:
-        await self._redis.execute("DEL", _channel_key(channel_id))
-
-    async def register(self, node: str, endpoint: str) -> None:
-        await self._redis.pipeline(
-            [
-                ("ZADD", _NODES, time.time(), node),
-                ("HSET", _ENDPOINTS, node, endpoint),
-                ("EXPIRE", _NODES, STATE_TTL_S),
-                ("EXPIRE", _ENDPOINTS, STATE_TTL_S),
-            ],
-            transaction=True,
-        )
-
-    async def unregister(self, node: str) -> None:
-        await self._redis.pipeline(
-            [("ZREM", _NODES, node), ("HDEL", _ENDPOINTS, node)], transaction=True
-        )
-
-    async def nodes(self) -> dict[str, str]:
-        alive = await self._redis.execute(
-            "ZRANGE", _NODES, time.time() - NODE_SILENT_S, "+inf", "BYSCORE"
-        )
-        if not alive:
-            return {}
-        endpoints = await self._redis.execute("HMGET", _ENDPOINTS, *alive)
-        return {
-            bytes(name).decode(): bytes(endpoint).decode()
-            for name, endpoint in zip(alive, endpoints, strict=True)
-            if endpoint is not None
-        }
-
-
-def _guild_key(guild_id: int) -> str:
-    return f"{KEY_PREFIX}voice:{guild_id}"
-
-
-def _channel_key(channel_id: int) -> str:
-    return f"{KEY_PREFIX}voice-channel:{channel_id}"
-
-
-def _encode(state: VoiceState) -> bytes:
-    return orjson.dumps(
-        [
-            state.channel_id,
-            state.user_id,
-            state.session_id,
-            state.token,
-            state.deaf,
-            state.mute,
-            state.self_deaf,
-            state.self_mute,
-            state.suppress,
-            state.request_to_speak_timestamp,
-        ]
-    )
-
-
-def _decode(guild_id: int, entry: bytes) -> VoiceState:
-    return VoiceState(guild_id, *orjson.loads(entry))
+    async def silent_holders(
+        self, holder: str, silent_s: float
+    ) -> list[tuple[str, list[VoiceState]]]:
+        return []

@@ -259,10 +259,10 @@ class Conversation:
 
     async def _voice_state_update(self, d: object) -> None:
         """op 4: join, move or leave a voice channel, or change one's own mute and deafen.
-        Nothing for a guild the session is not in, as from Discord."""
+        Nothing for a guild the session is not in, as from Discord, nor for a DM call."""
         asked = payloads.voice_state_update(d)
         assert self.session is not None
-        if asked.guild_id in self.session.guilds:
+        if asked is not None and asked.guild_id in self.session.guilds:
             await self._node.update_voice_state(self.session, asked)
 
     async def _resume(self, d: object) -> None:

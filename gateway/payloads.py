@@ -213,21 +213,28 @@ class VoiceStateRequest:
     self_deaf: bool
 
 
-def voice_state_update(d: object) -> VoiceStateRequest:
+def voice_state_update(d: object) -> VoiceStateRequest | None:
     """op 4's `d`: `guild_id`, `channel_id` (null to leave), `self_mute` and `self_deaf`,
-    ids as strings or integers (discord.py sends integers)."""
+    ids as strings or integers (discord.py sends integers). None for a DM call (`guild_id`
+    null), which Trioxide does not serve. As tolerant as Discord: a missing or null
+    `self_mute`/`self_deaf` is false."""
     if not isinstance(d, dict) or "channel_id" not in d:
         raise DecodeError("VOICE_STATE_UPDATE needs guild_id, channel_id, self_mute, self_deaf")
-    guild_id, raw_channel = snowflake(d.get("guild_id")), d["channel_id"]
+    raw_guild, raw_channel = d.get("guild_id"), d["channel_id"]
+    guild_id = snowflake(raw_guild)
     channel_id = None if raw_channel is None else snowflake(raw_channel)
     self_mute, self_deaf = d.get("self_mute"), d.get("self_deaf")
+    self_mute = False if self_mute is None else self_mute
+    self_deaf = False if self_deaf is None else self_deaf
     if (
-        guild_id is None
+        (raw_guild is not None and guild_id is None)
         or (raw_channel is not None and channel_id is None)
         or not isinstance(self_mute, bool)
         or not isinstance(self_deaf, bool)
     ):
         raise DecodeError("VOICE_STATE_UPDATE is malformed")
+    if guild_id is None:
+        return None
     return VoiceStateRequest(guild_id, channel_id, self_mute, self_deaf)
 
 

@@ -19,7 +19,7 @@ import trio
 from core.delivery_log import Journal
 from core.errors import ClientError, ShardingRequired
 from core.events import Intent
-from core.faults import is_outage, report_fault
+from core.faults import Boundary, is_outage, report_fault
 from core.metrics import (
     CONTENT_TYPE,
     GATEWAY_CLOSES,
@@ -121,6 +121,8 @@ class Gateway:
                     background.start_soon(self.presence.run, self.hub)
                     background.start_soon(self._forget_expired_sessions)
                     background.start_soon(self._end_voice_states)
+                    if self.journal is not None:
+                        background.start_soon(self._sweep_voice_states, self.journal.node)
                     for listener in listeners:
                         background.start_soon(self._accept, listener, connections)
                     _log.info("gateway listening", extra={"url": url})
@@ -288,7 +290,20 @@ class Gateway:
         session = self.hub.session(session_id)
         if session is None and self._takeovers is not None:
             session = await self._takeovers.take_over(session_id, identity, seq)
+            if session is not None and self.journal is not None:
+                await self._adopt_voice_states(session, self.journal.node)
         return session
+
+    async def _adopt_voice_states(self, session: Session, node: str) -> None:
+        """A session taken over keeps its voice states: this node holds them now, so that
+        the sweep of the node it left does not end them. A fault costs that alone: the
+        session is resumed still, its states possibly swept later."""
+        try:
+            await self._services.voice.adopt(
+                session.id, session.user_id, tuple(session.guilds), node
+            )
+        except Exception as error:
+            report_fault("voice-adopt", error)
 
     def dispatch(self, feeds: list[Feed], name: str, payload: bytes, *, keep: bool = True) -> None:
         self.fanout.dispatch(feeds, name, payload, keep=keep)
@@ -312,6 +327,7 @@ class Gateway:
             request.channel_id,
             self_mute=request.self_mute,
             self_deaf=request.self_deaf,
+            holder=None if self.journal is None else self.journal.node,
         )
 
     def _sessions_by_state(self) -> dict[tuple[str, ...], float]:
@@ -336,11 +352,27 @@ class Gateway:
             await self._voice_ended.wait()
             self._voice_ended = trio.Event()
             ends, self._voice_ends = self._voice_ends, []
+            holder = None if self.journal is None else self.journal.node
             for session_id, user_id, guild_ids in ends:
                 try:
-                    await self._services.voice.end_session(session_id, user_id, guild_ids)
+                    await self._services.voice.end_session(session_id, user_id, guild_ids, holder)
                 except Exception as error:
                     report_fault("voice-session-end", error)
+
+    async def _sweep_voice_states(self, node: str) -> None:
+        """With several nodes: keeps this node's voice states alive on the board, and ends
+        those of nodes silent for a resume window (as presences are swept): a node that died
+        leaves no one in voice for long. Faults are retried next time round."""
+        boundary = Boundary("voice-sweep")
+        window = self.limits.resume_window_s
+        while True:
+            try:
+                await self._services.voice.sweep(node, window)
+            except Exception as error:
+                boundary.failed(error)
+            else:
+                boundary.succeeded()
+            await trio.sleep(window / 4)
 
     async def _forget_expired_sessions(self) -> None:
         window = self.limits.resume_window_s

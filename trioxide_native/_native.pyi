@@ -259,9 +259,12 @@ class SfuHandle:
     @property
     def running(self) -> bool:
         """Whether the media thread still runs."""
+    @property
+    def ended_fd(self) -> int:
+        """A descriptor that becomes readable once the media thread has ended, however it
+        ended (`close`, or a panic): `trio.lowlevel.wait_readable` it. Owned by the handle."""
     def add(self, ssrc: int, channel_id: int, *, speaks: bool, hears: bool) -> None:
-        """A participant (replacing one with this SSRC): no key and no address until its
-        first IP discovery request, whose source address it is bound to."""
+        """A participant (replacing one with this SSRC): no key and no address yet."""
     def set_key(self, ssrc: int, mode: str, key: bytes) -> None:
         """The participant's transport mode ("aead_aes256_gcm_rtpsize" or
         "aead_xchacha20_poly1305_rtpsize") and 32-byte secret key. ValueError otherwise."""
@@ -271,11 +274,20 @@ class SfuHandle:
         """The participant now sends to and hears `channel_id`."""
     def remove(self, ssrc: int) -> None:
         """Forgets the participant (an unknown SSRC is a no-op, as for every change)."""
+    def bind(self, ssrc: int, host: str, port: int) -> None:
+        """The address the client declared: bound if a discovery request for the SSRC came
+        from it, else the most recent discovery source; with none yet, the first discovery
+        from exactly it binds it. A host that is not an IPv4 address, or port 0, declares
+        none. OverflowError for a port past 65535."""
     def address(self, ssrc: int) -> tuple[str, int] | None:
-        """`(ip, port)` its first discovery came from, once the thread has seen it."""
+        """`(ip, port)` the SSRC is bound to, once the thread has bound it. A packet that
+        authenticates from another address rebinds it."""
     def counters(self) -> dict[str, int]:
-        """packets_in, bytes_in, packets_out, bytes_out, discovery_answers, and dropped_<reason>
-        for malformed, unknown_ssrc, wrong_address, not_keyed, replayed, bad_tag, muted, rtcp,
+        """packets_in, bytes_in, packets_out, bytes_out, discovery_answers, rebinds (SSRCs
+        moved by a packet that authenticated from another address), io_errors (receive
+        errors other than "nothing waiting"; repeated ones are retried ever more slowly, up
+        to once a second), and dropped_<reason> for
+        malformed, unknown_ssrc, wrong_address, not_keyed, replayed, bad_tag, muted, rtcp,
         keepalive, not_opus, send_failed, counter_exhausted. Whoever sees a datagram counted
         in packets_in also sees every count it caused."""
     def close(self) -> None:

@@ -3,6 +3,7 @@ state object; and what a voice gateway node is to the Voice service (core/voice.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -56,6 +57,33 @@ class VoiceState:
             wire["member"] = member
         return wire
 
+    @classmethod
+    def from_wire(cls, wire: dict[str, object]) -> VoiceState:
+        """A state as another process announced it (VOICE_STATE_UPDATE): without its token."""
+        channel_id = wire.get("channel_id")
+        stamp = wire.get("request_to_speak_timestamp")
+        return cls(
+            guild_id=int(str(wire["guild_id"])),
+            channel_id=None if channel_id is None else int(str(channel_id)),
+            user_id=int(str(wire["user_id"])),
+            session_id=str(wire["session_id"]),
+            token="",
+            deaf=bool(wire["deaf"]),
+            mute=bool(wire["mute"]),
+            self_deaf=bool(wire["self_deaf"]),
+            self_mute=bool(wire["self_mute"]),
+            suppress=bool(wire["suppress"]),
+            request_to_speak_timestamp=None if stamp is None else str(stamp),
+        )
+
+
+class Entry(enum.Enum):
+    """How a join or move went on the voice board (core/voice_states.py)."""
+
+    ENTERED = "entered"
+    FULL = "full"  # the channel's user limit was reached
+    STALE = "stale"  # the user's state changed since it was read: decide again
+
 
 _TO_CONNECT = int(Permission.VIEW_CHANNEL | Permission.CONNECT)
 
@@ -66,10 +94,12 @@ def may_connect(channel_type: int, permissions: int) -> bool:
     return channel_type in VOICE_CHANNEL_TYPES and permissions & _TO_CONNECT == _TO_CONNECT
 
 
-def has_room(user_limit: int | None, others: int, permissions: int) -> bool:
-    """Whether a channel with `others` in it takes one more: `user_limit` 0 or unset is no
-    limit, and MOVE_MEMBERS goes past it (Discord's rule)."""
-    return not user_limit or others < user_limit or bool(permissions & Permission.MOVE_MEMBERS)
+def room_limit(user_limit: int | None, permissions: int) -> int:
+    """How many members a channel may have for one more to join: 0 is no limit, as are a
+    `user_limit` of 0 or unset and MOVE_MEMBERS (Discord's rule). Counted on the voice board
+    at the join itself (core/voice_states.py), so that two joins cannot both take the last
+    place."""
+    return 0 if permissions & Permission.MOVE_MEMBERS else user_limit or 0
 
 
 def joins_suppressed(channel_type: int) -> bool:

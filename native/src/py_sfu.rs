@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::AsRawFd;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -33,6 +34,12 @@ impl SfuHandle {
         self.0.running()
     }
 
+    /// A descriptor readable once the thread has ended, for `trio.lowlevel.wait_readable`.
+    #[getter]
+    fn ended_fd(&self) -> i32 {
+        self.0.ended_fd().as_raw_fd()
+    }
+
     #[pyo3(signature = (ssrc, channel_id, *, speaks, hears))]
     fn add(&self, ssrc: u32, channel_id: u64, speaks: bool, hears: bool) {
         self.0.add(ssrc, channel_id, speaks, hears);
@@ -56,6 +63,17 @@ impl SfuHandle {
 
     fn remove(&self, ssrc: u32) {
         self.0.remove(ssrc);
+    }
+
+    /// The address the client declared; a host that is not an IPv4 address, or port 0,
+    /// declares none (the SSRC gets its most recent discovery source).
+    fn bind(&self, ssrc: u32, host: &str, port: u16) {
+        let declared = host
+            .parse::<Ipv4Addr>()
+            .ok()
+            .filter(|_| port != 0)
+            .map(|ip| SocketAddrV4::new(ip, port));
+        self.0.bind(ssrc, declared);
     }
 
     fn address(&self, ssrc: u32) -> Option<(String, u16)> {

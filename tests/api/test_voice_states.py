@@ -14,7 +14,7 @@ from core.access import AccessCache
 from core.bus import BusLost, RedisBus
 from core.domain.permissions import Permission
 from core.voice import Voice
-from core.voice_states import RedisVoiceBoard
+from core.voice_states_redis import RedisVoiceBoard
 from tests.api.rooms import grant, new_room
 from tests.gateway.client import connect
 from tests.gateway.test_voice_signalling import (
@@ -325,4 +325,29 @@ async def test_two_processes_share_voice_states_and_the_channels_node(
         await two.end_session("session-b", room.member.id, [guild])
         assert await one.states_of([guild]) == {}
         assert await one.board.node_of(channel) is None  # released once empty
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_deleted_guild_ends_its_calls_and_releases_its_channels(
+    api: ApiClient, gateway: str
+) -> None:
+    room = await new_room(api)
+    channel = await voice_channel(api, room)
+    guild = int(room.guild_id)
+    node = RecordingNode(f"node-{guild}", "127.0.0.1:50997")
+    voice = api.services.voice
+    async with trio.open_nursery() as nursery:
+        await nursery.start(voice.serve_node, node)
+        async with connect(gateway) as member:
+            await ready(member, room.member)
+            await join(member, room.guild_id, channel)
+            _, server = await joined(member)
+            assert server["endpoint"] == node.endpoint
+            deleted = await api.http.delete(f"/api/v10/guilds/{guild}", headers=room.owner.auth)
+            assert deleted.status_code == 204, deleted.text  # (the hook ran before the answer)
+        assert node.ended == [(guild, int(channel))]
+        assert await voice.states_of([guild]) == {}
+        assert await voice.board.node_of(int(channel)) is None
+        token = server["token"]
+        assert await voice.grant(guild, room.member.id, member.session_id, token) is None
         nursery.cancel_scope.cancel()

@@ -256,7 +256,6 @@ async def test_guild_create_lists_voice_states_and_a_session_end_removes_them(
         {"guild_id": "x", "channel_id": None, "self_mute": False, "self_deaf": False},
         {"guild_id": "1", "channel_id": "y", "self_mute": False, "self_deaf": False},
         {"guild_id": "1", "channel_id": None, "self_mute": 0, "self_deaf": False},
-        {"guild_id": "1", "channel_id": None, "self_mute": False},
         {"guild_id": -1, "channel_id": None, "self_mute": False, "self_deaf": False},
     ],
 )
@@ -266,6 +265,24 @@ async def test_a_malformed_op_4_closes_4002(api: ApiClient, gateway: str, d: obj
         await ready(member, room.member)
         await member.send(4, d)
         assert await member.closed_with() == 4002
+
+
+async def test_op_4_is_as_tolerant_as_discord(api: ApiClient, gateway: str) -> None:
+    """A DM call (guild_id null) is not served: nothing, and the session goes on; a missing or
+    null self_mute/self_deaf is false."""
+    room = await new_room(api)
+    channel = await voice_channel(api, room)
+    async with connect(gateway) as member:
+        await ready(member, room.member)
+        await member.send(4, {"guild_id": None, "channel_id": None})
+        assert await marker(api, room, member) == []
+        await member.send(4, {"guild_id": room.guild_id, "channel_id": channel, "self_mute": None})
+        state, _ = await joined(member)
+        assert (state["channel_id"], state["self_mute"], state["self_deaf"]) == (
+            channel,
+            False,
+            False,
+        )
 
 
 class RecordingNode:

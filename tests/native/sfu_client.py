@@ -94,6 +94,13 @@ class Client:
         self.send(sfu, struct.pack(">HHI", 1, 70, self.ssrc) + bytes(66))
         return await self.receive()
 
+    async def connect(self, sfu: Sfu) -> None:
+        """Discovery, then the address it found declared (SELECT_PROTOCOL): bound."""
+        response = await self.discover(sfu)
+        host = response[8:72].rstrip(b"\0").decode()
+        (port,) = struct.unpack(">H", response[72:])
+        sfu.bind(self.ssrc, host, port)
+
     async def hear(self) -> Heard:
         """The next packet, opened with this client's own key."""
         packet = await self.receive()
@@ -128,10 +135,10 @@ class Clients:
         return made
 
     async def join(self, sfu: Sfu, ssrc: int, channel_id: int, mode: str = AES) -> Client:
-        """A client added, discovered (so bound) and keyed."""
+        """A client added, discovered and bound, and keyed."""
         joiner = self.make(ssrc, mode)
         sfu.add(ssrc, channel_id, speaks=True, hears=True)
-        await joiner.discover(sfu)
+        await joiner.connect(sfu)
         sfu.set_key(ssrc, mode, joiner.key)
         return joiner
 

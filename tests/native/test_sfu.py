@@ -4,12 +4,14 @@ in order, and routing changes taking effect before the next packet."""
 
 from __future__ import annotations
 
+import logging
 import struct
 from typing import TYPE_CHECKING
 
 import pytest
+import trio
 
-from core.sfu import open_sfu
+from core.sfu import MediaThreadEnded, open_sfu
 from tests.native.sfu_client import AES, XCHACHA, Clients
 
 if TYPE_CHECKING:
@@ -33,7 +35,7 @@ def clients() -> Iterator[Clients]:
     made.close()
 
 
-async def test_discovery_is_answered_exactly_and_binds_the_first_address(
+async def test_discovery_is_answered_exactly_and_the_declared_address_is_bound(
     sfu: Sfu, clients: Clients
 ) -> None:
     first = clients.make(0x01020304)
@@ -41,14 +43,15 @@ async def test_discovery_is_answered_exactly_and_binds_the_first_address(
     response = await first.discover(sfu)
     expected = struct.pack(">HHI", 2, 70, first.ssrc) + b"127.0.0.1".ljust(64, b"\0")
     assert response == expected + struct.pack(">H", first.port)
-    assert sfu.address(first.ssrc) == ("127.0.0.1", first.port)
+    assert sfu.address(first.ssrc) is None, "discovery alone binds nothing"
 
-    # Another socket asking for the same SSRC is answered with its own address, and binds nothing.
+    # Another socket asking for the same SSRC is answered with its own address.
     other = clients.make(first.ssrc)
     response = await other.discover(sfu)
     assert response[-2:] == struct.pack(">H", other.port)
+    sfu.bind(first.ssrc, "127.0.0.1", first.port)
+    assert (await clients.settled(sfu))["discovery_answers"] == 2 + 1  # and the probe
     assert sfu.address(first.ssrc) == ("127.0.0.1", first.port)
-    assert sfu.counters()["discovery_answers"] == 2
 
 
 async def test_a_speaker_reaches_each_listener_in_its_own_mode(sfu: Sfu, clients: Clients) -> None:
@@ -164,7 +167,7 @@ async def test_a_listener_without_key_or_address_is_skipped(sfu: Sfu, clients: C
     listener = await clients.join(sfu, 2, 10)
     unkeyed = clients.make(3)
     sfu.add(unkeyed.ssrc, 10, speaks=True, hears=True)
-    await unkeyed.discover(sfu)
+    await unkeyed.connect(sfu)
     unbound = clients.make(4)
     sfu.add(unbound.ssrc, 10, speaks=True, hears=True)
     sfu.set_key(unbound.ssrc, AES, unbound.key)
@@ -183,3 +186,53 @@ async def test_open_sfu_binds_any_address_and_frees_the_port_on_exit() -> None:
     # The thread is joined and its socket closed: the port is free again.
     async with open_sfu("127.0.0.1", port) as again:
         assert again.port == port
+
+
+async def test_a_new_key_restarts_the_listeners_counter_and_the_same_key_carries_on(
+    sfu: Sfu, clients: Clients
+) -> None:
+    speaker = await clients.join(sfu, 1, 10)
+    listener = await clients.join(sfu, 2, 10)
+    speaker.send(sfu, speaker.packet(b"a"))
+    assert (await listener.hear()).counter == FIRST_SERVER_COUNTER
+    sfu.set_key(listener.ssrc, listener.mode, listener.key)  # a resume: same key
+    speaker.send(sfu, speaker.packet(b"b"))
+    assert (await listener.hear()).counter == FIRST_SERVER_COUNTER + 1
+    listener.key = bytes(range(32))
+    sfu.set_key(listener.ssrc, listener.mode, listener.key)
+    speaker.send(sfu, speaker.packet(b"c"))
+    heard = await listener.hear()
+    assert (heard.payload, heard.counter) == (b"c", FIRST_SERVER_COUNTER)
+
+
+async def _stop_the_thread_behind_its_back(opened: list[Sfu], cancelled: trio.Event) -> None:
+    async with open_sfu("127.0.0.1", 0) as sfu:
+        opened.append(sfu)
+        assert sfu.running
+        # The real thread, stopped without open_sfu asking: to it, as a panic would be.
+        sfu._handle.close()
+        try:
+            await trio.sleep_forever()
+        finally:
+            cancelled.set()
+
+
+async def test_a_media_thread_that_ends_early_is_reported_once_and_ends_the_context(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    opened: list[Sfu] = []
+    body_cancelled = trio.Event()
+    with trio.fail_after(5), pytest.raises(ExceptionGroup) as caught:
+        await _stop_the_thread_behind_its_back(opened, body_cancelled)
+    assert [type(error) for error in caught.value.exceptions] == [MediaThreadEnded]
+    assert body_cancelled.is_set()
+    assert not opened[0].running
+    faults = [r for r in caplog.records if getattr(r, "boundary", None) == "sfu"]
+    assert [(r.levelno, r.getMessage()) for r in faults] == [(logging.ERROR, "fault")]
+
+
+async def test_a_normal_exit_reports_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    async with open_sfu("127.0.0.1", 0) as sfu:
+        await trio.lowlevel.checkpoint()
+    assert not sfu.running
+    assert not [r for r in caplog.records if getattr(r, "boundary", None) == "sfu"]

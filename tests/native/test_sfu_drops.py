@@ -39,8 +39,7 @@ def dropped(counters: dict[str, int]) -> dict[str, int]:
 async def test_forged_replayed_and_stolen_packets_are_dropped(sfu: Sfu, clients: Clients) -> None:
     speaker = await clients.join(sfu, 1, 10, XCHACHA)
     listener = await clients.join(sfu, 2, 10, AES)
-    thief = clients.make(speaker.ssrc, XCHACHA)
-    thief.key = speaker.key
+    thief = clients.make(speaker.ssrc, XCHACHA)  # its own key: it does not hold the speaker's
 
     good = speaker.packet(b"good")
     forged = bytearray(speaker.packet(b"forged"))
@@ -48,7 +47,7 @@ async def test_forged_replayed_and_stolen_packets_are_dropped(sfu: Sfu, clients:
     speaker.send(sfu, good)
     speaker.send(sfu, bytes(forged))
     speaker.send(sfu, good)  # replayed
-    thief.send(sfu, thief.packet(b"stolen", counter=100))  # right key, wrong address
+    thief.send(sfu, thief.packet(b"stolen", counter=100))  # another address, another key
     counters = await clients.settled(sfu)
     assert dropped(counters) == {
         "dropped_bad_tag": 1,
@@ -81,7 +80,7 @@ async def test_unknown_unkeyed_and_junk_datagrams_are_counted(sfu: Sfu, clients:
     stranger = clients.make(99)
     unkeyed = clients.make(3)
     sfu.add(unkeyed.ssrc, 10, speaks=True, hears=True)
-    await unkeyed.discover(sfu)
+    await unkeyed.connect(sfu)
     rtcp = struct.pack(">BBHI", 0x80, 201, 1, speaker.ssrc)
     datagrams = [
         (stranger, stranger.packet(b"who")),

@@ -9,7 +9,8 @@ pub enum Dropped {
     Malformed,
     /// No participant has this SSRC.
     UnknownSsrc,
-    /// Not from the address that owns the SSRC (or it has none yet).
+    /// Not from the address the SSRC is bound to (or it has none yet), and not the key
+    /// holder's fresh packet either (that would have rebound it).
     WrongAddress,
     /// The sender has no key yet.
     NotKeyed,
@@ -77,6 +78,10 @@ pub struct Tally {
     pub packets_out: u64,
     pub bytes_out: u64,
     pub discovery_answers: u64,
+    /// SSRCs moved to another address by a packet that authenticated from it.
+    pub rebinds: u64,
+    /// Receive errors other than "nothing waiting" (see `media.rs`).
+    pub io_errors: u64,
     dropped: [u64; Dropped::ALL.len()],
 }
 
@@ -104,6 +109,8 @@ pub struct Counters {
     packets_out: AtomicU64,
     bytes_out: AtomicU64,
     discovery_answers: AtomicU64,
+    rebinds: AtomicU64,
+    io_errors: AtomicU64,
     dropped: [AtomicU64; Dropped::ALL.len()],
 }
 
@@ -120,6 +127,8 @@ impl Counters {
         add(&self.packets_out, tally.packets_out);
         add(&self.bytes_out, tally.bytes_out);
         add(&self.discovery_answers, tally.discovery_answers);
+        add(&self.rebinds, tally.rebinds);
+        add(&self.io_errors, tally.io_errors);
         for (counter, value) in self.dropped.iter().zip(tally.dropped) {
             add(counter, value);
         }
@@ -138,6 +147,8 @@ impl Counters {
             ("packets_out", read(&self.packets_out)),
             ("bytes_out", read(&self.bytes_out)),
             ("discovery_answers", read(&self.discovery_answers)),
+            ("rebinds", read(&self.rebinds)),
+            ("io_errors", read(&self.io_errors)),
         ];
         all.extend(
             Dropped::ALL

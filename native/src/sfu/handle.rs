@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddrV4, UdpSocket};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -30,9 +31,21 @@ pub struct Sfu {
     port: u16,
     messages: Sender<Message>,
     wake: Arc<EventFd>,
+    /// Readable once the media thread has ended, however it ended.
+    ended: Arc<EventFd>,
     counters: Arc<Counters>,
     addresses: Addresses,
     thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Signals `ended` when dropped: at the thread's end, by returning or by unwinding a panic.
+struct Ending(Arc<EventFd>);
+
+impl Drop for Ending {
+    fn drop(&mut self) {
+        // Fails only if the count would overflow: then it is readable already.
+        let _ = self.0.write(1);
+    }
 }
 
 impl Sfu {
@@ -45,9 +58,10 @@ impl Sfu {
         socket.set_nonblocking(true)?;
         enlarge_buffers(&socket);
         let port = socket.local_addr()?.port();
-        let wake = Arc::new(EventFd::from_flags(
-            EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC,
-        )?);
+        let flags = EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_CLOEXEC;
+        let wake = Arc::new(EventFd::from_flags(flags)?);
+        let ended = Arc::new(EventFd::from_flags(flags)?);
+        let ending = Ending(Arc::clone(&ended));
         let counters = Arc::new(Counters::default());
         let addresses = Addresses::default();
         let (messages, inbox) = mpsc::channel();
@@ -60,11 +74,15 @@ impl Sfu {
         };
         let thread = std::thread::Builder::new()
             .name("trioxide-sfu".into())
-            .spawn(move || media.run())?;
+            .spawn(move || {
+                let _ending = ending;
+                media.run();
+            })?;
         Ok(Self {
             port,
             messages,
             wake,
+            ended,
             counters,
             addresses,
             thread: Mutex::new(Some(thread)),
@@ -121,7 +139,13 @@ impl Sfu {
         self.send(Message::Route(Command::Remove { ssrc }));
     }
 
-    /// The address the SSRC's first discovery came from, once the media thread has seen it.
+    /// The address the client declared at `SELECT_PROTOCOL` (None: not a usable one): binds
+    /// the SSRC to one of its discovery sources (see `Binding::declare`).
+    pub fn bind(&self, ssrc: u32, declared: Option<SocketAddrV4>) {
+        self.send(Message::Route(Command::Bind { ssrc, declared }));
+    }
+
+    /// The SSRC's bound address, once the media thread has bound it.
     #[must_use]
     pub fn address(&self, ssrc: u32) -> Option<SocketAddrV4> {
         let addresses = self
@@ -157,6 +181,13 @@ impl Sfu {
         }
     }
 
+    /// A descriptor that becomes readable once the media thread has ended (for any reason:
+    /// `close`, or a panic), so an event loop can wait for that. Valid as long as `self`.
+    #[must_use]
+    pub fn ended_fd(&self) -> BorrowedFd<'_> {
+        self.ended.as_fd()
+    }
+
     /// Whether the media thread still runs.
     #[must_use]
     pub fn running(&self) -> bool {
@@ -184,5 +215,41 @@ fn enlarge_buffers(socket: &UdpSocket) {
     }
     if setsockopt(socket, sockopt::SndBufForce, &size).is_err() {
         let _ = setsockopt(socket, sockopt::SndBuf, &size);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::net::Ipv4Addr;
+
+    fn readable(fd: BorrowedFd<'_>) -> bool {
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        poll(&mut fds, PollTimeout::ZERO).unwrap() == 1
+    }
+
+    #[test]
+    fn the_end_is_signalled_after_a_close() {
+        let sfu = Sfu::start(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
+        assert!(!readable(sfu.ended_fd()));
+        assert!(sfu.running());
+        sfu.close();
+        sfu.join().unwrap();
+        assert!(readable(sfu.ended_fd()));
+        assert!(!sfu.running());
+    }
+
+    #[test]
+    fn the_end_is_signalled_after_a_panic_too() {
+        let ended = Arc::new(EventFd::from_flags(EfdFlags::EFD_NONBLOCK).unwrap());
+        let ending = Ending(Arc::clone(&ended));
+        let thread = std::thread::spawn(move || {
+            let _ending = ending;
+            panic!("a bug in the media thread");
+        });
+        assert!(thread.join().is_err());
+        assert!(readable(ended.as_fd()));
     }
 }

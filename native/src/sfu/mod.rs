@@ -1,6 +1,7 @@
 //! The selective forwarding unit: Discord voice over UDP, forwarded by a thread of its own.
 
 pub mod batch;
+pub mod binding;
 pub mod counters;
 pub mod crypto;
 pub mod handle;

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use std::net::SocketAddrV4;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::counters::Dropped;
+use super::binding::Binding;
+use super::counters::{Dropped, Tally};
 use super::crypto::{Cipher, KEY_BYTES};
 use super::replay::ReplayWindow;
 use super::rtp::{Rtp, TAG_BYTES};
 
-/// Where the server's counter for each listener starts: clients count up from 0 (discord.py)
-/// or 1 (@discordjs/voice) under the same key, and never get this far.
+/// Where the server's counter for each listener starts under each key: clients count up from
+/// 0 (discord.py) or 1 (@discordjs/voice) under the same key, and never get this far.
 pub const FIRST_SERVER_COUNTER: u32 = 1 << 31;
 
 /// A change to the routing table, applied between batches.
@@ -40,25 +41,46 @@ pub enum Command {
     Remove {
         ssrc: u32,
     },
+    /// The address the client declared at `SELECT_PROTOCOL` (None: not a usable IPv4 address
+    /// and port); see `Binding::declare`.
+    Bind {
+        ssrc: u32,
+        declared: Option<SocketAddrV4>,
+    },
 }
 
-/// SSRC → the address its discovery bound, for readers outside the media thread.
+/// SSRC → its bound address, for readers outside the media thread.
 pub type Addresses = Arc<Mutex<HashMap<u32, SocketAddrV4>>>;
 
+/// A participant's key and what was counted under it. Both counters belong to the key: a new
+/// key (or mode) starts them afresh, since nonces used under the old one are harmless under
+/// it; the same key again (a resume) carries on, so no nonce is reused and no old packet
+/// replayed. Keys are fresh random ones at each `SELECT_PROTOCOL`: one that came back after
+/// another would count as new, but does not happen.
 struct Key {
     cipher: Cipher,
     bytes: [u8; KEY_BYTES],
+    /// The counters it sent that were taken.
+    window: ReplayWindow,
+    /// The server's next counter towards it; None once all are used.
+    next_counter: Option<u32>,
+}
+
+impl Key {
+    fn is(&self, cipher: &Cipher, bytes: &[u8; KEY_BYTES]) -> bool {
+        self.bytes == *bytes && self.cipher.mode() == cipher.mode()
+    }
 }
 
 struct Participant {
     channel: u64,
     speaks: bool,
     hears: bool,
-    address: Option<SocketAddrV4>,
+    binding: Binding,
     key: Option<Key>,
-    window: ReplayWindow,
-    /// The server's next counter towards this participant; None once all are used.
-    next_counter: Option<u32>,
+    /// The key it had before it was added again (it sends and hears nothing until
+    /// `set_key`): kept to carry on counting if `set_key` brings the same key back.
+    earlier: Option<Key>,
 }
 
 /// One copy to send: seal with `cipher` and `counter`, send to `address`.
@@ -68,19 +90,28 @@ pub struct Listener<'r> {
     pub address: SocketAddrV4,
 }
 
-#[derive(Default)]
 pub struct Routes {
     participants: HashMap<u32, Participant>,
     channels: HashMap<u64, Vec<u32>>,
     addresses: Addresses,
+    /// `FIRST_SERVER_COUNTER`, but for tests of the counters' end.
+    first_counter: u32,
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Self::new(Addresses::default())
+    }
 }
 
 impl Routes {
     #[must_use]
     pub fn new(addresses: Addresses) -> Self {
         Self {
+            participants: HashMap::new(),
+            channels: HashMap::new(),
             addresses,
-            ..Self::default()
+            first_counter: FIRST_SERVER_COUNTER,
         }
     }
 
@@ -92,38 +123,33 @@ impl Routes {
                 speaks,
                 hears,
             } => {
-                // The counter carries on: the same key may come back for this SSRC.
-                let next_counter = self
-                    .participants
-                    .get(&ssrc)
-                    .map_or(Some(FIRST_SERVER_COUNTER), |old| old.next_counter);
-                self.leave(ssrc);
+                let earlier = self.leave(ssrc).and_then(|old| old.key.or(old.earlier));
                 self.participants.insert(
                     ssrc,
                     Participant {
                         channel,
                         speaks,
                         hears,
-                        address: None,
+                        binding: Binding::default(),
                         key: None,
-                        window: ReplayWindow::default(),
-                        next_counter,
+                        earlier,
                     },
                 );
                 self.channels.entry(channel).or_default().push(ssrc);
             }
             Command::SetKey { ssrc, cipher, key } => {
+                let first_counter = self.first_counter;
                 if let Some(participant) = self.participants.get_mut(&ssrc) {
-                    // A new key starts a new counter space; the same key again (a resume)
-                    // keeps the window, so old packets cannot be replayed through it.
-                    let same = participant
-                        .key
-                        .as_ref()
-                        .is_some_and(|old| old.bytes == key && old.cipher.mode() == cipher.mode());
-                    if !same {
-                        participant.window = ReplayWindow::default();
-                    }
-                    participant.key = Some(Key { cipher, bytes: key });
+                    let previous = participant.key.take().or(participant.earlier.take());
+                    participant.key = Some(match previous {
+                        Some(same) if same.is(&cipher, &key) => same,
+                        _ => Key {
+                            cipher,
+                            bytes: key,
+                            window: ReplayWindow::default(),
+                            next_counter: Some(first_counter),
+                        },
+                    });
                 }
             }
             Command::SetFlags {
@@ -146,17 +172,27 @@ impl Routes {
                     self.channels.entry(channel).or_default().push(ssrc);
                 }
             }
-            Command::Remove { ssrc } => self.leave(ssrc),
+            Command::Remove { ssrc } => {
+                self.leave(ssrc);
+            }
+            Command::Bind { ssrc, declared } => {
+                if let Some(participant) = self.participants.get_mut(&ssrc) {
+                    if participant.binding.declare(declared) {
+                        let bound = participant.binding.bound();
+                        self.publish(ssrc, bound);
+                    }
+                }
+            }
         }
     }
 
-    fn leave(&mut self, ssrc: u32) {
-        if let Some(old) = self.participants.remove(&ssrc) {
-            self.remove_member(old.channel, ssrc);
-            if old.address.is_some() {
-                self.published().remove(&ssrc);
-            }
+    fn leave(&mut self, ssrc: u32) -> Option<Participant> {
+        let old = self.participants.remove(&ssrc)?;
+        self.remove_member(old.channel, ssrc);
+        if old.binding.bound().is_some() {
+            self.publish(ssrc, None);
         }
+        Some(old)
     }
 
     fn remove_member(&mut self, channel: u64, ssrc: u32) {
@@ -168,15 +204,20 @@ impl Routes {
         }
     }
 
-    fn published(&self) -> std::sync::MutexGuard<'_, HashMap<u32, SocketAddrV4>> {
+    fn publish(&self, ssrc: u32, address: Option<SocketAddrV4>) {
         // The map holds plain data: a panic elsewhere while holding it leaves nothing torn.
-        self.addresses
+        let mut published = self
+            .addresses
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner);
+        match address {
+            Some(address) => published.insert(ssrc, address),
+            None => published.remove(&ssrc),
+        };
     }
 
-    /// An IP discovery request for `ssrc` from `from`: answered if the SSRC is known; its
-    /// first one binds the SSRC to `from`.
+    /// An IP discovery request for `ssrc` from `from`: answered if the SSRC is known, and
+    /// `from` becomes one of its candidates (it binds only an awaited declared address).
     ///
     /// # Errors
     /// `UnknownSsrc`: not answered.
@@ -185,37 +226,47 @@ impl Routes {
             .participants
             .get_mut(&ssrc)
             .ok_or(Dropped::UnknownSsrc)?;
-        if participant.address.is_none() {
-            participant.address = Some(from);
-            self.published().insert(ssrc, from);
+        if participant.binding.discovered(from) {
+            self.publish(ssrc, Some(from));
         }
         Ok(())
     }
 
     /// Checks a packet from `from` against its sender and decrypts it in place; returns the
-    /// sender's channel, to forward to.
+    /// sender's channel, to forward to. A packet that authenticates from another address than
+    /// the bound one (fresh counter, the sender's key) rebinds the sender there, counted in
+    /// `tally`: only the key holder can, and its NAT mapping may have changed.
     ///
     /// # Errors
-    /// Why the packet must be dropped.
+    /// Why the packet must be dropped; `WrongAddress` for anything from another address that
+    /// does not authenticate.
     pub fn open(
         &mut self,
         rtp: &Rtp,
         from: SocketAddrV4,
         packet: &mut [u8],
+        tally: &mut Tally,
     ) -> Result<u64, Dropped> {
         let sender = self
             .participants
             .get_mut(&rtp.ssrc)
             .ok_or(Dropped::UnknownSsrc)?;
-        if sender.address != Some(from) {
-            return Err(Dropped::WrongAddress);
-        }
-        let key = sender.key.as_ref().ok_or(Dropped::NotKeyed)?;
-        if !sender.speaks {
+        let key = sender.key.as_mut().ok_or(Dropped::NotKeyed)?;
+        let elsewhere = sender.binding.bound() != Some(from);
+        let refused = |reason| {
+            if elsewhere {
+                Dropped::WrongAddress
+            } else {
+                reason
+            }
+        };
+        // From its own address a muted sender's packet needs no decrypting; from another it
+        // may still have to rebind the sender, who keeps hearing.
+        if !sender.speaks && !elsewhere {
             return Err(Dropped::Muted);
         }
-        if !sender.window.allows(rtp.counter) {
-            return Err(Dropped::Replayed);
+        if !key.window.allows(rtp.counter) {
+            return Err(refused(Dropped::Replayed));
         }
         let (aad, rest) = packet
             .split_at_mut_checked(rtp.header_bytes)
@@ -229,9 +280,18 @@ impl Routes {
             .ok_or(Dropped::Malformed)?;
         key.cipher
             .open(rtp.counter, aad, sealed, tag)
-            .map_err(|_| Dropped::BadTag)?;
-        sender.window.accept(rtp.counter);
-        Ok(sender.channel)
+            .map_err(|_| refused(Dropped::BadTag))?;
+        key.window.accept(rtp.counter);
+        let (channel, speaks) = (sender.channel, sender.speaks);
+        if elsewhere && sender.binding.rebind(from) {
+            tally.rebinds += 1;
+            self.publish(rtp.ssrc, Some(from));
+        }
+        if speaks {
+            Ok(channel)
+        } else {
+            Err(Dropped::Muted)
+        }
     }
 
     /// Calls `send` for each participant of `channel` but `sender` who hears, has a key and
@@ -252,14 +312,14 @@ impl Routes {
             let Some(listener) = self.participants.get_mut(&member) else {
                 continue;
             };
-            let (true, Some(key), Some(address)) =
-                (listener.hears, listener.key.as_ref(), listener.address)
+            let address = listener.binding.bound();
+            let (true, Some(key), Some(address)) = (listener.hears, listener.key.as_mut(), address)
             else {
                 continue;
             };
-            match listener.next_counter {
+            match key.next_counter {
                 Some(counter) => {
-                    listener.next_counter = counter.checked_add(1);
+                    key.next_counter = counter.checked_add(1);
                     send(Ok(Listener {
                         cipher: &key.cipher,
                         counter,
@@ -276,3 +336,8 @@ impl Routes {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 #[path = "routes_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+#[path = "routes_binding_tests.rs"]
+mod binding_tests;

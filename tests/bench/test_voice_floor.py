@@ -1,0 +1,20 @@
+"""The C floor as the voice scenario runs it: built from ../shared/perf, run, and read."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.voice_floor import run_floor
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def test_the_c_forwarder_sends_each_packet_to_every_receiver() -> None:
+    found = await run_floor(receivers=3, packet_bytes=160, duration_s=0.5, pps=2000)
+    forwarder = found["forwarder"]
+    assert forwarder["mode"] == "mmsg"
+    assert forwarder["K"] == 3
+    assert forwarder["in"] > 0
+    assert forwarder["out"] + forwarder["send_err"] == 3 * forwarder["in"]
+    assert forwarder["avg_size"] == 160
+    assert found["sender"]["size"] == 160

@@ -1,0 +1,51 @@
+"""The voice scenario end to end against a server the test starts (API, gateway and voice
+gateway in this process, the generator and the C floor in their own): every participant is
+seated through op 4 and the voice gateway, and every packet of the paced run is accounted for."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+import bench.voice
+from bench.tool import Options, run_scenario
+from bench.voice import Phases
+from tests.voice.conftest import running_voice
+
+if TYPE_CHECKING:
+    from tests.running import ApiClient
+
+pytestmark = pytest.mark.timeout(240)
+
+
+async def test_every_paced_packet_reaches_every_listener_of_its_channel_once(
+    api: ApiClient, gateway: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Short phases: this checks the accounting, not how fast anything is.
+    monkeypatch.setattr(bench.voice, "PHASES", Phases(0.5, 0.5, 0.5, 1))
+    async with running_voice(api) as voice:
+        options = Options(
+            api_url=str(api.http.base_url),
+            gateway_url=gateway,
+            duration_s=1.0,
+            speakers=2,
+            listeners=3,
+            voice_ca=str(voice.cert_path),
+        )
+        report = await run_scenario("voice", options)
+    figures = report["figures"]
+    assert report["parameters"]["speakers"] == 2
+    assert report["parameters"]["listeners_per_speaker"] == 3
+    assert figures["connections_lost"] == 0
+    assert figures["forwarded_out_per_s"] > 0
+    assert figures["c_floor_out_per_s"] > 0
+    assert figures["ratio_to_floor"] > 0
+    paced = figures["paced"]
+    assert paced["expected"] > 0
+    assert paced["received"] == paced["expected"]
+    for figure in ("lost", "duplicates", "bad_tag", "stale", "misrouted"):
+        assert paced[figure] == 0, figure
+    assert paced["latency_ms"]["count"] == paced["received"]
+    assert report["server"]["c_floor"]["receivers"] == 3
+    assert report["series"]["latency_ms"]
