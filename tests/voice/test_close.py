@@ -52,7 +52,7 @@ def _session(limits: VoiceLimits) -> VoiceSession:
         channel_id=2,
         user_id=3,
         session_id="main",
-        token="t" * 32,
+        token_digest="d" * 64,
         deaf=False,
         mute=False,
         self_deaf=False,
