@@ -55,6 +55,9 @@ lint: setup ## ruff, mypy --strict, import contracts, cargo fmt/clippy, stub che
 		{ print $$2 " has " $$1 " lines: split it by concept (STYLE.md 2)"; bad = 1 } END { exit bad }'
 	cargo fmt --manifest-path native/Cargo.toml --check
 	cargo clippy --manifest-path native/Cargo.toml --all-targets --all-features --quiet -- -D warnings
+	@# The voice scenario's load generator, its own crate (bench/voice_load).
+	cargo fmt --manifest-path bench/voice_load/Cargo.toml --check
+	cd bench/voice_load && cargo clippy --all-targets --quiet -- -D warnings
 	$(BIN)/python -m mypy.stubtest trioxide_native._native
 
 # Tests that use Redis start a redis-server of their own; install one if this machine lacks it.
@@ -87,6 +90,9 @@ bench: setup redis-server ## trioxide-bench's standard profile → bench/results
 	mkdir -p bench/results
 	$(BIN)/trioxide-bench standard --start-server \
 		--json bench/results/latest.json --html bench/results/latest.html
+	@# Voice runs apart: its server serves every role in one process on the first core.
+	$(BIN)/trioxide-bench voice --start-server --duration 10 \
+		--json bench/results/voice.json --html bench/results/voice.html
 
 BENCHES := snowflake permissions database auth messages
 

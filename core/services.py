@@ -123,7 +123,7 @@ async def build_services(
     links = AttachmentLinks(db, objects, accounts.keys, settings.public_url)
     messages = Messages(db, snowflakes, access, objects, links, settings.max_upload_bytes)
     bus: Bus = RedisBus(redis) if redis else InProcessBus()
-    voice = Voice(db, access, bus, open_voice_board(redis))
+    voice = Voice(db, access, bus, open_voice_board(redis), accounts.keys)
     moderation = VoiceModeration(db, access, voice)
     return Services(
         settings=settings,

@@ -5,9 +5,11 @@ bus directly, never through the outbox (ephemeral, like presence): VOICE_STATE_U
 guild's sessions that asked for voice states, VOICE_SERVER_UPDATE to the one session that
 joined or was moved, and our own VOICE_CALL_ENDED when a channel is deleted. The voice nodes
 of this process (gateway/voice/) are told of a change made here before the call making it
-returns; those of other processes learn it from the bus (`serve_node`). Tokens never go on the
-bus but inside VOICE_SERVER_UPDATE, to the session they are for; so a node told of another
-process's change gets the state with an empty token (grant() reads the board).
+returns; those of other processes learn it from the bus (`serve_node`). Voice tokens are
+never kept, nor carried in the clear (core/domain/voice.py): the board has their digests, and
+VOICE_SERVER_UPDATE goes on the bus with the token sealed, for the gateway to reveal to the one
+session it is for. A node told of another process's change gets the state without a digest
+(grant() reads the board).
 
 A member who joins a guild is sent its GUILD_CREATE through the outbox, built when the join is
 committed, with `voice_states` empty: voice changes go on the bus directly, so any snapshot
@@ -35,7 +37,9 @@ from core.domain.voice import (
     VoiceState,
     joins_suppressed,
     may_connect,
+    new_voice_token,
     room_limit,
+    token_digest,
 )
 from core.errors import UnknownGuild
 from core.events import EventName, Published
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
     from core.access import Access, AccessCache
     from core.bus import Bus
     from core.domain.members import Member
+    from core.domain.tokens import JwtKeys
     from core.store.database import Connection, Database
     from core.voice_states import VoiceBoard
 
@@ -62,8 +67,11 @@ KEEP: object = object()
 
 
 class Voice:
-    def __init__(self, db: Database, access: AccessCache, bus: Bus, board: VoiceBoard) -> None:
+    def __init__(
+        self, db: Database, access: AccessCache, bus: Bus, board: VoiceBoard, keys: JwtKeys
+    ) -> None:
         self._db = db
+        self._keys = keys  # voice tokens derive from the signing key (core/domain/voice.py)
         self._access = access
         self._bus = bus
         self.board = board
@@ -85,7 +93,12 @@ class Voice:
                 self.nodes.append(node)
                 task_status.started()
                 async for batch in batches:
-                    for event in batch.events:
+                    # A batch's ended calls first: a deleted channel's connections close
+                    # 4022, before its members' VOICE_STATE_UPDATEs would close them 4014.
+                    ending_first = sorted(
+                        batch.events, key=lambda e: e.name is not EventName.VOICE_CALL_ENDED
+                    )
+                    for event in ending_first:
                         self._tell_remote(node, event)
         finally:
             if node in self.nodes:
@@ -109,7 +122,7 @@ class Voice:
             state is None
             or state.channel_id is None
             or state.session_id != session_id
-            or not hmac.compare_digest(state.token.encode(), token.encode())
+            or not hmac.compare_digest(state.token_digest.encode(), token_digest(token).encode())
         ):
             return None
         serving = await self.board.node_of(state.channel_id)
@@ -180,7 +193,7 @@ class Voice:
             channel_id=channel_id,
             user_id=user_id,
             session_id=session_id,
-            token=new_token(),
+            token_digest="",  # (enter gives it its token)
             deaf=member.deaf,
             mute=member.mute,
             self_deaf=self_deaf,
@@ -227,7 +240,9 @@ class Voice:
     async def sweep(self, holder: str, silent_s: float) -> int:
         """Gateway node `holder` is alive; the voice states of sessions held by gateway nodes
         silent for `silent_s` (dead, or drained and never resumed elsewhere) end, as if the
-        sessions had. How many ended."""
+        sessions had; voice nodes silent for NODE_SILENT_S are pruned. How many states
+        ended."""
+        await self.board.prune_nodes()
         ended = 0
         for dead, states in await self.board.silent_holders(holder, silent_s):
             by_guild: dict[int, list[VoiceState]] = {}
@@ -266,8 +281,10 @@ class Voice:
         holder: str | None = None,
     ) -> Entry:
         """A join, re-join or move, if the user's state is still `previous` and the channel
-        has room (`limit`, core/domain/voice.py room_limit): the state, and the voice server
-        to connect to."""
+        has room (`limit`, core/domain/voice.py room_limit): the state, with a fresh token,
+        and the voice server to connect to."""
+        token = new_voice_token(self._keys)
+        state = replace(state, token_digest=token.digest)
         assert state.channel_id is not None
         nodes = await self.board.nodes()
         current = await self.board.node_of(state.channel_id)
@@ -285,23 +302,29 @@ class Voice:
         self._tell_local([state])
         server = {
             "session_id": state.session_id,  # (the fanout's, to find the session; not sent)
-            "token": state.token,
+            "token": token.sealed,  # (revealed by the gateway as it is sent)
             "guild_id": str(state.guild_id),
             "endpoint": None if serving is None else nodes.get(serving),
         }
-        await self.announce(
-            [
-                _state_event(state, member, version),
-                Published(
-                    secrets.randbits(62),
-                    EventName.VOICE_SERVER_UPDATE,
-                    None,
-                    None,
-                    (state.user_id,),
-                    orjson.dumps(server),
-                ),
-            ]
-        )
+        events = [
+            _state_event(state, member, version),
+            Published(
+                secrets.randbits(62),
+                EventName.VOICE_SERVER_UPDATE,
+                None,
+                None,
+                (state.user_id,),
+                orjson.dumps(server),
+            ),
+        ]
+        if _rejoins(state, previous):
+            # discord.py, connected, re-joins its channel to resume after a close 4015 and
+            # waits for both events: only VOICE_SERVER_UPDATE moves it on from `connected`,
+            # so it must come first (VOICE_STATE_UPDATE then completes the pair). A first
+            # join or a move keeps the state first: it is where discord.py learns its
+            # (new) channel. One publish keeps the order the session sees.
+            events.reverse()
+        await self.announce(events)
         return entry
 
     async def change(
@@ -314,18 +337,46 @@ class Voice:
         return changed
 
     async def leave(
-        self, guild_id: int, states: Sequence[VoiceState], *, held_by: str | None = None
+        self,
+        guild_id: int,
+        states: Sequence[VoiceState],
+        *,
+        held_by: str | None = None,
+        call_ended: int | None = None,
     ) -> list[VoiceState]:
         """The states that were still current end (with `held_by`, those of sessions that
-        gateway node still holds); a channel left empty is released. Those that ended."""
+        gateway node still holds); a channel left empty is released. `call_ended`: the
+        channel was deleted, its connections close 4022 (not 4014). Those that ended.
+
+        The sessions are told first (VOICE_STATE_UPDATE `channel_id: null` on the bus), the
+        voice nodes then, which close the connections: as the issue orders it. The nodes are
+        told even if the bus failed: the states are gone, so must their connections be."""
         ended = [s for s in states if await self.board.remove(s, held_by=held_by)]
-        if not ended:
-            return []
-        left = [replace(s, channel_id=None, token="") for s in ended]
-        self._tell_local(left)
-        members = await self.members(guild_id, [s.user_id for s in ended])
-        await self.announce([_state_event(s, members.get(s.user_id), None) for s in left])
+        left = [replace(s, channel_id=None, token_digest="") for s in ended]
+        try:
+            events: list[Published] = []
+            if left:
+                members = await self.members(guild_id, [s.user_id for s in ended])
+                events = [_state_event(s, members.get(s.user_id), None) for s in left]
+            if call_ended is not None:
+                events.append(_call_ended_event(guild_id, call_ended))
+            if events:
+                await self.announce(events)
+        finally:
+            if call_ended is not None:
+                self._end_local(guild_id, [call_ended])
+            self._tell_local(left)
         return ended
+
+    async def end_calls(self, guild_id: int, channel_ids: Sequence[int]) -> None:
+        """Tells every voice node, here and in other processes, to close these channels'
+        connections (4022), without a VOICE_STATE_UPDATE (a deleted guild's)."""
+        if not channel_ids:
+            return
+        try:
+            await self.announce([_call_ended_event(guild_id, c) for c in channel_ids])
+        finally:
+            self._end_local(guild_id, channel_ids)
 
     async def _keep_alive(self, node: VoiceNode) -> None:
         boundary = Boundary("voice-node")
@@ -333,6 +384,7 @@ class Voice:
             await trio.sleep(NODE_REFRESH_S)
             try:
                 await self.board.register(node.name, node.endpoint)
+                await self.board.prune_nodes()  # (the others': this one just spoke)
             except OUTAGES as error:
                 boundary.failed(error)
             else:
@@ -349,6 +401,14 @@ class Voice:
                 node.call_ended(int(ended["guild_id"]), int(ended["channel_id"]))
         except Exception as error:  # the boundary: this node misses this change, no more
             report_fault("voice-node", error)
+
+    def _end_local(self, guild_id: int, channel_ids: Sequence[int]) -> None:
+        for node in list(self.nodes):
+            for channel_id in channel_ids:
+                try:
+                    node.call_ended(guild_id, channel_id)
+                except Exception as error:
+                    report_fault("voice-node", error)
 
     def _tell_local(self, states: Sequence[VoiceState]) -> None:
         for node in list(self.nodes):
@@ -369,8 +429,13 @@ class Voice:
         await self._bus.publish(events)
 
 
-def new_token() -> str:
-    return secrets.token_hex(16)
+def _rejoins(state: VoiceState, previous: VoiceState | None) -> bool:
+    """A join of the channel the same session is in already."""
+    return (
+        previous is not None
+        and previous.channel_id == state.channel_id
+        and previous.session_id == state.session_id
+    )
 
 
 def member_access(
@@ -382,6 +447,13 @@ def member_access(
         return None
     member = member_store.member(connection, guild_id, user_id)
     return None if member is None else (access, member)
+
+
+def _call_ended_event(guild_id: int, channel_id: int) -> Published:
+    ended = {"guild_id": str(guild_id), "channel_id": str(channel_id)}
+    return Published(
+        secrets.randbits(62), EventName.VOICE_CALL_ENDED, None, None, (), orjson.dumps(ended)
+    )
 
 
 def _state_event(state: VoiceState, member: Wire | None, version: int | None) -> Published:

@@ -10,12 +10,9 @@ Redis that restarts empty has no voice state left to end)."""
 
 from __future__ import annotations
 
-import secrets
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
-
-import orjson
 
 from core.access import load_access
 from core.domain.permissions import Permission
@@ -29,13 +26,12 @@ from core.errors import (
     UnknownVoiceState,
     WrongChannelType,
 )
-from core.events import EventName, Published
 from core.faults import report_fault
 from core.store import members as member_store
-from core.voice import KEEP, member_access, new_token
+from core.voice import KEEP, member_access
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterator
 
     from core.access import Access, AccessCache
     from core.domain.members import Member
@@ -186,7 +182,7 @@ class VoiceModeration:
         moved = replace(
             current,
             channel_id=channel_id,
-            token=new_token(),
+            token_digest="",  # (enter gives it its token)
             suppress=joins_suppressed(channel.channel.type),
             request_to_speak_timestamp=None,
         )
@@ -203,10 +199,8 @@ class VoiceModeration:
         """Everyone in the channel leaves, and its voice connections close (4022)."""
         with _after_commit(guild_id):
             states = (await self._voice.board.of_guilds([guild_id])).get(guild_id, {})
-            await self._end_calls(guild_id, [channel_id])
             ending = [s for s in states.values() if s.channel_id == channel_id]
-            if ending:
-                await self._voice.leave(guild_id, ending)
+            await self._voice.leave(guild_id, ending, call_ended=channel_id)
             await self._voice.board.end_channel(channel_id)
 
     async def guild_deleted(self, guild_id: int) -> None:
@@ -215,34 +209,11 @@ class VoiceModeration:
         with _after_commit(guild_id):
             states = (await self._voice.board.of_guilds([guild_id])).get(guild_id, {})
             channel_ids = sorted({s.channel_id for s in states.values() if s.channel_id})
-            await self._end_calls(guild_id, channel_ids)
+            await self._voice.end_calls(guild_id, channel_ids)
             for state in states.values():
                 await self._voice.board.remove(state)
             for channel_id in channel_ids:
                 await self._voice.board.end_channel(channel_id)
-
-    async def _end_calls(self, guild_id: int, channel_ids: Sequence[int]) -> None:
-        """Tells every voice node, here and in other processes, to close these channels'
-        connections."""
-        ended = [
-            Published(
-                secrets.randbits(62),
-                EventName.VOICE_CALL_ENDED,
-                None,
-                None,
-                (),
-                orjson.dumps({"guild_id": str(guild_id), "channel_id": str(channel_id)}),
-            )
-            for channel_id in channel_ids
-        ]
-        for node in list(self._voice.nodes):
-            for channel_id in channel_ids:
-                try:
-                    node.call_ended(guild_id, channel_id)
-                except Exception as error:
-                    report_fault("voice-node", error)
-        if ended:
-            await self._voice.announce(ended)
 
     async def recheck(self, guild_id: int) -> None:
         """After a change to roles, overwrites or a member's roles: whoever may no longer

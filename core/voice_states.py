@@ -5,7 +5,7 @@ core/voice_states_redis.py) with several, like presences (core/presence.py).
 
 Every change is one step on the board, whatever else changes at the same moment:
 - a join or move (`enter`) happens only if the user's state is still the one it was decided
-  on (by its token: every join and move has a fresh one) and the channel has room: so two
+  on (by its token's digest: every join and move has a fresh token) and the channel has room: so two
   processes cannot both take a channel's last place, and a move cannot undo a leave;
 - a flag change or a leave touches only the state it was decided on;
 - a channel's node is released when its last member leaves, in the same step: a join, which
@@ -14,7 +14,9 @@ Every change is one step on the board, whatever else changes at the same moment:
 
 A voice node is alive while it refreshes its entry (Voice.serve_node does, every
 NODE_REFRESH_S); one silent for NODE_SILENT_S is no longer offered, and a channel it served is
-given to another at its next join. Each gateway node sweeps now and then (Voice.sweep, run by
+given to another at its next join. Such a node is pruned (prune_nodes, run by every voice node
+as it refreshes its own entry and by every gateway node's sweep): its entry and its channels'
+assignments go. Each gateway node sweeps now and then (Voice.sweep, run by
 gateway/server.py): the states of sessions held by a gateway node silent for a resume window
 are removed. Keys also expire STATE_TTL_S after their last write.
 """
@@ -62,7 +64,7 @@ class VoiceBoard(Protocol):
         ...
 
     async def change(self, state: VoiceState) -> bool:
-        """Puts `state` (flags) if the user's state is still the one with its token."""
+        """Puts `state` (flags) if the user's state is still the one with its token digest."""
         ...
 
     async def remove(self, state: VoiceState, *, held_by: str | None = None) -> bool:
@@ -80,7 +82,14 @@ class VoiceBoard(Protocol):
         """Adds the node, or tells the board it is still alive."""
         ...
 
-    async def unregister(self, node: str) -> None: ...
+    async def unregister(self, node: str) -> None:
+        """The node leaves: no longer offered, and the channels it served are nobody's."""
+        ...
+
+    async def prune_nodes(self) -> list[str]:
+        """Unregisters the nodes silent for NODE_SILENT_S (each pruned by one caller only):
+        their names."""
+        ...
 
     async def nodes(self) -> dict[str, str]:
         """The live nodes: name → endpoint."""
@@ -153,7 +162,7 @@ class MemoryVoiceBoard:
 
     async def change(self, state: VoiceState) -> bool:
         found = self._guilds.get(state.guild_id, {}).get(state.user_id)
-        if found is None or found.token != state.token:
+        if found is None or found.token_digest != state.token_digest:
             return False
         self._guilds[state.guild_id][state.user_id] = state
         return True
@@ -175,7 +184,9 @@ class MemoryVoiceBoard:
 
     def _is_current(self, guild_id: int, user_id: int, expected: VoiceState | None) -> bool:
         found = self._guilds.get(guild_id, {}).get(user_id)
-        return (found.token if found else None) == (expected.token if expected else None)
+        return (found.token_digest if found else None) == (
+            expected.token_digest if expected else None
+        )
 
     def _leave_channel(self, channel_id: int, user_id: int) -> None:
         members = self._members.get(channel_id, set())
@@ -192,6 +203,10 @@ class MemoryVoiceBoard:
 
     async def unregister(self, node: str) -> None:
         self._nodes.pop(node, None)
+        self._channels = {c: n for c, n in self._channels.items() if n != node}
+
+    async def prune_nodes(self) -> list[str]:
+        return []  # every node is in this process, and unregisters on its way out
 
     async def nodes(self) -> dict[str, str]:
         # Every node here is in this process, and unregisters on its way out: all alive.

@@ -5,14 +5,15 @@ keeps and promises). Keys:
 - `voice-in:<channel id>`, a set: the users in the channel (what user limits count);
 - `voice-channel:<channel id>`: the name of the voice node serving the channel;
 - `voice-nodes`, a sorted set: voice node → when it was last alive; `voice-endpoints`, a
-  hash: voice node → its "host:port";
+  hash: voice node → its "host:port"; `voice-served:<node>`, a set: the channels ever given
+  to the node (those it still serves among them), so that its assignments go with it;
 - `voice-holder:<session id>`: the gateway node holding the session; `voice-held:<gateway
   node>`, a set of "guild:user:session" the node took in; `voice-holders`, a sorted set:
   gateway node → when it last swept (was alive).
 
 Each change that reads before it writes is a Lua script: one step, whatever other processes
-do meanwhile. A state is told apart from a later one of the same user by its token (the 4th
-field of its entry), fresh at every join and move.
+do meanwhile. A state is told apart from a later one of the same user by its token's digest
+(the 4th field of its entry; never the token), fresh at every join and move.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ _TOKEN_OF = "local function token_of(entry) return entry and cjson.decode(entry)
 
 # KEYS: the guild's states, the channel's members, the channel's node, the previous channel's
 # members and node (the same two for a join), the session's holder, the holder's held set, the
-# holders. ARGV: user, expected token ('' none), entry, limit, node, replacing, ttl, holder
-# ('' unchanged), held member, now.
+# holders, the node's served set. ARGV: user, expected token digest ('' none), entry, limit,
+# node, replacing, ttl, holder ('' unchanged), held member, now, channel.
 _ENTER = (
     _TOKEN_OF
     + """
@@ -60,6 +61,8 @@ local node = redis.call('GET', KEYS[3])
 if ARGV[5] ~= '' and (not node or node == ARGV[6]) then
   node = ARGV[5]
   redis.call('SET', KEYS[3], node, 'EX', ARGV[7])
+  redis.call('SADD', KEYS[9], ARGV[11])
+  redis.call('EXPIRE', KEYS[9], ARGV[7])
 elseif node then
   redis.call('EXPIRE', KEYS[3], ARGV[7])
 end
@@ -73,7 +76,7 @@ return {'entered', node or ''}
 """
 )
 
-# KEYS: the guild's states. ARGV: user, token, entry, ttl.
+# KEYS: the guild's states. ARGV: user, token digest, entry, ttl.
 _CHANGE = (
     _TOKEN_OF
     + """
@@ -86,7 +89,7 @@ return 1
 )
 
 # KEYS: the guild's states, the channel's members and node, the session's holder.
-# ARGV: user, token, the holder it must still have ('' any).
+# ARGV: user, token digest, the holder it must still have ('' any).
 _REMOVE = (
     _TOKEN_OF
     + """
@@ -103,6 +106,22 @@ return 1
 """
 )
 
+# A node silent since before ARGV[2] (or any, with '') leaves, once: by whoever removes it.
+# KEYS: the nodes, the endpoints. ARGV: node, last alive before.
+_FORGET = """
+local alive = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not alive or (ARGV[2] ~= '' and tonumber(alive) >= tonumber(ARGV[2])) then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS: the channel's node. ARGV: the node that leaves.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 _NODES = f"{KEY_PREFIX}voice-nodes"
 _ENDPOINTS = f"{KEY_PREFIX}voice-endpoints"
 _HOLDERS = f"{KEY_PREFIX}voice-holders"
@@ -116,6 +135,8 @@ class RedisVoiceBoard:
         self._enter = redis.script(_ENTER)
         self._change = redis.script(_CHANGE)
         self._remove = redis.script(_REMOVE)
+        self._forget = redis.script(_FORGET)
+        self._release = redis.script(_RELEASE)
 
     async def of_guilds(self, guild_ids: Collection[int]) -> dict[int, dict[int, VoiceState]]:
         ordered = list(guild_ids)
@@ -158,10 +179,11 @@ class RedisVoiceBoard:
                 _holder_key(state.session_id),
                 _held_key(holder or ""),
                 _HOLDERS,
+                _served_key(node or ""),
             ],
             [
                 state.user_id,
-                "" if previous is None else previous.token,
+                "" if previous is None else previous.token_digest,
                 _encode(state),
                 limit,
                 node or "",
@@ -170,13 +192,14 @@ class RedisVoiceBoard:
                 holder or "",
                 _held(state),
                 time.time(),
+                state.channel_id,
             ],
         )
         return Entry(bytes(outcome).decode()), bytes(serving).decode() or None
 
     async def change(self, state: VoiceState) -> bool:
         key = _guild_key(state.guild_id)
-        args = (state.user_id, state.token, _encode(state), STATE_TTL_S)
+        args = (state.user_id, state.token_digest, _encode(state), STATE_TTL_S)
         return bool(await self._change([key], args))
 
     async def remove(self, state: VoiceState, *, held_by: str | None = None) -> bool:
@@ -187,7 +210,7 @@ class RedisVoiceBoard:
             _channel_key(state.channel_id),
             _holder_key(state.session_id),
         ]
-        return bool(await self._remove(keys, [state.user_id, state.token, held_by or ""]))
+        return bool(await self._remove(keys, [state.user_id, state.token_digest, held_by or ""]))
 
     async def end_channel(self, channel_id: int) -> None:
         await self._redis.execute("DEL", _members_key(channel_id), _channel_key(channel_id))
@@ -208,9 +231,25 @@ class RedisVoiceBoard:
         )
 
     async def unregister(self, node: str) -> None:
-        await self._redis.pipeline(
-            [("ZREM", _NODES, node), ("HDEL", _ENDPOINTS, node)], transaction=True
-        )
+        await self._leave(node, None)
+
+    async def prune_nodes(self) -> list[str]:
+        silent = time.time() - NODE_SILENT_S
+        found = await self._redis.execute("ZRANGE", _NODES, "-inf", f"({silent}", "BYSCORE")
+        return [name for raw in found if await self._leave(name := bytes(raw).decode(), silent)]
+
+    async def _leave(self, node: str, silent_before: float | None) -> bool:
+        """The node is no longer offered, and the channels it serves are nobody's (the next
+        join gives them another); if it is silent since before `silent_before` (None: in
+        any case), and only for the one caller that removes it."""
+        before = "" if silent_before is None else silent_before
+        if not await self._forget([_NODES, _ENDPOINTS], [node, before]):
+            return False
+        served = _served_key(node)
+        for channel_id in await self._redis.execute("SMEMBERS", served):
+            await self._release([_channel_key(int(channel_id))], [node])
+        await self._redis.execute("DEL", served)
+        return True
 
     async def nodes(self) -> dict[str, str]:
         alive = await self._redis.execute(
@@ -290,6 +329,10 @@ def _channel_key(channel_id: int) -> str:
     return f"{KEY_PREFIX}voice-channel:{channel_id}"
 
 
+def _served_key(node: str) -> str:
+    return f"{KEY_PREFIX}voice-served:{node}"
+
+
 def _holder_key(session_id: str) -> str:
     return f"{KEY_PREFIX}voice-holder:{session_id}"
 
@@ -313,7 +356,7 @@ def _encode(state: VoiceState) -> bytes:
             state.channel_id,
             state.user_id,
             state.session_id,
-            state.token,  # (4th: the scripts read it)
+            state.token_digest,  # (4th: the scripts read it)
             state.deaf,
             state.mute,
             state.self_deaf,

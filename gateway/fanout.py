@@ -23,6 +23,7 @@ import trio
 from core.bus import SeenIds
 from core.domain.interactions import reveal_token
 from core.domain.permissions import Permission
+from core.domain.voice import reveal_voice_token
 from core.events import EventName, Intent, needed_intent
 from core.fanout import deliver
 from core.faults import OUTAGES, Boundary, report_fault
@@ -55,7 +56,8 @@ if TYPE_CHECKING:
     from gateway.session import Session
 
 _GUILD_PRESENCES = int(Intent.GUILD_PRESENCES)
-# Events whose ids are not snowflakes of their commit (made up by a gateway node): no lag.
+# Events whose ids are not snowflakes of their commit (made up by a gateway node or the voice
+# service), never in the outbox: no lag, and journaled whole.
 _NOT_COMMITTED = {
     EventName.PRESENCE_UPDATE,
     EventName.SESSION_MOVED,
@@ -70,7 +72,7 @@ class Fanout:
         self, hub: Hub, bus: Bus, delivery: Delivery, journal: Journal | None, keys: JwtKeys
     ) -> None:
         self._hub = hub
-        self._keys = keys  # to derive interaction tokens (reveal_token)
+        self._keys = keys  # to derive interaction and voice tokens (reveal_*token)
         self._bus = bus
         self._delivery = delivery
         self._journal = journal
@@ -91,16 +93,25 @@ class Fanout:
         """One dispatch to every feed, numbered, framed and written in one native call; with
         several nodes, written once the journal has it. `keep=False` (READY, the first
         GUILD_CREATEs): not kept for a RESUME once sent, here or on another node; a client
-        resuming from before it is told to identify again (op 9)."""
+        resuming from before it is told to identify again (op 9). A VOICE_SERVER_UPDATE is
+        given with its token sealed (core/domain/voice.py), and journaled so: the socket
+        alone gets the token, revealed here (a replay from the journal comes through here
+        too)."""
         if not feeds:
             return
         journal = self._journal
         mark = 0 if journal is None else journal.next_mark()
         now = trio.current_time()
-        sent, backlogged = deliver(feeds, name, payload, event_id, mark, now, keep=keep)
+        sending = payload
+        if name == "VOICE_SERVER_UPDATE":
+            sending = reveal_voice_token(payload, self._keys)
+        sent, backlogged = deliver(feeds, name, sending, event_id, mark, now, keep=keep)
         GATEWAY_DELIVERIES.inc(len(feeds))
         if journal is not None:
-            journal.stage(feeds, sent, name, payload, event_id, keep=keep)
+            # An event the outbox has is journaled by id; one only the bus carried (voice,
+            # presence) whole: another node replaying it could not read it back by id.
+            outboxed = None if name in _NOT_COMMITTED else event_id
+            journal.stage(feeds, sent, name, payload, outboxed, keep=keep)
         start_writers(backlogged)
 
     async def _dispatch_wide(

@@ -17,6 +17,7 @@ Relays, in Discord's words (Voice Connections docs):
 from __future__ import annotations
 
 import secrets
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from core.domain.voice import MODES
@@ -25,12 +26,24 @@ from gateway.voice.payloads import Op
 from gateway.voice.session import VoiceSession
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from core.domain.voice import VoiceState
     from core.sfu import Sfu
     from gateway.voice.limits import VoiceLimits
     from gateway.voice.session import Link
 
 _KEY_BYTES = 32
+
+
+class Granting:
+    """IDENTIFYs of one user waiting for their grant, and the latest change told meanwhile."""
+
+    __slots__ = ("count", "latest")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.latest: VoiceState | None = None
 
 
 class Calls:
@@ -45,6 +58,7 @@ class Calls:
         self._by_resume: dict[tuple[int, str], VoiceSession] = {}
         self._by_ssrc: dict[int, VoiceSession] = {}
         self._channels: dict[int, dict[int, VoiceSession]] = {}  # channel → ssrc → session
+        self._granting: dict[tuple[int, int], Granting] = {}  # (guild, user) → IDENTIFYs waiting
 
     @property
     def sessions(self) -> list[VoiceSession]:
@@ -55,10 +69,29 @@ class Calls:
 
     # A session's life.
 
-    def join(self, state: VoiceState, version: int, link: Link) -> VoiceSession:
+    @contextmanager
+    def granting(self, guild_id: int, user_id: int) -> Iterator[Granting]:
+        """While an IDENTIFY waits for its grant: the state it reads may be older than a
+        change the node is told of meanwhile (there is no session to apply it to yet), so
+        the latest such change is kept, for `join` to apply after it."""
+        key = (guild_id, user_id)
+        waiting = self._granting.setdefault(key, Granting())
+        waiting.count += 1
+        try:
+            yield waiting
+        finally:
+            waiting.count -= 1
+            if not waiting.count:
+                del self._granting[key]
+
+    def join(
+        self, state: VoiceState, version: int, link: Link, waited: Granting | None = None
+    ) -> VoiceSession:
         """A new session for a granted IDENTIFY, in its call and in the SFU; READY and the
-        call's members sent. A session the user already had here is ended first (it
-        identified again: a move, or a reconnect that did not resume)."""
+        call's members sent; then the latest change told while it `waited` for its grant,
+        if any (deliveries come in order: one newer than it still comes after). A session
+        the user already had here is ended first (it identified again: a move, or a
+        reconnect that did not resume)."""
         old = self._by_user.get((state.guild_id, state.user_id))
         if old is not None:
             self.end(old, close.SUPERSEDED)
@@ -70,22 +103,37 @@ class Calls:
         session.attach(link)
         session.send(Op.READY, payloads.ready(session.ssrc, self._ip, self._port, MODES))
         self._enter(session)
+        if waited is not None and waited.latest is not None:
+            self.changed(waited.latest)
         return session
 
-    def select(self, session: VoiceSession, mode: str) -> None:
-        """SELECT_PROTOCOL: a fresh key for `mode` (validated by the caller), in the SFU
-        first, then SESSION_DESCRIPTION."""
+    def select(self, session: VoiceSession, mode: str, address: str, port: int) -> None:
+        """SELECT_PROTOCOL: the SSRC bound to the UDP address and port the client declared,
+        and a fresh key for `mode` (validated by the caller), in the SFU first, then
+        SESSION_DESCRIPTION."""
         key = secrets.token_bytes(_KEY_BYTES)
+        self._sfu.bind(session.ssrc, address, port)
         self._sfu.set_key(session.ssrc, mode, key)
         session.mode, session.key = mode, key
-        session.send(Op.SESSION_DESCRIPTION, payloads.session_description(mode, key))
+        self.describe(session)
+
+    def describe(self, session: VoiceSession) -> None:
+        """SESSION_DESCRIPTION with the session's mode and key, if it has them: after
+        SELECT_PROTOCOL, and again after a RESUME, as discord.py waits for a key on each new
+        socket (VoiceConnectionState._handshake_websocket) and @discordjs/voice ignores one
+        once Ready."""
+        if session.mode is not None and session.key is not None:
+            session.send(
+                Op.SESSION_DESCRIPTION, payloads.session_description(session.mode, session.key)
+            )
 
     def speaking(self, session: VoiceSession, flags: int) -> None:
+        """A SPEAKING relayed to the others, if it changes the speaker's flags (each
+        listener keeps at most one per speaker waiting: session.py)."""
+        if flags == session.speaking:
+            return
         session.speaking = flags
-        relayed = payloads.speaking(session.user_id, session.ssrc, flags)
-        for other in self.members(session.channel_id):
-            if other is not session:
-                other.send(Op.SPEAKING, relayed)
+        self._tell_speaking(session)
 
     def resumable(self, guild_id: int, session_id: str) -> VoiceSession | None:
         return self._by_resume.get((guild_id, session_id))
@@ -125,6 +173,9 @@ class Calls:
         """Applies a voice state change to the user's session here, if it has one: leaving
         (or a join from another main gateway session) closes it 4014; a move re-routes it;
         server and self mute/deaf and suppress set what the SFU lets it send and hear."""
+        waiting = self._granting.get((state.guild_id, state.user_id))
+        if waiting is not None:
+            waiting.latest = state
         session = self._by_user.get((state.guild_id, state.user_id))
         if session is None:
             return
@@ -152,11 +203,15 @@ class Calls:
         self._leave(session)
         session.channel_id = channel_id
         self._enter(session)
-        if session.speaking is not None:
-            relayed = payloads.speaking(session.user_id, session.ssrc, session.speaking)
-            for other in self.members(channel_id):
-                if other is not session:
-                    other.send(Op.SPEAKING, relayed)
+        self._tell_speaking(session)
+
+    def _tell_speaking(self, session: VoiceSession) -> None:
+        if session.speaking is None:
+            return
+        relayed = payloads.speaking(session.user_id, session.ssrc, session.speaking)
+        for other in self.members(session.channel_id):
+            if other is not session:
+                other.send(Op.SPEAKING, relayed, speaker=session.ssrc)
 
     def _enter(self, session: VoiceSession) -> None:
         members = self._channels.setdefault(session.channel_id, {})
@@ -168,7 +223,9 @@ class Calls:
         for member in present:
             if member.speaking is not None:
                 session.send(
-                    Op.SPEAKING, payloads.speaking(member.user_id, member.ssrc, member.speaking)
+                    Op.SPEAKING,
+                    payloads.speaking(member.user_id, member.ssrc, member.speaking),
+                    speaker=member.ssrc,
                 )
         arrived = payloads.clients_connect([session.user_id])
         for member in present:

@@ -8,13 +8,24 @@ choices that the docs leave open:
   4021 and 4022, and after any other code leaves and joins the channel again (op 4) with a
   fresh IDENTIFY.
 - @discordjs/voice (Networking.onWsClose, VoiceConnection.onNetworkingClose) resumes after
-  4015 and any code under 4000, gives up after 4014, 4021 and 4022, and after any other code
-  joins again (op 4).
+  4015 and any code under 4000, gives up after 4014, and after any other code joins again
+  (op 4).
 
 So a drain closes with 1001 (RFC 6455 "going away"): this node is leaving and a RESUME to it
 cannot succeed, and 1001 sends both libraries through a fresh join, which names a node that
 is still there (discord.js first tries its RESUME, which fails fast on a closed listener).
 4015 is kept for our own faults, where the node lives on and the session is still here.
+
+Closes the client starts. A session outlives its socket only if a RESUME can follow:
+- @discordjs/voice closes with no status code (1005 as received) after three unanswered
+  heartbeats, and resumes; it closes 1000 when it is done (Networking.destroy, having
+  stopped listening for the close), and joins again for anything else.
+- discord.py closes 1000 when it leaves, 4014 when a VOICE_SERVER_UPDATE moves it (then
+  IDENTIFYs afresh), 4000 when heartbeats go unanswered (then leaves and joins again); it
+  never resumes after a close of its own.
+So a close frame from the client ends the session at once (out of the SFU, CLIENT_DISCONNECT
+to the call), unless it carries no status code; a socket that just went away (no close frame,
+1006 as trio-websocket reports it) keeps it, as does our own 4015 or 4009.
 """
 
 from __future__ import annotations
@@ -40,6 +51,7 @@ class VoiceClose(enum.IntEnum):
     VOICE_SERVER_CRASHED = 4015
     UNKNOWN_ENCRYPTION_MODE = 4016
     BAD_REQUEST = 4020
+    RATE_LIMITED = 4021
     CALL_TERMINATED = 4022
 
 
@@ -48,6 +60,13 @@ class VoiceClose(enum.IntEnum):
 # after), and a missed heartbeat (a network that lapsed is what resuming is for). After any
 # other code of ours the session leaves its call.
 KEEPS_SESSION = frozenset({VoiceClose.VOICE_SERVER_CRASHED, VoiceClose.SESSION_TIMEOUT})
+
+# The client's ends after which the session is kept: a close frame without a status code
+# (@discordjs/voice's after missed heartbeats, which it follows with a RESUME), and no close
+# frame at all (a reset or an EOF: the network, not the client, ended it).
+NO_STATUS = 1005
+ABNORMAL = 1006
+CLIENT_ENDS_KEEPING_SESSION = frozenset({NO_STATUS, ABNORMAL})
 
 
 class Closing(Exception):
@@ -104,6 +123,13 @@ class UnknownEncryptionMode(Closing):
 
 class BadRequest(Closing):
     code, reason = VoiceClose.BAD_REQUEST, "Bad request"
+
+
+class RateLimited(Closing):
+    # Documented ("Disconnect due to rate limit exceeded. Should not reconnect"): discord.py
+    # gives up after it; @discordjs/voice joins again (op 4), through the main gateway's own
+    # rate limit.
+    code, reason = VoiceClose.RATE_LIMITED, "Disconnected: rate limited"
 
 
 class Draining(Closing):

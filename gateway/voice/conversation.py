@@ -10,6 +10,7 @@ settled: kept for a RESUME after a drop, or out of its call for good, and the so
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
 import trio
@@ -19,12 +20,14 @@ from core.domain.voice import MODES
 from core.faults import report_fault
 from gateway.voice import payloads
 from gateway.voice.close import (
+    CLIENT_ENDS_KEEPING_SESSION,
     KEEPS_SESSION,
     AlreadyAuthenticated,
     AuthenticationFailed,
     Closing,
     Draining,
     NotAuthenticated,
+    RateLimited,
     SessionNoLongerValid,
     UnknownEncryptionMode,
     UnknownProtocol,
@@ -68,8 +71,8 @@ class Conversation:
         self._limits = node.limits
         self._ws = ws
         self._version = version
-        outbox, self._queued = trio.open_memory_channel[str](node.limits.max_queued)
-        self._link = Link(outbox)
+        self._link = Link(node.limits)
+        self._payload_times: deque[float] = deque()  # when each of the last minute's came
         self.session: VoiceSession | None = None
         self._last_beat = trio.current_time()
         self._scope = trio.CancelScope()
@@ -91,7 +94,7 @@ class Conversation:
                 await self._guarded(self._read)
         finally:
             self._node.links.discard(self._link)
-            self._queued.close()  # what the node writes to this link from now on is dropped
+            self._link.close()  # what the node writes to this link from now on is dropped
             self._settle()
         if self._closing is not None:
             with trio.move_on_after(CLOSE_S), contextlib.suppress(ConnectionClosed):
@@ -121,14 +124,16 @@ class Conversation:
             self._end(close_for(error))
 
     def _settle(self) -> None:
-        """After the socket: a drop (the client went away without a clean close, or we
-        closed it resumably) keeps the session for a RESUME; any other end takes it out of
-        its call. A session the node ended, or another socket took over, is left alone."""
+        """After the socket: a drop (no close frame, or one without a status code, which
+        @discordjs/voice resumes after) or a resumable close of ours keeps the session for a
+        RESUME; any other end takes it out of its call and the SFU at once (close.py says
+        why). A session the node ended, or another socket took over, is left alone."""
         session = self.session
         if session is None or session.ended or session.link is not self._link:
             return
         if self._closing is None:
-            keep = self._client_code != VoiceClose.NORMAL
+            code = self._client_code
+            keep = code is None or code in CLIENT_ENDS_KEEPING_SESSION
         else:
             keep = self._closing[0] in KEEPS_SESSION
         if keep:
@@ -140,13 +145,25 @@ class Conversation:
 
     async def _read(self) -> None:
         while True:
-            message = payloads.parse(await self._ws.get_message())
+            raw = await self._ws.get_message()
+            self._count_payload()
+            message = payloads.parse(raw)
             if message is not None:
                 await self._handle(message)
 
+    def _count_payload(self) -> None:
+        """Closes 4021 past the per-minute payload limit (whatever the payloads are)."""
+        now = trio.current_time()
+        times = self._payload_times
+        while times and times[0] <= now - 60:
+            times.popleft()
+        times.append(now)
+        if len(times) > self._limits.payloads_per_minute:
+            raise RateLimited()
+
     async def _write(self) -> None:
-        async for text in self._queued:
-            await self._ws.send_message(text)
+        while True:
+            await self._ws.send_message(await self._link.next())
 
     async def _watch(self) -> None:
         self._end(await self._link.wait_asked())
@@ -193,14 +210,15 @@ class Conversation:
         user's channel, for this main gateway session, with the latest token."""
         if self.session is not None:
             raise AlreadyAuthenticated()
-        state = await self._node.grant(
-            identify.guild_id, identify.user_id, identify.session_id, identify.token
-        )
-        if state is None:
-            raise AuthenticationFailed()
-        if self._node.draining:  # (it began while the grant was read)
-            raise Draining()
-        self.session = self._calls.join(state, self._version, self._link)
+        with self._calls.granting(identify.guild_id, identify.user_id) as waited:
+            state = await self._node.grant(
+                identify.guild_id, identify.user_id, identify.session_id, identify.token
+            )
+            if state is None:
+                raise AuthenticationFailed()
+            if self._node.draining:  # (it began while the grant was read)
+                raise Draining()
+            self.session = self._calls.join(state, self._version, self._link, waited)
 
     async def _resume(self, resume: Resume) -> None:
         """op 7 → RESUMED and the numbered messages after `seq_ack`, with the session's SSRC,
@@ -226,6 +244,7 @@ class Conversation:
         for text in missed:
             self._link.write(text)
         self.session = held
+        self._calls.describe(held)  # the key again, numbered after what was missed
 
     def _select(self, session: VoiceSession, select: SelectProtocol) -> None:
         """op 1 → SESSION_DESCRIPTION with a fresh key, set in the SFU first."""
@@ -233,4 +252,4 @@ class Conversation:
             raise UnknownProtocol()
         if select.mode not in MODES:
             raise UnknownEncryptionMode()
-        self._calls.select(session, select.mode)
+        self._calls.select(session, select.mode, select.address, select.port)

@@ -10,7 +10,8 @@ whose `d` is not what the docs say is 4020; an op no client sends is 4001.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import ipaddress
+from dataclasses import dataclass, field
 from typing import TypeGuard
 
 import orjson
@@ -72,8 +73,11 @@ class Resume:
 @dataclass(frozen=True, slots=True)
 class SelectProtocol:
     protocol: str
-    mode: str  # the client's address and port are read for shape only: the SFU learns the
-    # address from the client's own IP discovery packet, and neither is ever logged
+    mode: str
+    # Where the client receives audio, as its IP discovery told it: the SFU binds the SSRC
+    # there (core/sfu.py, Sfu.bind). A client's address is never logged.
+    address: str = field(repr=False)
+    port: int = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +139,14 @@ def parse(message: str | bytes) -> ClientMessage | None:
         body = _object(d)
         data = _object(body.get("data"))
         port = data.get("port")
-        if not _is_int(port) or not 0 <= port <= 65535:
+        if not _is_int(port) or not 0 < port <= 65535:
             raise BadRequest("data.port must be a port number")
-        _text(data, "address")
-        return SelectProtocol(protocol=_text(body, "protocol"), mode=_text(data, "mode"))
+        return SelectProtocol(
+            protocol=_text(body, "protocol"),
+            mode=_text(data, "mode"),
+            address=_ipv4(data, "address"),
+            port=port,
+        )
     if op == Op.SPEAKING:
         speaking = _object(d).get("speaking")
         if isinstance(speaking, bool):  # before v4 it was a boolean
@@ -179,6 +187,15 @@ def _text(body: dict[str, object], key: str) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= _MAX_TEXT:
         raise BadRequest(f"{key} must be a string of 1 to {_MAX_TEXT} characters")
     return value
+
+
+def _ipv4(body: dict[str, object], key: str) -> str:
+    # What IP discovery answers is an IPv4 address: anything else names no UDP path.
+    value = _text(body, key)
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        raise BadRequest(f"{key} must be an IPv4 address") from None
 
 
 def _snowflake(body: dict[str, object], key: str) -> int:

@@ -1,14 +1,22 @@
 """One voice session, and the socket that carries it.
 
 A session is what a RESUME gets back: its SSRC, mode and key (so the SFU keeps its UDP path),
-its place in the call, and the numbered messages the client has not acknowledged. A link is
-one socket's hold on it: the queue its writer drains and the close the node may ask of it.
-Everything here is synchronous: the node's hooks and other sessions call in without waiting.
+its place in the call, and the messages the client has not acknowledged: those written to a
+socket (numbered as they are written, kept for a replay) and those waiting to be written. A
+link is one socket's hold on it: its own replies, which its writer sends first, and the close
+the node may ask of it. Everything here is synchronous: the node's hooks and other sessions
+call in without waiting.
+
+Bounds (limits.py): a SPEAKING waiting for a socket is replaced by its speaker's next one, so
+what waits is the call's joins and leaves and one SPEAKING per speaker; more than max_queued
+waiting for an attached socket means the client is too slow, asked to go 4015 and resume with
+everything still here (max_queued < max_replay). A session that fell further behind than
+max_replay cannot resume (4006) and joins again.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from typing import TYPE_CHECKING
 
 import trio
@@ -22,24 +30,50 @@ if TYPE_CHECKING:
 
 
 class Link:
-    """One socket: what waits to be written to it, and the close asked of it (first wins)."""
+    """One socket: its own replies waiting to be written (HELLO, heartbeat ACKs, RESUMED and
+    a replay), the session it carries, and the close asked of it (first wins)."""
 
-    __slots__ = ("_asked", "_outbox", "asked")
+    __slots__ = ("_asked", "_closed", "_max_replies", "_replies", "_wake", "asked", "session")
 
-    def __init__(self, outbox: trio.MemorySendChannel[str]) -> None:
-        self._outbox = outbox
+    def __init__(self, limits: VoiceLimits) -> None:
+        self._replies: deque[str] = deque()
+        # A RESUME's replay and the heartbeat ACKs the payload limit lets through fit.
+        self._max_replies = limits.max_replay + limits.max_queued
+        self._wake = trio.Event()
+        self._closed = False
         self._asked = trio.Event()
         self.asked: tuple[int, str] | None = None
+        self.session: VoiceSession | None = None  # set by VoiceSession.attach
 
     def write(self, text: str) -> None:
-        """Queues `text` without waiting. A client too slow to take it is asked to go (4015:
-        it resumes, and the session's replay has what it missed)."""
-        try:
-            self._outbox.send_nowait(text)
-        except trio.WouldBlock:
+        """Queues a reply of this socket's own (never numbered) without waiting."""
+        if self._closed:
+            return  # its writer has gone: the socket is closing already
+        self._replies.append(text)
+        if len(self._replies) > self._max_replies:
             self.ask_close(*close.SLOW)
-        except trio.BrokenResourceError:
-            pass  # its writer has gone: the socket is closing already
+        self.wake()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def next(self) -> str:
+        """The next text to write: a reply of its own first, then its session's next
+        message (numbered now)."""
+        while True:
+            if self._replies:
+                return self._replies.popleft()
+            if self.session is not None:
+                text = self.session.take(self)
+                if text is not None:
+                    return text
+            self._wake = trio.Event()
+            await self._wake.wait()
+
+    def close(self) -> None:
+        """Its writer has stopped: what is written to it from now on is dropped."""
+        self._closed = True
+        self._replies.clear()
 
     def ask_close(self, code: int, reason: str) -> None:
         if self.asked is None:
@@ -72,22 +106,52 @@ class VoiceSession:
         self.detached_at: float | None = None  # when its last socket dropped
         self.ended = False
         self._max_replay = limits.max_replay
-        self._seq = 0  # the last number given
-        self._replay: deque[tuple[int, str]] = deque()
+        self._max_queued = limits.max_queued
+        self._seq = 0  # the last number given (to a message written to a socket)
+        self._replay: deque[tuple[int, str]] = deque()  # written, not yet acknowledged
         self._floor = 0  # every message numbered above this is still in the replay
+        # Waiting for a socket, in order; a SPEAKING keyed by its speaker's SSRC (its next
+        # one replaces it, at the end), anything else by a number of its own.
+        self._waiting: OrderedDict[object, tuple[Op, object]] = OrderedDict()
+        self._keys = 0
+        self._lost = False  # something it was sent is gone: it cannot resume
 
     def __repr__(self) -> str:  # ids only: never the key
         return f"VoiceSession(guild_id={self.guild_id}, user_id={self.user_id})"
 
-    def send(self, op: Op, d: object) -> None:
-        """Numbers a message, keeps it for a RESUME, and writes it if a socket is attached."""
+    def send(self, op: Op, d: object, *, speaker: int | None = None) -> None:
+        """Queues a message for the client without waiting. A SPEAKING names its `speaker`'s
+        SSRC: it replaces that speaker's SPEAKING still waiting, if any."""
+        key: object
+        if speaker is None:
+            self._keys += 1
+            key = self._keys
+        else:
+            key = ("speaking", speaker)
+            self._waiting.pop(key, None)
+        self._waiting[key] = (op, d)
+        if len(self._waiting) > self._max_replay:  # long gone, or a link that never drains
+            self._lost = True
+            self._waiting.clear()
+        link = self.link
+        if link is not None:
+            if len(self._waiting) > self._max_queued:
+                link.ask_close(*close.SLOW)  # it resumes: everything is still here
+            link.wake()
+
+    def take(self, link: Link) -> str | None:
+        """The next waiting message, numbered, for `link` to write (None: nothing waits, or
+        `link` no longer carries this session). Kept for a replay until acknowledged."""
+        if self.link is not link or not self._waiting:
+            return None
+        _, (op, d) = self._waiting.popitem(last=False)
         self._seq += 1
         text = payloads.numbered(op, d, self._seq)
-        self._replay.append((self._seq, text))
-        if len(self._replay) > self._max_replay:
-            self._floor = self._replay.popleft()[0]
-        if self.link is not None:
-            self.link.write(text)
+        if self.version >= 8:  # ("Buffered Resume" is v8's)
+            self._replay.append((self._seq, text))
+            if len(self._replay) > self._max_replay:
+                self._floor = self._replay.popleft()[0]
+        return text
 
     def acknowledge(self, seq_ack: int) -> None:
         """The client has every message up to `seq_ack`: they need no replay."""
@@ -95,9 +159,11 @@ class VoiceSession:
             self._floor = self._replay.popleft()[0]
 
     def missed(self, seq_ack: int) -> list[str] | None:
-        """The messages a RESUME acknowledging `seq_ack` did not get, in order; None when
-        some of them are no longer kept, or `seq_ack` names one never sent. Before v8
-        clients acknowledge nothing and get nothing replayed ("Buffered Resume" is v8's)."""
+        """The written messages a RESUME acknowledging `seq_ack` did not get, in order (those
+        still waiting follow them); None when some of them are no longer kept, or `seq_ack`
+        names one never sent. Before v8 clients acknowledge nothing and get nothing replayed."""
+        if self._lost:
+            return None
         if self.version < 8:
             return []
         if seq_ack > self._seq or max(seq_ack, 0) < self._floor:
@@ -106,14 +172,19 @@ class VoiceSession:
 
     def attach(self, link: Link) -> None:
         """`link` carries the session from now on; a link still holding it is told to go."""
-        if self.link is not None and self.link is not link:
-            self.link.ask_close(*close.SUPERSEDED)
+        old = self.link
+        if old is not None and old is not link:
+            old.ask_close(*close.SUPERSEDED)
+            old.session = None
         self.link = link
+        link.session = self
         self.detached_at = None
+        link.wake()
 
     def detach(self, link: Link, now: float) -> None:
         """`link`'s socket dropped: the session waits for a RESUME (unless another socket
         took it over meanwhile)."""
         if self.link is link:
             self.link = None
+            link.session = None
             self.detached_at = now

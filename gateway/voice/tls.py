@@ -73,7 +73,17 @@ def _usable(found: Certificate, host: str) -> bool:
     now = datetime.datetime.now(datetime.UTC)
     if certificate.not_valid_after_utc - now < _RENEW_BEFORE:
         return False
+    if _is_ca(certificate):  # made before certificates were leaves: it could sign for others
+        return False
     return _name_for(host) in names.value
+
+
+def _is_ca(certificate: x509.Certificate) -> bool:
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        return False
+    return constraints.value.ca
 
 
 def _name_for(host: str) -> x509.GeneralName:
@@ -102,13 +112,14 @@ def _generate(found: Certificate, host: str) -> None:
         .not_valid_before(now - datetime.timedelta(minutes=5))  # clocks a little behind
         .not_valid_after(now + _VALID_FOR)
         .add_extension(x509.SubjectAlternativeName(sorted(names, key=str)), critical=False)
-        # Its own trust anchor: clients trust this very file, so it is marked a CA (strict
-        # verifiers, Python 3.13's default among them, want a trust anchor to be one).
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        # A leaf, not a CA: clients trust this very file (NODE_EXTRA_CA_CERTS, an `ssl`
+        # context's cafile), and a CA there could vouch for any host. OpenSSL (Node, Python,
+        # strict mode included) and webpki accept a self-signed leaf as its own anchor.
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
-                key_cert_sign=True,
+                key_cert_sign=False,
                 content_commitment=False,
                 key_encipherment=False,
                 data_encipherment=False,

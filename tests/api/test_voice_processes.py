@@ -1,11 +1,13 @@
 """Voice with several processes, as Voice services sharing one real Redis (and, for comparison,
 one process's memory board): a channel's last place and its node assignment taken in one step
 whatever runs at the same moment, the states of a gateway node gone silent swept away (unless
-their session was taken over), and a deleted guild's calls ended."""
+their session was taken over), a dead voice node pruned with its channels, and a deleted
+guild's calls ended."""
 
 from __future__ import annotations
 
 import secrets
+import time
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import TYPE_CHECKING
@@ -17,10 +19,10 @@ import trio
 from core.access import AccessCache
 from core.bus import BusLost, InProcessBus, RedisBus
 from core.events import EventName
-from core.store.redis import open_redis
+from core.store.redis import KEY_PREFIX, open_redis
 from core.voice import Voice
 from core.voice_states import MemoryVoiceBoard
-from core.voice_states_redis import RedisVoiceBoard
+from core.voice_states_redis import NODE_SILENT_S, RedisVoiceBoard
 from tests.api.rooms import new_room
 from tests.api.test_guilds import add_member
 from tests.gateway.test_voice_signalling import RecordingNode, voice_channel
@@ -48,16 +50,16 @@ async def two_processes(
 ) -> AsyncIterator[tuple[Voice, Voice]]:
     """Two Voice services on one Redis, as two processes have; without `redis_url`, one
     process's service twice (its memory board is the one board)."""
-    db = api.services.db
+    db, keys = api.services.db, api.services.accounts.keys
     if redis_url is None:
-        one = Voice(db, AccessCache(), InProcessBus(), MemoryVoiceBoard())
+        one = Voice(db, AccessCache(), InProcessBus(), MemoryVoiceBoard(), keys)
         yield one, one
         return
     async with open_redis(redis_url) as redis:
         bus: Bus = await redis_bus(redis)
         yield (
-            Voice(db, AccessCache(), bus, RedisVoiceBoard(redis)),
-            Voice(db, AccessCache(), bus, RedisVoiceBoard(redis)),
+            Voice(db, AccessCache(), bus, RedisVoiceBoard(redis), keys),
+            Voice(db, AccessCache(), bus, RedisVoiceBoard(redis), keys),
         )
 
 
@@ -186,3 +188,50 @@ async def test_a_silent_gateway_nodes_voice_states_are_swept_but_a_taken_over_on
         assert await one.board.of_guilds([guild]) == {}
         assert await one.board.node_of(channel) is None
         nursery.cancel_scope.cancel()
+
+
+async def test_a_dead_voice_node_is_pruned_with_its_channels_which_go_to_a_live_one(
+    api: ApiClient, redis: Redis, redis_url: str
+) -> None:
+    """A voice node that stopped refreshing its entry (its process died) leaves the board,
+    endpoint and channel assignments with it, pruned by one of the processes that look; the
+    next join gives its channel to a live node."""
+    room = await new_room(api)
+    guild = int(room.guild_id)
+    channel = int(await voice_channel(api, room))
+    dead = f"voice-dead-{secrets.token_hex(4)}"
+    async with two_processes(api, redis_url) as (one, two), trio.open_nursery() as nursery:
+        await one.board.register(dead, "10.0.0.9:8082")  # the only node: it gets the channel
+        await two.request(
+            "s-owner", room.owner.id, guild, channel, self_mute=False, self_deaf=False
+        )
+        assert await two.board.node_of(channel) == dead
+        live = RecordingNode(f"voice-live-{secrets.token_hex(4)}", "10.0.0.8:8082")
+        await nursery.start(two.serve_node, live)
+        assert await one.board.prune_nodes() == []  # both spoke lately
+        # The dead node's last word was NODE_SILENT_S ago.
+        stamp = time.time() - NODE_SILENT_S - 1
+        await redis.execute("ZADD", f"{KEY_PREFIX}voice-nodes", stamp, dead)
+        pruned: list[list[str]] = []
+
+        async def prune(voice: Voice) -> None:
+            pruned.append(await voice.board.prune_nodes())
+
+        async with trio.open_nursery() as racing:
+            racing.start_soon(prune, one)
+            racing.start_soon(prune, two)
+        assert sorted(pruned) == [[], [dead]]  # by one of them
+        assert await redis.execute("ZSCORE", f"{KEY_PREFIX}voice-nodes", dead) is None
+        assert await redis.execute("HGET", f"{KEY_PREFIX}voice-endpoints", dead) is None
+        assert await redis.execute("EXISTS", f"{KEY_PREFIX}voice-served:{dead}") == 0
+        assert await one.board.node_of(channel) is None
+        assert await one.board.nodes() == {live.name: live.endpoint}
+        await two.request(
+            "s-member", room.member.id, guild, channel, self_mute=False, self_deaf=False
+        )
+        assert await one.board.node_of(channel) == live.name
+        assert live.changes[-1].user_id == room.member.id
+        nursery.cancel_scope.cancel()
+    # The live one unregistered on its way out, its channel with it.
+    assert await redis.execute("ZSCORE", f"{KEY_PREFIX}voice-nodes", live.name) is None
+    assert await redis.execute("GET", f"{KEY_PREFIX}voice-channel:{channel}") is None

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import pytest
 import trio
 
 from core.access import AccessCache
 from core.bus import BusLost, RedisBus
 from core.domain.permissions import Permission
+from core.domain.voice import reveal_voice_token
+from core.events import EventName
 from core.voice import Voice
 from core.voice_states_redis import RedisVoiceBoard
 from tests.api.rooms import grant, new_room
@@ -28,6 +31,11 @@ from tests.gateway.test_voice_signalling import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from core.bus import Batch
+    from core.domain.tokens import JwtKeys
+    from core.domain.voice import VoiceState
     from core.store.redis import Redis
     from tests.api.rooms import Room
     from tests.running import ApiClient
@@ -216,7 +224,40 @@ async def left_voice(owner: Any, user_id: int) -> None:
                 return
 
 
-@pytest.mark.parametrize("end", ["overwrite", "role", "kick", "ban", "delete"])
+class OrderNode(RecordingNode):
+    """A voice node that notes, each time it is told a user left or a call ended, whether
+    the sessions' VOICE_STATE_UPDATE `channel_id: null` was on the bus already."""
+
+    def __init__(self, name: str, endpoint: str, bus: trio.MemoryReceiveChannel[Batch]) -> None:
+        super().__init__(name, endpoint)
+        self._bus = bus
+        self._left: set[int] = set()  # users whose leave is on the bus
+        self.told: list[tuple[str, bool]] = []  # what it was told, and whether it was
+
+    def _published(self, user_id: int) -> bool:
+        while True:
+            try:
+                batch = self._bus.receive_nowait()
+            except trio.WouldBlock:
+                return user_id in self._left
+            for event in batch.events:
+                if event.name is EventName.VOICE_STATE_UPDATE:
+                    state = orjson.loads(event.payload)
+                    if state["channel_id"] is None:
+                        self._left.add(int(state["user_id"]))
+
+    def changed(self, state: VoiceState) -> None:
+        super().changed(state)
+        if state.channel_id is None:
+            self.told.append(("left", self._published(state.user_id)))
+
+    def call_ended(self, guild_id: int, channel_id: int) -> None:
+        super().call_ended(guild_id, channel_id)
+        self._published(0)
+        self.told.append(("ended", bool(self._left)))
+
+
+@pytest.mark.parametrize("end", ["overwrite", "role", "kick", "ban", "disconnect", "delete"])
 async def test_kick_ban_lost_connect_and_a_deleted_channel_end_voice_states(
     api: ApiClient, gateway: str, end: str
 ) -> None:
@@ -235,9 +276,9 @@ async def test_kick_ban_lost_connect_and_a_deleted_channel_end_voice_states(
         )
         assert edited.status_code == 200, edited.text
         await grant(api, room, str(room.member.id), int(Permission.CONNECT))
-    node = RecordingNode("ending", "127.0.0.1:50998")
     voice = api.services.voice
-    async with trio.open_nursery() as nursery:
+    async with trio.open_nursery() as nursery, api.services.bus.subscribe() as bus:
+        node = OrderNode("ending", "127.0.0.1:50998", bus)
         await nursery.start(voice.serve_node, node)
         async with connect(gateway) as owner, connect(gateway) as member:
             await ready(owner, room.owner)
@@ -255,6 +296,8 @@ async def test_kick_ban_lost_connect_and_a_deleted_channel_end_voice_states(
             elif end == "role":
                 [role] = (await api.http.get(url, headers=owner_auth)).json()["roles"]
                 response = await api.http.delete(f"{url}/roles/{role}", headers=owner_auth)
+            elif end == "disconnect":
+                response = await api.http.patch(url, headers=owner_auth, json={"channel_id": None})
             elif end == "kick":
                 response = await api.http.delete(url, headers=owner_auth)
             elif end == "ban":
@@ -269,6 +312,10 @@ async def test_kick_ban_lost_connect_and_a_deleted_channel_end_voice_states(
             await left_voice(owner, room.member.id)
             assert node.changes[-1].channel_id is None
             assert node.ended == ([(int(room.guild_id), int(channel))] if end == "delete" else [])
+            # The sessions were told first; then the node, which closes the connection: 4022
+            # for a deleted channel (call_ended before the leave), 4014 otherwise.
+            told = [("ended", True)] if end == "delete" else []
+            assert node.told == [*told, ("left", True)]
         nursery.cancel_scope.cancel()
     assert await voice.states_of([int(room.guild_id)]) == {}
 
@@ -287,6 +334,17 @@ async def test_a_role_change_that_keeps_connect_keeps_the_state(
     assert await api.services.voice.states_of([int(room.guild_id)])
 
 
+async def voice_token(bus: AsyncIterator[Batch], keys: JwtKeys) -> str:
+    """The token of the next VOICE_SERVER_UPDATE on the bus, revealed as the gateway does."""
+    with trio.fail_after(5):
+        async for batch in bus:
+            for event in batch.events:
+                if event.name is EventName.VOICE_SERVER_UPDATE:
+                    token: str = orjson.loads(reveal_voice_token(event.payload, keys))["token"]
+                    return token
+    raise AssertionError("the bus ended")
+
+
 async def test_two_processes_share_voice_states_and_the_channels_node(
     api: ApiClient, redis: Redis
 ) -> None:
@@ -301,27 +359,28 @@ async def test_two_processes_share_voice_states_and_the_channels_node(
         await RedisBus(redis).check_kept()
     except BusLost:
         await RedisBus(redis).restore([])
-    one = Voice(db, AccessCache(), RedisBus(redis), RedisVoiceBoard(redis))
-    two = Voice(db, AccessCache(), RedisBus(redis), RedisVoiceBoard(redis))
+    keys = api.services.accounts.keys
+    one = Voice(db, AccessCache(), RedisBus(redis), RedisVoiceBoard(redis), keys)
+    two = Voice(db, AccessCache(), RedisBus(redis), RedisVoiceBoard(redis), keys)
     node = RecordingNode(f"node-{guild}", "10.0.0.1:8082")
-    async with trio.open_nursery() as nursery:
+    async with trio.open_nursery() as nursery, RedisBus(redis).subscribe() as bus:
         await nursery.start(one.serve_node, node)
         await two.request(
             "session-b", room.member.id, guild, channel, self_mute=False, self_deaf=True
         )
+        token = await voice_token(bus, keys)
         states = await one.states_of([guild])
         [listed] = states[guild]
         assert listed["channel_id"] == str(channel)
         assert listed["self_deaf"] is True
         assert await two.board.node_of(channel) == node.name
-        token = (await two.board.of_user([guild], room.member.id))[0].token
         granted = await one.grant(guild, room.member.id, "session-b", token)
         assert granted is not None
         assert granted.channel_id == channel
         with trio.fail_after(5):  # told over the bus: the change was the other's
             await node.arrived.wait()
         assert node.changes[0].channel_id == channel
-        assert node.changes[0].token == ""
+        assert node.changes[0].token_digest == ""
         await two.end_session("session-b", room.member.id, [guild])
         assert await one.states_of([guild]) == {}
         assert await one.board.node_of(channel) is None  # released once empty

@@ -5,6 +5,7 @@ GUILD_CREATE and their end with the session; and the Voice service as a voice no
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -75,6 +76,24 @@ async def joined(client: GatewayClient) -> tuple[dict[str, Any], dict[str, Any]]
     return state, server
 
 
+async def rejoined(client: GatewayClient) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The same two for a re-join of the channel the session is in: VOICE_SERVER_UPDATE
+    first (what lets discord.py resume after a close 4015)."""
+    server = await client.next_named("VOICE_SERVER_UPDATE")
+    state = await client.dispatch("VOICE_STATE_UPDATE")
+    return state, server
+
+
+async def voice_order(client: GatewayClient) -> list[str]:
+    """The names of the next two voice dispatches, in the order the session got them."""
+    names: list[str] = []
+    while len(names) < 2:
+        payload = await client.receive()
+        if payload["op"] == 0 and payload["t"] in ("VOICE_STATE_UPDATE", "VOICE_SERVER_UPDATE"):
+            names.append(payload["t"])
+    return names
+
+
 async def settled(api: ApiClient, room: Room, *clients: GatewayClient) -> None:
     await marker(api, room, *clients)
 
@@ -122,7 +141,7 @@ async def test_every_join_move_and_rejoin_has_a_fresh_token_and_flags_alone_no_s
         await join(member, room.guild_id, first)
         _, server1 = await joined(member)
         await join(member, room.guild_id, first)  # a re-join: nothing changed
-        state2, server2 = await joined(member)
+        state2, server2 = await rejoined(member)
         assert state2["channel_id"] == first
         await join(member, room.guild_id, second)  # a move
         state3, server3 = await joined(member)
@@ -138,6 +157,40 @@ async def test_every_join_move_and_rejoin_has_a_fresh_token_and_flags_alone_no_s
         assert left["user_id"] == str(room.member.id)
         assert await marker(api, room, member) == []
         assert await api.services.voice.states_of([int(room.guild_id)]) == {}
+
+
+async def test_a_rejoin_sends_the_server_first_and_a_join_or_move_the_state_first(
+    api: ApiClient, gateway: str
+) -> None:
+    """discord.py resumes after a close 4015 by sending op 4 for its channel again while
+    `connected`, and waits for both events: VOICE_SERVER_UPDATE must come first then, or it
+    never completes. A first join and a move (its own or a moderator's) must bring the state
+    first: that is where it learns the channel. A second session taking the user's place in
+    the same channel is a join, for that session."""
+    room = await new_room(api)
+    first, second = await voice_channel(api, room), await voice_channel(api, room)
+    state, server = "VOICE_STATE_UPDATE", "VOICE_SERVER_UPDATE"
+    async with connect(gateway) as member, connect(gateway) as other:
+        await ready(member, room.member)
+        await ready(other, room.member)
+        await join(member, room.guild_id, first)
+        assert await voice_order(member) == [state, server]
+        await join(member, room.guild_id, first)  # a re-join
+        assert await voice_order(member) == [server, state]
+        await join(member, room.guild_id, first)  # again, as many times as it takes
+        assert await voice_order(member) == [server, state]
+        await join(member, room.guild_id, second)  # a move
+        assert await voice_order(member) == [state, server]
+        moved = await api.http.patch(
+            f"/api/v10/guilds/{room.guild_id}/members/{room.member.id}",
+            headers=room.owner.auth,
+            json={"channel_id": first},
+        )
+        assert moved.status_code in (200, 204), moved.text
+        assert await voice_order(member) == [state, server]
+        await settled(api, room, other)
+        await join(other, room.guild_id, first)  # another session, same channel
+        assert await voice_order(other) == [state, server]
 
 
 async def test_refusals_send_nothing(api: ApiClient, gateway: str) -> None:
@@ -324,7 +377,7 @@ async def test_a_voice_node_is_told_of_changes_and_grants_only_the_latest_token(
             assert server["endpoint"] == "127.0.0.1:50999"
             [told] = node.changes
             assert told.channel_id == int(channel)
-            assert told.token == server["token"]
+            assert told.token_digest == hashlib.sha256(server["token"].encode()).hexdigest()
             guild, user = int(room.guild_id), room.member.id
             granted = await voice.grant(guild, user, member.session_id, server["token"])
             assert granted == told
@@ -334,7 +387,7 @@ async def test_a_voice_node_is_told_of_changes_and_grants_only_the_latest_token(
                 await voice.grant(guild, user, member.session_id, server["token"], node="b") is None
             )
             await join(member, int(room.guild_id), int(channel))  # a re-join: a new token
-            _, again = await joined(member)
+            _, again = await rejoined(member)
             assert await voice.grant(guild, user, member.session_id, server["token"]) is None
             assert await voice.grant(guild, user, member.session_id, again["token"]) is not None
             await join(member, int(room.guild_id), int(channel), mute=True)

@@ -31,6 +31,7 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
+from wsproto.frame_protocol import CloseReason
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -137,6 +138,11 @@ class VoiceClient:
 
     async def close(self, code: int) -> None:
         await self.stream.send_all(self.ws.send(CloseConnection(code)))
+
+    async def close_without_status(self) -> None:
+        """A close frame with no status code, as Node's `ws.close()` sends (the server reads
+        1005)."""
+        await self.stream.send_all(self.ws.send(CloseConnection(CloseReason.NO_STATUS_RCVD)))
 
     def abort(self) -> None:
         """Drops the TCP connection with a reset, as a network failure would."""

@@ -151,6 +151,10 @@ _CLOSES: list[tuple[bool, Any, int]] = [
         4016,
     ),
     (True, {"op": 1, "d": {"protocol": "udp"}}, 4020),
+    (True, {"op": 1, "d": {**_SELECT, "data": {**_SELECT["data"], "address": "::1"}}}, 4020),
+    (True, {"op": 1, "d": {**_SELECT, "data": {**_SELECT["data"], "address": "host"}}}, 4020),
+    (True, {"op": 1, "d": {**_SELECT, "data": {**_SELECT["data"], "port": 0}}}, 4020),
+    (True, {"op": 1, "d": {**_SELECT, "data": {**_SELECT["data"], "port": 65536}}}, 4020),
     (True, {"op": 3, "d": "soon"}, 4020),
     (True, {"op": 5, "d": {"speaking": "yes"}}, 4020),
 ]

@@ -90,16 +90,61 @@ async def test_a_resume_past_the_replay_is_4006_and_ends_the_session(
 ) -> None:
     room = await new_voice_room(api)
     async with (
-        running_voice(api, VoiceLimits(max_replay=4)) as voice,
+        running_voice(api, VoiceLimits(max_replay=4, max_queued=3)) as voice,
         calling(gateway, voice, room.room.owner, room, AES) as alice,
         calling(gateway, voice, room.room.member, room, AES) as bob,
     ):
-        alice.ws.abort()
-        for flags in range(5):  # more than Alice's replay keeps
+        await alice.ws.expect(11)
+        await alice.ws.expect(5)
+        for flags in range(5):  # more than Alice's replay keeps, all unacknowledged
             await bob.ws.send(5, {"speaking": flags % 2, "delay": 0, "ssrc": bob.ssrc})
-            await bob.ws.heartbeat(flags)  # paced: each SPEAKING is handled before the next
-            await bob.ws.expect(6)
+            await alice.ws.expect(5)
+        alice.ws.abort()
         async with connect_voice(voice.endpoint, voice.cert_path) as again:
             await again.send(7, alice.joined.resume(1))
             assert await again.closed_with() == 4006
         assert await bob.ws.expect(13) == {"user_id": str(alice.joined.user_id)}
+
+
+async def test_a_resume_is_followed_by_the_same_session_description(
+    api: ApiClient, gateway: str, voice: VoiceServer
+) -> None:
+    # discord.py waits for SESSION_DESCRIPTION's key on every new socket, a resumed one too.
+    room = await new_voice_room(api)
+    async with calling(gateway, voice, room.room.member, room, XCHACHA) as bob:
+        await bob.ws.heartbeat(1)
+        await bob.ws.expect(6)
+        bob.ws.abort()
+        async with connect_voice(voice.endpoint, voice.cert_path) as again:
+            again.seq = bob.ws.seq
+            await again.send(7, bob.joined.resume(bob.ws.seq))
+            assert await again.receive() == {"op": 9, "d": None}
+            described = await again.receive()
+            assert described == {
+                "op": 4,
+                "d": {
+                    "mode": XCHACHA,
+                    "secret_key": list(bob.udp.key),
+                    "dave_protocol_version": 0,
+                },
+                "seq": bob.ws.seq + 1,
+            }
+
+
+async def test_a_resume_before_select_protocol_sends_no_session_description(
+    api: ApiClient, gateway: str, voice: VoiceServer
+) -> None:
+    room = await new_voice_room(api)
+    async with in_voice(gateway, room.room.member, room.guild_id, room.channel_id) as (
+        joined,
+        _,
+    ):
+        async with connect_voice(voice.endpoint, voice.cert_path) as first:
+            await first.identify(joined)
+            first.abort()
+        async with connect_voice(voice.endpoint, voice.cert_path) as again:
+            again.seq = first.seq
+            await again.send(7, joined.resume(first.seq))
+            assert await again.receive() == {"op": 9, "d": None}
+            await again.heartbeat(3)
+            assert await again.receive() == {"op": 6, "d": {"t": 3}}
