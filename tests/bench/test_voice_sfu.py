@@ -35,6 +35,7 @@ async def test_each_speakers_packets_reach_the_listeners_of_its_channel_once() -
                 seen = await discover(participant.sock, participant.ssrc, server)
                 assert seen == participant.sock.getsockname()
                 participant.sock.connect(server)
+                sfu.bind(participant.ssrc, *seen)  # as SELECT_PROTOCOL does
                 sfu.set_key(participant.ssrc, participant.mode, participant.key)
             assert participant.sock.gettimeout() is None  # left blocking for the generator
             outcome = await run_generator(

@@ -17,6 +17,8 @@ from tests.api.rooms import grant, new_room, send
 from tests.gateway.client import DEFAULT_INTENTS, connect
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from core.domain.voice import VoiceState
     from core.voice import Voice
     from tests.api.rooms import Room
@@ -348,10 +350,21 @@ class RecordingNode:
         self.changes: list[VoiceState] = []
         self.ended: list[tuple[int, int]] = []
         self.arrived = trio.Event()  # set at the first change
+        self._next = trio.Event()
 
     def changed(self, state: VoiceState) -> None:
         self.changes.append(state)
         self.arrived.set()
+        self._next.set()
+
+    async def told(self, check: Callable[[VoiceState], bool]) -> VoiceState:
+        """The latest change, once one passes `check`. A leave is told to nodes after it is
+        on the bus, so its session may hear of it first."""
+        with trio.fail_after(5):
+            while not (self.changes and check(self.changes[-1])):
+                self._next = trio.Event()
+                await self._next.wait()
+        return self.changes[-1]
 
     def call_ended(self, guild_id: int, channel_id: int) -> None:
         self.ended.append((guild_id, channel_id))
@@ -396,7 +409,7 @@ async def test_a_voice_node_is_told_of_changes_and_grants_only_the_latest_token(
             assert not node.changes[-1].speaks
             await join(member, int(room.guild_id), None)
             await member.next_named("VOICE_STATE_UPDATE")
-            assert node.changes[-1].channel_id is None
+            assert (await node.told(lambda s: s.channel_id is None)).user_id == user
             assert await voice.grant(guild, user, member.session_id, again["token"]) is None
         nursery.cancel_scope.cancel()
     assert await voice.board.nodes() == {}  # unregistered on its way out
