@@ -1,6 +1,6 @@
 """People in a call, as the voice tests set them up: joined through the main gateway's op 4,
 then connected to the voice gateway (`connected`), or all the way to keyed audio having sent
-SPEAKING (`calling`); and a dropped connection taken up again (`Caller.drop`, `resumed`)."""
+SPEAKING (`calling`, `calling_both`); and a dropped connection taken up again (`Caller.drop`, `resumed`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tests.voice.client import connect_voice, open_udp
+from tests.voice.client import AES, XCHACHA, connect_voice, open_udp
 from tests.voice.conftest import in_voice
 
 if TYPE_CHECKING:
@@ -78,6 +78,19 @@ async def calling(
         await ws.select(ready, udp, mode)
         await ws.speak(ready["ssrc"], 1)
         yield Caller(joined, main, ws, udp, ready["ssrc"])
+
+
+@asynccontextmanager
+async def calling_both(
+    gateway: str, voice: VoiceServer, room: VoiceRoom, modes: tuple[str, str] = (AES, XCHACHA)
+) -> AsyncIterator[tuple[Caller, Caller]]:
+    """The room's owner (Alice), then its member (Bob), calling in its voice channel in the
+    two `modes`: one of each, as a call of both libraries would be."""
+    async with (
+        calling(gateway, voice, room.room.owner, room, modes[0]) as alice,
+        calling(gateway, voice, room.room.member, room, modes[1]) as bob,
+    ):
+        yield alice, bob
 
 
 @asynccontextmanager

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.voice.callers import QUIET_S, calling, resumed
-from tests.voice.client import AES, XCHACHA, connect_voice
+from tests.voice.callers import QUIET_S, calling_both, resumed
+from tests.voice.client import connect_voice
 from tests.voice.conftest import new_voice_room
 
 if TYPE_CHECKING:
@@ -23,10 +23,7 @@ async def test_a_close_frame_with_a_code_ends_the_session_at_once(
     api: ApiClient, gateway: str, voice: VoiceServer, code: int
 ) -> None:
     room = await new_voice_room(api)
-    async with (
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
-    ):
+    async with calling_both(gateway, voice, room) as (alice, bob):
         await alice.hears_arrival(bob)
         await bob.ws.close(code)
         assert await bob.ws.closed_with() == code
@@ -43,10 +40,7 @@ async def test_a_close_without_a_status_code_keeps_the_session_for_a_resume(
     api: ApiClient, gateway: str, voice: VoiceServer
 ) -> None:
     room = await new_voice_room(api)
-    async with (
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
-    ):
+    async with calling_both(gateway, voice, room) as (alice, bob):
         await alice.hears_arrival(bob)
         await bob.ws.close_without_status()
         assert await bob.ws.closed_with() == 1005

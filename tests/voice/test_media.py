@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tests.voice.callers import QUIET_S, calling
-from tests.voice.client import AES, XCHACHA
+from tests.voice.callers import QUIET_S, calling, calling_both
+from tests.voice.client import AES
 from tests.voice.conftest import new_voice_room, newcomer
 
 if TYPE_CHECKING:
@@ -33,10 +33,7 @@ async def test_audio_crosses_modes_and_never_returns_to_its_sender(
     api: ApiClient, gateway: str, voice: VoiceServer
 ) -> None:
     room = await new_voice_room(api)
-    async with (
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
-    ):
+    async with calling_both(gateway, voice, room) as (alice, bob):
         for n in range(5):
             await alice.say(b"alice %d" % n)
             assert await bob.udp.receive() == (alice.ssrc, b"alice %d" % n)
@@ -49,10 +46,7 @@ async def test_server_mute_and_deafen_stop_audio_before_the_next_packet_and_undo
     api: ApiClient, gateway: str, voice: VoiceServer
 ) -> None:
     room = await new_voice_room(api)
-    async with (
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
-    ):
+    async with calling_both(gateway, voice, room) as (alice, bob):
         await patch_member(api, room, bob.joined.user_id, mute=True)
         await bob.say(b"muted")
         assert await alice.udp.nothing_within(QUIET_S)
@@ -72,8 +66,7 @@ async def test_a_move_reroutes_the_connection_and_tells_both_channels(
     room = await new_voice_room(api)
     carol = await newcomer(api, room)
     async with (
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
+        calling_both(gateway, voice, room) as (alice, bob),
         calling(gateway, voice, carol, room, AES, room.other_channel_id) as carl,
     ):
         await alice.hears_arrival(bob)
@@ -96,10 +89,7 @@ async def test_a_disconnect_closes_4014_and_a_deleted_channel_4022(
     api: ApiClient, gateway: str, voice: VoiceServer
 ) -> None:
     room = await new_voice_room(api)
-    async with (
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
-    ):
+    async with calling_both(gateway, voice, room) as (alice, bob):
         await patch_member(api, room, bob.joined.user_id, channel_id=None)
         assert await bob.ws.closed_with() == 4014
         await alice.hears_arrival(bob)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gateway.voice import VoiceLimits
-from tests.voice.callers import calling, connected, resumed
+from tests.voice.callers import calling, calling_both, connected, resumed
 from tests.voice.client import AES, XCHACHA, connect_voice
 from tests.voice.conftest import in_voice, new_voice_room, newcomer, running_voice
 
@@ -21,10 +21,7 @@ async def test_a_dropped_socket_resumes_with_what_it_missed_and_its_audio_path(
 ) -> None:
     room = await new_voice_room(api)
     carol = await newcomer(api, room)
-    async with (
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
-    ):
+    async with calling_both(gateway, voice, room) as (alice, bob):
         await alice.hears_arrival(bob)
         seq_ack = await alice.drop()
         # While Alice is away: Bob stops speaking, Carol joins. Neither is lost.
@@ -81,8 +78,7 @@ async def test_a_resume_past_the_replay_is_4006_and_ends_the_session(
     room = await new_voice_room(api)
     async with (
         running_voice(api, VoiceLimits(max_replay=4, max_queued=3)) as voice,
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, AES) as bob,
+        calling_both(gateway, voice, room, (AES, AES)) as (alice, bob),
     ):
         await alice.hears_arrival(bob)
         for flags in range(5):  # more than Alice's replay keeps, all unacknowledged

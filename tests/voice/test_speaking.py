@@ -11,8 +11,7 @@ import trio
 import trio.testing
 
 from gateway.voice import VoiceLimits
-from tests.voice.callers import calling, resumed
-from tests.voice.client import AES, XCHACHA
+from tests.voice.callers import calling_both, resumed
 from tests.voice.conftest import new_voice_room, running_voice
 
 if TYPE_CHECKING:
@@ -41,10 +40,7 @@ async def test_a_speaking_that_changes_nothing_is_not_relayed(
     api: ApiClient, gateway: str, voice: VoiceServer
 ) -> None:
     room = await new_voice_room(api)
-    async with (
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
-    ):
+    async with calling_both(gateway, voice, room) as (alice, bob):
         await alice.hears_arrival(bob)
         for _ in range(10):
             await toggle(bob.ws, bob.ssrc, 1)  # as it was
@@ -65,8 +61,7 @@ async def test_a_listener_away_gets_only_each_speakers_latest_speaking(
     room = await new_voice_room(api)
     async with (
         running_voice(api, VoiceLimits(max_queued=4, max_replay=8)) as voice,
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
+        calling_both(gateway, voice, room) as (alice, bob),
     ):
         await alice.hears_arrival(bob)
         seq_ack = await alice.drop()
@@ -89,8 +84,7 @@ async def test_a_client_past_the_payload_limit_is_closed_4021_and_leaves_its_cal
     room = await new_voice_room(api)
     async with (
         running_voice(api, VoiceLimits(payloads_per_minute=6)) as voice,
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
+        calling_both(gateway, voice, room) as (alice, bob),
     ):
         await alice.ws.expect(11)
         # IDENTIFY, SELECT_PROTOCOL and SPEAKING were three; three heartbeats make six.

@@ -15,8 +15,8 @@ import pytest
 import trio
 
 from gateway.voice.limits import HEARTBEAT_INTERVAL_MS, VoiceLimits
-from tests.voice.callers import calling, connected
-from tests.voice.client import connect_voice
+from tests.voice.callers import calling_both, connected
+from tests.voice.client import AES, connect_voice
 from tests.voice.conftest import new_voice_room
 
 if TYPE_CHECKING:
@@ -83,10 +83,7 @@ async def test_a_dropped_session_leaves_the_call_when_the_resume_window_ends(
     api: ApiClient, gateway: str, voice: VoiceServer, mock_clock: MockClock
 ) -> None:
     room = await new_voice_room(api)
-    async with (
-        calling(gateway, voice, room.room.owner, room, "aead_aes256_gcm_rtpsize") as alice,
-        calling(gateway, voice, room.room.member, room, "aead_aes256_gcm_rtpsize") as bob,
-    ):
+    async with calling_both(gateway, voice, room, (AES, AES)) as (alice, bob):
         bob.ws.wait_s = 120
         await alice.ws.expect(11)
         alice.ws.abort()
