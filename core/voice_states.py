@@ -161,8 +161,7 @@ class MemoryVoiceBoard:
         return Entry.ENTERED, current
 
     async def change(self, state: VoiceState) -> bool:
-        found = self._guilds.get(state.guild_id, {}).get(state.user_id)
-        if found is None or found.token_digest != state.token_digest:
+        if not self._is_current(state.guild_id, state.user_id, state):
             return False
         self._guilds[state.guild_id][state.user_id] = state
         return True

@@ -1,5 +1,5 @@
-"""A gateway client for tests: wsproto (a real WebSocket implementation) over a Trio TCP
-stream, speaking the protocol by hand so each test says exactly what a client sends."""
+"""A gateway client for tests: a WebSocket driven by hand (tests/websocket.py) over a Trio TCP
+stream, speaking the protocol so each test says exactly what a client sends."""
 
 from __future__ import annotations
 
@@ -7,95 +7,32 @@ import json
 import socket
 import zlib
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import trio
 from pyzstd import ZstdDecompressor
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import (
-    AcceptConnection,
-    BytesMessage,
-    CloseConnection,
-    Message,
-    Ping,
-    RejectConnection,
-    Request,
-    TextMessage,
-)
+from wsproto.events import Request
 
 from core.events import ALL_INTENTS, PRIVILEGED_INTENTS
+from tests.websocket import Closed, Refused, WebSocketClient
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+__all__ = ["DEFAULT_INTENTS", "Closed", "GatewayClient", "Refused", "connect", "open_socket"]
+
 # Every intent but the privileged ones, as most bots ask.
 DEFAULT_INTENTS = ALL_INTENTS & ~PRIVILEGED_INTENTS
-WAIT_S = 5
-
-
-class Closed(Exception):
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-class Refused(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
 
 
 @dataclass
-class GatewayClient:
-    stream: trio.SocketStream
-    ws: WSConnection
+class GatewayClient(WebSocketClient[trio.SocketStream]):
     inflate: Any = None  # zlib-stream or zstd-stream: a streaming decompressor
-    hello: dict[str, Any] = field(default_factory=dict)
     session_id: str = ""
     seq: int = 0
-    _parts: list[str | bytes] = field(default_factory=list)
-    _ready: list[str | bytes] = field(default_factory=list)
-    close_code: int | None = None
-    # How long a read may wait. On trio.testing.MockClock (timing tests) it counts mock
-    # seconds, so those tests raise it past the protocol deadlines they wait for.
-    wait_s: float = WAIT_S
-
-    async def _pump(self) -> None:
-        """Reads once from the socket and handles what arrived."""
-        data = await self.stream.receive_some()
-        if not data:
-            raise Closed(self.close_code or 1006)
-        self.ws.receive_data(data)
-        for event in self.ws.events():
-            if isinstance(event, Message):
-                self._parts.append(event.data)
-                if event.message_finished:
-                    joined = b"".join(
-                        p if isinstance(p, bytes) else p.encode() for p in self._parts
-                    )
-                    self._ready.append(
-                        joined if isinstance(event, BytesMessage) else joined.decode()
-                    )
-                    self._parts = []
-            elif isinstance(event, Ping):
-                await self.stream.send_all(self.ws.send(event.response()))
-            elif isinstance(event, CloseConnection):
-                self.close_code = event.code
-                await self.stream.send_all(self.ws.send(event.response()))
-            elif isinstance(event, (AcceptConnection, RejectConnection)):
-                self._ready.append("")  # marks the handshake's answer
-                if isinstance(event, RejectConnection):
-                    raise Refused(event.status_code)
-
-    async def get_message(self) -> str | bytes:
-        with trio.fail_after(self.wait_s):
-            while not self._ready:
-                if self.close_code is not None:
-                    raise Closed(self.close_code)
-                await self._pump()
-        return self._ready.pop(0)
 
     async def receive(self) -> dict[str, Any]:
         raw = await self.get_message()
@@ -111,15 +48,6 @@ class GatewayClient:
             assert payload["s"] == self.seq + 1, (payload["s"], self.seq)
             self.seq = payload["s"]
         return payload
-
-    async def send_text(self, text: str) -> None:
-        await self.stream.send_all(self.ws.send(TextMessage(text)))
-
-    async def send(self, op: int, d: object) -> None:
-        await self.send_text(json.dumps({"op": op, "d": d}))
-
-    async def close(self, code: int) -> None:
-        await self.stream.send_all(self.ws.send(CloseConnection(code)))
 
     async def identify(
         self, token: str, intents: int = DEFAULT_INTENTS, **extra: object
@@ -143,14 +71,6 @@ class GatewayClient:
             if payload["op"] == 0 and payload["t"] == name:
                 return payload["d"]  # type: ignore[no-any-return]
 
-    async def closed_with(self) -> int:
-        """Reads until the server closes; its close code."""
-        try:
-            while True:
-                await self.get_message()
-        except Closed as closed:
-            return closed.code
-
 
 @asynccontextmanager
 async def open_socket(
@@ -172,7 +92,7 @@ async def open_socket(
         extra = [(name.encode(), value.encode()) for name, value in headers or []]
         request = Request(host=parts.netloc, target=f"/?{query}", extra_headers=extra)
         await stream.send_all(ws.send(request))
-        client = GatewayClient(stream, ws, _decompressor(query))
+        client = GatewayClient(stream, ws, inflate=_decompressor(query))
         assert await client.get_message() == ""  # accepted
         yield client
 

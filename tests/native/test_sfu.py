@@ -15,24 +15,9 @@ from core.sfu import MediaThreadEnded, open_sfu
 from tests.native.sfu_client import AES, XCHACHA, Clients
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
-
     from core.sfu import Sfu
 
 FIRST_SERVER_COUNTER = 2**31
-
-
-@pytest.fixture
-async def sfu() -> AsyncIterator[Sfu]:
-    async with open_sfu("127.0.0.1", 0) as running:
-        yield running
-
-
-@pytest.fixture
-def clients() -> Iterator[Clients]:
-    made = Clients()
-    yield made
-    made.close()
 
 
 async def test_discovery_is_answered_exactly_and_the_declared_address_is_bound(

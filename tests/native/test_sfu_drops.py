@@ -12,22 +12,7 @@ from core.sfu import open_sfu
 from tests.native.sfu_client import AES, XCHACHA, Clients
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
-
     from core.sfu import Sfu
-
-
-@pytest.fixture
-async def sfu() -> AsyncIterator[Sfu]:
-    async with open_sfu("127.0.0.1", 0) as running:
-        yield running
-
-
-@pytest.fixture
-def clients() -> Iterator[Clients]:
-    made = Clients()
-    yield made
-    made.close()
 
 
 def dropped(counters: dict[str, int]) -> dict[str, int]:

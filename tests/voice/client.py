@@ -1,6 +1,6 @@
-"""A voice gateway client for tests: wsproto (a real WebSocket implementation) over a Trio TLS
-stream that trusts the server's generated certificate, speaking the protocol by hand so each
-test says exactly what a client sends; and a UDP voice socket that does IP discovery and
+"""A voice gateway client for tests: a WebSocket driven by hand (tests/websocket.py) over a Trio
+TLS stream that trusts the server's generated certificate, speaking the protocol so each test
+says exactly what a client sends; and a UDP voice socket that does IP discovery and
 encrypts and decrypts RTP in both modes as the libraries do (cryptography's AES-GCM, PyNaCl's
 XChaCha20-Poly1305)."""
 
@@ -20,94 +20,43 @@ from nacl.bindings import (
     crypto_aead_xchacha20poly1305_ietf_encrypt,
 )
 from wsproto import ConnectionType, WSConnection
-from wsproto.connection import ConnectionState
-from wsproto.events import (
-    AcceptConnection,
-    BytesMessage,
-    CloseConnection,
-    Message,
-    Ping,
-    RejectConnection,
-    Request,
-    TextMessage,
-)
+from wsproto.events import BytesMessage, CloseConnection, Request
 from wsproto.frame_protocol import CloseReason
+
+from tests.websocket import WAIT_S, Closed, Refused, WebSocketClient
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-WAIT_S = 5
+__all__ = [
+    "AES",
+    "WAIT_S",
+    "XCHACHA",
+    "Closed",
+    "Joined",
+    "Refused",
+    "VoiceClient",
+    "VoiceUdp",
+    "connect_voice",
+    "open_udp",
+    "open_voice",
+    "trusting",
+]
+
 AES = "aead_aes256_gcm_rtpsize"
 XCHACHA = "aead_xchacha20_poly1305_rtpsize"
 
 
-class Closed(Exception):
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-class Refused(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
-
-
 @dataclass
-class VoiceClient:
-    stream: trio.SSLStream[trio.SocketStream]
-    ws: WSConnection
+class VoiceClient(WebSocketClient[trio.SSLStream[trio.SocketStream]]):
     seq: int = 0  # the last numbered message received (0: none)
-    hello: dict[str, Any] = field(default_factory=dict)
-    close_code: int | None = None
-    wait_s: float = WAIT_S  # mock seconds on MockClock
     aborted: bool = False
     skipped: list[dict[str, Any]] = field(default_factory=list)  # what select() passed over
-    _parts: list[str | bytes] = field(default_factory=list)
-    _ready: list[str | bytes] = field(default_factory=list)
 
     @property
     def seq_ack(self) -> int:
         return self.seq if self.seq else -1
-
-    async def _pump(self) -> None:
-        try:
-            data = await self.stream.receive_some()
-        except trio.BrokenResourceError:
-            data = b""
-        if not data:
-            raise Closed(self.close_code or 1006)
-        self.ws.receive_data(bytes(data))
-        for event in self.ws.events():
-            if isinstance(event, Message):
-                self._parts.append(event.data)
-                if event.message_finished:
-                    joined = b"".join(
-                        p if isinstance(p, bytes) else p.encode() for p in self._parts
-                    )
-                    self._ready.append(
-                        joined if isinstance(event, BytesMessage) else joined.decode()
-                    )
-                    self._parts = []
-            elif isinstance(event, Ping):
-                await self.stream.send_all(self.ws.send(event.response()))
-            elif isinstance(event, CloseConnection):
-                self.close_code = event.code
-                if self.ws.state is ConnectionState.REMOTE_CLOSING:  # (else it answers ours)
-                    await self.stream.send_all(self.ws.send(event.response()))
-            elif isinstance(event, AcceptConnection | RejectConnection):
-                self._ready.append("")  # marks the handshake's answer
-                if isinstance(event, RejectConnection):
-                    raise Refused(event.status_code)
-
-    async def get_message(self) -> str | bytes:
-        with trio.fail_after(self.wait_s):
-            while not self._ready:
-                if self.close_code is not None:
-                    raise Closed(self.close_code)
-                await self._pump()
-        return self._ready.pop(0)
 
     async def receive(self) -> dict[str, Any]:
         """The next message; a numbered one must be the next number (v8 "Buffered Resume")."""
@@ -127,17 +76,8 @@ class VoiceClient:
                 return payload["d"]  # type: ignore[no-any-return]
             assert payload["op"] == 6, payload
 
-    async def send_text(self, text: str) -> None:
-        await self.stream.send_all(self.ws.send(TextMessage(text)))
-
     async def send_bytes(self, data: bytes) -> None:
         await self.stream.send_all(self.ws.send(BytesMessage(data)))
-
-    async def send(self, op: int, d: object) -> None:
-        await self.send_text(json.dumps({"op": op, "d": d}))
-
-    async def close(self, code: int) -> None:
-        await self.stream.send_all(self.ws.send(CloseConnection(code)))
 
     async def close_without_status(self) -> None:
         """A close frame with no status code, as Node's `ws.close()` sends (the server reads
@@ -153,6 +93,10 @@ class VoiceClient:
 
     async def heartbeat(self, nonce: int = 1) -> None:
         await self.send(3, {"t": nonce, "seq_ack": self.seq_ack})
+
+    async def speak(self, ssrc: int, flags: int) -> None:
+        """SPEAKING for `ssrc` with `flags` (1: the microphone, 0: stopped)."""
+        await self.send(5, {"speaking": flags, "delay": 0, "ssrc": ssrc})
 
     async def identify(self, joined: Joined) -> dict[str, Any]:
         """IDENTIFY, then READY's `d`."""
@@ -172,14 +116,6 @@ class VoiceClient:
                 return description
             if payload["op"] != 6:
                 self.skipped.append(payload)
-
-    async def closed_with(self) -> int:
-        """Reads until the server closes; its close code."""
-        try:
-            while True:
-                await self.get_message()
-        except Closed as closed:
-            return closed.code
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from gateway.voice import VoiceGateway, VoiceLimits
 from tests.api.rooms import new_room
 from tests.api.test_guilds import add_member
 from tests.gateway.client import connect
+from tests.gateway.test_voice_signalling import join, voice_channel
 from tests.voice.client import Joined
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from tests.api.rooms import Room
     from tests.gateway.client import GatewayClient
     from tests.running import ApiClient, Person
-
-VOICE = 2  # ChannelType.GUILD_VOICE
 
 
 @dataclass
@@ -75,36 +74,16 @@ class VoiceRoom:
         return int(self.room.guild_id)
 
 
-async def voice_channel(api: ApiClient, room: Room, name: str = "voice") -> int:
-    created = await api.http.post(
-        f"/api/v10/guilds/{room.guild_id}/channels",
-        headers=room.owner.auth,
-        json={"name": name, "type": VOICE},
-    )
-    assert created.status_code in (200, 201), created.text
-    return int(created.json()["id"])
-
-
 async def new_voice_room(api: ApiClient) -> VoiceRoom:
     room = await new_room(api)
-    return VoiceRoom(
-        room, await voice_channel(api, room), await voice_channel(api, room, "voice-2")
-    )
+    return VoiceRoom(room, int(await voice_channel(api, room)), int(await voice_channel(api, room)))
 
 
 async def join_voice(
-    main: GatewayClient, guild_id: int, channel_id: int | None, **flags: bool
+    main: GatewayClient, guild_id: int, channel_id: int | None
 ) -> dict[str, Any] | None:
     """op 4 on the main gateway; the VOICE_SERVER_UPDATE it brings (None for a leave)."""
-    await main.send(
-        4,
-        {
-            "guild_id": str(guild_id),
-            "channel_id": None if channel_id is None else str(channel_id),
-            "self_mute": flags.get("mute", False),
-            "self_deaf": flags.get("deaf", False),
-        },
-    )
+    await join(main, str(guild_id), None if channel_id is None else str(channel_id))
     if channel_id is None:
         return None
     return await main.next_named("VOICE_SERVER_UPDATE")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tests.voice.client import AES, XCHACHA, connect_voice, open_udp
-from tests.voice.conftest import in_voice, new_voice_room
-from tests.voice.test_media import QUIET_S, calling
+from tests.voice.callers import QUIET_S, calling, connected
+from tests.voice.client import AES, XCHACHA, open_udp
+from tests.voice.conftest import new_voice_room
 
 if TYPE_CHECKING:
     from tests.running import ApiClient
@@ -20,8 +20,7 @@ async def test_audio_goes_to_the_declared_address_not_a_strangers_discovery(
     room = await new_voice_room(api)
     async with (
         calling(gateway, voice, room.room.owner, room, AES) as alice,
-        in_voice(gateway, room.room.member, room.guild_id, room.channel_id) as (bob, _),
-        connect_voice(voice.endpoint, voice.cert_path) as ws,
+        connected(gateway, voice, room.room.member, room) as (bob, ws),
         open_udp(voice.endpoint) as udp,
         open_udp(voice.endpoint) as stranger,
     ):

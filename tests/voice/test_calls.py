@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tests.voice.callers import connected
 from tests.voice.client import AES, connect_voice, open_udp
 from tests.voice.conftest import in_voice, new_voice_room, newcomer
 
@@ -36,7 +37,7 @@ async def test_joins_speaking_and_leaves_reach_the_others_of_the_call_in_order(
         # The newcomer hears who is there; those there hear of the newcomer.
         assert await b.expect(11) == {"user_ids": [str(alice.user_id)]}
         assert await a.expect(11) == {"user_ids": [str(bob.user_id)]}
-        await a.send(5, {"speaking": 1, "delay": 0, "ssrc": a_ready["ssrc"]})
+        await a.speak(a_ready["ssrc"], 1)
         assert await b.expect(5) == {
             "user_id": str(alice.user_id),
             "ssrc": a_ready["ssrc"],
@@ -92,8 +93,7 @@ async def test_identifying_again_replaces_the_users_earlier_connection(
 ) -> None:
     room = await new_voice_room(api)
     async with (
-        in_voice(gateway, room.room.member, room.guild_id, room.channel_id) as (joined, _),
-        connect_voice(voice.endpoint, voice.cert_path) as first,
+        connected(gateway, voice, room.room.member, room) as (joined, first),
         connect_voice(voice.endpoint, voice.cert_path) as second,
     ):
         old = await first.identify(joined)

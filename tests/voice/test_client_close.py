@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.voice.client import AES, XCHACHA, connect_voice
+from tests.voice.callers import QUIET_S, calling_both, resumed
+from tests.voice.client import connect_voice
 from tests.voice.conftest import new_voice_room
-from tests.voice.test_media import QUIET_S, calling
 
 if TYPE_CHECKING:
     from tests.running import ApiClient
@@ -23,12 +23,8 @@ async def test_a_close_frame_with_a_code_ends_the_session_at_once(
     api: ApiClient, gateway: str, voice: VoiceServer, code: int
 ) -> None:
     room = await new_voice_room(api)
-    async with (
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
-    ):
-        await alice.ws.expect(11)
-        await alice.ws.expect(5)
+    async with calling_both(gateway, voice, room) as (alice, bob):
+        await alice.hears_arrival(bob)
         await bob.ws.close(code)
         assert await bob.ws.closed_with() == code
         assert await alice.ws.expect(13) == {"user_id": str(bob.joined.user_id)}
@@ -44,18 +40,11 @@ async def test_a_close_without_a_status_code_keeps_the_session_for_a_resume(
     api: ApiClient, gateway: str, voice: VoiceServer
 ) -> None:
     room = await new_voice_room(api)
-    async with (
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
-    ):
-        await alice.ws.expect(11)
-        await alice.ws.expect(5)
+    async with calling_both(gateway, voice, room) as (alice, bob):
+        await alice.hears_arrival(bob)
         await bob.ws.close_without_status()
         assert await bob.ws.closed_with() == 1005
-        async with connect_voice(voice.endpoint, voice.cert_path) as again:
-            again.seq = bob.ws.seq
-            await again.send(7, bob.joined.resume(bob.ws.seq))
-            assert await again.receive() == {"op": 9, "d": None}
+        async with resumed(voice, bob.joined, bob.ws.seq):
             await alice.say(b"still here")
             assert await bob.udp.receive() == (alice.ssrc, b"still here")
         # Nobody was told Bob left while he was away.

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 import pytest
 import trio
 
-from tests.voice.client import AES, XCHACHA, connect_voice, open_udp
-from tests.voice.conftest import in_voice, new_voice_room
-from tests.voice.test_media import QUIET_S, calling, patch_member
+from tests.voice.callers import QUIET_S, calling, connected
+from tests.voice.client import AES, XCHACHA, open_udp
+from tests.voice.conftest import new_voice_room
+from tests.voice.test_media import patch_member
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -53,8 +54,7 @@ async def test_a_change_while_identify_waits_for_its_grant_is_applied(
     room = await new_voice_room(api)
     async with (
         calling(gateway, voice, room.room.owner, room, AES) as alice,
-        in_voice(gateway, room.room.member, room.guild_id, room.channel_id) as (bob, _),
-        connect_voice(voice.endpoint, voice.cert_path) as ws,
+        connected(gateway, voice, room.room.member, room) as (bob, ws),
         open_udp(voice.endpoint) as udp,
         grants_held(voice, monkeypatch) as (read, release),
     ):
@@ -76,7 +76,7 @@ async def test_a_change_while_identify_waits_for_its_grant_is_applied(
         ready = await ws.expect(2)
         (session,) = [s for s in voice.calls.sessions if s.user_id == bob.user_id]
         await ws.select(ready, udp, XCHACHA)
-        await ws.send(5, {"speaking": 1, "delay": 0, "ssrc": ready["ssrc"]})
+        await ws.speak(ready["ssrc"], 1)
         await udp.send(ready["ssrc"], b"bob")
         assert await alice.udp.nothing_within(QUIET_S)  # muted, or in another channel
         if change == "mute":

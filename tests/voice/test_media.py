@@ -9,49 +9,15 @@ voice connection, and each "nothing arrives" is watched for QUIET_S.
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from tests.voice.client import AES, XCHACHA, connect_voice, open_udp
-from tests.voice.conftest import in_voice, new_voice_room, newcomer
+from tests.voice.callers import QUIET_S, calling, calling_both
+from tests.voice.client import AES
+from tests.voice.conftest import new_voice_room, newcomer
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
-    from tests.running import ApiClient, Person
-    from tests.voice.client import Joined, VoiceClient, VoiceUdp
+    from tests.running import ApiClient
     from tests.voice.conftest import VoiceRoom, VoiceServer
-
-QUIET_S = 0.3  # how long "nothing arrives" is watched for: loopback delivers in microseconds
-
-
-@dataclass
-class Caller:
-    joined: Joined
-    main: Any  # the main gateway client
-    ws: VoiceClient
-    udp: VoiceUdp
-    ssrc: int
-
-    async def say(self, opus: bytes) -> None:
-        await self.udp.send(self.ssrc, opus)
-
-
-@asynccontextmanager
-async def calling(
-    gateway: str, voice: VoiceServer, who: Person, room: VoiceRoom, mode: str, channel: int = 0
-) -> AsyncIterator[Caller]:
-    """`who` in the room's voice channel (or `channel`), keyed in `mode`, having sent SPEAKING."""
-    async with (
-        in_voice(gateway, who, room.guild_id, channel or room.channel_id) as (joined, main),
-        connect_voice(voice.endpoint, voice.cert_path) as ws,
-        open_udp(voice.endpoint) as udp,
-    ):
-        ready = await ws.identify(joined)
-        await ws.select(ready, udp, mode)
-        await ws.send(5, {"speaking": 1, "delay": 0, "ssrc": ready["ssrc"]})
-        yield Caller(joined, main, ws, udp, ready["ssrc"])
 
 
 async def patch_member(api: ApiClient, room: VoiceRoom, user_id: int, **body: object) -> None:
@@ -67,10 +33,7 @@ async def test_audio_crosses_modes_and_never_returns_to_its_sender(
     api: ApiClient, gateway: str, voice: VoiceServer
 ) -> None:
     room = await new_voice_room(api)
-    async with (
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
-    ):
+    async with calling_both(gateway, voice, room) as (alice, bob):
         for n in range(5):
             await alice.say(b"alice %d" % n)
             assert await bob.udp.receive() == (alice.ssrc, b"alice %d" % n)
@@ -83,10 +46,7 @@ async def test_server_mute_and_deafen_stop_audio_before_the_next_packet_and_undo
     api: ApiClient, gateway: str, voice: VoiceServer
 ) -> None:
     room = await new_voice_room(api)
-    async with (
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
-    ):
+    async with calling_both(gateway, voice, room) as (alice, bob):
         await patch_member(api, room, bob.joined.user_id, mute=True)
         await bob.say(b"muted")
         assert await alice.udp.nothing_within(QUIET_S)
@@ -106,12 +66,10 @@ async def test_a_move_reroutes_the_connection_and_tells_both_channels(
     room = await new_voice_room(api)
     carol = await newcomer(api, room)
     async with (
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
+        calling_both(gateway, voice, room) as (alice, bob),
         calling(gateway, voice, carol, room, AES, room.other_channel_id) as carl,
     ):
-        await alice.ws.expect(11)  # Bob's arrival
-        await alice.ws.expect(5)  # Bob's SPEAKING
+        await alice.hears_arrival(bob)
         await patch_member(api, room, bob.joined.user_id, channel_id=str(room.other_channel_id))
         assert await alice.ws.expect(13) == {"user_id": str(bob.joined.user_id)}
         assert await carl.ws.expect(11) == {"user_ids": [str(bob.joined.user_id)]}
@@ -131,18 +89,10 @@ async def test_a_disconnect_closes_4014_and_a_deleted_channel_4022(
     api: ApiClient, gateway: str, voice: VoiceServer
 ) -> None:
     room = await new_voice_room(api)
-    async with (
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
-    ):
+    async with calling_both(gateway, voice, room) as (alice, bob):
         await patch_member(api, room, bob.joined.user_id, channel_id=None)
         assert await bob.ws.closed_with() == 4014
-        assert await alice.ws.expect(11) == {"user_ids": [str(bob.joined.user_id)]}
-        assert await alice.ws.expect(5) == {
-            "user_id": str(bob.joined.user_id),
-            "ssrc": bob.ssrc,
-            "speaking": 1,
-        }
+        await alice.hears_arrival(bob)
         assert await alice.ws.expect(13) == {"user_id": str(bob.joined.user_id)}
         await bob.say(b"gone")
         assert await alice.udp.nothing_within(QUIET_S)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from gateway.voice.limits import HEARTBEAT_INTERVAL_MS
+from tests.voice.callers import connected
 from tests.voice.client import AES, XCHACHA, Refused, connect_voice, open_udp, open_voice
 from tests.voice.conftest import in_voice, new_voice_room
 
@@ -63,8 +64,7 @@ async def test_select_protocol_sets_a_fresh_32_byte_key_for_the_mode_without_dav
 ) -> None:
     room = await new_voice_room(api)
     async with (
-        in_voice(gateway, room.room.member, room.guild_id, room.channel_id) as (joined, _),
-        connect_voice(voice.endpoint, voice.cert_path) as client,
+        connected(gateway, voice, room.room.member, room) as (joined, client),
         open_udp(voice.endpoint) as udp,
     ):
         ready = await client.identify(joined)
@@ -110,8 +110,7 @@ async def test_dave_ops_from_a_client_are_ignored(
 ) -> None:
     room = await new_voice_room(api)
     async with (
-        in_voice(gateway, room.room.member, room.guild_id, room.channel_id) as (joined, _),
-        connect_voice(voice.endpoint, voice.cert_path) as client,
+        connected(gateway, voice, room.room.member, room) as (joined, client),
     ):
         await client.identify(joined)
         await client.send(23, {"transition_id": 1})  # DAVE transition ready
@@ -171,8 +170,7 @@ async def test_bad_input_closes_with_the_documented_code_and_leaves_nothing(
 ) -> None:
     room = await new_voice_room(api)
     async with (
-        in_voice(gateway, room.room.member, room.guild_id, room.channel_id) as (joined, _),
-        connect_voice(voice.endpoint, voice.cert_path) as client,
+        connected(gateway, voice, room.room.member, room) as (joined, client),
     ):
         if identified:
             await client.identify(joined)

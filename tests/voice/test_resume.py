@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gateway.voice import VoiceLimits
+from tests.voice.callers import calling, calling_both, connected, resumed
 from tests.voice.client import AES, XCHACHA, connect_voice
 from tests.voice.conftest import in_voice, new_voice_room, newcomer, running_voice
-from tests.voice.test_media import calling
 
 if TYPE_CHECKING:
     from tests.running import ApiClient
@@ -21,28 +21,15 @@ async def test_a_dropped_socket_resumes_with_what_it_missed_and_its_audio_path(
 ) -> None:
     room = await new_voice_room(api)
     carol = await newcomer(api, room)
-    async with (
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
-    ):
-        await alice.ws.expect(11)
-        await alice.ws.expect(5)
-        await alice.ws.heartbeat(1)  # acknowledges what it has
-        await alice.ws.expect(6)
-        seq_ack = alice.ws.seq
-        alice.ws.abort()
+    async with calling_both(gateway, voice, room) as (alice, bob):
+        await alice.hears_arrival(bob)
+        seq_ack = await alice.drop()
         # While Alice is away: Bob stops speaking, Carol joins. Neither is lost.
-        await bob.ws.send(5, {"speaking": 0, "delay": 0, "ssrc": bob.ssrc})
-        async with (
-            in_voice(gateway, carol, room.guild_id, room.channel_id) as (carl, _),
-            connect_voice(voice.endpoint, voice.cert_path) as cc,
-        ):
+        await bob.ws.speak(bob.ssrc, 0)
+        async with connected(gateway, voice, carol, room) as (carl, cc):
             await cc.identify(carl)
             assert await bob.ws.expect(11) == {"user_ids": [str(carl.user_id)]}
-            async with connect_voice(voice.endpoint, voice.cert_path) as again:
-                again.seq = seq_ack
-                await again.send(7, alice.joined.resume(seq_ack))
-                assert await again.receive() == {"op": 9, "d": None}
+            async with resumed(voice, alice.joined, seq_ack) as again:
                 assert await again.expect(5) == {
                     "user_id": str(bob.joined.user_id),
                     "ssrc": bob.ssrc,
@@ -91,13 +78,11 @@ async def test_a_resume_past_the_replay_is_4006_and_ends_the_session(
     room = await new_voice_room(api)
     async with (
         running_voice(api, VoiceLimits(max_replay=4, max_queued=3)) as voice,
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, AES) as bob,
+        calling_both(gateway, voice, room, (AES, AES)) as (alice, bob),
     ):
-        await alice.ws.expect(11)
-        await alice.ws.expect(5)
+        await alice.hears_arrival(bob)
         for flags in range(5):  # more than Alice's replay keeps, all unacknowledged
-            await bob.ws.send(5, {"speaking": flags % 2, "delay": 0, "ssrc": bob.ssrc})
+            await bob.ws.speak(bob.ssrc, flags % 2)
             await alice.ws.expect(5)
         alice.ws.abort()
         async with connect_voice(voice.endpoint, voice.cert_path) as again:
@@ -112,13 +97,8 @@ async def test_a_resume_is_followed_by_the_same_session_description(
     # discord.py waits for SESSION_DESCRIPTION's key on every new socket, a resumed one too.
     room = await new_voice_room(api)
     async with calling(gateway, voice, room.room.member, room, XCHACHA) as bob:
-        await bob.ws.heartbeat(1)
-        await bob.ws.expect(6)
-        bob.ws.abort()
-        async with connect_voice(voice.endpoint, voice.cert_path) as again:
-            again.seq = bob.ws.seq
-            await again.send(7, bob.joined.resume(bob.ws.seq))
-            assert await again.receive() == {"op": 9, "d": None}
+        seq_ack = await bob.drop()
+        async with resumed(voice, bob.joined, seq_ack) as again:
             described = await again.receive()
             assert described == {
                 "op": 4,
@@ -127,7 +107,7 @@ async def test_a_resume_is_followed_by_the_same_session_description(
                     "secret_key": list(bob.udp.key),
                     "dave_protocol_version": 0,
                 },
-                "seq": bob.ws.seq + 1,
+                "seq": seq_ack + 1,
             }
 
 
@@ -142,9 +122,6 @@ async def test_a_resume_before_select_protocol_sends_no_session_description(
         async with connect_voice(voice.endpoint, voice.cert_path) as first:
             await first.identify(joined)
             first.abort()
-        async with connect_voice(voice.endpoint, voice.cert_path) as again:
-            again.seq = first.seq
-            await again.send(7, joined.resume(first.seq))
-            assert await again.receive() == {"op": 9, "d": None}
+        async with resumed(voice, joined, first.seq) as again:
             await again.heartbeat(3)
             assert await again.receive() == {"op": 6, "d": {"t": 3}}

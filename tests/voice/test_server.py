@@ -14,6 +14,7 @@ import pytest
 import trio
 
 from gateway.voice.tls import find_certificate
+from tests.voice.callers import connected
 from tests.voice.client import connect_voice, open_udp
 from tests.voice.conftest import in_voice, join_voice, new_voice_room, running_voice
 
@@ -56,8 +57,7 @@ async def test_start_up_says_where_the_certificate_is_and_serves_tcp_and_udp_on_
         said = [r for r in caplog.records if r.getMessage() == "voice certificate"]
         assert [r.__dict__["path"] for r in said] == [str(voice.cert_path)]
         async with (
-            in_voice(gateway, room.room.member, room.guild_id, room.channel_id) as (joined, _),
-            connect_voice(voice.endpoint, voice.cert_path) as client,
+            connected(gateway, voice, room.room.member, room) as (joined, client),
             open_udp(voice.endpoint) as udp,
         ):
             ready = await client.identify(joined)

@@ -11,9 +11,8 @@ import trio
 import trio.testing
 
 from gateway.voice import VoiceLimits
-from tests.voice.client import AES, XCHACHA, connect_voice
+from tests.voice.callers import calling_both, resumed
 from tests.voice.conftest import new_voice_room, running_voice
-from tests.voice.test_media import calling
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -32,7 +31,7 @@ async def until(condition: Callable[[], bool]) -> None:
 
 async def toggle(ws: VoiceClient, ssrc: int, flags: int) -> None:
     """A SPEAKING, handled before this returns (its heartbeat comes back after it)."""
-    await ws.send(5, {"speaking": flags, "delay": 0, "ssrc": ssrc})
+    await ws.speak(ssrc, flags)
     await ws.heartbeat(flags)
     await ws.expect(6)
 
@@ -41,16 +40,8 @@ async def test_a_speaking_that_changes_nothing_is_not_relayed(
     api: ApiClient, gateway: str, voice: VoiceServer
 ) -> None:
     room = await new_voice_room(api)
-    async with (
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
-    ):
-        assert await alice.ws.expect(11) == {"user_ids": [str(bob.joined.user_id)]}
-        assert await alice.ws.expect(5) == {
-            "user_id": str(bob.joined.user_id),
-            "ssrc": bob.ssrc,
-            "speaking": 1,
-        }
+    async with calling_both(gateway, voice, room) as (alice, bob):
+        await alice.hears_arrival(bob)
         for _ in range(10):
             await toggle(bob.ws, bob.ssrc, 1)  # as it was
         await toggle(bob.ws, bob.ssrc, 0)
@@ -70,23 +61,15 @@ async def test_a_listener_away_gets_only_each_speakers_latest_speaking(
     room = await new_voice_room(api)
     async with (
         running_voice(api, VoiceLimits(max_queued=4, max_replay=8)) as voice,
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
+        calling_both(gateway, voice, room) as (alice, bob),
     ):
-        await alice.ws.expect(11)
-        await alice.ws.expect(5)
-        await alice.ws.heartbeat(1)  # acknowledges all it has
-        await alice.ws.expect(6)
-        seq_ack = alice.ws.seq
-        alice.ws.abort()
+        await alice.hears_arrival(bob)
+        seq_ack = await alice.drop()
         (held,) = [s for s in voice.calls.sessions if s.user_id == alice.joined.user_id]
         await until(lambda: held.link is None)
         for n in range(21):  # far more changes than Alice's queue or replay could hold
             await toggle(bob.ws, bob.ssrc, n % 2)
-        async with connect_voice(voice.endpoint, voice.cert_path) as again:
-            again.seq = seq_ack
-            await again.send(7, alice.joined.resume(seq_ack))
-            assert await again.receive() == {"op": 9, "d": None}
+        async with resumed(voice, alice.joined, seq_ack) as again:
             assert await again.receive() == {
                 "op": 5,
                 "d": {"user_id": str(bob.joined.user_id), "ssrc": bob.ssrc, "speaking": 0},
@@ -101,8 +84,7 @@ async def test_a_client_past_the_payload_limit_is_closed_4021_and_leaves_its_cal
     room = await new_voice_room(api)
     async with (
         running_voice(api, VoiceLimits(payloads_per_minute=6)) as voice,
-        calling(gateway, voice, room.room.owner, room, AES) as alice,
-        calling(gateway, voice, room.room.member, room, XCHACHA) as bob,
+        calling_both(gateway, voice, room) as (alice, bob),
     ):
         await alice.ws.expect(11)
         # IDENTIFY, SELECT_PROTOCOL and SPEAKING were three; three heartbeats make six.

@@ -15,9 +15,9 @@ import pytest
 import trio
 
 from gateway.voice.limits import HEARTBEAT_INTERVAL_MS, VoiceLimits
-from tests.voice.client import connect_voice
-from tests.voice.conftest import in_voice, new_voice_room
-from tests.voice.test_media import calling
+from tests.voice.callers import calling_both, connected
+from tests.voice.client import AES, connect_voice
+from tests.voice.conftest import new_voice_room
 
 if TYPE_CHECKING:
     from trio.testing import MockClock
@@ -34,8 +34,7 @@ async def test_no_heartbeat_for_an_interval_and_a_half_closes_4009_keeping_the_s
 ) -> None:
     room = await new_voice_room(api)
     async with (
-        in_voice(gateway, room.room.member, room.guild_id, room.channel_id) as (joined, _),
-        connect_voice(voice.endpoint, voice.cert_path) as client,
+        connected(gateway, voice, room.room.member, room) as (joined, client),
     ):
         client.wait_s = 120
         await client.identify(joined)
@@ -52,8 +51,7 @@ async def test_a_client_that_heartbeats_and_sends_no_udp_at_all_stays_connected(
 ) -> None:
     room = await new_voice_room(api)
     async with (
-        in_voice(gateway, room.room.member, room.guild_id, room.channel_id) as (joined, _),
-        connect_voice(voice.endpoint, voice.cert_path) as client,
+        connected(gateway, voice, room.room.member, room) as (joined, client),
     ):
         client.wait_s = 120
         await client.identify(joined)
@@ -85,10 +83,7 @@ async def test_a_dropped_session_leaves_the_call_when_the_resume_window_ends(
     api: ApiClient, gateway: str, voice: VoiceServer, mock_clock: MockClock
 ) -> None:
     room = await new_voice_room(api)
-    async with (
-        calling(gateway, voice, room.room.owner, room, "aead_aes256_gcm_rtpsize") as alice,
-        calling(gateway, voice, room.room.member, room, "aead_aes256_gcm_rtpsize") as bob,
-    ):
+    async with calling_both(gateway, voice, room, (AES, AES)) as (alice, bob):
         bob.ws.wait_s = 120
         await alice.ws.expect(11)
         alice.ws.abort()
