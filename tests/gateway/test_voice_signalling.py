@@ -357,7 +357,7 @@ class RecordingNode:
         self.arrived.set()
         self._next.set()
 
-    async def told(self, check: Callable[[VoiceState], bool]) -> VoiceState:
+    async def latest_once(self, check: Callable[[VoiceState], bool]) -> VoiceState:
         """The latest change, once one passes `check`. A leave is told to nodes after it is
         on the bus, so its session may hear of it first."""
         with trio.fail_after(5):
@@ -409,7 +409,7 @@ async def test_a_voice_node_is_told_of_changes_and_grants_only_the_latest_token(
             assert not node.changes[-1].speaks
             await join(member, int(room.guild_id), None)
             await member.next_named("VOICE_STATE_UPDATE")
-            assert (await node.told(lambda s: s.channel_id is None)).user_id == user
+            assert (await node.latest_once(lambda s: s.channel_id is None)).user_id == user
             assert await voice.grant(guild, user, member.session_id, again["token"]) is None
         nursery.cancel_scope.cancel()
     assert await voice.board.nodes() == {}  # unregistered on its way out
