@@ -7,13 +7,13 @@
 //!
 //! ring does the AEADs: on a portable (non `target-cpu=native`) build its assembly dispatches
 //! at run time, while `RustCrypto`'s `aes-gcm` took 4x and `chacha20poly1305` 7x as long per
-//! voice packet here. XChaCha20-Poly1305 is `HChaCha20` (`RustCrypto`'s `chacha20`) for a subkey from
-//! the nonce's first 16 bytes, then IETF ChaCha20-Poly1305 with the last 8 bytes, zero-led
+//! voice packet here. XChaCha20-Poly1305 is `HChaCha20` for a subkey from
+//! the nonce's first 16 bytes (sfu/hchacha.rs), then IETF ChaCha20-Poly1305 with the last 8 bytes, zero-led
 //! (draft-irtf-cfrg-xchacha 2.3): here, subkey from `counter ‖ 0¹²` and an all-zero nonce.
 
-use chacha20::cipher::consts::U10;
 use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_256_GCM, CHACHA20_POLY1305};
 
+use super::hchacha::{hchacha20, key_words, KeyWords};
 use super::rtp::TAG_BYTES;
 
 pub const KEY_BYTES: usize = 32;
@@ -56,7 +56,7 @@ pub enum Cipher {
     // Boxed: the AES key schedule is 17 times the size of a ChaCha key.
     Aes256Gcm(Box<LessSafeKey>),
     /// The session key: each packet's ChaCha20-Poly1305 key is derived from it and its counter.
-    XChaCha20Poly1305(chacha20::Key),
+    XChaCha20Poly1305(KeyWords),
 }
 
 impl Cipher {
@@ -71,7 +71,7 @@ impl Cipher {
             Mode::Aes256Gcm => Self::Aes256Gcm(Box::new(
                 aead_key(&AES_256_GCM, &key).ok_or(KeyError::KeyLength(KEY_BYTES))?,
             )),
-            Mode::XChaCha20Poly1305 => Self::XChaCha20Poly1305(key.into()),
+            Mode::XChaCha20Poly1305 => Self::XChaCha20Poly1305(key_words(&key)),
         })
     }
 
@@ -92,8 +92,8 @@ impl Cipher {
                 Nonce::assume_unique_for_key([a, b, c, d, 0, 0, 0, 0, 0, 0, 0, 0]),
             )),
             Self::XChaCha20Poly1305(key) => {
-                let input = [a, b, c, d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-                let subkey = chacha20::hchacha::<U10>(key, &input.into());
+                // The nonce's first 16 bytes, `counter ‖ 0¹²`, as little-endian words.
+                let subkey = hchacha20(key, [u32::from_le_bytes([a, b, c, d]), 0, 0, 0]);
                 let key = aead_key(&CHACHA20_POLY1305, &subkey)?;
                 Some((Keyed::Derived(key), Nonce::assume_unique_for_key([0; 12])))
             }
@@ -231,7 +231,10 @@ mod tests {
         let aad = hex("50515253c0c1c2c3c4c5c6c7");
         let mut data = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.".to_vec();
         let first: [u8; 16] = nonce[..16].try_into().unwrap();
-        let subkey = chacha20::hchacha::<U10>(&key.into(), &first.into());
+        let input = std::array::from_fn(|at| {
+            u32::from_le_bytes(first[4 * at..4 * at + 4].try_into().unwrap())
+        });
+        let subkey = hchacha20(&key_words(&key), input);
         let mut inner = [0; 12];
         inner[4..].copy_from_slice(&nonce[16..]);
         let tag = aead_key(&CHACHA20_POLY1305, &subkey)
