@@ -9,7 +9,12 @@
 //! `valgrind --tool=callgrind --toggle-collect='*Sfu*start*'` only the media thread is counted:
 //! divide its instructions by the packets out printed.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
@@ -42,7 +47,9 @@ fn join(sfu: &Sfu, server: SocketAddrV4, socket: &UdpSocket, ssrc: u32, mode: &s
     request.resize(74, 0);
     socket.send_to(&request, server).unwrap();
     let mut answer = [0; 74];
-    socket.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     socket.recv(&mut answer).unwrap();
     sfu.bind(ssrc, Some(v4(socket)));
     sfu.set_key(ssrc, mode, &key_of(ssrc)).unwrap();

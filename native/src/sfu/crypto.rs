@@ -83,19 +83,25 @@ impl Cipher {
         }
     }
 
-    /// The AEAD key and 12-byte nonce for this counter.
-    fn key_for(&self, counter: u32) -> Option<(Keyed<'_>, Nonce)> {
+    /// Runs `use_key` with the AEAD key and 12-byte nonce for this counter. The derived
+    /// `ChaCha20` key is used where it is built: ring's keys are large enough (an enum sized
+    /// for AES-GCM's tables) that returning one costs a copy of it per packet.
+    fn with_key<R>(
+        &self,
+        counter: u32,
+        use_key: impl FnOnce(&LessSafeKey, Nonce) -> R,
+    ) -> Option<R> {
         let [a, b, c, d] = counter.to_be_bytes();
         match self {
-            Self::Aes256Gcm(key) => Some((
-                Keyed::Shared(key),
+            Self::Aes256Gcm(key) => Some(use_key(
+                key,
                 Nonce::assume_unique_for_key([a, b, c, d, 0, 0, 0, 0, 0, 0, 0, 0]),
             )),
             Self::XChaCha20Poly1305(key) => {
                 // The nonce's first 16 bytes, `counter ‖ 0¹²`, as little-endian words.
                 let subkey = hchacha20(key, [u32::from_le_bytes([a, b, c, d]), 0, 0, 0]);
                 let key = aead_key(&CHACHA20_POLY1305, &subkey)?;
-                Some((Keyed::Derived(key), Nonce::assume_unique_for_key([0; 12])))
+                Some(use_key(&key, Nonce::assume_unique_for_key([0; 12])))
             }
         }
     }
@@ -104,10 +110,10 @@ impl Cipher {
     /// for data past the mode's limit (gigabytes), never for a datagram.
     #[must_use]
     pub fn seal(&self, counter: u32, aad: &[u8], data: &mut [u8]) -> Option<[u8; TAG_BYTES]> {
-        let (key, nonce) = self.key_for(counter)?;
-        let tag = key
-            .get()
-            .seal_in_place_separate_tag(nonce, Aad::from(aad), data)
+        let tag = self
+            .with_key(counter, |key, nonce| {
+                key.seal_in_place_separate_tag(nonce, Aad::from(aad), data)
+            })?
             .ok()?;
         tag.as_ref().try_into().ok()
     }
@@ -124,27 +130,12 @@ impl Cipher {
         data: &mut [u8],
         tag: [u8; TAG_BYTES],
     ) -> Result<(), BadTag> {
-        let (key, nonce) = self.key_for(counter).ok_or(BadTag)?;
-        key.get()
-            .open_in_place_separate_tag(nonce, Aad::from(aad), Tag::from(tag), data, 0..)
-            .map(|_| ())
-            .map_err(|_| BadTag)
-    }
-}
-
-/// A per-packet temporary on the stack, never stored: its size does not matter.
-#[allow(clippy::large_enum_variant)]
-enum Keyed<'c> {
-    Shared(&'c LessSafeKey),
-    Derived(LessSafeKey),
-}
-
-impl Keyed<'_> {
-    fn get(&self) -> &LessSafeKey {
-        match self {
-            Self::Shared(key) => key,
-            Self::Derived(key) => key,
-        }
+        self.with_key(counter, |key, nonce| {
+            key.open_in_place_separate_tag(nonce, Aad::from(aad), Tag::from(tag), data, 0..)
+                .map(|_| ())
+        })
+        .ok_or(BadTag)?
+        .map_err(|_| BadTag)
     }
 }
 

@@ -136,7 +136,9 @@ mod tests {
     #[test]
     fn the_draft_test_vector() {
         let key: [u8; 32] = std::array::from_fn(|at| at as u8);
-        let input = [0, 0, 0, 9, 0, 0, 0, 0x4a, 0, 0, 0, 0, 0x31, 0x41, 0x59, 0x27];
+        let input = [
+            0, 0, 0, 9, 0, 0, 0, 0x4a, 0, 0, 0, 0, 0x31, 0x41, 0x59, 0x27,
+        ];
         let expected = "82413b4227b27bfed30e42508a877d73a0f9e4d58a74a853c12ec41326d3ecdc";
         let subkey = hchacha20(&key_words(&key), words(input));
         let hex: String = subkey.iter().map(|byte| format!("{byte:02x}")).collect();
