@@ -3,9 +3,12 @@
 //! 160-byte packets — driven through the public `Sfu` from pre-sealed packets, so that what the
 //! process spends past set-up is the media thread's forwarding.
 //!
-//!     cargo run --release --example sfu_forward -- [packets] [speakers] [listeners]
+//!     cargo run --release --example sfu_forward -- [packets] [speakers] [listeners] [read]
 //!
-//! prints packets in and out and the media thread's CPU per forwarded packet. Under
+//! prints packets in and out and the media thread's CPU per forwarded packet. With `read` 1 a
+//! thread drains the listeners' sockets through epoll, as the bench's generator does; with 2 it
+//! busy-polls them without waiting (no wake-ups for the server to pay), as `udp_sink` does;
+//! with 0 they only hold what arrives, as the C floor's sink does in the bench. Under
 //! `valgrind --tool=callgrind --toggle-collect='*Sfu*start*'` only the media thread is counted:
 //! divide its instructions by the packets out printed.
 
@@ -88,6 +91,44 @@ fn thread_cpu(name: &str) -> Option<(f64, f64)> {
     None
 }
 
+/// Reads the listeners' sockets as they become readable (`epoll`), or all in turn, until `stop`;
+/// returns packets read.
+fn drain(sockets: &[UdpSocket], stop: &std::sync::atomic::AtomicBool, epoll: bool) -> u64 {
+    use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+    let mut buffer = [0; 2048];
+    let mut read = 0;
+    for socket in sockets {
+        socket.set_nonblocking(true).unwrap();
+    }
+    if !epoll {
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            for socket in sockets {
+                while socket.recv(&mut buffer).is_ok() {
+                    read += 1;
+                }
+            }
+        }
+        return read;
+    }
+    let epoll = Epoll::new(EpollCreateFlags::empty()).unwrap();
+    for (index, socket) in sockets.iter().enumerate() {
+        epoll
+            .add(socket, EpollEvent::new(EpollFlags::EPOLLIN, index as u64))
+            .unwrap();
+    }
+    let mut events = vec![EpollEvent::empty(); 64];
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let ready = epoll.wait(&mut events, EpollTimeout::from(20_u16)).unwrap_or(0);
+        for event in &events[..ready] {
+            let socket = &sockets[event.data() as usize];
+            while socket.recv(&mut buffer).is_ok() {
+                read += 1;
+            }
+        }
+    }
+    read
+}
+
 fn main() {
     let arguments: Vec<usize> = std::env::args()
         .skip(1)
@@ -96,6 +137,7 @@ fn main() {
     let packets = arguments.first().copied().unwrap_or(20_000);
     let speakers = arguments.get(1).copied().unwrap_or(8);
     let listeners = arguments.get(2).copied().unwrap_or(16);
+    let read = arguments.get(3).copied().unwrap_or(0);
 
     let sfu = Sfu::start(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
     let server = SocketAddrV4::new(Ipv4Addr::LOCALHOST, sfu.port());
@@ -124,6 +166,12 @@ fn main() {
             queue.push((index, packet(cipher, *ssrc, number as u32 + 1)));
         }
     }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = (read > 0).then(|| {
+        let stop = std::sync::Arc::clone(&stop);
+        let sockets: Vec<UdpSocket> = held.iter().map(|s| s.try_clone().unwrap()).collect();
+        std::thread::spawn(move || drain(&sockets, &stop, read == 1))
+    });
     let cpu_before = thread_cpu("trioxide-sfu").unwrap_or_default();
     let started = Instant::now();
     let sender = std::thread::spawn(move || {
@@ -150,6 +198,8 @@ fn main() {
     let elapsed = started.elapsed().as_secs_f64() - 0.5;
     let cpu_after = thread_cpu("trioxide-sfu").unwrap_or_default();
     drop(sender.join().unwrap());
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let drained = reader.map(|reader| reader.join().unwrap());
     let counters = sfu.counters();
     sfu.close();
     sfu.join().unwrap();
@@ -157,7 +207,7 @@ fn main() {
     let out = counters["packets_out"] as f64;
     println!(
         "{{\"sent\":{},\"in\":{},\"out\":{},\"elapsed_s\":{:.3},\"cpu_user_s\":{:.3},\"cpu_sys_s\":{:.3},\
-         \"us_per_out\":{:.3},\"us_user_per_out\":{:.3},\"us_sys_per_out\":{:.3},\"dropped\":{:?}}}",
+         \"us_per_out\":{:.3},\"us_user_per_out\":{:.3},\"us_sys_per_out\":{:.3},\"drained\":{:?},\"dropped\":{:?}}}",
         per_speaker * speakers,
         counters["packets_in"],
         counters["packets_out"],
@@ -167,6 +217,7 @@ fn main() {
         (user + system) * 1e6 / out,
         user * 1e6 / out,
         system * 1e6 / out,
+        drained,
         counters
             .iter()
             .filter(|(name, value)| name.starts_with("dropped") && **value > 0)
