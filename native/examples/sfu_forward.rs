@@ -118,7 +118,9 @@ fn drain(sockets: &[UdpSocket], stop: &std::sync::atomic::AtomicBool, epoll: boo
     }
     let mut events = vec![EpollEvent::empty(); 64];
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        let ready = epoll.wait(&mut events, EpollTimeout::from(20_u16)).unwrap_or(0);
+        let ready = epoll
+            .wait(&mut events, EpollTimeout::from(20_u16))
+            .unwrap_or(0);
         for event in &events[..ready] {
             let socket = &sockets[event.data() as usize];
             while socket.recv(&mut buffer).is_ok() {
@@ -207,7 +209,7 @@ fn main() {
     let out = counters["packets_out"] as f64;
     println!(
         "{{\"sent\":{},\"in\":{},\"out\":{},\"elapsed_s\":{:.3},\"cpu_user_s\":{:.3},\"cpu_sys_s\":{:.3},\
-         \"us_per_out\":{:.3},\"us_user_per_out\":{:.3},\"us_sys_per_out\":{:.3},\"drained\":{:?},\"dropped\":{:?}}}",
+         \"us_per_out\":{:.3},\"us_user_per_out\":{:.3},\"us_sys_per_out\":{:.3},\"drained\":{},\"dropped\":{:?}}}",
         per_speaker * speakers,
         counters["packets_in"],
         counters["packets_out"],
@@ -217,7 +219,7 @@ fn main() {
         (user + system) * 1e6 / out,
         user * 1e6 / out,
         system * 1e6 / out,
-        drained,
+        drained.map_or(-1, |d| d as i64),
         counters
             .iter()
             .filter(|(name, value)| name.starts_with("dropped") && **value > 0)
