@@ -9,14 +9,18 @@
 //! thread drains the listeners' sockets through epoll, as the bench's generator does; with 2 it
 //! busy-polls them without waiting (no wake-ups for the server to pay), as `udp_sink` does;
 //! with 0 they only hold what arrives, as the C floor's sink does in the bench. Under
-//! `valgrind --tool=callgrind --toggle-collect='*Sfu*start*'` only the media thread is counted:
+//! `valgrind --tool=callgrind --toggle-collect='trioxide_native::sfu::media::Media::run'` only the media thread is counted:
 //! divide its instructions by the packets out printed.
 
+// A harness: its numbers are small and its casts are for printing.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_precision_loss
 )]
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};

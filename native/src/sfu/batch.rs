@@ -213,7 +213,12 @@ fn writable_soon(socket: &impl AsFd) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 mod tests {
     use super::*;
     use std::net::{Ipv4Addr, UdpSocket};

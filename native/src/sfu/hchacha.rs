@@ -57,7 +57,6 @@ fn rounds(key: &KeyWords, input: Row) -> (Row, Row) {
     fn rotate_7(x: m128i) -> m128i {
         bitor_m128i(shl_imm_u32_m128i::<7>(x), shr_imm_u32_m128i::<25>(x))
     }
-    #[inline(always)]
     fn quarter_rounds(a: &mut m128i, b: &mut m128i, c: &mut m128i, d: &mut m128i) {
         *a = add_i32_m128i(*a, *b);
         *d = rotate_16(bitxor_m128i(*d, *a));
@@ -119,7 +118,12 @@ fn quarter_rounds(a: &mut Row, b: &mut Row, c: &mut Row, d: &mut Row) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 mod tests {
     use super::*;
     use chacha20::cipher::consts::U10;
@@ -141,8 +145,11 @@ mod tests {
         ];
         let expected = "82413b4227b27bfed30e42508a877d73a0f9e4d58a74a853c12ec41326d3ecdc";
         let subkey = hchacha20(&key_words(&key), words(input));
-        let hex: String = subkey.iter().map(|byte| format!("{byte:02x}")).collect();
-        assert_eq!(hex, expected);
+        let expected: Vec<u8> = (0..64)
+            .step_by(2)
+            .map(|at| u8::from_str_radix(&expected[at..at + 2], 16).unwrap())
+            .collect();
+        assert_eq!(subkey.as_slice(), expected);
     }
 
     #[test]

@@ -66,8 +66,8 @@ mod tests {
         assert!((0..5000).all(|ssrc| map.get(&ssrc) == Some(&(ssrc ^ 7))));
         assert_eq!(map.get(&u32::MAX), Some(&(u32::MAX ^ 7)));
         assert_eq!(map.get(&5000), None);
-        let mut channels: KeyMap<u64, ()> = KeyMap::default();
-        channels.insert(1_234_567_890_123_456_789, ());
+        let mut channels: KeyMap<u64, u8> = KeyMap::default();
+        channels.insert(1_234_567_890_123_456_789, 1);
         assert!(channels.contains_key(&1_234_567_890_123_456_789));
         assert!(!channels.contains_key(&1_234_567_890_123_456_788));
     }
