@@ -1,6 +1,6 @@
 //! Datagrams in and out in batches: one `recvmmsg` fills up to `RECEIVE_BATCH` preallocated
-//! buffers, one `sendmmsg` sends up to `SEND_BATCH` prepared copies. Nothing here allocates
-//! per datagram.
+//! buffers, one `sendmmsg` sends up to `SEND_BATCH` prepared copies, packed in one buffer.
+//! Nothing here allocates per datagram.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::net::SocketAddrV4;
@@ -14,8 +14,8 @@ use super::counters::{Dropped, Tally};
 
 /// Datagrams read per `recvmmsg`.
 pub const RECEIVE_BATCH: usize = 32;
-/// Copies sent per `sendmmsg`: a batch of 32 voice packets to 8 listeners each.
-pub const SEND_BATCH: usize = 256;
+/// Copies sent per `sendmmsg`: a whole batch of 32 voice packets to 16 listeners each.
+pub const SEND_BATCH: usize = 512;
 /// The largest datagram taken whole: far more than an Opus frame (at most 1275 bytes) with
 /// its RTP header needs; a longer one is truncated and dropped as malformed.
 pub const SLOT_BYTES: usize = 2048;
@@ -87,18 +87,29 @@ impl Inbox {
     }
 }
 
+/// Copies queued one after another in one buffer, each at a 64-byte boundary: a batch of
+/// voice packets spans a few dozen pages, not a 2 KiB slot each, for the kernel to copy from.
 pub struct Outbox {
-    buffers: Vec<u8>,
-    lengths: Vec<usize>,
+    buffer: Vec<u8>,
+    /// Where the next copy goes.
+    used: usize,
+    /// Each queued copy's start in `buffer` and length.
+    queued: Vec<(usize, usize)>,
     addresses: Vec<Option<SockaddrIn>>,
     headers: MultiHeaders<SockaddrIn>,
 }
 
+/// Room for `SEND_BATCH` copies of a voice packet (an Opus frame is rarely past 200 bytes);
+/// larger ones fill it sooner and are sent in more calls.
+const OUTBOX_BYTES: usize = SEND_BATCH * 256 + SLOT_BYTES;
+const ALIGN: usize = 64;
+
 impl Default for Outbox {
     fn default() -> Self {
         Self {
-            buffers: vec![0; SEND_BATCH * SLOT_BYTES],
-            lengths: Vec::with_capacity(SEND_BATCH),
+            buffer: vec![0; OUTBOX_BYTES],
+            used: 0,
+            queued: Vec::with_capacity(SEND_BATCH),
             addresses: Vec::with_capacity(SEND_BATCH),
             headers: MultiHeaders::preallocate(SEND_BATCH, None),
         }
@@ -106,26 +117,33 @@ impl Default for Outbox {
 }
 
 impl Outbox {
+    /// Whether a copy may not fit: flush first.
     #[must_use]
     pub fn is_full(&self) -> bool {
-        self.lengths.len() >= SEND_BATCH
+        self.queued.len() >= SEND_BATCH || self.used + SLOT_BYTES > self.buffer.len()
     }
 
-    /// Queues one datagram to `to`, written by `write` into a slot (it returns the length it
-    /// wrote, or None to take nothing); false when nothing was queued (full: flush first).
+    /// Queues one datagram to `to`, written by `write` into a slot of `SLOT_BYTES` (it returns
+    /// the length it wrote, or None to take nothing); false when nothing was queued (full:
+    /// flush first).
     pub fn push(
         &mut self,
         to: SocketAddrV4,
         write: impl FnOnce(&mut [u8]) -> Option<usize>,
     ) -> bool {
-        let start = self.lengths.len() * SLOT_BYTES;
-        let Some(slot) = self.buffers.get_mut(start..start + SLOT_BYTES) else {
+        if self.queued.len() >= SEND_BATCH {
+            return false;
+        }
+        let start = self.used;
+        let Some(slot) = self.buffer.get_mut(start..start + SLOT_BYTES) else {
             return false;
         };
         let Some(length) = write(slot) else {
             return false;
         };
-        self.lengths.push(length.min(SLOT_BYTES));
+        let length = length.min(SLOT_BYTES);
+        self.queued.push((start, length));
+        self.used = (start + length).next_multiple_of(ALIGN);
         self.addresses.push(Some(SockaddrIn::from(to)));
         true
     }
@@ -135,18 +153,19 @@ impl Outbox {
     /// buffer gets `SEND_WAIT_MS` to drain before what waits is dropped.
     pub fn flush(&mut self, socket: &impl AsFd, tally: &mut Tally) {
         let mut start = 0;
-        while start < self.lengths.len() {
+        while start < self.queued.len() {
             match self.send_from(socket, start) {
                 Ok(sent) => {
-                    let lengths = self.lengths.get(start..start + sent).unwrap_or_default();
+                    let sent_ones = self.queued.get(start..start + sent).unwrap_or_default();
                     tally.packets_out += sent as u64;
-                    tally.bytes_out += lengths.iter().sum::<usize>() as u64;
+                    tally.bytes_out +=
+                        sent_ones.iter().map(|&(_, length)| length).sum::<usize>() as u64;
                     start += sent.max(1);
                 }
                 Err(Errno::EINTR) => {}
                 Err(Errno::EAGAIN) if writable_soon(socket) => {}
                 Err(Errno::EAGAIN) => {
-                    for _ in start..self.lengths.len() {
+                    for _ in start..self.queued.len() {
                         tally.drop(Dropped::SendFailed);
                     }
                     break;
@@ -158,17 +177,22 @@ impl Outbox {
                 }
             }
         }
-        self.lengths.clear();
+        self.queued.clear();
+        self.used = 0;
         self.addresses.clear();
     }
 
     fn send_from(&mut self, socket: &impl AsFd, start: usize) -> nix::Result<usize> {
+        let buffer = &self.buffer;
         let slices: Vec<[IoSlice<'_>; 1]> = self
-            .buffers
-            .chunks_exact(SLOT_BYTES)
-            .zip(&self.lengths)
+            .queued
+            .iter()
             .skip(start)
-            .map(|(slot, &length)| [IoSlice::new(slot.get(..length).unwrap_or_default())])
+            .map(|&(at, length)| {
+                [IoSlice::new(
+                    buffer.get(at..at + length).unwrap_or_default(),
+                )]
+            })
             .collect();
         let addresses = self.addresses.get(start..).unwrap_or_default();
         let results = sendmmsg(
@@ -189,7 +213,12 @@ fn writable_soon(socket: &impl AsFd) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
 mod tests {
     use super::*;
     use std::net::{Ipv4Addr, UdpSocket};
@@ -228,6 +257,35 @@ mod tests {
         assert_eq!(buffer[..3], [1; 3]);
         assert_eq!(second.recv(&mut buffer).unwrap(), 3);
         assert_eq!(buffer[..3], [3; 3]);
+        assert!(!outbox.is_full());
+    }
+
+    #[test]
+    fn copies_of_any_size_go_out_whole_and_a_full_outbox_says_so() {
+        let (sender, receiver) = (socket(), socket());
+        // Room for every copy: a default buffer would drop some.
+        nix::sys::socket::setsockopt(&receiver, nix::sys::socket::sockopt::RcvBuf, &(4 << 20))
+            .unwrap();
+        let mut outbox = Outbox::default();
+        let mut queued = 0;
+        while !outbox.is_full() {
+            let size = [1, 160, SLOT_BYTES][queued % 3];
+            assert!(outbox.push(address(&receiver), |slot| {
+                slot[..size].fill(queued as u8);
+                Some(size)
+            }));
+            queued += 1;
+        }
+        assert!(queued < SEND_BATCH, "the bytes ran out first");
+        let mut tally = Tally::default();
+        outbox.flush(&sender, &mut tally);
+        assert_eq!(tally.packets_out, queued as u64);
+        let mut buffer = vec![0; SLOT_BYTES + 1];
+        for index in 0..queued {
+            let size = [1, 160, SLOT_BYTES][index % 3];
+            assert_eq!(receiver.recv(&mut buffer).unwrap(), size);
+            assert!(buffer[..size].iter().all(|&byte| byte == index as u8));
+        }
         assert!(!outbox.is_full());
     }
 

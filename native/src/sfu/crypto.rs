@@ -7,13 +7,13 @@
 //!
 //! ring does the AEADs: on a portable (non `target-cpu=native`) build its assembly dispatches
 //! at run time, while `RustCrypto`'s `aes-gcm` took 4x and `chacha20poly1305` 7x as long per
-//! voice packet here. XChaCha20-Poly1305 is `HChaCha20` (`RustCrypto`'s `chacha20`) for a subkey from
-//! the nonce's first 16 bytes, then IETF ChaCha20-Poly1305 with the last 8 bytes, zero-led
+//! voice packet here. XChaCha20-Poly1305 is `HChaCha20` for a subkey from
+//! the nonce's first 16 bytes (sfu/hchacha.rs), then IETF ChaCha20-Poly1305 with the last 8 bytes, zero-led
 //! (draft-irtf-cfrg-xchacha 2.3): here, subkey from `counter ‖ 0¹²` and an all-zero nonce.
 
-use chacha20::cipher::consts::U10;
 use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_256_GCM, CHACHA20_POLY1305};
 
+use super::hchacha::{hchacha20, key_words, KeyWords};
 use super::rtp::TAG_BYTES;
 
 pub const KEY_BYTES: usize = 32;
@@ -56,7 +56,7 @@ pub enum Cipher {
     // Boxed: the AES key schedule is 17 times the size of a ChaCha key.
     Aes256Gcm(Box<LessSafeKey>),
     /// The session key: each packet's ChaCha20-Poly1305 key is derived from it and its counter.
-    XChaCha20Poly1305(chacha20::Key),
+    XChaCha20Poly1305(KeyWords),
 }
 
 impl Cipher {
@@ -71,7 +71,7 @@ impl Cipher {
             Mode::Aes256Gcm => Self::Aes256Gcm(Box::new(
                 aead_key(&AES_256_GCM, &key).ok_or(KeyError::KeyLength(KEY_BYTES))?,
             )),
-            Mode::XChaCha20Poly1305 => Self::XChaCha20Poly1305(key.into()),
+            Mode::XChaCha20Poly1305 => Self::XChaCha20Poly1305(key_words(&key)),
         })
     }
 
@@ -83,19 +83,25 @@ impl Cipher {
         }
     }
 
-    /// The AEAD key and 12-byte nonce for this counter.
-    fn key_for(&self, counter: u32) -> Option<(Keyed<'_>, Nonce)> {
+    /// Runs `use_key` with the AEAD key and 12-byte nonce for this counter. The derived
+    /// `ChaCha20` key is used where it is built: ring's keys are large enough (an enum sized
+    /// for AES-GCM's tables) that returning one costs a copy of it per packet.
+    fn with_key<R>(
+        &self,
+        counter: u32,
+        use_key: impl FnOnce(&LessSafeKey, Nonce) -> R,
+    ) -> Option<R> {
         let [a, b, c, d] = counter.to_be_bytes();
         match self {
-            Self::Aes256Gcm(key) => Some((
-                Keyed::Shared(key),
+            Self::Aes256Gcm(key) => Some(use_key(
+                key,
                 Nonce::assume_unique_for_key([a, b, c, d, 0, 0, 0, 0, 0, 0, 0, 0]),
             )),
             Self::XChaCha20Poly1305(key) => {
-                let input = [a, b, c, d, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-                let subkey = chacha20::hchacha::<U10>(key, &input.into());
+                // The nonce's first 16 bytes, `counter ‖ 0¹²`, as little-endian words.
+                let subkey = hchacha20(key, [u32::from_le_bytes([a, b, c, d]), 0, 0, 0]);
                 let key = aead_key(&CHACHA20_POLY1305, &subkey)?;
-                Some((Keyed::Derived(key), Nonce::assume_unique_for_key([0; 12])))
+                Some(use_key(&key, Nonce::assume_unique_for_key([0; 12])))
             }
         }
     }
@@ -104,10 +110,10 @@ impl Cipher {
     /// for data past the mode's limit (gigabytes), never for a datagram.
     #[must_use]
     pub fn seal(&self, counter: u32, aad: &[u8], data: &mut [u8]) -> Option<[u8; TAG_BYTES]> {
-        let (key, nonce) = self.key_for(counter)?;
-        let tag = key
-            .get()
-            .seal_in_place_separate_tag(nonce, Aad::from(aad), data)
+        let tag = self
+            .with_key(counter, |key, nonce| {
+                key.seal_in_place_separate_tag(nonce, Aad::from(aad), data)
+            })?
             .ok()?;
         tag.as_ref().try_into().ok()
     }
@@ -124,27 +130,12 @@ impl Cipher {
         data: &mut [u8],
         tag: [u8; TAG_BYTES],
     ) -> Result<(), BadTag> {
-        let (key, nonce) = self.key_for(counter).ok_or(BadTag)?;
-        key.get()
-            .open_in_place_separate_tag(nonce, Aad::from(aad), Tag::from(tag), data, 0..)
-            .map(|_| ())
-            .map_err(|_| BadTag)
-    }
-}
-
-/// A per-packet temporary on the stack, never stored: its size does not matter.
-#[allow(clippy::large_enum_variant)]
-enum Keyed<'c> {
-    Shared(&'c LessSafeKey),
-    Derived(LessSafeKey),
-}
-
-impl Keyed<'_> {
-    fn get(&self) -> &LessSafeKey {
-        match self {
-            Self::Shared(key) => key,
-            Self::Derived(key) => key,
-        }
+        self.with_key(counter, |key, nonce| {
+            key.open_in_place_separate_tag(nonce, Aad::from(aad), Tag::from(tag), data, 0..)
+                .map(|_| ())
+        })
+        .ok_or(BadTag)?
+        .map_err(|_| BadTag)
     }
 }
 
@@ -231,7 +222,10 @@ mod tests {
         let aad = hex("50515253c0c1c2c3c4c5c6c7");
         let mut data = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.".to_vec();
         let first: [u8; 16] = nonce[..16].try_into().unwrap();
-        let subkey = chacha20::hchacha::<U10>(&key.into(), &first.into());
+        let input = std::array::from_fn(|at| {
+            u32::from_le_bytes(first[4 * at..4 * at + 4].try_into().unwrap())
+        });
+        let subkey = hchacha20(&key_words(&key), input);
         let mut inner = [0; 12];
         inner[4..].copy_from_slice(&nonce[16..]);
         let tag = aead_key(&CHACHA20_POLY1305, &subkey)

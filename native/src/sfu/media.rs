@@ -200,10 +200,9 @@ fn reseal(
 ) -> Option<usize> {
     let total = rtp.total_bytes();
     let target = slot.get_mut(..total)?;
-    let (aad, rest) = target.split_at_mut_checked(rtp.header_bytes)?;
-    let (data, trailer) = rest.split_at_mut_checked(rtp.sealed_bytes)?;
-    aad.copy_from_slice(opened.get(..rtp.header_bytes)?);
-    data.copy_from_slice(opened.get(rtp.header_bytes..rtp.tag_start())?);
+    let (head, trailer) = target.split_at_mut_checked(rtp.tag_start())?;
+    head.copy_from_slice(opened.get(..rtp.tag_start())?);
+    let (aad, data) = head.split_at_mut_checked(rtp.header_bytes)?;
     let tag = cipher.seal(counter, aad, data)?;
     let (tag_bytes, counter_bytes) = trailer.split_at_mut_checked(TAG_BYTES)?;
     tag_bytes.copy_from_slice(&tag);

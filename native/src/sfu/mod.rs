@@ -5,6 +5,8 @@ pub mod binding;
 pub mod counters;
 pub mod crypto;
 pub mod handle;
+pub mod hchacha;
+pub mod keyhash;
 pub mod media;
 pub mod replay;
 pub mod routes;

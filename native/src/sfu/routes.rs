@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use super::binding::Binding;
 use super::counters::{Dropped, Tally};
 use super::crypto::{Cipher, KEY_BYTES};
+use super::keyhash::KeyMap;
 use super::replay::ReplayWindow;
 use super::rtp::{Rtp, TAG_BYTES};
 
@@ -91,8 +92,8 @@ pub struct Listener<'r> {
 }
 
 pub struct Routes {
-    participants: HashMap<u32, Participant>,
-    channels: HashMap<u64, Vec<u32>>,
+    participants: KeyMap<u32, Participant>,
+    channels: KeyMap<u64, Vec<u32>>,
     addresses: Addresses,
     /// `FIRST_SERVER_COUNTER`, but for tests of the counters' end.
     first_counter: u32,
@@ -108,8 +109,8 @@ impl Routes {
     #[must_use]
     pub fn new(addresses: Addresses) -> Self {
         Self {
-            participants: HashMap::new(),
-            channels: HashMap::new(),
+            participants: KeyMap::default(),
+            channels: KeyMap::default(),
             addresses,
             first_counter: FIRST_SERVER_COUNTER,
         }
