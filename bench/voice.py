@@ -238,14 +238,18 @@ async def _measure(run: _Run, cast: _Cast, progress: Progress) -> Report:
         run.warnings.append(f"{deaf} listeners heard nothing in the warm-up")
     pace = Pace(0.0, 0.0)
     progress.show(0.1, 1, "C floor")
-    floor_found = await floor(
-        receivers=options.listeners,
-        packet_bytes=12 + pace.payload_bytes + 16 + 4,
-        duration_s=phases.floor_s,
-        forwarder_cpu=server_core,
-        load_cpu=cpus[0] if cpus else None,
-        tries=phases.tries,
-    )
+    floors = [
+        await floor(
+            receivers=options.listeners,
+            packet_bytes=12 + pace.payload_bytes + 16 + 4,
+            duration_s=phases.floor_s,
+            forwarder_cpu=server_core,
+            load_cpu=cpus[0] if cpus else None,
+            tries=phases.tries,
+            reading=reading,
+        )
+        for reading in (True, False)
+    ]
     progress.show(0.2, 1, "unpaced")
     tries = []
     for _ in range(phases.tries):
@@ -271,7 +275,7 @@ async def _measure(run: _Run, cast: _Cast, progress: Progress) -> Report:
         paced = await generate(Pace(rate_in, options.duration_s))
         cpu_after = probe.cpu_s()
         nursery.cancel_scope.cancel()
-    return _report(run, cast, floor_found, best, paced, rss, cpu_before, cpu_after)
+    return _report(run, cast, floors, best, paced, rss, cpu_before, cpu_after)
 
 
 def _out_per_s(outcome: Outcome) -> float:
@@ -300,7 +304,7 @@ def _ms(micros: dict[str, float]) -> dict[str, float]:
 def _report(
     run: _Run,
     cast: _Cast,
-    floor_found: dict[str, Any],
+    floors: list[dict[str, Any]],
     best: Outcome,
     paced: Outcome,
     rss: list[int],
@@ -310,7 +314,9 @@ def _report(
     options = run.options
     found = paced.report
     out_per_s = _out_per_s(best)
-    ratio = out_per_s / max(floor_found["out_pps"], 1e-9)
+    # Our listeners read what they are sent: the reading floor is the like-for-like one.
+    reading, holding = floors
+    ratio = out_per_s / max(reading["out_pps"], 1e-9)
     latency = _ms(found["latency_us"])
     forwarded = found["received"] + paced.listener_drops
     cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
@@ -333,8 +339,10 @@ def _report(
         },
         "figures": {
             "forwarded_out_per_s": round(out_per_s),
-            "c_floor_out_per_s": round(floor_found["out_pps"]),
+            "c_floor_out_per_s": round(reading["out_pps"]),
             "ratio_to_floor": round(ratio, 3),
+            "c_floor_holding_out_per_s": round(holding["out_pps"]),
+            "ratio_to_holding_floor": round(out_per_s / max(holding["out_pps"], 1e-9), 3),
             "unpaced": {
                 "offered_in_per_s": round(best.report["sent_per_s"]),
                 "received_per_s": round(best.report["received"] / best.report["send_s"]),
@@ -375,7 +383,8 @@ def _report(
             "cpu_us_per_forwarded": None
             if cpu is None or not forwarded
             else round(cpu / forwarded * 1e6, 3),
-            "c_floor": floor_found,
+            "c_floor": reading,
+            "c_floor_holding": holding,
         },
         "generator": {
             "cpu_s": round(found["cpu_s"]["process"], 3),

@@ -9,8 +9,11 @@ from bench.voice_floor import run_floor
 pytestmark = pytest.mark.timeout(120)
 
 
-async def test_the_c_forwarder_sends_each_packet_to_every_receiver() -> None:
-    found = await run_floor(receivers=3, packet_bytes=160, duration_s=0.5, pps=2000)
+@pytest.mark.parametrize("reading", [True, False])
+async def test_the_c_forwarder_sends_each_packet_to_every_receiver(reading: bool) -> None:
+    found = await run_floor(
+        receivers=3, packet_bytes=160, duration_s=0.5, pps=2000, reading=reading
+    )
     forwarder = found["forwarder"]
     assert forwarder["mode"] == "mmsg"
     assert forwarder["K"] == 3

@@ -48,4 +48,8 @@ async def test_every_paced_packet_reaches_every_listener_of_its_channel_once(
         assert paced[figure] == 0, figure
     assert paced["latency_ms"]["count"] == paced["received"]
     assert report["server"]["c_floor"]["receivers"] == 3
+    # The ratio is to the floor whose sink reads, as the listeners do; the holding one is shown.
+    assert report["server"]["c_floor"]["mode"].endswith("sink reading")
+    assert report["server"]["c_floor_holding"]["mode"].endswith("sink holding")
+    assert figures["c_floor_holding_out_per_s"] > 0
     assert report["series"]["latency_ms"]
