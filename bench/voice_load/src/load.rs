@@ -11,8 +11,8 @@ use crate::histogram::Histogram;
 use crate::net::{self, Poller, Receiver, MAX_DATAGRAM};
 use crate::packet::{self, Cipher, PacketError, Stamp, Stream};
 
+const MIN_SLEEP: Duration = Duration::from_micros(250); // a paced sender's shortest nap
 const MAX_BURST: usize = 64; // a paced sender that fell behind catches up this many at a time
-const SLEEP_SLACK: Duration = Duration::from_micros(60); // nanosleep overshoots about this much
 const RECEIVE_BATCH: usize = 64;
 const POLL_MS: i32 = 20; // how often the receiver looks at the stop flag when idle
 const INTERVAL_NS: u64 = 250_000_000; // received-packets series resolution
@@ -76,14 +76,15 @@ pub fn send(speakers: &mut [Speaker], pace: Pace, run: u32, start: Instant) -> S
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let due = (began.elapsed().as_secs_f64() * pace.rate_per_s) as u64 + 1;
             if due <= total {
+                // Wake for a few packets at a time (at least MIN_SLEEP's worth), not for each.
                 #[allow(clippy::cast_precision_loss)]
-                let next = Duration::from_secs_f64(total as f64 / pace.rate_per_s);
-                let wait = next.saturating_sub(began.elapsed());
-                if wait > SLEEP_SLACK {
-                    thread::sleep(wait.saturating_sub(SLEEP_SLACK));
-                } else {
-                    std::hint::spin_loop();
-                }
+                let next = Duration::from_secs_f64(total as f64 / pace.rate_per_s)
+                    .max(MIN_SLEEP + Duration::from_secs_f64(due as f64 / pace.rate_per_s));
+                // Sleep, never spin: the listeners' receiver shares this core, and a spinning
+                // sender took half of it, so their latencies measured the generator. A late
+                // wake-up only sends the next packets together (voice clients send in 20 ms
+                // steps anyway), each stamped when it really leaves.
+                thread::sleep(next.saturating_sub(began.elapsed()));
                 continue;
             }
             for k in total..total + (due - total).min(MAX_BURST as u64) {

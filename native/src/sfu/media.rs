@@ -10,7 +10,7 @@ use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::eventfd::EventFd;
 
-use super::batch::{Inbox, Outbox, RECEIVE_BATCH};
+use super::batch::{Inbox, Outbox, FLUSH_AT, RECEIVE_BATCH};
 use super::counters::{Counters, Dropped, Tally};
 use super::crypto::Cipher;
 use super::routes::{Command, Routes};
@@ -153,6 +153,9 @@ impl Media {
                                 reseal(slot, packet, &rtp, listener.cipher, listener.counter)
                             });
                         });
+                    if outbox.queued() >= FLUSH_AT {
+                        outbox.flush(socket, tally);
+                    }
                 }
                 Err(reason) => tally.drop(reason),
             },
