@@ -408,6 +408,27 @@ GATEWAY_SLOW_CONSUMER_CLOSES = CallbackCounter(
     "trioxide_gateway_slow_consumer_closes_total",
     "Connections closed (4000) because they fell too far behind.",
 )
+# The SFU's counters, kept by its media thread (core/sfu.py) and read at scrape time.
+VOICE_PACKETS = CallbackCounter(
+    "trioxide_voice_packets_total",
+    "SFU datagrams received (in) and voice packets forwarded (out; one per listener).",
+    ("direction",),
+)
+VOICE_BYTES = CallbackCounter(
+    "trioxide_voice_bytes_total", "Bytes of those datagrams, by direction.", ("direction",)
+)
+VOICE_DROPPED = CallbackCounter(
+    "trioxide_voice_dropped_total",
+    "Datagrams the SFU dropped, by reason (malformed, unknown_ssrc, wrong_address, bad_tag,"
+    " replayed, muted, not_keyed, rtcp, keepalive, not_opus, send_failed, ...).",
+    ("reason",),
+)
+VOICE_EVENTS = CallbackCounter(
+    "trioxide_voice_events_total",
+    "SFU events: discovery_answers (IP discovery), rebinds (an SSRC moved to a new address by"
+    " an authenticated packet), io_errors (receive errors).",
+    ("event",),
+)
 GATEWAY_REPLAY_SIZE = Histogram(
     "trioxide_gateway_replay_size",
     "Dispatches replayed per successful RESUME.",

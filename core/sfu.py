@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING
 
 import trio
 
 from core.faults import report_fault
+from core.metrics import VOICE_BYTES, VOICE_DROPPED, VOICE_EVENTS, VOICE_PACKETS
 from trioxide_native import SfuHandle
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable, Iterator
 
 __all__ = ["MediaThreadEnded", "Sfu", "open_sfu"]
 
@@ -109,6 +110,43 @@ async def _ipv4(host: str) -> str:
     raise OSError(f"{host!r} has no IPv4 address: the SFU binds IPv4 only")
 
 
+_EVENTS = ("discovery_answers", "rebinds", "io_errors")
+
+
+@contextmanager
+def _metrics(sfu: Sfu) -> Iterator[None]:
+    """The SFU's counters on /metrics while it runs (a scrape reads them once per metric)."""
+
+    def read(metric: str) -> Callable[[], dict[tuple[str, ...], float]]:
+        return lambda: _split(sfu.counters())[metric]
+
+    with (
+        VOICE_PACKETS.track(read("packets")),
+        VOICE_BYTES.track(read("bytes")),
+        VOICE_DROPPED.track(read("dropped")),
+        VOICE_EVENTS.track(read("events")),
+    ):
+        yield
+
+
+def _split(counters: dict[str, int]) -> dict[str, dict[tuple[str, ...], float]]:
+    split: dict[str, dict[tuple[str, ...], float]] = {
+        "packets": {},
+        "bytes": {},
+        "dropped": {},
+        "events": {},
+    }
+    for name, value in counters.items():
+        kind, _, label = name.partition("_")
+        if kind in ("packets", "bytes") and label in ("in", "out"):
+            split[kind][(label,)] = value
+        elif kind == "dropped":
+            split["dropped"][(label,)] = value
+        elif name in _EVENTS:
+            split["events"][(name,)] = value
+    return split
+
+
 async def _watch(handle: SfuHandle) -> None:
     """Returns only by cancellation (open_sfu's exit): if the thread ends first, reports it
     once and raises MediaThreadEnded."""
@@ -131,10 +169,12 @@ async def open_sfu(host: str, port: int) -> AsyncIterator[Sfu]:
     meanwhile: see the module's docstring for a thread that ends early. As with any nursery,
     an error raised in the body leaves wrapped in an exception group."""
     handle = SfuHandle(await _ipv4(host), port)
+    sfu = Sfu(handle)
     try:
         async with trio.open_nursery() as watching:
             watching.start_soon(_watch, handle)
-            yield Sfu(handle)
+            with _metrics(sfu):
+                yield sfu
             watching.cancel_scope.cancel()
     finally:
         handle.close()
