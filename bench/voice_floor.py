@@ -34,6 +34,12 @@ _BATCH = 32  # udp_bench.py's batch for the forwarder and the sender
 _START_S = 0.5  # the sink, then the forwarder, are given this to bind before the sender starts
 
 
+def available() -> bool:
+    """Whether the floor's sources are here (../shared/perf beside the checkout, or
+    TRIOXIDE_BENCH_PERF): a checkout elsewhere runs the scenario without its floor."""
+    return all((PERF / f"{name}.c").exists() for name in _PROGRAMS)
+
+
 async def build() -> Path:
     """The floor's three programs, compiled with gcc -O2 as udp_bench.py does, once."""
     BUILT.mkdir(parents=True, exist_ok=True)

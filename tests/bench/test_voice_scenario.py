@@ -11,6 +11,7 @@ import pytest
 import bench.voice
 from bench.tool import Options, run_scenario
 from bench.voice import Phases
+from bench.voice_floor import available
 from tests.voice.conftest import running_voice
 
 if TYPE_CHECKING:
@@ -39,17 +40,23 @@ async def test_every_paced_packet_reaches_every_listener_of_its_channel_once(
     assert report["parameters"]["listeners_per_speaker"] == 3
     assert figures["connections_lost"] == 0
     assert figures["forwarded_out_per_s"] > 0
-    assert figures["c_floor_out_per_s"] > 0
-    assert figures["ratio_to_floor"] > 0
+    if available():
+        assert figures["c_floor_out_per_s"] > 0
+        assert figures["ratio_to_floor"] > 0
+    else:  # a checkout away from ../shared/perf runs without its floor, and says so
+        assert figures["ratio_to_floor"] is None
+        assert any("no C floor" in warning for warning in report["warnings"])
     paced = figures["paced"]
     assert paced["expected"] > 0
     assert paced["received"] == paced["expected"]
     for figure in ("lost", "duplicates", "bad_tag", "stale", "misrouted"):
         assert paced[figure] == 0, figure
     assert paced["latency_ms"]["count"] == paced["received"]
-    assert report["server"]["c_floor"]["receivers"] == 3
-    # The ratio is to the floor whose sink reads, as the listeners do; the holding one is shown.
-    assert report["server"]["c_floor"]["mode"].endswith("sink reading")
-    assert report["server"]["c_floor_holding"]["mode"].endswith("sink holding")
-    assert figures["c_floor_holding_out_per_s"] > 0
+    if available():
+        assert report["server"]["c_floor"]["receivers"] == 3
+        # The ratio is to the floor whose sink reads, as the listeners do; the holding one
+        # is shown beside it.
+        assert report["server"]["c_floor"]["mode"].endswith("sink reading")
+        assert report["server"]["c_floor_holding"]["mode"].endswith("sink holding")
+        assert figures["c_floor_holding_out_per_s"] > 0
     assert report["series"]["latency_ms"]
