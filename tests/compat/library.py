@@ -6,6 +6,7 @@ its own event loop, its base URL pointed at the server, and they meet over loopb
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import TYPE_CHECKING, TypeVar
 
 import discord
@@ -27,6 +28,26 @@ async def run_discord_py(api: ApiClient, session: Callable[[], Coroutine[object,
     discord.http.Route.BASE = f"{str(api.http.base_url).rstrip('/')}/api/v10"
     try:
         with trio.fail_after(_LIBRARY_TIMEOUT_S):
-            return await trio.to_thread.run_sync(lambda: asyncio.run(session()))
+            # A thread of its own that ends with the session: the loop (and whatever the
+            # library left on it) is not kept alive by a pooled worker thread's locals.
+            return await trio.to_thread.run_sync(_in_own_thread, session)
     finally:
         discord.http.Route.BASE = original_base
+
+
+def _in_own_thread(session: Callable[[], Coroutine[object, object, T]]) -> T:
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(asyncio.run(session()))
+        except BaseException as error:  # handed to the caller below
+            errors.append(error)
+
+    thread = threading.Thread(target=run, name="compat-discord-py")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return results[0]
