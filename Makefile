@@ -13,7 +13,7 @@ PY_DIRS := core api gateway trioxide trioxide_native tests bench
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help setup run test lint pytest cargo-test bench bench-parts migrate clean redis-server
+.PHONY: help setup run test lint pytest cargo-test bench bench-parts migrate clean redis-server chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -78,7 +78,12 @@ $(NODE_DEPS): tests/compat/js/package.json tests/compat/js/package-lock.json
 	cd tests/compat/js && npm ci --no-audit --no-fund --silent
 	touch $@
 
-pytest: setup redis-server $(S3S_FS) $(NODE_DEPS)
+# The web client's tests drive Debian's Chromium headless through Playwright (a pinned dev
+# dependency that never downloads a browser of its own).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+pytest: setup redis-server chromium $(S3S_FS) $(NODE_DEPS)
 	$(BIN)/pytest -q
 
 cargo-test:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from quart_trio import QuartTrio
 
-from api import health
+from api import health, web_app
 from api.errors import install_error_handlers
 from api.forms import MAX_JSON_BYTES
 from api.keepalive import install_body_limits
@@ -32,6 +32,7 @@ def create_app(found: Services) -> QuartTrio:
     install_rate_limits(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(attachments.blueprint)
+    app.register_blueprint(web_app.blueprint)
     routes = discord_api()
     app.register_blueprint(routes, url_prefix="/api/v10", name="v10")
     app.register_blueprint(routes, url_prefix="/api/v9", name="v9")

@@ -80,7 +80,8 @@ async def check_login_account(login: str) -> None:
 
 
 # Blueprints served without limits: /metrics is scraped by the operator's Prometheus.
-_UNLIMITED_BLUEPRINTS = frozenset({"metrics"})
+# The web client's files are fetched together on every page load, by people not yet signed in.
+_UNLIMITED_BLUEPRINTS = frozenset({"metrics", "web"})
 
 
 async def _before_request() -> None:
