@@ -17,7 +17,8 @@ from core.store import direct as store
 from core.store import guilds as guild_store
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    import datetime as dt
+    from collections.abc import Callable, Sequence
 
     from core.snowflakes import SnowflakeGenerator
     from core.store.database import Connection, Database
@@ -151,20 +152,27 @@ class Direct:
         def read(connection: Connection) -> list[dict[str, object]]:
             found = []
             for other_id, kind, since in store.relationships_of(connection, user_id):
-                user = account_store.user_by_id(connection, other_id)
-                if user is not None:
-                    found.append(
-                        {
-                            "id": str(other_id),
-                            "type": kind,
-                            "user": user.to_wire(),
-                            "nickname": None,
-                            "since": iso(since),
-                        }
-                    )
+                wire = _relationship_wire(connection, other_id, kind, since)
+                if wire is not None:
+                    found.append(wire)
             return found
 
         return await self._db.autocommit(read)
+
+    async def relate_by_username(self, user_id: int, username: str) -> None:
+        """POST /users/@me/relationships {username}: a friend request by name, as people
+        add each other (Discord's own client sends this; the discriminator is gone)."""
+
+        def find(connection: Connection) -> int:
+            other_id = account_store.user_id_by_username(connection, username)
+            if other_id is None:
+                check = FormCheck()
+                check.fail("username", "USERNAME_UNKNOWN", "No one has this username.")
+                check.done()
+            assert other_id is not None
+            return other_id
+
+        await self.relate(user_id, await self._db.autocommit(find), None)
 
     async def relate(self, user_id: int, other_id: int, kind: int | None) -> None:
         """PUT /users/@me/relationships/{id}: a friend request (accepting theirs makes friends),
@@ -174,7 +182,7 @@ class Direct:
             check.fail("type", "BASE_TYPE_CHOICES", "Value must be one of (1, 2).")
             check.done()
 
-        def write(connection: Connection) -> None:
+        def change(connection: Connection) -> None:
             if other_id == user_id or account_store.user_by_id(connection, other_id) is None:
                 raise UnknownUser(str(other_id))
             if kind == store.BLOCKED:
@@ -191,13 +199,59 @@ class Direct:
                 store.set_relationship(connection, user_id, other_id, store.OUTGOING)
                 store.set_relationship(connection, other_id, user_id, store.INCOMING)
 
-        await self._db.run(write)
+        await self._db.run(
+            lambda connection: self._announced(connection, user_id, other_id, change)
+        )
 
     async def unrelate(self, user_id: int, other_id: int) -> None:
         """Ends a friendship, a request or one's own block; the other side's block stays."""
 
-        def write(connection: Connection) -> None:
+        def change(connection: Connection) -> None:
             store.drop_relationship(connection, user_id, other_id)
             store.drop_relationship(connection, other_id, user_id, unless=store.BLOCKED)
 
-        await self._db.run(write)
+        await self._db.run(
+            lambda connection: self._announced(connection, user_id, other_id, change)
+        )
+
+    def _announced(
+        self,
+        connection: Connection,
+        a: int,
+        b: int,
+        change: Callable[[Connection], None],
+    ) -> None:
+        """Runs `change` and tells each side whose view of the other it changed, in the same
+        transaction (a block: its maker gets type 2, the blocked one loses the friendship)."""
+        before = {
+            (a, b): store.relationship(connection, a, b),
+            (b, a): store.relationship(connection, b, a),
+        }
+        change(connection)
+        for (viewer, other), was in before.items():
+            now = store.relationship(connection, viewer, other)
+            if now == was:
+                continue
+            if now is None:
+                assert was is not None
+                self._journal.emit(connection, events.relationship_remove(viewer, other, was))
+                continue
+            since = store.relationship_since(connection, viewer, other)
+            wire = _relationship_wire(connection, other, now, since)
+            if wire is not None:
+                self._journal.emit(connection, events.relationship_add(viewer, wire))
+
+
+def _relationship_wire(
+    connection: Connection, other_id: int, kind: int, since: dt.datetime | None
+) -> dict[str, object] | None:
+    user = account_store.user_by_id(connection, other_id)
+    if user is None:
+        return None
+    return {
+        "id": str(other_id),
+        "type": kind,
+        "user": user.to_wire(),
+        "nickname": None,
+        "since": None if since is None else iso(since),
+    }

@@ -51,6 +51,9 @@ class EventName(enum.StrEnum):
     APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE = "APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE"
     WEBHOOKS_UPDATE = "WEBHOOKS_UPDATE"
     USER_UPDATE = "USER_UPDATE"
+    # A person's friends, requests and blocks changed: to that person's sessions (no intent).
+    RELATIONSHIP_ADD = "RELATIONSHIP_ADD"
+    RELATIONSHIP_REMOVE = "RELATIONSHIP_REMOVE"
     # Ephemeral, never in the outbox: a gateway node publishes it on the bus itself, with the
     # guilds it is for; every node then tells its sessions there (gateway/presence.py).
     PRESENCE_UPDATE = "PRESENCE_UPDATE"
@@ -327,6 +330,17 @@ def user_update(user: User) -> Event:
     """The user's own profile changed: to their own sessions only (no intent needed), as the
     private user object READY gave them."""
     return Event(EventName.USER_UPDATE, user.to_wire(private=True), user_ids=(user.id,))
+
+
+def relationship_add(user_id: int, relationship: dict[str, object]) -> Event:
+    """A relationship of `user_id`'s that began or changed type, as GET relationships shows it."""
+    return Event(EventName.RELATIONSHIP_ADD, relationship, user_ids=(user_id,))
+
+
+def relationship_remove(user_id: int, other_id: int, kind: int) -> Event:
+    return Event(
+        EventName.RELATIONSHIP_REMOVE, {"id": str(other_id), "type": kind}, user_ids=(user_id,)
+    )
 
 
 def sessions_revoked(session_ids: list[int]) -> Event:

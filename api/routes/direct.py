@@ -24,6 +24,11 @@ class Relate(Form):
     type: int | None = None
 
 
+class RelateByName(Form):
+    username: str
+    discriminator: str | int | None = None  # legacy clients send one; names are unique now
+
+
 @blueprint.post("/users/@me/channels")
 async def open_dm() -> Response:
     principal = await current_principal()
@@ -49,6 +54,14 @@ async def my_dms() -> Response:
 async def relationships() -> Response:
     principal = await current_person()
     return json_response(await services().direct.relationships(principal.user_id))
+
+
+@blueprint.post("/users/@me/relationships")
+async def relate_by_username() -> Response:
+    principal = await current_person()
+    body = await parse_body(RelateByName)
+    await services().direct.relate_by_username(principal.user_id, body.username)
+    return no_content()
 
 
 @blueprint.put("/users/@me/relationships/<user_id>")

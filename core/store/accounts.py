@@ -79,6 +79,14 @@ def user_by_id(connection: Connection, user_id: int) -> User | None:
     )
 
 
+def user_id_by_username(connection: Connection, username: str) -> int | None:
+    """Whose username this is (usernames are unique without regard to case)."""
+    row = connection.execute(
+        "SELECT id FROM users WHERE lower(username) = lower(%s)", (username,)
+    ).fetchone()
+    return None if row is None else int(str(row[0]))
+
+
 @dataclass(frozen=True, slots=True)
 class Credentials:
     user_id: int

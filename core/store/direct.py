@@ -90,6 +90,16 @@ def relationship(connection: Connection, user_id: int, other_id: int) -> int | N
     return None if row is None else int(str(row[0]))
 
 
+def relationship_since(connection: Connection, user_id: int, other_id: int) -> dt.datetime | None:
+    row = connection.execute(
+        "SELECT since FROM relationships WHERE user_id = %s AND other_id = %s", (user_id, other_id)
+    ).fetchone()
+    if row is None:
+        return None
+    assert isinstance(row[0], dt.datetime)
+    return row[0]
+
+
 def set_relationship(connection: Connection, user_id: int, other_id: int, kind: int) -> None:
     connection.execute(
         "INSERT INTO relationships (user_id, other_id, type) VALUES (%s, %s, %s)"
