@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from urllib.parse import urlsplit
 
 from core.errors import ConfigError
 
@@ -476,6 +477,19 @@ def _voice_tls(environ: Mapping[str, str]) -> tuple[Path | None, Path | None]:
     if key is not None and cert is None:
         raise ConfigError(VOICE_TLS_CERT.name, "must be set with TRIOXIDE_VOICE_TLS_KEY")
     return cert, key
+
+
+def browser_origins(settings: Settings) -> frozenset[str]:
+    """The browser origins that may open the gateway: TRIOXIDE_ALLOWED_ORIGINS, and the web
+    client's own, served by the API at the public URL (and, for a server on loopback, at the
+    other names of loopback a person may type). Any other page is refused, so a hostile site
+    cannot open a gateway session with a visitor's credentials."""
+    public = urlsplit(settings.public_url)
+    found = set(settings.allowed_origins) | {f"{public.scheme}://{public.netloc}"}
+    if settings.api_addr.host in ("127.0.0.1", "localhost", "::1"):
+        port = settings.api_addr.port
+        found |= {f"http://{host}:{port}" for host in ("127.0.0.1", "localhost", "[::1]")}
+    return frozenset(found)
 
 
 def load_settings(environ: Mapping[str, str], *, roles: str | None = None) -> Settings:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from core.config import browser_origins
 from core.delivery_log import Journal
 from core.errors import ClientError, ShardingRequired
 from core.events import Intent
@@ -70,6 +71,7 @@ class Gateway:
         self._services = services
         settings = services.settings
         self._settings = settings
+        self._origins = browser_origins(settings)
         self.limits = limits or GatewayLimits(bus_outage_close_s=settings.bus_outage_close_s)
         self.privileged_intents = settings.privileged_intents
         self.public_url = ""  # known once listening
@@ -232,7 +234,7 @@ class Gateway:
         try:
             handshake = parse_handshake(buffer[:end])
             origin = handshake.headers.get("origin")
-            if origin is not None and origin.rstrip("/") not in self._settings.allowed_origins:
+            if origin is not None and origin.rstrip("/") not in self._origins:
                 raise HandshakeError(403, "origin not allowed")
         except HandshakeError as error:
             connection.send_bytes(http_refusal(error.status, error.reason))

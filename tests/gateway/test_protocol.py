@@ -207,6 +207,15 @@ async def test_a_browser_from_another_origin_is_refused(gateway: str) -> None:
     assert refused.value.status == 403
 
 
+async def test_the_web_clients_own_origin_is_accepted(api: ApiClient, gateway: str) -> None:
+    """The client the API serves at /app opens the gateway from the public URL's origin."""
+    public = api.services.settings.public_url
+    port = api.services.settings.api_addr.port
+    for origin in (public, f"http://localhost:{port}"):
+        async with open_socket(gateway, headers=[("Origin", origin)]) as socket:
+            assert (await socket.receive())["op"] == 10  # HELLO: the handshake was accepted
+
+
 async def test_ending_a_login_closes_its_sessions_with_4004(api: ApiClient, gateway: str) -> None:
     person = await api.register()
     other_login = await api.login(person)
