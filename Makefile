@@ -79,9 +79,11 @@ $(NODE_DEPS): tests/compat/js/package.json tests/compat/js/package-lock.json
 	touch $@
 
 # The web client's tests drive Debian's Chromium headless through Playwright (a pinned dev
-# dependency that never downloads a browser of its own).
+# dependency that never downloads a browser of its own), with an emoji font so reactions and
+# the screenshots show emoji rather than empty boxes.
 chromium:
-	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@{ command -v chromium && fc-list | grep -q NotoColorEmoji; } >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null; }
 
 pytest: setup redis-server chromium $(S3S_FS) $(NODE_DEPS)
 	$(BIN)/pytest -q

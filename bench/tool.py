@@ -31,6 +31,7 @@ from bench.sessions import Plan, Workers
 from bench.target import Address, BenchError, Fleet, Target
 from bench.voice import voice
 from bench.voice_server import started_voice_server
+from bench.web import started_web_server, web_client
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -523,6 +524,7 @@ SCENARIOS: dict[str, Callable[[_Run], Awaitable[Report]]] = {
     "rest-mix": rest_mix,
     "resume-storm": resume_storm,
     "voice": voice,
+    "web-client": web_client,
 }
 
 # `standard`: a short run of every scenario, what `make bench` records.
@@ -632,7 +634,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--connect-rate", type=float, default=200.0, help="sessions per second")
     parser.add_argument("--compress", action="store_true", help="zlib-stream on every session")
     parser.add_argument("--clients", type=int, default=8, help="rest-mix: keep-alive clients")
-    parser.add_argument("--messages", type=int, default=5, help="resume-storm: missed messages")
+    parser.add_argument(
+        "--messages",
+        type=int,
+        default=5,
+        help="resume-storm: missed messages; web-client: the history to scroll",
+    )
     parser.add_argument(
         "--search-to", type=float, default=1600.0, help="interactions: the search's top rate"
     )
@@ -679,7 +686,10 @@ async def _main(arguments: argparse.Namespace) -> list[Report]:
     async with AsyncExitStack() as stack:
         if arguments.start_server:
             # The voice scenario's server serves every role in one process on the first core.
-            starter = started_voice_server if arguments.scenario == "voice" else started_server
+            # The web client's server serves every role but voice in one process.
+            starter = {"voice": started_voice_server, "web-client": started_web_server}.get(
+                arguments.scenario, started_server
+            )
             options = await stack.enter_async_context(starter(options))
         elif not options.api_url:
             raise BenchError("give --api URL, or --start-server")

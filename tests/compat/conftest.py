@@ -4,14 +4,13 @@ port known before the API starts (the default settings let the gateway pick one)
 from __future__ import annotations
 
 import dataclasses
-import gc
 import socket
-import sys
 from typing import TYPE_CHECKING
 
 import pytest
 
 from core.config import Address
+from tests.compat.asyncio_thread import collect_leftovers
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -33,26 +32,6 @@ def settings(settings: Settings) -> Settings:
 @pytest.fixture(autouse=True)
 def _collect_garbage_after() -> Iterator[None]:
     """What a library left behind on its asyncio loop is collected at the end of the test that
-    ran it, not by some later test's garbage collection. The libraries' own unclosed asyncio
-    transports (and their sockets) found then are theirs, not Trioxide's (the server never
-    runs asyncio): they are dropped; anything else still fails the test."""
+    ran it, not by some later test's garbage collection (asyncio_thread.collect_leftovers)."""
     yield
-    default = sys.unraisablehook
-
-    def hook(unraisable: sys.UnraisableHookArgs) -> None:
-        if isinstance(unraisable.exc_value, ResourceWarning) and _is_asyncio_leftover(unraisable):
-            return
-        default(unraisable)
-
-    sys.unraisablehook = hook
-    try:
-        gc.collect()
-    finally:
-        sys.unraisablehook = default
-
-
-def _is_asyncio_leftover(unraisable: sys.UnraisableHookArgs) -> bool:
-    message = str(unraisable.exc_value)
-    return "unclosed transport" in message or (
-        "unclosed <socket.socket" in message and "type=1" in message
-    )
+    collect_leftovers()

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 from contextlib import asynccontextmanager
@@ -27,11 +28,11 @@ from playwright.async_api import async_playwright
 from tests.compat.asyncio_thread import AsyncioThread, open_asyncio_thread
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Coroutine
+    from collections.abc import AsyncIterator, Callable, Coroutine
 
     from playwright.async_api import Browser, BrowserContext, Page
 
-    from tests.running import ApiClient
+    from tests.running import ApiClient, Person
 
 T = TypeVar("T")
 
@@ -65,6 +66,34 @@ class Web:
         options.setdefault("viewport", DESKTOP)
         context = await self.run(self.browser.new_context(**options))
         context.set_default_timeout(STEP_TIMEOUT_MS)
+        return context
+
+    async def listen(self, page: Page, event: Any, handler: Callable[[Any], Any]) -> None:
+        """`page.on(event, handler)`, registered on the browser's loop: Playwright's objects
+        belong to that loop's thread, and a listener added from here races its dispatch."""
+
+        async def add() -> None:
+            page.on(event, handler)
+
+        await self.run(add())
+
+    async def signed_in_context(self, person: Person, **options: Any) -> BrowserContext:
+        """A fresh context whose client already holds `person`'s session (the client's own
+        localStorage entry, written before its first load only: after that the client keeps
+        and rotates the session itself)."""
+        context = await self.new_context(**options)
+        stored = json.dumps(
+            {
+                "token": person.token,
+                "refresh_token": person.refresh_token,
+                "user_id": str(person.id),
+            }
+        )
+        script = (
+            "if (!localStorage.getItem('trioxide.auth')) localStorage.setItem('trioxide.auth',"
+            f" JSON.stringify(Object.assign({stored}, {{expires_at: Date.now() + 600000}})));"
+        )
+        await self.run(context.add_init_script(script))
         return context
 
     async def new_page(self, **options: Any) -> Page:

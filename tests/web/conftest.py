@@ -13,8 +13,9 @@ import pytest
 import trio
 
 from core.config import Address
+from core.interactions import run_interaction_sweep
 from core.relay import run_relay
-from gateway.server import Gateway
+from gateway.server import Gateway, GatewayLimits
 from tests.running import running_api
 from tests.web.browser import Web, open_browser
 
@@ -43,11 +44,20 @@ def settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def web(settings: Settings, db: Database) -> AsyncIterator[Web]:
+def gateway_limits() -> GatewayLimits | None:
+    """The gateway's limits; None: its defaults. A test module may override this fixture."""
+    return None
+
+
+@pytest.fixture
+async def web(
+    settings: Settings, db: Database, gateway_limits: GatewayLimits | None
+) -> AsyncIterator[Web]:
     shutdown = trio.Event()
     async with running_api(settings, db) as api, trio.open_nursery() as nursery:
         await nursery.start(run_relay, api.services.db, api.services.bus)
-        await nursery.start(partial(Gateway(api.services).serve, shutdown))
+        await nursery.start(run_interaction_sweep, api.services.interactions)
+        await nursery.start(partial(Gateway(api.services, gateway_limits).serve, shutdown))
         async with open_browser() as (thread, browser):
             yield Web(f"http://{settings.api_addr}", api, thread, browser)
         shutdown.set()

@@ -71,8 +71,10 @@ def test_no_file_holds_inline_script_or_html_injection() -> None:
 async def test_the_page_loads_in_chromium_without_csp_violations(web: Web) -> None:
     page = await web.new_page()
     errors: list[str] = []
-    page.on(
-        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    await web.listen(
+        page,
+        "console",
+        lambda message: errors.append(message.text) if message.type == "error" else None,
     )
     await web.run(page.goto(web.url + "/app"))
     await web.run(page.wait_for_load_state("networkidle"))
