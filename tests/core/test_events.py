@@ -48,6 +48,8 @@ ROWS: list[tuple[EventName, Intent | None, Intent | None]] = [
     (E.INTERACTION_MODAL_CREATE, None, None),
     (E.APPLICATION_COMMAND_AUTOCOMPLETE_RESPONSE, None, None),
     (E.USER_UPDATE, None, None),  # the user's own sessions, whatever they asked for
+    (E.RELATIONSHIP_ADD, None, None),  # likewise
+    (E.RELATIONSHIP_REMOVE, None, None),
     (E.VOICE_STATE_UPDATE, I.GUILD_VOICE_STATES, None),
     # To the one session that joined, whatever it asked for: it asked for this.
     (E.VOICE_SERVER_UPDATE, None, None),
