@@ -85,3 +85,39 @@ def test_level_hides_quieter_records() -> None:
 )
 def test_personal_fields_are_recognised_by_their_words(field: str, personal: bool) -> None:
     assert is_personal(field) is personal
+
+
+@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.parametrize("log_format", [LogFormat.JSON, LogFormat.TEXT])
+def test_tracebacks_keep_every_frame_and_type_but_no_exception_text(
+    log_format: LogFormat,
+) -> None:
+    """An exception's text may quote a client's input (a library's ValueError(f"bad {x}")):
+    tracebacks keep the frames, types, causes and groups, never the texts."""
+    stream = io.StringIO()
+    configure_logging("info", log_format, stream)
+
+    # (The secrets arrive as data, as a client's would: source lines are printed.)
+    sent = {"key": "secret-in-key", "group": "secret-in-group", "value": "secret-in-value"}
+
+    def deep() -> None:
+        raise KeyError(sent["key"])
+
+    try:
+        try:
+            deep()
+        except KeyError as error:
+            raise ExceptionGroup(sent["group"], [ValueError(sent["value"])]) from error
+    except ExceptionGroup:
+        logging.getLogger("trioxide.test").exception("fault")
+    logged = stream.getvalue()
+    assert "secret" not in logged
+    for kept in (
+        "deep",
+        "builtins.KeyError",
+        "direct cause",
+        "builtins.ValueError",
+        "sub-exception",
+    ):
+        assert kept in logged
+    logging.getLogger("trioxide.test").error("no exception", exc_info=(None, None, None))
