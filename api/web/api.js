@@ -1,6 +1,6 @@
 // Trioxide's HTTP API v10, as any client speaks it: JSON in and out, the person's bearer token,
 // one refresh and retry on 401, and errors turned into sentences the person can act on.
-import { refresh, token } from "./auth.js";
+import { refresh, signedIn, token } from "./auth.js";
 
 export const API_BASE = "/api/v10";
 
@@ -31,7 +31,9 @@ export function fieldErrors(errors, prefix = "") {
 
 const PERMISSION_CODES = { 50013: "You don't have the permission this needs.", 50001: "You don't have access to that." };
 
-export function describe(error) {
+// needs: the permission's name as the person sees it ("Kick Members"), when the call site knows
+// which one the action takes (the server only ever says "Missing Permissions").
+export function describe(error, { needs = null } = {}) {
   if (!(error instanceof ApiError)) return error && error.message ? error.message : "Something went wrong.";
   if (error.status === 0) return "Can't reach the server: check your connection and try again.";
   if (error.status === 429) {
@@ -41,6 +43,7 @@ export function describe(error) {
   const fields = fieldErrors(error.errors);
   if (fields.length) return fields.map((f) => (f.field ? `${f.field}: ${f.message}` : f.message)).join(" ");
   if (error.code === 50013) {
+    if (needs) return `You need the ${needs} permission for that.`;
     return error.message && error.message !== "Missing Permissions"
       ? `${error.message}.`
       : PERMISSION_CODES[50013];
@@ -51,8 +54,28 @@ export function describe(error) {
   return error.message || `Request failed (${error.status}).`;
 }
 
+// A path the URL parser would rewrite (a `..` segment, `?`, `#`, a backslash) or that the server
+// would decode into more segments (an encoded slash or dot) is never sent: ids pasted into a
+// path come from links, and a crafted one must not reach another endpoint.
+const UNSAFE_ESCAPES = /%(2f|5c|2e|3f|23|00)/i;
+
+function checkedPath(path) {
+  const wanted = API_BASE + path;
+  let url = null;
+  try {
+    url = new URL(wanted, location.origin);
+  } catch {
+    url = null;
+  }
+  if (typeof path !== "string" || !path.startsWith("/") || UNSAFE_ESCAPES.test(path) || !url
+    || url.origin !== location.origin || url.pathname !== wanted || url.search || url.hash) {
+    throw new ApiError({ status: 400, message: "That address is not valid." });
+  }
+  return wanted;
+}
+
 function buildUrl(path, query) {
-  const url = new URL(API_BASE + path, location.origin);
+  const url = new URL(checkedPath(path), location.origin);
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
   }
@@ -94,10 +117,14 @@ async function send(method, path, { json, query, form, auth }) {
 }
 
 export async function request(method, path, { json, query, form, auth = true } = {}) {
+  checkedPath(path);
   let response = await send(method, path, { json, query, form, auth });
   if (response.status === 401 && auth) {
     // The access token expired (or was about to): one refresh, one retry.
     if (await refresh()) response = await send(method, path, { json, query, form, auth });
+    // Still signed in but not refreshed: the refresh could not reach the server, which says
+    // nothing about the session (a "sign in again" here would be wrong).
+    else if (signedIn()) throw new ApiError({ status: 0, message: "network error" });
   }
   if (!response.ok) throw await errorFrom(response);
   if (response.status === 204) return null;
@@ -107,10 +134,16 @@ export async function request(method, path, { json, query, form, auth = true } =
 
 // Uploads through XMLHttpRequest: fetch reports no upload progress.
 export function upload(path, formData, onProgress = () => {}, method = "POST") {
+  let url;
+  try {
+    url = checkedPath(path);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   const attempt = () =>
     new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
-      xhr.open(method, API_BASE + path);
+      xhr.open(method, url);
       if (token()) xhr.setRequestHeader("Authorization", `Bearer ${token()}`);
       xhr.upload.addEventListener("progress", (e) => {
         if (e.lengthComputable) onProgress(e.loaded / e.total);

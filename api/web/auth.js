@@ -93,17 +93,45 @@ export async function logout() {
 export function refresh() {
   if (!session) return Promise.resolve(false);
   if (!refreshing) {
-    refreshing = rotate().finally(() => {
+    refreshing = exclusive(rotate).finally(() => {
       refreshing = null;
     });
   }
   return refreshing;
 }
 
+// Whether the access token is past its expiry: no use presenting it anywhere.
+export function expired() {
+  return !session || !session.expires_at || session.expires_at <= Date.now();
+}
+
+// Tabs of one browser share one session: one rotation at a time across all of them (a Web
+// Lock where the browser has them), so no tab presents a refresh token another just spent.
+function exclusive(fn) {
+  if (navigator.locks?.request) return navigator.locks.request("trioxide-refresh", fn);
+  return fn();
+}
+
+// The stored pair, when another tab rotated since this one last looked (a frozen or
+// throttled tab may have missed the storage event): adopted instead of presenting a spent one.
+function adoptStored(presented) {
+  const other = load();
+  if (!other || other.refresh_token === presented || (session && other.user_id !== session.user_id)) return false;
+  session = other;
+  schedule();
+  return true;
+}
+
 async function rotate() {
+  if (!session) return false;
+  const before = session.refresh_token;
+  // Rotated elsewhere meanwhile and still fresh: nothing to present.
+  if (adoptStored(before) && !stale()) return true;
   const presented = session.refresh_token;
   try {
     const body = await request("POST", "/auth/refresh", { json: { refresh_token: presented }, auth: false });
+    // Signed out (or in as someone else) while the request was out: not ours to store.
+    if (!session || session.refresh_token !== presented) return false;
     save(body, body.user_id);
     return true;
   } catch (error) {
@@ -114,12 +142,7 @@ async function rotate() {
       return false;
     }
     // Another tab may have rotated it meanwhile and stored the new pair: adopt that.
-    const other = load();
-    if (other && other.refresh_token !== presented) {
-      session = other;
-      schedule();
-      return true;
-    }
+    if (adoptStored(presented)) return true;
     signOut("Your session ended or was used elsewhere: sign in again.");
     return false;
   }
@@ -132,9 +155,11 @@ window.addEventListener("storage", (event) => {
   if (!other && session) signOut("");
   else if (other) {
     const was = session;
+    // Another person signed in there: this tab's person is gone first (their data with them).
+    if (was && other.user_id !== was.user_id) signOut("");
     session = other;
     schedule();
-    if (!was) authEvents.dispatchEvent(new CustomEvent("signed-in", { detail: "other-tab" }));
+    if (!was || other.user_id !== was.user_id) authEvents.dispatchEvent(new CustomEvent("signed-in", { detail: "other-tab" }));
   }
 });
 

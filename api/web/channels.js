@@ -1,6 +1,7 @@
 // A guild's channel list: its header (name and menu button), categories (type 4) holding text
 // channels (type 0) in position order, the channels this person can see, unread markers.
 import { callFeature } from "./app.js";
+import { userId } from "./auth.js";
 import { appLink, h, redraw, replace } from "./dom.js";
 import { icon } from "./icons.js";
 import { isUnread, permissions, PERMS, state, subscribe } from "./store.js";
@@ -27,15 +28,17 @@ export function channelGroups(guild) {
 }
 
 // The channel a guild opens on: the last one visited there if still visible, else the first.
+const lastKey = (guildId) => `trioxide.last.${userId()}.${guildId}`;
+
 export function defaultChannel(guild) {
-  const last = localStorage.getItem(`trioxide.last.${guild.id}`);
+  const last = localStorage.getItem(lastKey(guild.id));
   const groups = channelGroups(guild);
   const all = groups.flatMap((g) => g.channels);
   return all.find((c) => c.id === last) || all[0] || null;
 }
 
 export function rememberChannel(guildId, channelId) {
-  localStorage.setItem(`trioxide.last.${guildId}`, channelId);
+  if (userId()) localStorage.setItem(lastKey(guildId), channelId);
 }
 
 function channelItem(guildId, channel, active) {
@@ -56,11 +59,27 @@ function header(guild) {
   const menu = h("button", {
     type: "button",
     class: "guild-menu-button",
-    attrs: { "aria-label": `${guild.name}: guild menu`, "aria-haspopup": "menu" },
+    attrs: { "aria-label": `${guild.name}: guild menu`, "aria-haspopup": "menu", "aria-expanded": "false" },
     dataset: { testid: "guild-menu-button" },
   }, h("span", { class: "guild-name", dataset: { testid: "guild-name" } }, guild.name), h("span", { class: "chevron" }, icon("chevron", 18)));
-  menu.addEventListener("click", () => callFeature("guild_admin.js", "openGuildMenu", guild.id, menu));
+  menu.addEventListener("click", async () => {
+    await callFeature("guild_admin.js", "openGuildMenu", guild.id, menu);
+    trackExpanded(menu, document.querySelector(".popover-menu"));
+  });
   return h("header", { class: "sidebar-header", dataset: { testid: "guild-header" } }, menu);
+}
+
+// The menu button says whether its menu is open: until the menu leaves the page (the menu
+// module closes it on a pick, Esc, Tab or a click elsewhere).
+function trackExpanded(button, menu) {
+  if (!menu || !menu.isConnected) return;
+  button.setAttribute("aria-expanded", "true");
+  const watch = new MutationObserver(() => {
+    if (menu.isConnected) return;
+    button.setAttribute("aria-expanded", "false");
+    watch.disconnect();
+  });
+  watch.observe(document.body, { childList: true });
 }
 
 // route(): the current {guildId, channelId}.

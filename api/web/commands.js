@@ -22,7 +22,7 @@ const indexes = new Map(); // channelId → {at, promise}
 function commandIndex(channelId) {
   const cached = indexes.get(channelId);
   if (cached && Date.now() - cached.at < INDEX_TTL_MS) return cached.promise;
-  const promise = request("GET", `/channels/${channelId}/application-command-index`)
+  const promise = request("GET", `/channels/${encodeURIComponent(channelId)}/application-command-index`)
     .catch((error) => { indexes.delete(channelId); throw error; });
   indexes.set(channelId, { at: Date.now(), promise });
   return promise;
@@ -206,6 +206,26 @@ function idOf(spec, raw, channelId) {
 // Pending interactions by nonce, and the "thinking" note shown while one waits.
 const pending = new Map(); // nonce → {resolve, note, timer}
 let listening = false;
+// The nonces this tab sent lately. Every tab of the person gets each interaction's dispatches
+// (a modal among them); only the tab that asked answers. Kept past `pending`, whose entry the
+// modal's own dispatch may end before modals.js sees it.
+const sent = new Set();
+const SENT_KEPT = 50;
+
+/** Whether `nonce` is an interaction this tab sent (so its modal is this tab's to show). */
+export function sentHere(nonce) {
+  return nonce !== undefined && nonce !== null && sent.has(String(nonce));
+}
+
+/** Forgets a nonce once its modal is shown: it opens once. */
+export function forgetSent(nonce) {
+  sent.delete(String(nonce));
+}
+
+function noteSent(nonce) {
+  sent.add(nonce);
+  if (sent.size > SENT_KEPT) sent.delete(sent.values().next().value);
+}
 
 function listen() {
   if (listening) return;
@@ -256,6 +276,7 @@ export function newNonce() {
 export async function interact(body, botName = "The application") {
   listen();
   const nonce = newNonce();
+  noteSent(nonce);
   const full = { ...body, nonce, session_id: gateway.sessionId ?? undefined, guild_id: guildOf(body.channel_id) ?? undefined };
   const note = h("div", { class: "interaction-note", dataset: { testid: "interaction-thinking", nonce } },
     h("span", { class: "dots", attrs: { "aria-hidden": "true" } }), `${botName} is thinking…`);

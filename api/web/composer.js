@@ -16,7 +16,8 @@ import("./commands.js")
   .catch(() => {});
 
 // options: {channelId, placeholder, canSend, members() → [{id, name, username}],
-// send({content, files, replyTo}), editLast() → bool (whether there was one to edit)}.
+// send({content, files, replyTo}), editLast() → bool (whether there was one to edit),
+// toPresent() (before a command runs: brings the view to the newest)}.
 // A line "/name …" naming a command of this channel's bots runs it (commands.js) instead.
 export function createComposer(options) {
   let replyTo = null;
@@ -31,6 +32,10 @@ export function createComposer(options) {
     rows: 1,
     attrs: {
       "data-testid": "composer-input",
+      // ARIA 1.2's combobox: the textarea keeps the focus; the listbox it controls shows the
+      // suggestions, the active one named by aria-activedescendant.
+      role: "combobox",
+      "aria-haspopup": "listbox",
       "aria-autocomplete": "list",
       "aria-controls": `autocomplete-${options.channelId}`,
       "aria-expanded": "false",
@@ -151,7 +156,7 @@ export function createComposer(options) {
     // Discord's clients signal typing at most every 8 s (the indicator lasts 10 s).
     if (input.value.trim() && !input.value.startsWith("/") && now - lastTyping > TYPING_EVERY_MS) {
       lastTyping = now;
-      request("POST", `/channels/${options.channelId}/typing`).catch(() => {});
+      request("POST", `/channels/${encodeURIComponent(options.channelId)}/typing`).catch(() => {});
     }
     suggest();
   }
@@ -162,6 +167,7 @@ export function createComposer(options) {
     if (content.startsWith("/") && !files.length && (await isCommand(content))) {
       clearInput();
       try {
+        await options.toPresent?.();
         await commands.runCommand(options.channelId, content.trim());
       } catch {
         input.value = content; // runCommand has said what was wrong: give the line back to fix

@@ -22,6 +22,13 @@ function append(el, child) {
   }
 }
 
+// Properties that would parse markup (any …HTML), load a document or style from a string, or
+// attach a handler from one: never set from props.
+function safeProp(key) {
+  const lower = key.toLowerCase();
+  return !lower.endsWith("html") && lower !== "srcdoc" && lower !== "style" && !lower.startsWith("on");
+}
+
 // h("button", {class: "x", on: {click: fn}, dataset: {id}, attrs: {"aria-label": "…"}}, "text")
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
@@ -31,19 +38,44 @@ export function h(tag, props = {}, ...children) {
     else if (key === "on") for (const [ev, fn] of Object.entries(value)) el.addEventListener(ev, fn);
     else if (key === "dataset") Object.assign(el.dataset, value);
     else if (key === "attrs") setAttrs(el, value);
-    else el[key] = value;
+    else if (!safeProp(key)) console.warn(`property refused: ${key}`);
+    else if (key === "href" || key === "src") {
+      const href = safeHref(value);
+      if (href) el[key] = href;
+    } else el[key] = value;
   }
   append(el, children);
   return el;
 }
 
+// Attributes views may set: ARIA, data-*, and plain ones that cannot load or run anything.
+// href and src go through safeHref (web links only); style, srcdoc, on* and the rest are
+// refused, so no call site can turn data into script or styling by mistake.
+const PLAIN_ATTRS = new Set([
+  "role", "title", "id", "for", "rel", "target", "download", "datetime", "tabindex", "placeholder",
+  "method", "type", "name", "lang", "dir", "alt", "width", "height", "hidden", "disabled",
+  "autocomplete", "spellcheck", "inputmode", "enterkeyhint", "maxlength", "minlength", "min",
+  "max", "step", "value", "accept", "multiple", "readonly", "required", "draggable", "colspan",
+  "rowspan", "scope", "loading", "decoding", "referrerpolicy", "translate", "popover", "open",
+  "cols", "rows", "wrap", "pattern", "list", "form", "start", "reversed", "checked", "selected",
+]);
+const LINK_ATTRS = new Set(["href", "src"]);
+
+export function allowedAttr(name) {
+  const lower = String(name).toLowerCase();
+  return PLAIN_ATTRS.has(lower) || LINK_ATTRS.has(lower) || /^aria-[a-z]+$/.test(lower) || /^data-[a-z0-9-]+$/.test(lower);
+}
+
 function setAttrs(el, attrs) {
   for (const [name, value] of Object.entries(attrs)) {
     if (value === null || value === undefined || value === false) continue;
-    if (name === "href") {
+    const lower = name.toLowerCase();
+    if (!allowedAttr(lower)) {
+      console.warn(`attribute refused: ${name}`);
+    } else if (LINK_ATTRS.has(lower)) {
       const href = safeHref(value);
-      if (href) el.setAttribute("href", href);
-    } else if (!name.toLowerCase().startsWith("on")) {
+      if (href) el.setAttribute(lower, href);
+    } else {
       el.setAttribute(name, value === true ? "" : String(value));
     }
   }

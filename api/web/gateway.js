@@ -195,12 +195,28 @@ export class Gateway extends EventTarget {
     }
   }
 
-  async hello() {
-    const token = await this.token();
+  // The token may take a refresh round trip: by then this socket may have been replaced (a
+  // zombie reconnect), and a RESUME or IDENTIFY for the old one must not go out on the new.
+  async tokenFor(socket) {
+    let token;
+    try {
+      token = await this.token();
+    } catch {
+      // No usable token right now (the server is unreachable): try again with backoff.
+      if (this.socket === socket) this.reconnect();
+      return undefined;
+    }
+    if (this.socket !== socket) return undefined;
     if (!token) {
       this.close();
-      return;
+      return undefined;
     }
+    return token;
+  }
+
+  async hello() {
+    const token = await this.tokenFor(this.socket);
+    if (!token) return;
     if (this.sessionId && this.resumeUrl) {
       this.counts.resume += 1;
       this.raw(Op.RESUME, { token, session_id: this.sessionId, seq: this.seq ?? 0 });
@@ -227,8 +243,9 @@ export class Gateway extends EventTarget {
     // The session is gone: after 1–5 s (as Discord asks), a new IDENTIFY on this socket.
     this.sessionId = this.resumeUrl = null;
     this.setState("connecting");
+    const socket = this.socket;
     this.identifyTimer = setTimeout(async () => {
-      const token = await this.token();
+      const token = await this.tokenFor(socket);
       if (token) this.identify(token);
     }, 1000 + Math.random() * 4000);
   }

@@ -1,11 +1,11 @@
 // Guilds as a person manages them: create, join by invite, and the guild menu (invites,
 // channels, roles, settings, leaving), each item shown only with the permission it needs.
 import { h } from "./dom.js";
-import { request, ApiError } from "./api.js";
+import { request, ApiError, describe } from "./api.js";
 import { state } from "./store.js";
 import { openDialog } from "./dialog.js";
 import { showError, showInfo } from "./toast.js";
-import { openMenu, holds, navigate, confirm, displayName, BITS } from "./members.js";
+import { openMenu, holds, navigate, confirm, displayName, BITS, seg } from "./members.js";
 
 const TEXT = 0;
 const VOICE = 2;
@@ -26,6 +26,16 @@ function currentChannel(guildId) {
   return g === guildId && state.guilds.get(guildId)?.channels.has(c) ? c : null;
 }
 
+// A request an action of the guild menu makes: a refusal names the permission it takes (the
+// server only says "Missing Permissions"). Thrown on, so a dialog shows it and stays open.
+async function needing(needs, pending) {
+  try {
+    return await pending;
+  } catch (error) {
+    throw error instanceof ApiError ? new Error(describe(error, { needs })) : error;
+  }
+}
+
 function firstTextChannel(channels) {
   return [...channels].filter((c) => c.type === TEXT)
     .sort((a, b) => (a.position ?? 0) - (b.position ?? 0))[0] ?? null;
@@ -44,9 +54,9 @@ export async function openCreateGuild() {
   });
   if (!created) return null;
   try {
-    const channels = await request("GET", `/guilds/${created.id}/channels`);
+    const channels = await request("GET", `/guilds/${seg(created.id)}/channels`);
     const first = firstTextChannel(channels ?? []);
-    navigate(first ? `/app/channels/${created.id}/${first.id}` : `/app/channels/${created.id}`);
+    navigate(first ? `/app/channels/${seg(created.id)}/${seg(first.id)}` : `/app/channels/${seg(created.id)}`);
   } catch (error) {
     showError(error);
   }
@@ -73,7 +83,7 @@ export async function openJoinGuild() {
     } }],
   });
   const guildId = code ? await joinByInvite(code) : null;
-  if (guildId) navigate(`/app/channels/${guildId}`);
+  if (guildId) navigate(`/app/channels/${seg(guildId)}`);
   return guildId;
 }
 
@@ -124,7 +134,11 @@ export function openGuildMenu(guildId, anchorEl) {
     holds(guildId, "MANAGE_ROLES") && { label: "Roles", testid: "guild-roles", run: () => roles(guildId) },
     holds(guildId, "MANAGE_GUILD") && { label: "Guild settings", testid: "guild-settings", run: () => settings(guildId) },
     !isOwner && { label: "Leave guild", testid: "guild-leave", danger: true, run: () => leave(guildId) },
-  ], guild.name);
+  ], guild.name, {
+    // The channel list re-draws its header (a new channel, a route): this guild's button now.
+    opener: () => (anchorEl.isConnected ? anchorEl
+      : location.pathname.split("/")[3] === guildId ? document.querySelector('[data-testid="guild-menu-button"]') : null),
+  });
 }
 
 async function invite(guildId) {
@@ -133,7 +147,8 @@ async function invite(guildId) {
   if (!channelId) return showError("This guild has no channel to invite people to.");
   let made;
   try {
-    made = await request("POST", `/channels/${channelId}/invites`, { json: { max_age: 604800 } });
+    made = await needing("Create Invite",
+      request("POST", `/channels/${seg(channelId)}/invites`, { json: { max_age: 604800 } }));
   } catch (error) {
     return showError(error);
   }
@@ -182,10 +197,10 @@ async function createChannel(guildId) {
       const kind = Number(type.value);
       const json = { name: name.value.trim(), type: kind };
       if (parent.value && kind !== CATEGORY) json.parent_id = parent.value;
-      return request("POST", `/guilds/${guildId}/channels`, { json });
+      return needing("Manage Channels", request("POST", `/guilds/${seg(guildId)}/channels`, { json }));
     } }],
   });
-  if (made && made.type === TEXT) navigate(`/app/channels/${guildId}/${made.id}`);
+  if (made && made.type === TEXT) navigate(`/app/channels/${seg(guildId)}/${seg(made.id)}`);
 }
 
 async function editChannel(guildId) {
@@ -202,7 +217,7 @@ async function editChannel(guildId) {
     const target = guild.channels.get(which.value);
     if (!target || !(await confirm(`Delete #${target.name}?`, h("p", null, "Its messages go with it."), "Delete"))) return;
     try {
-      await request("DELETE", `/channels/${target.id}`);
+      await needing("Manage Channels", request("DELETE", `/channels/${seg(target.id)}`));
       showInfo(`#${target.name} deleted`);
       dialogDone?.();
     } catch (error) {
@@ -215,7 +230,8 @@ async function editChannel(guildId) {
     testid: "edit-channel-dialog",
     body,
     actions: [{ label: "Save", primary: true, testid: "channel-save", run: () =>
-      request("PATCH", `/channels/${which.value}`, { json: { name: name.value.trim() } }) }],
+      needing("Manage Channels",
+        request("PATCH", `/channels/${seg(which.value)}`, { json: { name: name.value.trim() } })) }],
   });
   // Deleting closes the dialog the way Esc does.
   dialogDone = () => body.closest("dialog")?.dispatchEvent(new Event("cancel"));
@@ -263,13 +279,14 @@ async function roles(guildId) {
       let roleId = role.value;
       if (name.value.trim()) {
         const permissions = boxes.filter((b) => b.box.checked).reduce((all, b) => all | BITS[b.bit], 0n);
-        const made = await request("POST", `/guilds/${guildId}/roles`, { json: {
+        const made = await needing("Manage Roles", request("POST", `/guilds/${seg(guildId)}/roles`, { json: {
           name: name.value.trim(), permissions: String(permissions), color: parseInt(colour.value.slice(1), 16),
-        } });
+        } }));
         roleId ||= made.id;
       }
       if (member.value && roleId) {
-        await request("PUT", `/guilds/${guildId}/members/${member.value}/roles/${roleId}`);
+        await needing("Manage Roles",
+          request("PUT", `/guilds/${seg(guildId)}/members/${seg(member.value)}/roles/${seg(roleId)}`));
       }
       return true;
     } }],
@@ -284,7 +301,7 @@ async function settings(guildId) {
     testid: "guild-settings-dialog",
     body: h("div", { class: "form" }, field("Guild name", name)),
     actions: [{ label: "Save", primary: true, testid: "guild-settings-save", run: () =>
-      request("PATCH", `/guilds/${guildId}`, { json: { name: name.value.trim() } }) }],
+      needing("Manage Guild", request("PATCH", `/guilds/${seg(guildId)}`, { json: { name: name.value.trim() } })) }],
   });
 }
 
@@ -292,7 +309,7 @@ async function leave(guildId) {
   const guild = state.guilds.get(guildId);
   if (!(await confirm(`Leave ${guild.name}?`, h("p", null, "You can come back with an invite."), "Leave"))) return;
   try {
-    await request("DELETE", `/users/@me/guilds/${guildId}`);
+    await request("DELETE", `/users/@me/guilds/${seg(guildId)}`);
     navigate("/app/channels/@me");
   } catch (error) {
     showError(error);

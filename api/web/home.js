@@ -3,7 +3,7 @@ import { h, replace, appLink } from "./dom.js";
 import { request, describe } from "./api.js";
 import { state, subscribe, setDms, setRelationships, isUnread } from "./store.js";
 import { showError } from "./toast.js";
-import { openDm } from "./members.js";
+import { openDm, seg } from "./members.js";
 
 // Discord's relationship types.
 const FRIEND = 1;
@@ -53,7 +53,7 @@ function dmItem(channel) {
   const here = location.pathname === `/app/channels/@me/${channel.id}`;
   const unread = !here && isUnread(channel);
   return h("li", { attrs: { role: "listitem" } },
-    appLink(`/app/channels/@me/${channel.id}`, {
+    appLink(`/app/channels/@me/${seg(channel.id)}`, {
       class: `dm-item${unread ? " unread" : ""}`,
       dataset: { testid: "dm-item", channelId: channel.id, unread: String(unread) },
       attrs: { "aria-current": here ? "page" : null, "aria-label": unread ? `${title} (unread)` : null },
@@ -158,8 +158,8 @@ function friendRow(relationship, reload) {
       reload();
     } },
   }, label);
-  const put = (json) => request("PUT", `/users/@me/relationships/${user.id}`, { json });
-  const drop = () => request("DELETE", `/users/@me/relationships/${user.id}`);
+  const put = (json) => request("PUT", `/users/@me/relationships/${seg(user.id)}`, { json });
+  const drop = () => request("DELETE", `/users/@me/relationships/${seg(user.id)}`);
   const note = {
     [FRIEND]: "Friend",
     [BLOCKED]: "Blocked",

@@ -4,15 +4,16 @@
 //   /app/channels/@me[/{channelId}]        home: DMs and friends
 //   /app/channels/{guildId}[/{channelId}]  a guild's channel
 //   /app/invite/{code}                     join by invite (after signing in if needed)
-import { feature, gateway } from "./app.js";
-import { authEvents, logout, refresh, signedIn, expire } from "./auth.js";
+//   anything else (ids that are not snowflakes, malformed escapes): "not found"
+import { connectGateway, feature, gateway } from "./app.js";
+import { authEvents, logout, refresh, signedIn } from "./auth.js";
 import { renderChannels, defaultChannel, rememberChannel } from "./channels.js";
-import { clear, h, replace } from "./dom.js";
+import { appLink, clear, h, replace } from "./dom.js";
 import { renderLogin, renderRegister } from "./login.js";
 import { renderRail } from "./rail.js";
 import { icon } from "./icons.js";
 import { renderStatus } from "./status.js";
-import { findChannel, markRead, publish, state, subscribe, userName } from "./store.js";
+import { findChannel, markRead, publish, resetState, state, subscribe, userName } from "./store.js";
 import { showError, showInfo } from "./toast.js";
 import { renderUserPanel } from "./user_panel.js";
 
@@ -23,12 +24,33 @@ const MISSING_GUILD_MS = 5_000;
 // Whether the guild channel on screen was in the store (a link may come before CHANNEL_CREATE).
 let shownChannelKnown = false;
 
+// Ids in a route end up in API paths: only what ids look like (snowflakes, `@me`, invite
+// codes) is a route; anything else (`..%2F…`, a malformed escape) is "not found".
+const SNOWFLAKE = /^\d{1,20}$/;
+const INVITE_CODE = /^[A-Za-z0-9_-]{1,64}$/;
+const NOT_FOUND = { name: "notfound", guildId: null, channelId: null };
+
 export function currentRoute() {
-  const parts = location.pathname.replace(/\/+$/, "").split("/").slice(2).map(decodeURIComponent);
-  if (parts[0] === "channels") return { name: "channels", guildId: parts[1] || "@me", channelId: parts[2] || null };
-  if (parts[0] === "invite" && parts[1]) return { name: "invite", code: parts[1], guildId: null, channelId: null };
-  if (parts[0] === "login" || parts[0] === "register") return { name: parts[0], guildId: null, channelId: null };
-  return { name: "home", guildId: null, channelId: null };
+  let parts;
+  try {
+    parts = location.pathname.replace(/\/+$/, "").split("/").slice(2).map(decodeURIComponent);
+  } catch {
+    return NOT_FOUND; // a malformed escape (%E0%A4%A)
+  }
+  if (parts[0] === "channels") {
+    const guildId = parts[1] || "@me";
+    const channelId = parts[2] || null;
+    if (parts.length > 3 || !(guildId === "@me" || SNOWFLAKE.test(guildId))) return NOT_FOUND;
+    if (channelId !== null && !SNOWFLAKE.test(channelId)) return NOT_FOUND;
+    return { name: "channels", guildId, channelId };
+  }
+  if (parts[0] === "invite" && parts[1]) {
+    if (parts.length > 2 || !INVITE_CODE.test(parts[1])) return NOT_FOUND;
+    return { name: "invite", code: parts[1], guildId: null, channelId: null };
+  }
+  if ((parts[0] === "login" || parts[0] === "register") && parts.length === 1) return { name: parts[0], guildId: null, channelId: null };
+  if (parts.length === 0) return { name: "home", guildId: null, channelId: null };
+  return NOT_FOUND;
 }
 
 export function navigate(path, { replace: replaceEntry = false } = {}) {
@@ -107,6 +129,7 @@ matchMedia("(max-width: 699px)").addEventListener("change", () => closeDrawers()
 const mounted = { rail: null, sidebar: null, sidebarKey: null, main: null, mainKey: null, members: null, membersKey: null };
 
 function unmount(slot) {
+  generations[slot] = (generations[slot] || 0) + 1;
   if (typeof mounted[slot] === "function") mounted[slot]();
   mounted[slot] = null;
   mounted[`${slot}Key`] = null;
@@ -120,10 +143,15 @@ function placeholder(el, text) {
   replace(el, h("div", { class: "placeholder", attrs: { role: "status" } }, text));
 }
 
+// Each mount of a slot gets a generation: an async render that finishes after its slot was
+// unmounted (even if remounted under the same key meanwhile) cleans up after itself.
+const generations = {};
+
 // Mounts `render` into a slot unless the same key is there already. render may be async.
 async function mount(slot, key, el, render) {
   if (mounted[`${slot}Key`] === key) return;
   unmount(slot);
+  const generation = generations[slot];
   mounted[`${slot}Key`] = key;
   clear(el);
   let cleanup = null;
@@ -131,9 +159,9 @@ async function mount(slot, key, el, render) {
     cleanup = await render();
   } catch (error) {
     console.error(`${slot} view failed`, error);
-    placeholder(el, "This view failed to load.");
+    if (generations[slot] === generation) placeholder(el, "This view failed to load.");
   }
-  if (mounted[`${slot}Key`] === key) mounted[slot] = cleanup;
+  if (generations[slot] === generation) mounted[slot] = cleanup;
   else if (typeof cleanup === "function") cleanup();
 }
 
@@ -167,7 +195,7 @@ function showApp() {
     clear(regions.auth);
     regions.app.hidden = false;
   }
-  if (gateway.state === "offline" && !gateway.wanted) gateway.connect();
+  if (gateway.state === "offline" && !gateway.wanted) connectGateway();
   if (!mounted.rail) {
     mounted.rail = renderRail(regions.rail, currentRoute);
     mounted.railKey = "rail";
@@ -210,8 +238,21 @@ async function route() {
     return;
   }
   publish("route", r);
-  if (r.guildId === "@me") routeHome(r);
+  if (r.name === "notfound") routeNotFound();
+  else if (r.guildId === "@me") routeHome(r);
   else routeGuild(r);
+}
+
+function routeNotFound() {
+  regions.title.textContent = "Not found";
+  document.title = "Not found · Trioxide";
+  regions.app.classList.add("no-members");
+  unmount("members");
+  unmount("main");
+  mount("sidebar", "home", regions.sidebarContent, () => view(regions.sidebarContent, "home.js", "renderHome", h("div")));
+  replace(regions.main, h("div", { class: "placeholder not-found", attrs: { role: "status" }, dataset: { testid: "not-found" } },
+    h("p", {}, "There is nothing at this address: the link may be broken."),
+    appLink("/app/channels/@me", { class: "button", dataset: { testid: "not-found-home" } }, "Go home")));
 }
 
 function routeHome(r) {
@@ -320,31 +361,14 @@ authEvents.addEventListener("signed-out", (event) => {
   if (typeof mounted.userPanel === "function") mounted.userPanel();
   mounted.userPanel = null;
   gateway.close();
+  // Whoever signs in next in this tab starts from nothing of this person's.
+  resetState();
   navigate("/app/login", { replace: true });
 });
 
-// 4004: the gateway refused the access token. Usually it expired while the network was away;
-// a refresh (which signs out by itself if the session is over) and one more try, at most
-// once a minute, before giving up on the session.
-let lastTokenRetry = 0;
 // Signed in from another tab: this one follows (its own sign-ins route through onDone).
 authEvents.addEventListener("signed-in", (event) => {
   if (event.detail === "other-tab") navigate("/app/channels/@me", { replace: true });
-});
-
-gateway.addEventListener("fatal", async (event) => {
-  if (event.detail !== 4004) {
-    showError("The connection was refused: reload the page to try again.");
-    return;
-  }
-  if (Date.now() - lastTokenRetry < 60_000) {
-    expire("Your session ended: sign in again.");
-    return;
-  }
-  lastTokenRetry = Date.now();
-  const refreshed = await refresh();
-  // Not refreshed but still signed in: the server was unreachable; try again shortly.
-  if (signedIn()) setTimeout(() => gateway.connect(), refreshed ? 0 : 5_000);
 });
 
 document.addEventListener("app-navigate", (event) => navigate(event.detail));

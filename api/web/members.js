@@ -1,7 +1,7 @@
 // The member list of a guild, grouped online/offline, and the small menu a click on a member
 // opens (message, friend, block, and kick/ban where the viewer may).
 import { h, replace } from "./dom.js";
-import { request } from "./api.js";
+import { request, describe } from "./api.js";
 import { state, subscribe, permissions, setDms } from "./store.js";
 import { showError, showInfo } from "./toast.js";
 import { openDialog } from "./dialog.js";
@@ -29,6 +29,24 @@ export function holds(guildId, name, channelId) {
   }
   if ((perms & BITS.ADMINISTRATOR) === BITS.ADMINISTRATOR) return true;
   return (perms & BITS[name]) === BITS[name];
+}
+
+/** An id as one segment of an API path (ids come from links and dispatches). */
+export const seg = (id) => encodeURIComponent(String(id));
+
+// The position of a member's highest role; @everyone's 0 when they hold none (as the server).
+function topPosition(guild, member) {
+  let top = 0;
+  for (const id of member?.roles ?? []) top = Math.max(top, guild.roles?.get?.(id)?.position ?? 0);
+  return top;
+}
+
+/** Whether the viewer may act on `member` at all: the server lets people manage only those
+ * whose highest role sits below their own (the owner outranks everyone, and nobody them). */
+export function outranks(guild, member) {
+  if (!guild || !member?.user || guild.owner_id === member.user.id) return false;
+  if (guild.owner_id === state.me?.id) return true;
+  return topPosition(guild, guild.members.get(state.me?.id)) > topPosition(guild, member);
 }
 
 const ONLINE = new Set(["online", "idle", "dnd"]);
@@ -66,8 +84,12 @@ export function renderMembers(el, guildId) {
   // the guild is there and the session identified (an op 8 before READY would end it).
   let asked = false;
   let pending = false;
+  // Set by the cleanup: a REST answer or a queued draw landing after it must not paint the
+  // next guild's list over with this one's.
+  let stopped = false;
   const draw = () => {
     pending = false;
+    if (stopped) return;
     const guild = state.guilds.get(guildId);
     if (!guild) return replace(el);
     if (!asked && !guild.unavailable && gateway.state === "connected") {
@@ -87,7 +109,7 @@ export function renderMembers(el, guildId) {
   };
   // One draw for a burst of changes (a member change announces two topics, chunks many).
   const schedule = () => {
-    if (pending) return;
+    if (pending || stopped) return;
     pending = true;
     queueMicrotask(draw);
   };
@@ -108,17 +130,21 @@ export function renderMembers(el, guildId) {
   ];
   draw();
   // The REST list too, in case the gateway's is partial (a large guild).
-  request("GET", `/guilds/${guildId}/members`, { query: { limit: 1000 } })
+  // (What it brings belongs in the store whichever guild is shown by then.)
+  request("GET", `/guilds/${seg(guildId)}/members`, { query: { limit: 1000 } })
     .then((list) => {
       const guild = state.guilds.get(guildId);
       if (!guild) return;
       for (const member of list ?? []) {
-        if (!guild.members.has(member.user.id)) guild.members.set(member.user.id, member);
+        if (member?.user && !guild.members.has(member.user.id)) guild.members.set(member.user.id, member);
       }
-      schedule();
+      if (!stopped) schedule();
     })
     .catch(() => {}); // the gateway's view is enough to show
-  return () => unsubscribe.forEach((off) => off());
+  return () => {
+    stopped = true;
+    unsubscribe.forEach((off) => off());
+  };
 }
 
 function group(guild, title, members, testid) {
@@ -140,7 +166,7 @@ function memberRow(guild, member) {
     type: "button",
     class: "member",
     dataset: { testid: "member", userId: member.user.id, status },
-    attrs: { "aria-haspopup": "menu", "aria-label": `${displayName(member)}, ${status}` },
+    attrs: { "aria-haspopup": "menu", "aria-expanded": "false", "aria-label": `${displayName(member)}, ${status}` },
     on: { click: () => openMemberMenu(guild.id, member, button) },
   },
     h("span", { class: `avatar status-${status}`, attrs: { "aria-hidden": "true" } },
@@ -151,8 +177,11 @@ function memberRow(guild, member) {
   return h("li", { class: "member-item", attrs: { role: "listitem" } }, button);
 }
 
-// A menu of actions under an anchor: arrow keys move, Enter picks, Esc or a click away closes.
-export function openMenu(anchorEl, items, label) {
+// A menu of actions under an anchor: arrow keys move, Enter picks; Esc, Tab, a click away or
+// a route change closes it (it lives in <body>, outside the view that opened it).
+// opener(): the element that stands for the anchor now (a re-draw may have replaced it), to
+// give the keyboard back to once a chosen item (and any dialog it opened) is done.
+export function openMenu(anchorEl, items, label, { opener = () => anchorEl } = {}) {
   document.querySelector(".popover-menu")?.dispatchEvent(new Event("close"));
   const buttons = items.filter(Boolean).map((item) =>
     h("button", {
@@ -160,7 +189,7 @@ export function openMenu(anchorEl, items, label) {
       class: `menu-item${item.danger ? " danger" : ""}`,
       dataset: { testid: item.testid ?? "" },
       attrs: { role: "menuitem", tabindex: "-1" },
-      on: { click: () => { close(); item.run(); } },
+      on: { click: () => choose(item) },
     }, item.label));
   const menu = h("div", {
     class: "popover-menu",
@@ -172,21 +201,48 @@ export function openMenu(anchorEl, items, label) {
   menu.style.setProperty("top", `${Math.max(8, top)}px`);
   menu.style.setProperty("left", `${Math.max(8, Math.min(rect.left, window.innerWidth - 228))}px`);
   document.body.append(menu);
+  anchorEl.setAttribute("aria-expanded", "true");
   buttons[0]?.focus();
+  // (Added while the opening click runs: its pointerdown has passed already.)
   const away = (event) => { if (!menu.contains(event.target)) close(); };
-  setTimeout(() => document.addEventListener("pointerdown", away), 0);
+  document.addEventListener("pointerdown", away);
+  const offRoute = subscribe("route", () => close());
+  let closed = false;
   function onKey(event) {
     const at = buttons.indexOf(document.activeElement);
     if (event.key === "ArrowDown") buttons[(at + 1) % buttons.length].focus();
     else if (event.key === "ArrowUp") buttons[(at - 1 + buttons.length) % buttons.length].focus();
-    else if (event.key === "Escape") { close(); anchorEl.focus(); }
+    else if (event.key === "Escape") { close(); refocus(); }
     else if (event.key === "Tab") close();
     else return;
     event.preventDefault();
   }
   function close() {
+    if (closed) return;
+    closed = true;
     document.removeEventListener("pointerdown", away);
+    offRoute();
+    anchorEl.setAttribute("aria-expanded", "false");
     menu.remove();
+  }
+  // The keyboard goes back to the opener, unless something else took it meanwhile (a view
+  // navigated to, a field): only a focus dropped onto <body> is picked up.
+  function refocus() {
+    const lost = !document.activeElement || document.activeElement === document.body;
+    const target = opener();
+    if (lost && target?.isConnected) target.focus();
+  }
+  async function choose(item) {
+    close();
+    // Before run(): a dialog it opens then returns focus here rather than to a removed item.
+    refocus();
+    try {
+      await item.run();
+    } catch (error) {
+      showError(error);
+    } finally {
+      refocus();
+    }
   }
   return close;
 }
@@ -195,8 +251,8 @@ function openMemberMenu(guildId, member, anchorEl) {
   const user = member.user;
   const guild = state.guilds.get(guildId);
   const self = user.id === state.me?.id;
-  const owner = guild?.owner_id === user.id;
-  const mayModerate = !self && !owner;
+  // (The server refuses anyone at or above the viewer's highest role: not offered either.)
+  const mayModerate = !self && outranks(guild, member);
   const relation = state.relationships.get(user.id)?.type;
   openMenu(anchorEl, [
     !self && { label: "Message", testid: "member-message", run: () => openDm(user.id) },
@@ -210,7 +266,11 @@ function openMemberMenu(guildId, member, anchorEl) {
     mayModerate && holds(guildId, "BAN_MEMBERS") &&
       { label: "Ban", testid: "member-ban", danger: true, run: () => ban(guildId, member) },
     self && { label: "Edit profile", testid: "member-profile", run: () => openProfile().catch(showError) },
-  ], displayName(member));
+  ], displayName(member), {
+    // The list re-draws often (presences): the same person's row is the one to go back to.
+    opener: () => (anchorEl.isConnected ? anchorEl
+      : document.querySelector(`#members [data-testid="member"][data-user-id="${CSS.escape(user.id)}"]`)),
+  });
 }
 
 /** Shows an app path: main.js's router listens for dom.js's app-navigate event. */
@@ -223,7 +283,7 @@ export async function openDm(userId) {
   try {
     const channel = await request("POST", "/users/@me/channels", { json: { recipient_id: userId } });
     if (!state.dms.has(channel.id)) setDms([channel]);
-    navigate(`/app/channels/@me/${channel.id}`);
+    navigate(`/app/channels/@me/${seg(channel.id)}`);
   } catch (error) {
     showError(error);
   }
@@ -231,7 +291,7 @@ export async function openDm(userId) {
 
 export async function addFriend(user) {
   try {
-    await request("PUT", `/users/@me/relationships/${user.id}`, { json: {} });
+    await request("PUT", `/users/@me/relationships/${seg(user.id)}`, { json: {} });
     const accepted = state.relationships.get(user.id)?.type === INCOMING;
     state.relationships.set(user.id, { type: accepted ? FRIEND : OUTGOING, user });
     showInfo(`Friend request sent to ${user.global_name || user.username}`);
@@ -242,7 +302,7 @@ export async function addFriend(user) {
 
 async function block(user) {
   try {
-    await request("PUT", `/users/@me/relationships/${user.id}`, { json: { type: 2 } });
+    await request("PUT", `/users/@me/relationships/${seg(user.id)}`, { json: { type: 2 } });
     state.relationships.set(user.id, { type: BLOCKED, user });
     showInfo(`${user.global_name || user.username} is blocked`);
   } catch (error) {
@@ -252,7 +312,7 @@ async function block(user) {
 
 async function unblock(user) {
   try {
-    await request("DELETE", `/users/@me/relationships/${user.id}`);
+    await request("DELETE", `/users/@me/relationships/${seg(user.id)}`);
     state.relationships.delete(user.id);
     showInfo(`${user.global_name || user.username} is unblocked`);
   } catch (error) {
@@ -265,9 +325,9 @@ async function kick(guildId, member) {
     h("p", null, "They can join again with an invite."), "Kick");
   if (!ok) return;
   try {
-    await request("DELETE", `/guilds/${guildId}/members/${member.user.id}`);
+    await request("DELETE", `/guilds/${seg(guildId)}/members/${seg(member.user.id)}`);
   } catch (error) {
-    showError(error);
+    showError(describe(error, { needs: "Kick Members" }));
   }
 }
 
@@ -283,11 +343,11 @@ async function ban(guildId, member) {
   const ok = await confirm(`Ban ${displayName(member)}?`, body, "Ban");
   if (!ok) return;
   try {
-    await request("PUT", `/guilds/${guildId}/bans/${member.user.id}`, {
+    await request("PUT", `/guilds/${seg(guildId)}/bans/${seg(member.user.id)}`, {
       json: { delete_message_seconds: Number(history.value) },
     });
   } catch (error) {
-    showError(error);
+    showError(describe(error, { needs: "Ban Members" }));
   }
 }
 

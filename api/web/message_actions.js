@@ -11,7 +11,12 @@ import { showError } from "./toast.js";
 
 // view: the ChannelView (messages.js) these act on.
 export function createActions(view) {
-  const path = `/channels/${view.channelId}/messages`;
+  // (Every id placed in a path is encoded: a route's id must never reach another endpoint.)
+  const path = `/channels/${encodeURIComponent(view.channelId)}/messages`;
+  const at = (message) => `${path}/${encodeURIComponent(message.id)}`;
+  // The message as the window holds it now: a message's element is updated in place, so its
+  // controls may have been made for an earlier version of it (message_list.js).
+  const fresh = (m) => (m.pending ? m : (view.window.get(m.id) ?? m));
 
   async function send({ content, files, replyTo }) {
     if (view.window.hasNewer) await view.loadLatest();
@@ -53,7 +58,7 @@ export function createActions(view) {
       }
       if (!view.destroyed && message) view.onCreate(message);
     } catch (error) {
-      updatePending(p, { failed: true, error: describe(error) });
+      updatePending(p, { failed: true, error: describe(error, { needs: p.files.length ? "Attach Files" : "Send Messages" }) });
     }
   }
 
@@ -65,20 +70,22 @@ export function createActions(view) {
     view.sync();
   }
 
-  async function saveEdit(message, text) {
+  async function saveEdit(shown, text) {
+    const message = fresh(shown);
     if (text === message.content) return view.startEdit(null);
     if (!text.trim()) return remove(message);
     try {
-      const edited = await request("PATCH", `${path}/${message.id}`, { json: { content: text } });
+      const edited = await request("PATCH", at(message), { json: { content: text } });
       view.editingId = null;
-      view.change(() => view.window.update(message.id, (old) => ({ ...old, ...edited, reactions: old.reactions })));
+      view.change(() => view.window.revise(edited));
       view.composer.focus();
     } catch (error) {
       showError(error);
     }
   }
 
-  function remove(message) {
+  function remove(shown) {
+    const message = fresh(shown);
     return openDialog({
       title: "Delete message",
       testid: "delete-dialog",
@@ -95,7 +102,12 @@ export function createActions(view) {
           danger: true,
           testid: "confirm-delete",
           run: async () => {
-            await request("DELETE", `${path}/${message.id}`);
+            try {
+              await request("DELETE", at(message));
+            } catch (error) {
+              const others = message.author?.id !== view.me;
+              throw new Error(describe(error, others ? { needs: "Manage Messages" } : {}));
+            }
             view.onDelete(message.id);
           },
         },
@@ -114,30 +126,34 @@ export function createActions(view) {
       : ["MESSAGE_REACTION_ADD", "MESSAGE_REACTION_REMOVE"];
     view.onEvent({ kind: "reactions", message: current, t, data: d });
     try {
-      await request(mine ? "DELETE" : "PUT", `${path}/${message.id}/reactions/${encodeURIComponent(emojiKey(emoji))}/@me`);
+      await request(mine ? "DELETE" : "PUT", `${at(message)}/reactions/${encodeURIComponent(emojiKey(emoji))}/@me`);
     } catch (error) {
       view.onEvent({ kind: "reactions", message: current, t: undo, data: d });
-      showError(error);
+      showError(describe(error, mine ? {} : { needs: "Add Reactions" }));
     }
   }
 
-  async function pin(message) {
+  async function pin(shown) {
+    const message = fresh(shown);
     try {
-      await request(message.pinned ? "DELETE" : "PUT", `/channels/${view.channelId}/pins/${message.id}`);
+      const pins = `/channels/${encodeURIComponent(view.channelId)}/pins/${encodeURIComponent(message.id)}`;
+      await request(message.pinned ? "DELETE" : "PUT", pins);
       view.change(() => view.window.update(message.id, (old) => ({ ...old, pinned: !message.pinned })));
     } catch (error) {
-      showError(error);
+      // The server takes Manage Messages or Pin Messages; it names the latter.
+      showError(describe(error, { needs: "Pin Messages" }));
     }
   }
 
   return {
     send,
-    reply: (m) => view.composer.setReply({ ...m, authorName: authorName(m) }),
+    reply: (m) => view.composer.setReply({ ...fresh(m), authorName: authorName(fresh(m)) }),
     edit: (m) => view.startEdit(m.id),
     cancelEdit: () => view.startEdit(null),
     saveEdit,
     remove,
-    react: (m, anchor) => openPicker(anchor, (name) => toggleReaction(m, { id: null, name })),
+    // (If the toolbar's button is gone when the picker closes, the message takes the focus.)
+    react: (m, anchor) => openPicker(anchor, (name) => toggleReaction(m, { id: null, name }), () => view.messages.get(m.id)),
     toggleReaction,
     pin,
     jump: (id) => view.jumpTo(id),

@@ -33,13 +33,10 @@ export class MessageList {
     for (const row of rows) {
       let entry = this.rendered.get(row.key);
       if (!entry || entry.message !== row.message || entry.sig !== row.sig) {
-        const el = row.render(entry?.el ?? null);
-        if (entry) {
-          const focused = entry.el === document.activeElement;
-          if (entry.el === cursor) cursor = el;
-          entry.el.replaceWith(el);
-          if (focused) el.focus({ preventScroll: true }); // a reaction arriving keeps focus
-        }
+        const fresh = row.render(entry?.el ?? null);
+        // A message shown already is updated in place: the log is a live region, and a node
+        // put in again would be announced again (an edit, a reaction: the whole message).
+        const el = entry ? update(entry.el, fresh) : fresh;
         entry = { el, message: row.message, sig: row.sig };
       }
       order.set(row.key, entry);
@@ -101,4 +98,56 @@ export class MessageList {
       next.scrollIntoView({ block: "nearest" });
     }
   }
+}
+
+// Brings a message's element in line with a fresh rendering of it, keeping the parts that
+// are the same (only what changed is added to the live region) and the element itself (its
+// roving tabindex, its place). Parts kept keep their listeners: those act by the message's
+// id (message_actions.js looks the message up again), so a kept part is as good as new.
+function update(el, fresh) {
+  const focused = el.contains(document.activeElement) ? document.activeElement : null;
+  for (const { name } of [...el.attributes]) {
+    if (name !== "tabindex" && !fresh.hasAttribute(name)) el.removeAttribute(name);
+  }
+  for (const { name, value } of [...fresh.attributes]) {
+    if (name !== "tabindex" && el.getAttribute(name) !== value) el.setAttribute(name, value);
+  }
+  updateChildren(el, fresh);
+  if (focused && !focused.isConnected) refocus(el, focused); // a reaction arriving keeps focus
+  return el;
+}
+
+// Children in order: an equal one is kept, the message's body (no listeners of its own) is
+// updated the same way, anything else that differs is replaced.
+function updateChildren(el, fresh) {
+  const old = [...el.childNodes];
+  let at = 0;
+  for (const child of [...fresh.childNodes]) {
+    const same = old.findIndex((node, i) => i >= at && node.isEqualNode(child));
+    if (same >= 0) {
+      for (const gone of old.slice(at, same)) gone.remove();
+      at = same + 1;
+    } else if (isBody(old[at]) && isBody(child)) {
+      updateChildren(old[at], child);
+      at += 1;
+    } else {
+      el.insertBefore(child, old[at] ?? null);
+    }
+  }
+  for (const gone of old.slice(at)) gone.remove();
+}
+
+function isBody(node) {
+  return node instanceof Element && node.classList.contains("message-body");
+}
+
+// The focus was on a part replaced: onto the same control in the new part, else the message.
+function refocus(el, lost) {
+  for (const name of ["data-testid", "data-emoji", "data-custom-id", "aria-label"]) {
+    const value = lost.getAttribute(name);
+    if (value === null) continue;
+    const match = el.querySelector(`${lost.tagName}[${name}="${CSS.escape(value)}"]`);
+    if (match) return match.focus({ preventScroll: true });
+  }
+  el.focus({ preventScroll: true });
 }

@@ -7,8 +7,8 @@ import { createActions } from "./message_actions.js";
 import { componentsReady, icon, renderMessage } from "./message.js";
 import { MessageList } from "./message_list.js";
 import { MessageWindow } from "./message_window.js";
-import { openPins, refreshPins } from "./pins.js";
-import { applyReaction } from "./reactions.js";
+import { closePins, openPins, refreshPins } from "./pins.js";
+import { applyReaction, closePicker } from "./reactions.js";
 import { findChannel, has, markRead, permissions, state, subscribe, userName } from "./store.js";
 import { showError } from "./toast.js";
 import { createTypingLine } from "./typing.js";
@@ -16,6 +16,9 @@ import { createTypingLine } from "./typing.js";
 const GROUP_MS = 7 * 60 * 1000;
 const NEAR_PX = 900; // how close to an end of the log the next page is fetched
 const HIGHLIGHT_MS = 2_500;
+// Pinning: Manage Messages, or Pin Messages alone (the server accepts either; store.js's
+// PERMS has no name for bit 51).
+const PIN_MESSAGES = 1n << 51n;
 
 export function renderChannel(mainEl, channelId) {
   const view = new ChannelView(mainEl, channelId);
@@ -31,6 +34,7 @@ class ChannelView {
     this.stuck = true; // scrolled to the newest: new messages keep it there
     this.stops = [];
     this.destroyed = false;
+    this.loading = 0; // pages on their way (the log is aria-busy meanwhile)
     this.me = state.me?.id ?? null;
     this.resolveChannel();
     this.actions = createActions(this);
@@ -52,7 +56,7 @@ class ChannelView {
     this.guildId = this.channel?.guild_id ?? null;
     const perms = this.guildId ? permissions(this.guildId, this.channelId) : null;
     this.canManage = perms !== null && has(perms, "MANAGE_MESSAGES");
-    this.canPin = perms === null ? Boolean(this.channel) : this.canManage;
+    this.canPin = perms === null ? Boolean(this.channel) : this.canManage || (perms & PIN_MESSAGES) !== 0n;
     this.canSend = perms === null || has(perms, "SEND_MESSAGES");
   }
 
@@ -78,6 +82,8 @@ class ChannelView {
       members: () => this.members(),
       send: (draft) => this.actions.send(draft),
       editLast: () => this.editLast(),
+      // A command's answer may be for our eyes only: it shows at the present, so go there.
+      toPresent: () => (this.window.hasNewer ? this.loadLatest() : null),
     });
     this.root = h("section", { class: "channel-view", attrs: { "aria-label": this.title() } },
       this.header, h("div", { class: "log-area" }, this.scroller, this.present), this.typing.el, this.composer.el);
@@ -147,6 +153,9 @@ class ChannelView {
   destroy() {
     this.destroyed = true;
     for (const stop of this.stops) stop();
+    // Popovers this view opened act on it: they go with it.
+    closePins();
+    closePicker();
     this.typing.destroy();
     this.resizes.disconnect();
   }
@@ -157,30 +166,34 @@ class ChannelView {
     try {
       const apply = await this.window.latest();
       if (this.destroyed) return;
-      this.stuck = true;
-      apply();
-      this.sync();
-      this.toBottom();
-      this.markRead();
+      if (apply()) {
+        this.stuck = true;
+        this.sync();
+        this.toBottom();
+        this.markRead();
+      }
     } catch (error) {
-      this.showLoadError(error);
+      if (!this.destroyed) this.showLoadError(error);
     }
     this.check();
   }
 
   // Fetches a page (older or newer) and puts it in without moving what is on screen.
   // (aria-busy: screen readers announce a live log's additions; a page of history is none.)
+  // (Counted: the log is busy until the last of the pages on their way has landed.)
   async load(which) {
+    this.loading += 1;
     this.list.setAttribute("aria-busy", "true");
     try {
       const apply = await this.window[which]();
       if (!apply || this.destroyed) return;
-      this.keepingPlace(apply);
+      this.change(apply); // (a page that no longer fits the window changes nothing)
       if (!this.window.hasNewer) this.markRead();
     } catch (error) {
       showError(error);
     } finally {
-      this.list.removeAttribute("aria-busy");
+      this.loading -= 1;
+      if (!this.loading) this.list.removeAttribute("aria-busy");
     }
     this.check();
   }
@@ -323,13 +336,8 @@ class ChannelView {
     const win = this.window;
     if (kind === "create") this.onCreate(message);
     else if (kind === "delete") this.onDelete(message.id);
-    // An update keeps the reactions we hold: its `me` flags are the editor's, not ours.
-    else if (kind === "update") {
-      this.change(() => {
-        win.update(message.id, (old) => ({ ...old, ...message, reactions: old.reactions }));
-        win.retell(message.id, message);
-      });
-    } else if (kind === "pins") refreshPins(this.channelId);
+    else if (kind === "update") this.change(() => win.revise(message));
+    else if (kind === "pins") refreshPins(this.channelId);
     else if (kind === "reactions") {
       this.change(() => win.update(message.id, (old) => {
         const copy = { ...old };
@@ -380,8 +388,7 @@ class ChannelView {
     if (!this.window.get(id)) {
       try {
         const apply = await this.window.around(id);
-        if (this.destroyed) return;
-        apply();
+        if (this.destroyed || !apply()) return; // (a later jump has taken over)
         this.stuck = false;
         this.sync();
       } catch (error) {

@@ -2,14 +2,17 @@
 // interaction of type 5 the bot answers. Imported once by main.js for its side effect.
 import { h } from "./dom.js";
 import { openDialog } from "./dialog.js";
-import { interact } from "./commands.js";
+import { interact, sentHere, forgetSent } from "./commands.js";
 import { subscribe } from "./store.js";
 
 const TEXT_INPUT = 4;
 const PARAGRAPH = 2;
 
+// The person's every tab gets the modal: it opens in the one whose command or click asked.
 subscribe("dispatch", ({ t, d }) => {
-  if (t === "INTERACTION_MODAL_CREATE") openModal(d);
+  if (t !== "INTERACTION_MODAL_CREATE" || !sentHere(d?.nonce)) return;
+  forgetSent(d.nonce);
+  openModal(d);
 });
 
 // Text inputs sit in action rows, or (newer) in labels with a `component`.

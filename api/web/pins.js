@@ -4,12 +4,24 @@ import { describe, request } from "./api.js";
 import { h, replace } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { authorName } from "./message.js";
+import { subscribe } from "./store.js";
 
 let open = null; // the one popover shown: {channelId, reload, close}
 
+// The popover belongs to the view that opened it: a route change closes it (and the view's
+// destroy() calls closePins too), so neither it nor its listener outlives the view.
+export function closePins() {
+  open?.close();
+}
+subscribe("route", closePins);
+
 // options: {jump(id), canPin, unpinned(id)}
 export function openPins(anchor, channelId, options) {
-  if (open) return open.close();
+  if (open) {
+    const same = open.anchor === anchor;
+    open.close();
+    if (same) return; // the button toggles
+  }
   const body = h("div", { class: "pins-body" }, h("p", { class: "muted" }, "Loading…"));
   const popover = h(
     "div",
@@ -27,10 +39,10 @@ export function openPins(anchor, channelId, options) {
   function close() {
     popover.remove();
     document.removeEventListener("pointerdown", outside, true);
-    open = null;
-    anchor.focus();
+    if (open?.close === close) open = null;
+    if (anchor.isConnected) anchor.focus();
   }
-  open = { channelId, close, reload: () => load(body, channelId, options, close) };
+  open = { anchor, channelId, close, reload: () => load(body, channelId, options, close) };
   anchor.after(popover);
   document.addEventListener("pointerdown", outside, true);
   popover.tabIndex = -1;
@@ -46,7 +58,7 @@ export function refreshPins(channelId) {
 async function load(body, channelId, options, close) {
   let pins;
   try {
-    pins = await request("GET", `/channels/${channelId}/pins`);
+    pins = await request("GET", `/channels/${encodeURIComponent(channelId)}/pins`);
   } catch (error) {
     replace(body, h("p", { class: "log-error", attrs: { role: "alert" } }, describe(error)));
     return;
@@ -86,11 +98,13 @@ async function load(body, channelId, options, close) {
                   on: {
                     click: async () => {
                       try {
-                        await request("DELETE", `/channels/${channelId}/pins/${message.id}`);
+                        const path = `/channels/${encodeURIComponent(channelId)}/pins/${encodeURIComponent(message.id)}`;
+                        await request("DELETE", path);
                         options.unpinned?.(message.id);
                         load(body, channelId, options, close);
                       } catch (error) {
-                        replace(body, h("p", { class: "log-error", attrs: { role: "alert" } }, describe(error)));
+                        const text = describe(error, { needs: "Pin Messages" });
+                        replace(body, h("p", { class: "log-error", attrs: { role: "alert" } }, text));
                       }
                     },
                   },

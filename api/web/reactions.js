@@ -1,6 +1,7 @@
 // Reactions: a pill per emoji with its count and whether the viewer is among them, a small
 // picker of common emoji, and the folding of the gateway's reaction events into a message.
 import { h } from "./dom.js";
+import { subscribe } from "./store.js";
 
 export const COMMON_EMOJI = [
   "👍", "👎", "😂", "❤️", "🎉", "😮", "😢", "😡",
@@ -77,15 +78,40 @@ export function applyReaction(message, t, d, me) {
   return true;
 }
 
+let openClose = null; // the picker shown (one at a time): its close()
+
+// The picker is on <body>, outside any view: the view that opened it closes it when it goes
+// (ChannelView.destroy), and so does any route change.
+export function closePicker() {
+  openClose?.({ refocus: false });
+}
+subscribe("route", closePicker);
+
 // A popover of common emoji beside `anchor`; pick(emojiChar) on choice. Returns close().
-export function openPicker(anchor, pick) {
-  const close = () => {
+// fallback() → the element to focus on closing if `anchor` has left the page meanwhile.
+export function openPicker(anchor, pick, fallback = () => null) {
+  closePicker();
+  // refocus: false when the focus is going elsewhere anyway (Tab, a click outside, a route).
+  const close = ({ refocus = true } = {}) => {
+    if (openClose !== close) return;
+    openClose = null;
     popover.remove();
     document.removeEventListener("pointerdown", outside, true);
-    anchor.focus?.();
+    // (Focused first: once the focus is back in the message, its toolbar stays shown.)
+    if (refocus) {
+      for (const target of [anchor, fallback()]) {
+        target?.focus?.({ preventScroll: true });
+        if (target && document.activeElement === target) break;
+      }
+    }
+    owner?.classList.remove("popover-open");
   };
+  // The anchor's message keeps its toolbar shown while the picker is open (else the anchor,
+  // hidden, could not take the focus back).
+  const owner = anchor.closest?.(".message");
+  owner?.classList.add("popover-open");
   const outside = (event) => {
-    if (!popover.contains(event.target)) close();
+    if (!popover.contains(event.target)) close({ refocus: false });
   };
   const buttons = COMMON_EMOJI.map((emoji) =>
     h(
@@ -109,10 +135,17 @@ export function openPicker(anchor, pick) {
     {
       class: "emoji-picker",
       attrs: { role: "menu", "aria-label": "Add reaction", "data-testid": "emoji-picker" },
-      on: { keydown: (event) => keys(event, buttons, close) },
+      on: {
+        keydown: (event) => keys(event, buttons, close),
+        // Tab (or anything) taking the focus out of the picker closes it.
+        focusout: (event) => {
+          if (!popover.contains(event.relatedTarget)) close({ refocus: false });
+        },
+      },
     },
     buttons,
   );
+  openClose = close;
   document.body.append(popover);
   place(popover, anchor);
   document.addEventListener("pointerdown", outside, true);
@@ -120,12 +153,15 @@ export function openPicker(anchor, pick) {
   return close;
 }
 
-// Arrow keys move through the grid, Escape closes.
+// Arrow keys move through the grid, Escape closes. Tab closes too, from the anchor: the
+// focus goes back to it and the Tab then moves on from there, as out of any menu.
 function keys(event, buttons, close) {
   const at = buttons.indexOf(document.activeElement);
   const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: 8, ArrowUp: -8 }[event.key];
   if (event.key === "Escape") {
     event.preventDefault();
+    close();
+  } else if (event.key === "Tab") {
     close();
   } else if (step && at >= 0) {
     event.preventDefault();

@@ -1,6 +1,7 @@
 // The client's one in-memory picture of the server, folded from gateway dispatches, and the
 // topics views subscribe to. Messages themselves live in the views that show them; the store
 // only announces them (topic `channel:{id}`) and tracks what is unread.
+import { userId } from "./auth.js";
 
 export const state = {
   me: null,
@@ -79,13 +80,24 @@ export function permissions(guildId, channelId = null, userId = state.me?.id) {
   return perms & PERMS.VIEW_CHANNEL ? perms : 0n;
 }
 
-// Unread: the last message id each channel was read up to, kept across reloads.
-const READ_KEY = "trioxide.read";
-let readUpTo = loadRead();
+// Unread: the last message id each channel was read up to, kept across reloads, per person
+// (two people taking turns in one browser each keep their own).
+let readUpTo = null;
+let readOwner = null;
 
-function loadRead() {
+function reads() {
+  const owner = userId();
+  if (readUpTo === null || owner !== readOwner) {
+    readOwner = owner;
+    readUpTo = loadRead(owner);
+  }
+  return readUpTo;
+}
+
+function loadRead(owner) {
+  if (!owner) return {};
   try {
-    return JSON.parse(localStorage.getItem(READ_KEY) || "{}") || {};
+    return JSON.parse(localStorage.getItem(`trioxide.read.${owner}`) || "{}") || {};
   } catch {
     return {};
   }
@@ -96,17 +108,18 @@ const later = (a, b) => (a.length !== b.length ? a.length > b.length : a > b); /
 export function markRead(channelId, messageId) {
   const channel = state.channels.get(channelId);
   const upTo = messageId || channel?.last_message_id;
-  if (!upTo) return;
-  const before = readUpTo[channelId];
+  const read = reads();
+  if (!upTo || !readOwner) return;
+  const before = read[channelId];
   if (before && !later(String(upTo), before)) return;
-  readUpTo[channelId] = String(upTo);
-  localStorage.setItem(READ_KEY, JSON.stringify(readUpTo));
+  read[channelId] = String(upTo);
+  localStorage.setItem(`trioxide.read.${readOwner}`, JSON.stringify(read));
   publish("unread", channelId);
 }
 
 export function isUnread(channel) {
   if (!channel || !channel.last_message_id) return false;
-  const read = readUpTo[channel.id];
+  const read = reads()[channel.id];
   return !read || later(String(channel.last_message_id), read);
 }
 
@@ -355,6 +368,20 @@ export function setRelationships(list) {
     state.relationships.set(r.id || r.user.id, { type: r.type, user: r.user });
   }
   publish("relationships", null);
+}
+
+// Signed out: nothing of this person may show to whoever signs in next in this tab.
+export function resetState() {
+  state.me = null;
+  for (const map of [state.guilds, state.channels, state.dms, state.relationships, state.users]) map.clear();
+  state.ready = false;
+  readUpTo = null;
+  readOwner = null;
+  publish("me", null);
+  publish("guilds", null);
+  publish("dms", null);
+  publish("relationships", null);
+  publish("unread", null);
 }
 
 export function setConnection(connectionState) {

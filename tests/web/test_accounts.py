@@ -60,6 +60,12 @@ async def test_register_reload_log_out_and_in(web: Web) -> None:
         stored = await page.evaluate("localStorage.getItem('trioxide.auth')")
         await page.reload()
         await expect(page.get_by_test_id("user-name")).to_have_text(f"{username.title()} Person")
+        # (The name shows from what was stored; the rotation lands when its answer does.)
+        await page.wait_for_function(
+            "old => JSON.parse(localStorage.getItem('trioxide.auth') || '{}')"
+            ".refresh_token !== old",
+            arg=json.loads(stored)["refresh_token"],
+        )
         rotated = await page.evaluate("localStorage.getItem('trioxide.auth')")
         assert json.loads(rotated)["refresh_token"] != json.loads(stored)["refresh_token"]
         # Log out: back to sign-in, nothing stored.

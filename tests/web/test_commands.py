@@ -2,7 +2,8 @@
 of its own: typing `/` lists the bot's commands, `/ping` answers ephemerally ("Only you can see
 this") with a button whose click makes the bot edit that answer, `/ask` opens a modal that is
 filled in and submitted, `/echo` takes typed options, `/pick` offers a select, and a command
-the bot leaves unanswered says so."""
+the bot leaves unanswered says so. With two tabs of the same person open, a modal opens only in
+the tab whose command asked for it."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from playwright.async_api import expect
 from tests.api.rooms import new_room
 from tests.compat.asyncio_thread import collect_leftovers, open_asyncio_thread
 from tests.gateway.test_dispatch import add_bot
-from tests.web.test_community import WAIT_MS, page_errors, signed_in
+from tests.web.test_community import WAIT_MS, page_errors, signed_in, watch_errors
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -162,6 +163,28 @@ def message_with(page: Page, text: str) -> Any:
     return page.locator("[data-message-id]").filter(has_text=text)
 
 
+async def commands_listed(page: Page, count: int) -> list[str]:
+    """The commands "/" lists, once the channel is shown and the composer has its commands."""
+    await page.wait_for_function(
+        "() => document.querySelector('[data-testid=message-log][data-has-older]')"
+    )
+    composer = page.get_by_test_id("composer-input")
+    options = page.get_by_test_id("autocomplete").get_by_role("option")
+    # The composer loads the commands module on its own; until it has, "/" lists
+    # nothing. Typing it again once the list stays empty covers that start.
+    for _ in range(10):
+        await composer.fill("/")
+        try:
+            await expect(options).to_have_count(count, timeout=1000)
+            break
+        except AssertionError:
+            await composer.fill("")
+    await expect(options).to_have_count(count)
+    listed = [text.split()[0] for text in await options.all_inner_texts()]
+    await composer.fill("")
+    return listed
+
+
 async def pick_command(page: Page, typed: str, listed: str) -> None:
     """Types the command's start and picks it from the list with Enter, as a person would
     (the composer's first suggestion is active; Enter takes it rather than sending)."""
@@ -191,26 +214,13 @@ async def test_a_discord_py_command_answers_ephemerally_with_a_button_and_a_moda
     async with running_bot(web, token, room.guild_id):
         page = await signed_in(web, room.member)
         await web.run(page.goto(f"{web.url}/app/channels/{room.guild_id}/{room.channel_id}"))
-
-        async def listed() -> list[str]:
-            await page.wait_for_function(
-                "() => document.querySelector('[data-testid=message-log][data-has-older]')"
-            )
-            composer = page.get_by_test_id("composer-input")
-            options = page.get_by_test_id("autocomplete").get_by_role("option")
-            # The composer loads the commands module on its own; until it has, "/" lists
-            # nothing. Typing it again once the list stays empty covers that start.
-            for _ in range(10):
-                await composer.fill("/")
-                try:
-                    await expect(options).to_have_count(5, timeout=1000)
-                    break
-                except AssertionError:
-                    await composer.fill("")
-            await expect(options).to_have_count(5)
-            return [text.split()[0] for text in await options.all_inner_texts()]
-
-        assert await web.run(listed()) == ["/ask", "/echo", "/pick", "/ping", "/silent"]
+        assert await web.run(commands_listed(page, 5)) == [
+            "/ask",
+            "/echo",
+            "/pick",
+            "/ping",
+            "/silent",
+        ]
 
         async def ping() -> None:
             await run_command(page, "/pin", "/ping")
@@ -291,3 +301,48 @@ async def test_a_discord_py_command_answers_ephemerally_with_a_button_and_a_moda
         f"/api/v10/channels/{room.channel_id}/messages", headers=room.owner.auth
     )
     assert [m for m in history.json() if m["author"]["id"] == bot_id] == []
+
+
+async def test_a_modal_opens_only_in_the_tab_that_asked_for_it(web: Web) -> None:
+    room = await new_room(web.api)
+    _bot_id, token = await add_bot(web.api, room)
+    async with running_bot(web, token, room.guild_id):
+        # Two tabs of one browser profile: one session in localStorage, two gateway connections.
+        context = await web.signed_in_context(room.member)
+        first = await web.run(context.new_page())
+        second = await web.run(context.new_page())
+        channel = f"{web.url}/app/channels/{room.guild_id}/{room.channel_id}"
+
+        async def open_both() -> None:
+            for page in (first, second):
+                watch_errors(page)
+                await page.goto(channel)
+                await commands_listed(page, 5)
+            # The second tab notes the modal's dispatch when its store gets it: by then its own
+            # modal would have been opened too (modals.js listens the same way, and earlier).
+            await second.evaluate(
+                """async () => {
+                  const store = await import("/app/store.js");
+                  window.seenModals = 0;
+                  store.subscribe("dispatch", ({ t }) => {
+                    if (t === "INTERACTION_MODAL_CREATE") window.seenModals += 1;
+                  });
+                }"""
+            )
+
+        async def ask_in_the_first() -> None:
+            await run_command(first, "/as", "/ask")
+            dialog = first.get_by_test_id("modal-dialog")
+            await expect(dialog.get_by_role("heading")).to_have_text("Tell the bot")
+            await second.wait_for_function("() => window.seenModals === 1")
+            await expect(second.get_by_test_id("modal-dialog")).to_have_count(0)
+            await dialog.get_by_label("Your words").fill("one tab")
+            await dialog.get_by_test_id("modal-submit").click()
+            await expect(dialog).to_have_count(0)
+            answer = message_with(first, "heard: one tab")
+            await expect(answer).to_contain_text("Only you can see this", timeout=WAIT_MS)
+
+        await web.run(open_both())
+        await web.run(ask_in_the_first())
+    assert page_errors(first) == []
+    assert page_errors(second) == []

@@ -1,17 +1,22 @@
 """Guilds in the browser: one person creates a guild and an invite through the client, another
 joins by pasting the link, the member list shows who is online, the owner kicks, and someone
-without permissions is offered none of it. A signed-out person opening an invite link
-registers and lands in the guild."""
+without permissions is offered none of it, a kick the server refuses names the permission it
+takes, and a quick switch between guilds never shows the first one's members under the second.
+A signed-out person opening an invite link registers and lands in the guild."""
 
 from __future__ import annotations
 
+import asyncio
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from playwright.async_api import expect
 
+from tests.api.rooms import new_room
+from tests.api.test_guilds import add_member, new_guild, new_role
+
 if TYPE_CHECKING:
-    from playwright.async_api import Page
+    from playwright.async_api import Page, Route
 
     from tests.running import Person
     from tests.web.browser import Web
@@ -301,4 +306,120 @@ async def test_the_join_dialog_takes_a_pasted_link_or_code(web: Web) -> None:
 
     await web.run(join())
     assert f"/app/channels/{guild_id}" in page.url
+    assert page_errors(page) == []
+
+
+KICK_MEMBERS = 1 << 1
+
+
+def member_row(page: Page, user_id: object) -> Any:
+    return page.locator(f'#members [data-testid="member"][data-user-id="{user_id}"]')
+
+
+async def test_a_kick_the_server_refuses_names_the_permission_it_takes(web: Web) -> None:
+    room = await new_room(web.api)  # the owner, and Bob, who is given a role to kick with
+    guild_id, bob = room.guild_id, room.member
+    cleo, dan = await web.api.register(), await web.api.register()
+    keepers = await new_role(
+        web.api, room.owner, guild_id, name="Keepers", permissions=str(KICK_MEMBERS)
+    )
+    given = await web.api.http.put(
+        f"/api/v10/guilds/{guild_id}/members/{bob.id}/roles/{keepers['id']}",
+        headers=room.owner.auth,
+    )
+    assert given.status_code == 204, given.text
+    await add_member(web.api, guild_id, cleo)
+    await add_member(web.api, guild_id, dan, (int(str(keepers["id"])),))
+    page = await signed_in(web, bob)
+
+    async def open_kick() -> None:
+        await page.goto(f"{web.url}/app/channels/{guild_id}")
+        # Dan's highest role is Bob's own: the server would refuse, so no Kick is offered.
+        await member_row(page, dan.id).click()
+        await expect(page.get_by_test_id("member-message")).to_be_focused()
+        await expect(page.get_by_test_id("member-kick")).to_have_count(0)
+        await page.keyboard.press("Escape")
+        await expect(member_row(page, dan.id)).to_be_focused()
+        cleo_row = member_row(page, cleo.id)
+        await cleo_row.click()
+        await expect(cleo_row).to_have_attribute("aria-expanded", "true")
+        await page.get_by_test_id("member-kick").click()
+        await expect(page.get_by_test_id("confirm-dialog")).to_be_visible()
+        await expect(cleo_row).to_have_attribute("aria-expanded", "false")
+
+    await web.run(open_kick())
+    # While Bob reads the question, the owner takes his role away.
+    taken = await web.api.http.delete(
+        f"/api/v10/guilds/{guild_id}/members/{bob.id}/roles/{keepers['id']}",
+        headers=room.owner.auth,
+    )
+    assert taken.status_code == 204, taken.text
+
+    async def confirm() -> None:
+        await page.get_by_test_id("confirm").click()
+        await expect(page.get_by_test_id("toast-error").last).to_contain_text(
+            "You need the Kick Members permission for that."
+        )
+        # The keyboard is back on Cleo's row (the list re-drew it when Bob's roles changed).
+        await expect(member_row(page, cleo.id)).to_be_focused()
+
+    await web.run(confirm())
+    still = await web.api.http.get(
+        f"/api/v10/guilds/{guild_id}/members/{cleo.id}", headers=room.owner.auth
+    )
+    assert still.status_code == 200, still.text
+    assert page_errors(page) == []
+
+
+async def test_a_quick_switch_of_guild_never_shows_the_first_ones_members(web: Web) -> None:
+    ada, bob, cleo = await web.api.register(), await web.api.register(), await web.api.register()
+    alpha = str((await new_guild(web.api, ada, "Alpha"))["id"])
+    beta = str((await new_guild(web.api, ada, "Beta"))["id"])
+    await add_member(web.api, alpha, bob)
+    await add_member(web.api, beta, cleo)
+    ghost = {"user": {"id": "4242424242", "username": "ghost_of_alpha"}, "roles": []}
+    page = await signed_in(web, ada)
+
+    async def switch() -> None:
+        # Alpha's member list answers only once Beta is on screen (a slow server), and with
+        # one more member than its gateway knew.
+        held = asyncio.Event()
+        release = asyncio.Event()
+
+        async def hold(route: Route) -> None:
+            if held.is_set():
+                await route.continue_()
+                return
+            held.set()
+            await release.wait()
+            response = await route.fetch()
+            await route.fulfill(response=response, json=[*await response.json(), ghost])
+
+        await page.route(re.compile(rf"/api/v10/guilds/{alpha}/members\?"), hold)
+        await page.evaluate("async () => { window.testStore = await import('/app/store.js'); }")
+        await page.locator(f'[data-testid="rail-guild"][data-guild-id="{alpha}"]').click()
+        await held.wait()
+        await page.locator(f'[data-testid="rail-guild"][data-guild-id="{beta}"]').click()
+        await expect(member_row(page, cleo.id)).to_be_visible()
+        release.set()
+        # Once the store holds the answer, its draw (a microtask later) has happened too.
+        await page.wait_for_function(
+            f"() => window.testStore.state.guilds.get('{alpha}')?.members.has('4242424242')"
+        )
+        rows = page.locator('#members [data-testid="member"]')
+        await expect(rows).to_have_count(2)
+        assert set(await rows.evaluate_all("rows => rows.map((r) => r.dataset.userId)")) == {
+            str(ada.id),
+            str(cleo.id),
+        }
+
+        # A member menu open when the route changes (Back) goes with the view it came from.
+        await member_row(page, cleo.id).click()
+        await expect(page.get_by_role("menu")).to_be_visible()
+        await page.go_back()
+        await expect(page.get_by_test_id("guild-name")).to_have_text("Alpha")
+        await expect(page.get_by_role("menu")).to_have_count(0)
+        await expect(member_row(page, bob.id)).to_be_visible()
+
+    await web.run(switch())
     assert page_errors(page) == []
