@@ -156,7 +156,7 @@ async function mount(slot, key, el, render) {
   clear(el);
   let cleanup = null;
   try {
-    cleanup = await render();
+    cleanup = await render(() => generations[slot] === generation);
   } catch (error) {
     console.error(`${slot} view failed`, error);
     if (generations[slot] === generation) placeholder(el, "This view failed to load.");
@@ -166,8 +166,12 @@ async function mount(slot, key, el, render) {
 }
 
 // A view from another module: (file, export name, ...args) → its cleanup.
-async function view(el, file, name, ...args) {
+// A feature's view, once its module is in: unless the slot moved on meanwhile (`current()`
+// false), when rendering would write over the view that replaced it (a slow home.js landing
+// after a click on a channel drew Friends over that channel).
+async function view(current, el, file, name, ...args) {
   const module = await feature(file);
+  if (!current()) return null;
   if (!module || typeof module[name] !== "function") {
     placeholder(el, "This part of the client is still being built.");
     return null;
@@ -249,7 +253,7 @@ function routeNotFound() {
   regions.app.classList.add("no-members");
   unmount("members");
   unmount("main");
-  mount("sidebar", "home", regions.sidebarContent, () => view(regions.sidebarContent, "home.js", "renderHome", h("div")));
+  mount("sidebar", "home", regions.sidebarContent, (current) => view(current, regions.sidebarContent, "home.js", "renderHome", h("div")));
   replace(regions.main, h("div", { class: "placeholder not-found", attrs: { role: "status" }, dataset: { testid: "not-found" } },
     h("p", {}, "There is nothing at this address: the link may be broken."),
     appLink("/app/channels/@me", { class: "button", dataset: { testid: "not-found-home" } }, "Go home")));
@@ -262,8 +266,8 @@ function routeHome(r) {
   regions.app.classList.add("no-members");
   if (r.channelId) {
     // A DM: the home sidebar stays; its own main view (friends) renders off-screen, unused.
-    mount("sidebar", "home", regions.sidebarContent, () => view(regions.sidebarContent, "home.js", "renderHome", h("div")));
-    mount("main", `channel:${r.channelId}`, regions.main, () => view(regions.main, "messages.js", "renderChannel", r.channelId));
+    mount("sidebar", "home", regions.sidebarContent, (current) => view(current, regions.sidebarContent, "home.js", "renderHome", h("div")));
+    mount("main", `channel:${r.channelId}`, regions.main, (current) => view(current, regions.main, "messages.js", "renderChannel", r.channelId));
     const channel = findChannel(r.channelId);
     // The top bar names the place (the channel view has its own header); the tab, the DM.
     regions.title.textContent = "Direct messages";
@@ -274,7 +278,7 @@ function routeHome(r) {
     unmount("main");
     unmount("sidebar");
     mounted.mainKey = "home";
-    mount("sidebar", "home-friends", regions.sidebarContent, () => view(regions.sidebarContent, "home.js", "renderHome", regions.main));
+    mount("sidebar", "home-friends", regions.sidebarContent, (current) => view(current, regions.sidebarContent, "home.js", "renderHome", regions.main));
   }
 }
 
@@ -288,7 +292,7 @@ function routeGuild(r) {
   const guild = state.guilds.get(r.guildId);
   regions.title.textContent = guild?.name || "Trioxide";
   mount("sidebar", `guild:${r.guildId}`, regions.sidebarContent, () => renderChannels(regions.sidebarContent, r.guildId, currentRoute));
-  mount("members", `members:${r.guildId}`, regions.members, () => view(regions.members, "members.js", "renderMembers", r.guildId));
+  mount("members", `members:${r.guildId}`, regions.members, (current) => view(current, regions.members, "members.js", "renderMembers", r.guildId));
   if (!guild || guild.unavailable) {
     unmount("main");
     placeholder(regions.main, "Loading…");
@@ -316,7 +320,7 @@ function routeGuild(r) {
   document.title = channel ? `#${channel.name} · ${guild.name}` : guild.name;
   rememberChannel(guild.id, r.channelId);
   markRead(r.channelId);
-  mount("main", `channel:${r.channelId}`, regions.main, () => view(regions.main, "messages.js", "renderChannel", r.channelId));
+  mount("main", `channel:${r.channelId}`, regions.main, (current) => view(current, regions.main, "messages.js", "renderChannel", r.channelId));
 }
 
 // Messages arriving in the channel on screen are read as they come.

@@ -295,3 +295,33 @@ async def test_the_guild_menu_button_says_whether_its_menu_is_open(web: Web) -> 
         await expect(button).to_have_attribute("aria-expanded", "false")
 
     await web.run(steps())
+
+
+async def test_a_view_whose_module_lands_late_does_not_draw_over_the_next_one(web: Web) -> None:
+    """Home's module still on its way when the person moves to a channel: when it lands, the
+    channel stays on screen (Friends is not drawn over it; the CI once saw exactly that)."""
+    person = await web.api.register(f"late_{secrets.token_hex(3)}")
+    guild_id, channel_id, _ = await guild_with_invite(web, person, "Late")
+    context = await web.signed_in_context(person)
+    page = await web.run(context.new_page())
+    released = asyncio.Event()
+
+    async def hold_home(route: Route) -> None:
+        await released.wait()
+        await route.continue_()
+
+    async def steps() -> None:
+        await context.route("**/app/home.js", hold_home)
+        await page.goto(f"{web.url}/app/channels/{guild_id}/{channel_id}")
+        await expect(page.get_by_test_id("pins-button")).to_be_visible()
+        go = "(to) => document.dispatchEvent(new CustomEvent('app-navigate', {detail: to}))"
+        await page.evaluate(go, "/app/channels/@me")  # home.js is requested, and held
+        await page.evaluate(go, f"/app/channels/{guild_id}/{channel_id}")
+        await expect(page.get_by_test_id("pins-button")).to_be_visible()
+        released.set()
+        await page.evaluate("() => import('/app/home.js')")  # it has landed and run
+        await expect(page.get_by_test_id("friends")).to_have_count(0)
+        await expect(page.get_by_test_id("pins-button")).to_be_visible()
+        await expect(page.get_by_test_id("message-log")).to_have_count(1)
+
+    await web.run(steps())
