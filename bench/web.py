@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 import trio
@@ -104,6 +105,11 @@ new MutationObserver((_, observer) => {
 """
 
 
+def _is_asset(url: str) -> bool:
+    """One of the client's own files (served under /app), not an API answer."""
+    return urlsplit(url).path.startswith("/app")
+
+
 def _browser_pss_bytes() -> int:
     """The proportional set size (shared pages split between their sharers, so nothing is
     counted twice) of every process of the browser this process started: its descendants."""
@@ -159,9 +165,9 @@ def _measure_in_browser(api_url: str, seeded: dict[str, Any], messages: int) -> 
         page.wait_for_selector("[data-message-id]", timeout=30_000)
         page.wait_for_load_state("networkidle")
         # The client's own files, and what it then fetched from the API (JSON, uncompressed).
-        assets = sum(n for r, n in received.items() if "/app" in urls.get(r, "").split("/api/")[0])
+        asset_sizes = [n for r, n in received.items() if _is_asset(urls.get(r, ""))]
+        assets, asset_files = sum(asset_sizes), len(asset_sizes)
         fetched = sum(received.values()) - assets
-        asset_files = sum(1 for r in received if "/api/" not in urls.get(r, ""))
         first_message_ms = page.evaluate("window.__firstMessageMs")
 
         def memory() -> dict[str, Any]:
