@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import socket
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,14 @@ if TYPE_CHECKING:
     from core.store.database import Database
     from core.store.objects import ObjectStore
     from core.store.redis import Redis
+
+
+def free_port() -> int:
+    """A loopback TCP port free now, for a listener whose address must be known before it
+    starts (the gateway URL the API hands out, the origin a page is served from)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @asynccontextmanager

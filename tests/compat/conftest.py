@@ -4,13 +4,13 @@ port known before the API starts (the default settings let the gateway pick one)
 from __future__ import annotations
 
 import dataclasses
-import socket
 from typing import TYPE_CHECKING
 
 import pytest
 
 from core.config import Address
 from tests.compat.asyncio_thread import collect_leftovers
+from tests.running import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -18,15 +18,9 @@ if TYPE_CHECKING:
     from core.config import Settings
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return dataclasses.replace(settings, gateway_addr=Address("127.0.0.1", _free_port()))
+    return dataclasses.replace(settings, gateway_addr=Address("127.0.0.1", free_port()))
 
 
 @pytest.fixture(autouse=True)

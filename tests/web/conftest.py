@@ -5,7 +5,6 @@ is sent and the links attachments are signed for all agree, and a headless Chrom
 from __future__ import annotations
 
 import dataclasses
-import socket
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -16,7 +15,7 @@ from core.config import Address
 from core.interactions import run_interaction_sweep
 from core.relay import run_relay
 from gateway.server import Gateway, GatewayLimits
-from tests.running import running_api
+from tests.running import free_port, running_api
 from tests.web.browser import Web, open_browser
 
 if TYPE_CHECKING:
@@ -26,19 +25,13 @@ if TYPE_CHECKING:
     from core.store.database import Database
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    api_port = _free_port()
+    api_port = free_port()
     return dataclasses.replace(
         settings,
         api_addr=Address("127.0.0.1", api_port),
-        gateway_addr=Address("127.0.0.1", _free_port()),
+        gateway_addr=Address("127.0.0.1", free_port()),
         public_url=f"http://127.0.0.1:{api_port}",
     )
 
